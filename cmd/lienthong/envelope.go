@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lienthong/envelope"
+)
+
+const envelopeUsage = `Usage:
+  lienthong envelope SUBCOMMAND [flags] [args]
+
+Subcommands:
+%s
+Example:
+  lienthong envelope inspect docs/examples/cong-van.edxml
+`
+
+func runEnvelope(e *env, args []string) error {
+	return dispatch(e, "lienthong envelope", envelopeUsage, []command{
+		{"inspect", "print a package's summary as JSON, or its problems", runInspect},
+		{"build", "build a document package from JSON metadata and files", runBuild},
+	}, args)
+}
+
+const inspectUsage = `Usage:
+  lienthong envelope inspect [flags] FILE
+
+Reads an edXML package (document or status) and prints one JSON object:
+kind, documentId, from, to, codeNumber, codeNotation, subject, priority,
+businessDocType, statusCode and responseForDocumentId (status packages),
+attachments (name, contentType, size and sha256 of the bytes carried) and
+signed (a Signature element is present; "envelope verify" checks it).
+
+An invalid package exits 1 and prints each problem on its own line on
+stderr, starting with the element path. FILE "-" reads standard input.
+
+Example:
+  $ lienthong envelope inspect docs/examples/cong-van.edxml
+  {"kind":"document","documentId":"000.00.07.H26,2025/03/14,152/SVD-VP",...}
+`
+
+func runInspect(e *env, args []string) error {
+	fs := newFlags(e, "envelope inspect", inspectUsage)
+	maxBytes := fs.Int64("max-bytes", 0, "refuse packages larger than this many bytes (0: 160 MiB)")
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	pkg, err := readPackage(e, fs.Arg(0), envelope.ParseOptions{Limits: envelope.Limits{MaxBytes: *maxBytes}})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(pkg.Summary())
+}
+
+// readPackage parses a package file, printing every problem of an invalid
+// one on its own line.
+func readPackage(e *env, name string, opts envelope.ParseOptions) (*envelope.Package, error) {
+	var r io.Reader = e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && opts.Limits.MaxBytes > 0 && fi.Size() > opts.Limits.MaxBytes {
+			return nil, fmt.Errorf("%s: %w", name, &envelope.LimitError{What: "size in bytes", Limit: opts.Limits.MaxBytes})
+		}
+		r = f
+	}
+	pkg, err := envelope.Parse(r, opts)
+	var ps envelope.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintln(e.stderr, p.Error())
+		}
+		return nil, errReported
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return pkg, nil
+}
+
+const buildUsage = `Usage:
+  lienthong envelope build --metadata doc.json [--attach FILE]... [FILE...] > out.edxml
+
+Builds a document package from JSON metadata, the same JSON the daemon's
+local API accepts (see docs/metadata.md), and attachment files given with
+--attach or as arguments. The package is written to standard output.
+"from" must be set in the metadata (the daemon fills it from its own
+configuration). Problems are printed one per line, named by JSON field.
+
+Example:
+  lienthong envelope build --metadata docs/examples/cong-van.json \
+      --attach docs/examples/cong-van.pdf > cong-van.edxml
+`
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runBuild(e *env, args []string) error {
+	fs := newFlags(e, "envelope build", buildUsage)
+	metaFile := fs.String("metadata", "", "JSON metadata file (required; - for standard input)")
+	var attach multiFlag
+	fs.Var(&attach, "attach", "attachment file (repeatable)")
+	zip := fs.Bool("zip", false, "zip each attachment (application/zip) for peers that expect it")
+	at := fs.String("time", "", "sending time in RFC 3339 for a reproducible package (default: now)")
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if *metaFile == "" {
+		fmt.Fprintln(e.stderr, "envelope build: --metadata is required")
+		fs.Usage()
+		return errUsage
+	}
+	sent := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("--time: %w", err)
+		}
+		sent = t
+	}
+	meta, err := readMetadata(e, *metaFile)
+	if err != nil {
+		return err
+	}
+	files := append([]string(attach), fs.Args()...)
+	for i, ma := range meta.Attachments {
+		if i >= len(files) && ma.File != "" {
+			files = append(files, filepath.Join(filepath.Dir(*metaFile), ma.File))
+		}
+	}
+	var atts []envelope.Attachment
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		atts = append(atts, envelope.Attachment{Name: filepath.Base(f), Data: data})
+	}
+	if meta.From == nil {
+		return errors.New(`metadata: "from" is required when building outside the daemon`)
+	}
+	doc, err := meta.Document(meta.From.Organization(), sent, atts)
+	if err != nil {
+		return printProblems(e, err)
+	}
+	pkg := &envelope.Package{Kind: envelope.KindDocument, Document: doc}
+	return printProblems(e, envelope.Build(e.stdout, pkg, envelope.BuildOptions{Zip: *zip}))
+}
+
+func readMetadata(e *env, name string) (*envelope.Metadata, error) {
+	var r io.Reader = e.stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	m, err := envelope.DecodeMetadata(r)
+	if err != nil {
+		return nil, printProblems(e, err)
+	}
+	return m, nil
+}
+
+// printProblems prints Problems one per line and reports them; other errors
+// pass through.
+func printProblems(e *env, err error) error {
+	var ps envelope.Problems
+	if !errors.As(err, &ps) {
+		return err
+	}
+	for _, p := range ps {
+		fmt.Fprintln(e.stderr, p.Error())
+	}
+	return errReported
+}

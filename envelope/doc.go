@@ -1,0 +1,21 @@
+// Package envelope reads and writes edXML packages (QCVN 102:2016/BTTTT with
+// its 2022 amendment), the format every official document and status report
+// takes on the national document exchange axis.
+//
+// Two kinds of package cross the axis: a Document (a message header, an
+// optional trace and business section, a manifest and base64 attachments) and
+// a Status (a business status code sent back about an earlier document).
+//
+// Reading is lenient, because peers differ: elements are matched on local
+// names, either prefix style is accepted, "Status" may stand for
+// "MessageHeader", "Business" for "Bussiness", and dates may be dd/MM/yyyy.
+// Hostile input is refused before it costs much: DOCTYPE and entity
+// declarations, and anything over the Limits, stop the read at once.
+//
+// Writing is strict and byte-stable: Build validates first, then emits the
+// namespace layout, element order and date forms of the standard's own sample,
+// the same bytes for the same input.
+//
+// Validation reports every problem of a package, each naming the element path,
+// the rule and the value, so a refused package can be fixed in one round.
+package envelope

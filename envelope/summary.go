@@ -1,0 +1,70 @@
+package envelope
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
+// Summary is the short account of a package that operators and the legacy
+// system see: `lienthong envelope inspect` prints it, and the verifier prints
+// the same computed from the verified content.
+type Summary struct {
+	Kind                  string              `json:"kind"` // "document" or "status"
+	DocumentID            string              `json:"documentId"`
+	From                  string              `json:"from"`
+	To                    []string            `json:"to"` // a status goes to ResponseFor/OrganId
+	CodeNumber            string              `json:"codeNumber"`
+	CodeNotation          string              `json:"codeNotation"`
+	Subject               string              `json:"subject"`
+	Priority              int                 `json:"priority"`
+	BusinessDocType       int                 `json:"businessDocType"`
+	StatusCode            string              `json:"statusCode,omitempty"`
+	ResponseForDocumentID string              `json:"responseForDocumentId,omitempty"`
+	Attachments           []AttachmentSummary `json:"attachments"`
+	Signed                bool                `json:"signed"`
+}
+
+// AttachmentSummary describes an attachment by the bytes carried in the
+// package (after base64, before any unzip), so its hash matches what the
+// sender's system recorded.
+type AttachmentSummary struct {
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Size        int    `json:"size"`
+	SHA256      string `json:"sha256"`
+}
+
+// Summary returns the package's summary.
+func (p *Package) Summary() Summary {
+	s := Summary{Kind: p.Kind.String(), To: []string{}, Attachments: []AttachmentSummary{}, Signed: p.Signed}
+	switch {
+	case p.Document != nil:
+		h := &p.Document.Header
+		s.DocumentID = h.DocumentID
+		s.From = h.From.OrganID
+		for _, t := range h.To {
+			s.To = append(s.To, t.OrganID)
+		}
+		s.CodeNumber, s.CodeNotation = h.Code.CodeNumber, h.Code.CodeNotation
+		s.Subject = h.Subject
+		s.Priority = int(h.OtherInfo.Priority)
+		if b := p.Document.Business; b != nil {
+			s.BusinessDocType = int(b.DocType)
+		}
+		for _, a := range p.Document.Attachments {
+			sum := sha256.Sum256(a.Data)
+			s.Attachments = append(s.Attachments, AttachmentSummary{
+				Name: a.Name, ContentType: a.ContentType, Size: len(a.Data), SHA256: hex.EncodeToString(sum[:]),
+			})
+		}
+	case p.Status != nil:
+		st := p.Status
+		s.From = st.From.OrganID
+		if st.ResponseFor.OrganID != "" {
+			s.To = append(s.To, st.ResponseFor.OrganID)
+		}
+		s.StatusCode = string(st.StatusCode)
+		s.ResponseForDocumentID = st.ResponseFor.DocumentID
+	}
+	return s
+}
