@@ -32,7 +32,14 @@ func Build(w io.Writer, p *Package, opts BuildOptions) error {
 	if err := p.validate(opts.Validate).err(); err != nil {
 		return err
 	}
-	x := &xmlWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	x := &xmlWriter{}
+	var bw *bufio.Writer
+	if sw, ok := w.(stringWriter); ok {
+		x.w = sw // already buffered, e.g. a bytes.Buffer
+	} else {
+		bw = bufio.NewWriterSize(w, 32<<10)
+		x.w = bw
+	}
 	x.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	x.raw(`<edXML xmlns="` + Namespace + `">` + "\n")
 	x.depth = 1
@@ -49,15 +56,28 @@ func Build(w io.Writer, p *Package, opts BuildOptions) error {
 		x.close("edXMLEnvelope")
 	}
 	x.raw("</edXML>\n")
-	if x.err != nil {
+	if x.err != nil || bw == nil {
 		return x.err
 	}
-	return x.w.Flush()
+	return bw.Flush()
+}
+
+// stringWriter is a writer that buffers itself.
+type stringWriter interface {
+	io.Writer
+	io.StringWriter
 }
 
 // BuildBytes is Build into a byte slice.
 func BuildBytes(p *Package, opts BuildOptions) ([]byte, error) {
 	var buf bytes.Buffer
+	if p.Kind == KindDocument && p.Document != nil {
+		n := 4 << 10
+		for _, a := range p.Document.Attachments {
+			n += len(a.Data)*4/3 + 1024
+		}
+		buf.Grow(n)
+	}
 	if err := Build(&buf, p, opts); err != nil {
 		return nil, err
 	}
@@ -74,7 +94,7 @@ func (h *MessageHeader) DefaultDocumentID() string {
 // escaping; text is escaped as canonical XML escapes it, with CR as &#xD; so
 // that a signature computed over the output survives a re-read.
 type xmlWriter struct {
-	w     *bufio.Writer
+	w     stringWriter
 	depth int
 	err   error
 }
@@ -408,4 +428,3 @@ func (x *xmlWriter) status(s *Status) {
 	x.leaf("Timestamp", s.Timestamp.In(Vietnam).Format(timestampLayout))
 	x.close("MessageHeader")
 }
-

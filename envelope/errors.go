@@ -56,7 +56,7 @@ func (p Problem) Error() string {
 	return fmt.Sprintf("%s: %q %s", p.Path, p.Value, p.Rule)
 }
 
-// Problems is every rule a package breaks, in document order, so a sender can
+// Problems is every rule a package breaks, reading problems first, so a sender can
 // fix them all in one round.
 type Problems []Problem
 

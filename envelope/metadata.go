@@ -240,7 +240,7 @@ func (m *Metadata) business() *Business {
 		out.DocumentInfo = info
 	}
 	for _, r := range b.Replacements {
-		out.ReplacementInfo = append(out.ReplacementInfo, ReplacementInfo{DocumentID: r.DocumentID, OrganIDs: r.OrganIDs})
+		out.ReplacementInfo = append(out.ReplacementInfo, ReplacementInfo(r))
 	}
 	return out
 }
