@@ -1,0 +1,90 @@
+package queue
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// writeBlob stores a payload as a file named by its hash: written to a
+// temporary file, fsynced, renamed into place and the folder fsynced, so
+// the name exists only with the whole content behind it. A file already
+// there with that hash is the same content and is kept.
+func (s *Store) writeBlob(sum string, data []byte) error {
+	final := s.blobPath(sum)
+	if fi, err := os.Stat(final); err == nil && fi.Size() == int64(len(data)) {
+		return nil
+	}
+	tmp, err := os.CreateTemp(s.blobs, "tmp-*")
+	if err != nil {
+		return fmt.Errorf("write blob: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write blob: %w", err)
+	}
+	if !s.opts.NoSync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("write blob: %w", err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write blob: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), final); err != nil {
+		return fmt.Errorf("write blob: %w", err)
+	}
+	if s.opts.NoSync {
+		return nil
+	}
+	return syncDir(s.blobs)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// addBlobRef changes a blob's reference count, deleting the entry at zero.
+func addBlobRef(tx *bolt.Tx, sum string, n int64) error {
+	b := tx.Bucket(bucketBlobRefs)
+	var cur int64
+	if v := b.Get([]byte(sum)); v != nil {
+		cur = int64(binary.BigEndian.Uint64(v))
+	}
+	cur += n
+	if cur <= 0 {
+		return b.Delete([]byte(sum))
+	}
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(cur))
+	return b.Put([]byte(sum), v[:])
+}
+
+// removeUnreferenced deletes blob files whose reference count is zero. It
+// holds the blob lock so that no Put of the same content is between writing
+// its file and committing its reference.
+func (s *Store) removeUnreferenced(sums []string) error {
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
+	return s.db.View(func(tx *bolt.Tx) error {
+		for _, sum := range sums {
+			if tx.Bucket(bucketBlobRefs).Get([]byte(sum)) != nil {
+				continue
+			}
+			if err := os.Remove(filepath.Join(s.blobs, sum)); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,485 @@
+package queue
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Item is what Put stores.
+type Item struct {
+	Dir      Direction
+	Key      string // idempotency key; a second Put with it returns the first record
+	Priority int    // 0-4
+	// NotBefore holds the record until then (Hỏa tốc hẹn giờ).
+	NotBefore time.Time
+	Meta      map[string]string
+	Payload   []byte
+}
+
+// Put stores an item durably and returns its record. A Put whose key the
+// store already holds for the direction stores nothing and returns the
+// existing record with existed set.
+func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
+	switch {
+	case !it.Dir.valid():
+		return nil, false, fmt.Errorf("%w: direction %q", ErrInvalid, it.Dir)
+	case it.Key == "":
+		return nil, false, fmt.Errorf("%w: empty idempotency key", ErrInvalid)
+	case it.Priority < 0 || it.Priority > MaxPriority:
+		return nil, false, fmt.Errorf("%w: priority %d is not 0-%d", ErrInvalid, it.Priority, MaxPriority)
+	}
+	now := s.opts.Now()
+	sum := sha256.Sum256(it.Payload)
+	r := &Record{
+		Dir: it.Dir, Key: it.Key, Priority: it.Priority, NotBefore: it.NotBefore,
+		NextAttempt: now, Created: now, Meta: it.Meta,
+		Size: int64(len(it.Payload)), SHA256: hex.EncodeToString(sum[:]),
+	}
+	r.Blob = s.opts.BlobThreshold > 0 && r.Size >= s.opts.BlobThreshold
+	if r.Blob {
+		// The file is durable before the record that names it commits; a
+		// crash in between leaves an orphan that Check reports.
+		s.blobMu.RLock()
+		defer s.blobMu.RUnlock()
+		if err := s.writeBlob(r.SHA256, it.Payload); err != nil {
+			return nil, false, err
+		}
+	}
+	err = s.write(func(tx *bolt.Tx, d delta) error {
+		keys := tx.Bucket(bucketKeys)
+		if id := keys.Get(keysKey(it.Dir, it.Key)); id != nil {
+			old, err := getRecord(tx, string(id))
+			if err != nil {
+				return err
+			}
+			rec, existed = old, true
+			return nil
+		}
+		seq, err := tx.Bucket(bucketRecords).NextSequence()
+		if err != nil {
+			return err
+		}
+		nr := *r
+		nr.ID = fmt.Sprintf("%s-%010d", it.Dir, seq)
+		nr.move(now, Ready, "accepted")
+		if err := keys.Put(keysKey(it.Dir, it.Key), []byte(nr.ID)); err != nil {
+			return err
+		}
+		if nr.Blob {
+			if err := addBlobRef(tx, nr.SHA256, 1); err != nil {
+				return err
+			}
+		} else if err := tx.Bucket(bucketPayloads).Put([]byte(nr.ID), it.Payload); err != nil {
+			return err
+		}
+		if err := index(tx, &nr, d, true); err != nil {
+			return err
+		}
+		rec, existed = &nr, false
+		return putRecord(tx, &nr)
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return rec, existed, nil
+}
+
+// Lease hands out the due record of the direction with the highest priority
+// (at least minPriority), the one due longest first, and marks it leased
+// until now + LeaseTime. Leases that ended before now are returned to the
+// queue first. ErrEmpty means nothing is due.
+func (s *Store) Lease(now time.Time, dir Direction, minPriority int) (*Record, error) {
+	var rec *Record
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		if err := expireLeases(tx, d, now); err != nil {
+			return err
+		}
+		c := tx.Bucket(bucketReady).Cursor()
+		for p := MaxPriority; p >= minPriority; p-- {
+			prefix := []byte{dir.byte(), byte(255 - p)}
+			k, _ := c.Seek(prefix)
+			if k == nil || !bytes.HasPrefix(k, prefix) || keyTime(k[2:10]).After(now) {
+				continue
+			}
+			r, err := getRecord(tx, string(k[10:]))
+			if err != nil {
+				return err
+			}
+			r.Attempts++
+			lease := uint64(now.UnixNano())
+			if lease <= r.Lease {
+				lease = r.Lease + 1
+			}
+			err = transition(tx, r, d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
+				r.LeaseUntil = now.Add(s.opts.LeaseTime)
+				r.Lease = lease
+			})
+			rec = r
+			return err
+		}
+		return ErrEmpty
+	})
+	return rec, err
+}
+
+// expireLeases returns every record whose lease ended by now to the queue,
+// due at once.
+func expireLeases(tx *bolt.Tx, d delta, now time.Time) error {
+	c := tx.Bucket(bucketLeases).Cursor()
+	var ids []string
+	for k, _ := c.First(); k != nil && !keyTime(k[:8]).After(now); k, _ = c.Next() {
+		ids = append(ids, string(k[8:]))
+	}
+	for _, id := range ids {
+		r, err := getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		err = transition(tx, r, d, now, Ready, "lease expired", func(r *Record) {
+			r.LeaseUntil = time.Time{}
+			r.NextAttempt = now
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leased loads a record that must still be under the given lease.
+func leased(tx *bolt.Tx, id string, lease uint64) (*Record, error) {
+	r, err := getRecord(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.State != Leased || r.Lease != lease {
+		return nil, fmt.Errorf("%w: %s is %s", ErrLeaseLost, id, r.State)
+	}
+	return r, nil
+}
+
+// Done finishes a leased record, merging meta into its metadata (e.g. the
+// axis's id for the sent package).
+func (s *Store) Done(now time.Time, id string, lease uint64, meta map[string]string) (*Record, error) {
+	var rec *Record
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := leased(tx, id, lease)
+		if err != nil {
+			return err
+		}
+		rec = r
+		return transition(tx, r, d, now, Done, "done", func(r *Record) {
+			r.LeaseUntil = time.Time{}
+			r.LastError = ""
+			r.Meta = merge(r.Meta, meta)
+		})
+	})
+	return rec, err
+}
+
+// Retry returns a leased record to the queue after a failed attempt, due
+// after a backoff with full jitter, or makes it dead when the attempts or
+// the age allowed are used up. The returned record says which.
+func (s *Store) Retry(now time.Time, id string, lease uint64, cause error) (*Record, error) {
+	msg := "unknown error"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	var rec *Record
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := leased(tx, id, lease)
+		if err != nil {
+			return err
+		}
+		rec = r
+		switch {
+		case r.Attempts >= s.opts.MaxAttempts:
+			return s.kill(tx, r, d, now, fmt.Sprintf("%d attempts failed, last: %s", r.Attempts, msg))
+		case now.Sub(r.Created) >= s.opts.MaxAge:
+			return s.kill(tx, r, d, now, fmt.Sprintf("older than %s, last: %s", s.opts.MaxAge, msg))
+		}
+		wait := s.opts.Jitter(s.backoff(r.Attempts))
+		return transition(tx, r, d, now, Ready, "retry: "+msg, func(r *Record) {
+			r.LeaseUntil = time.Time{}
+			r.LastError = msg
+			r.NextAttempt = now.Add(wait)
+		})
+	})
+	return rec, err
+}
+
+// backoff is the ceiling of the wait after attempt n: RetryBase·2^(n-1),
+// capped at RetryCap.
+func (s *Store) backoff(n int) time.Duration {
+	d := s.opts.RetryBase
+	for i := 1; i < n && d < s.opts.RetryCap; i++ {
+		d *= 2
+	}
+	return min(d, s.opts.RetryCap)
+}
+
+func (s *Store) kill(tx *bolt.Tx, r *Record, d delta, now time.Time, reason string) error {
+	return transition(tx, r, d, now, Dead, reason, func(r *Record) {
+		r.LeaseUntil = time.Time{}
+		r.LastError = reason
+	})
+}
+
+// Dead gives up on a leased record for a reason that retrying cannot fix.
+func (s *Store) Dead(now time.Time, id string, lease uint64, reason string) (*Record, error) {
+	var rec *Record
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := leased(tx, id, lease)
+		if err != nil {
+			return err
+		}
+		rec = r
+		return s.kill(tx, r, d, now, reason)
+	})
+	return rec, err
+}
+
+// Resend brings a dead record back to the queue, due now, with a fresh
+// count of attempts; the operator's reason goes into its history.
+func (s *Store) Resend(id, reason string) (*Record, error) {
+	now := s.opts.Now()
+	var rec *Record
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		if r.State != Dead {
+			return fmt.Errorf("%w: %s is %s, only dead records are resent", ErrState, id, r.State)
+		}
+		rec = r
+		return transition(tx, r, d, now, Ready, "resend: "+reason, func(r *Record) {
+			r.Attempts = 0
+			r.NextAttempt = now
+			r.Created = now // the age limit counts from the resend
+		})
+	})
+	return rec, err
+}
+
+// UpdateRecipient records the business state a recipient reported, in any
+// state of the record. It replaces that recipient's previous entry.
+func (s *Store) UpdateRecipient(id string, rc Recipient) (*Record, error) {
+	var rec *Record
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		replaced := false
+		for i := range r.Recipients {
+			if r.Recipients[i].OrganID == rc.OrganID {
+				r.Recipients[i], replaced = rc, true
+			}
+		}
+		if !replaced {
+			r.Recipients = append(r.Recipients, rc)
+		}
+		rec = r
+		return putRecord(tx, r)
+	})
+	return rec, err
+}
+
+// SetMeta merges meta into a record's metadata in any state.
+func (s *Store) SetMeta(id string, meta map[string]string) (*Record, error) {
+	var rec *Record
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		r.Meta = merge(r.Meta, meta)
+		rec = r
+		return putRecord(tx, r)
+	})
+	return rec, err
+}
+
+func merge(dst, src map[string]string) map[string]string {
+	if len(src) == 0 {
+		return dst
+	}
+	if dst == nil {
+		dst = make(map[string]string, len(src))
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
+}
+
+// Get returns a record by id.
+func (s *Store) Get(id string) (*Record, error) {
+	var rec *Record
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		rec, err = getRecord(tx, id)
+		return err
+	})
+	return rec, err
+}
+
+// GetByKey returns the record holding an idempotency key.
+func (s *Store) GetByKey(dir Direction, key string) (*Record, error) {
+	var rec *Record
+	err := s.db.View(func(tx *bolt.Tx) (err error) {
+		id := tx.Bucket(bucketKeys).Get(keysKey(dir, key))
+		if id == nil {
+			return fmt.Errorf("%w: key %q", ErrNotFound, key)
+		}
+		rec, err = getRecord(tx, string(id))
+		return err
+	})
+	return rec, err
+}
+
+// Payload returns a copy of a record's payload bytes, checked against the
+// hash taken when it was stored.
+func (s *Store) Payload(r *Record) ([]byte, error) {
+	var data []byte
+	if r.Blob {
+		b, err := os.ReadFile(s.blobPath(r.SHA256))
+		if err != nil {
+			return nil, fmt.Errorf("payload of %s: %w", r.ID, err)
+		}
+		data = b
+	} else {
+		err := s.db.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket(bucketPayloads).Get([]byte(r.ID))
+			if v == nil {
+				return fmt.Errorf("%w: payload of %s", ErrNotFound, r.ID)
+			}
+			data = bytes.Clone(v)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != r.SHA256 {
+		return nil, fmt.Errorf("payload of %s does not match its hash %s", r.ID, r.SHA256)
+	}
+	return data, nil
+}
+
+// Filter selects records for List. Zero fields select everything.
+type Filter struct {
+	Dir   Direction
+	State State
+	Limit int // zero means 100
+}
+
+// List returns records matching f, oldest first within each state.
+func (s *Store) List(f Filter) ([]*Record, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	var out []*Record
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketStates).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < f.Limit; k, _ = c.Next() {
+			g, ok := groupOf(k)
+			if !ok || (f.Dir != "" && g.Dir != f.Dir) || (f.State != "" && g.State != f.State) {
+				continue
+			}
+			r, err := getRecord(tx, string(k[11:]))
+			if err != nil {
+				return err
+			}
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// NextDue is when the earliest ready record of the direction becomes due,
+// so an idle worker knows how long it may wait; ok is false when none is
+// ready.
+func (s *Store) NextDue(dir Direction) (at time.Time, ok bool) {
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketReady).Cursor()
+		for p := MaxPriority; p >= 0; p-- {
+			prefix := []byte{dir.byte(), byte(255 - p)}
+			if k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) {
+				if t := keyTime(k[2:10]); !ok || t.Before(at) {
+					at, ok = t, true
+				}
+			}
+		}
+		return nil
+	})
+	return at, ok
+}
+
+// Purge deletes done records last updated before cutoff, with their
+// payloads and keys, and returns how many went. Dead records stay until an
+// operator resends or they are purged by PurgeDead.
+func (s *Store) Purge(cutoff time.Time) (int, error) {
+	return s.purge(Done, cutoff)
+}
+
+// PurgeDead deletes dead records last updated before cutoff.
+func (s *Store) PurgeDead(cutoff time.Time) (int, error) {
+	return s.purge(Dead, cutoff)
+}
+
+func (s *Store) purge(state State, cutoff time.Time) (int, error) {
+	var n int
+	var unref []string
+	err := s.write(func(tx *bolt.Tx, d delta) error {
+		n, unref = 0, nil
+		var victims []*Record
+		c := tx.Bucket(bucketStates).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			g, ok := groupOf(k)
+			if !ok || g.State != state {
+				continue
+			}
+			r, err := getRecord(tx, string(k[11:]))
+			if err != nil {
+				return err
+			}
+			if r.Updated.Before(cutoff) {
+				victims = append(victims, r)
+			}
+		}
+		for _, r := range victims {
+			if err := index(tx, r, d, false); err != nil {
+				return err
+			}
+			for _, del := range []struct{ b, k []byte }{
+				{bucketRecords, []byte(r.ID)}, {bucketPayloads, []byte(r.ID)}, {bucketKeys, keysKey(r.Dir, r.Key)},
+			} {
+				if err := tx.Bucket(del.b).Delete(del.k); err != nil {
+					return err
+				}
+			}
+			if r.Blob {
+				if err := addBlobRef(tx, r.SHA256, -1); err != nil {
+					return err
+				}
+				if tx.Bucket(bucketBlobRefs).Get([]byte(r.SHA256)) == nil {
+					unref = append(unref, r.SHA256)
+				}
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, s.removeUnreferenced(unref)
+}

@@ -1,0 +1,487 @@
+package queue
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	bolt "go.etcd.io/bbolt"
+)
+
+// clock is a fake clock tests move by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2025, 3, 14, 9, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) Add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// mustOpen opens a store in a temporary folder and checks its invariants
+// when the test ends.
+func mustOpen(tb testing.TB, opts Options) *Store {
+	tb.Helper()
+	s, err := Open(filepath.Join(tb.TempDir(), "queue.db"), opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if _, err := s.Check(); err != nil {
+			tb.Errorf("after the test: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return s
+}
+
+func testOptions(c *clock) Options {
+	return Options{Now: c.Now, NoSync: true, LeaseTime: time.Minute, RetryBase: 10 * time.Second, RetryCap: time.Hour,
+		Jitter: func(max time.Duration) time.Duration { return max }}
+}
+
+func put(t *testing.T, s *Store, key string, prio int) *Record {
+	t.Helper()
+	r, existed, err := s.Put(Item{Dir: Outbound, Key: key, Priority: prio, Payload: []byte("payload " + key)})
+	if err != nil || existed {
+		t.Fatalf("Put(%s) = %v, existed %v", key, err, existed)
+	}
+	return r
+}
+
+func lease(t *testing.T, s *Store, now time.Time) *Record {
+	t.Helper()
+	r, err := s.Lease(now, Outbound, 0)
+	if err != nil {
+		t.Fatalf("Lease: %v", err)
+	}
+	return r
+}
+
+func TestPutIdempotent(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	first := put(t, s, "doc-1", 0)
+	again, existed, err := s.Put(Item{Dir: Outbound, Key: "doc-1", Payload: []byte("other bytes")})
+	if err != nil || !existed || again.ID != first.ID {
+		t.Fatalf("second Put = %v, %v, %v; want the first record %s", again, existed, err, first.ID)
+	}
+	if p, _ := s.Payload(again); string(p) != "payload doc-1" {
+		t.Errorf("payload = %q, want the first Put's", p)
+	}
+	// The same key in the other direction is another record.
+	if _, existed, _ := s.Put(Item{Dir: Inbound, Key: "doc-1", Payload: nil}); existed {
+		t.Error("inbound Put with an outbound key reported existed")
+	}
+}
+
+func TestPutInvalid(t *testing.T) {
+	s := mustOpen(t, testOptions(newClock()))
+	for _, it := range []Item{{Dir: "sideways", Key: "k"}, {Dir: Outbound}, {Dir: Outbound, Key: "k", Priority: 5}} {
+		if _, _, err := s.Put(it); !errors.Is(err, ErrInvalid) {
+			t.Errorf("Put(%+v) = %v, want ErrInvalid", it, err)
+		}
+	}
+}
+
+func TestLeaseOrder(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	var ids []string
+	for i, p := range []int{0, 1, 0, 3, 2, 3} {
+		c.Add(time.Second)
+		ids = append(ids, put(t, s, fmt.Sprint("k", i), p).ID)
+	}
+	want := []string{ids[3], ids[5], ids[4], ids[1], ids[0], ids[2]}
+	var got []string
+	for range want {
+		got = append(got, lease(t, s, c.Now()).ID)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("lease order (-want +got):\n%s", diff)
+	}
+	if _, err := s.Lease(c.Now(), Outbound, 0); !errors.Is(err, ErrEmpty) {
+		t.Errorf("Lease on an empty queue = %v, want ErrEmpty", err)
+	}
+}
+
+func TestLeaseMinPriority(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	put(t, s, "normal", 0)
+	urgent := put(t, s, "urgent", 3)
+	if r, err := s.Lease(c.Now(), Outbound, 2); err != nil || r.ID != urgent.ID {
+		t.Fatalf("urgent lane lease = %v, %v", r, err)
+	}
+	if _, err := s.Lease(c.Now(), Outbound, 2); !errors.Is(err, ErrEmpty) {
+		t.Errorf("urgent lane with only a normal record = %v, want ErrEmpty", err)
+	}
+}
+
+func TestNotBefore(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	at := c.Now().Add(time.Hour)
+	timed, _, err := s.Put(Item{Dir: Outbound, Key: "timed", Priority: 4, NotBefore: at, Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	normal := put(t, s, "normal", 0)
+	if r := lease(t, s, c.Now()); r.ID != normal.ID {
+		t.Errorf("before its time, leased %s, want the normal %s", r.ID, normal.ID)
+	}
+	if next, ok := s.NextDue(Outbound); !ok || !next.Equal(at) {
+		t.Errorf("NextDue = %v %v, want %v", next, ok, at)
+	}
+	if r := lease(t, s, at); r.ID != timed.ID {
+		t.Errorf("at its time, leased %s, want %s", r.ID, timed.ID)
+	}
+}
+
+func TestLeaseExpiresAndLeaseLost(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	put(t, s, "k", 0)
+	first := lease(t, s, c.Now())
+	if _, err := s.Lease(c.Now(), Outbound, 0); !errors.Is(err, ErrEmpty) {
+		t.Fatalf("leased twice: %v", err)
+	}
+	second := lease(t, s, c.Add(61*time.Second))
+	if second.ID != first.ID || second.Attempts != 2 || second.Lease == first.Lease {
+		t.Fatalf("after expiry leased %+v", second)
+	}
+	if _, err := s.Done(c.Now(), first.ID, first.Lease, nil); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Done with the expired lease = %v, want ErrLeaseLost", err)
+	}
+	done, err := s.Done(c.Now(), second.ID, second.Lease, map[string]string{"docId": "axis-1"})
+	if err != nil || done.State != Done || done.Meta["docId"] != "axis-1" {
+		t.Fatalf("Done = %+v, %v", done, err)
+	}
+	var states []State
+	for _, h := range done.History {
+		states = append(states, h.To)
+	}
+	if diff := cmp.Diff([]State{Ready, Leased, Ready, Leased, Done}, states); diff != "" {
+		t.Errorf("history (-want +got):\n%s", diff)
+	}
+}
+
+func TestRetryBackoffAndDead(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	opts.MaxAttempts = 4
+	s := mustOpen(t, opts)
+	put(t, s, "k", 1)
+	waits := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}
+	for _, w := range waits {
+		r := lease(t, s, c.Now())
+		r, err := s.Retry(c.Now(), r.ID, r.Lease, errors.New("connection refused"))
+		if err != nil || r.State != Ready || r.LastError != "connection refused" {
+			t.Fatalf("Retry = %+v, %v", r, err)
+		}
+		if got := r.NextAttempt.Sub(c.Now()); got != w {
+			t.Errorf("attempt %d waits %v, want %v", r.Attempts, got, w)
+		}
+		if _, err := s.Lease(c.Add(w-time.Nanosecond), Outbound, 0); !errors.Is(err, ErrEmpty) {
+			t.Errorf("leased before the backoff ended: %v", err)
+		}
+		c.Add(time.Nanosecond)
+	}
+	r := lease(t, s, c.Now())
+	r, err := s.Retry(c.Now(), r.ID, r.Lease, errors.New("still refused"))
+	if err != nil || r.State != Dead {
+		t.Fatalf("after %d attempts: %+v, %v; want dead", opts.MaxAttempts, r, err)
+	}
+	if _, err := s.Resend("out-0000000099", "x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Resend of a missing record = %v", err)
+	}
+	r, err = s.Resend(r.ID, "operator fixed the route")
+	if err != nil || r.State != Ready || r.Attempts != 0 {
+		t.Fatalf("Resend = %+v, %v", r, err)
+	}
+	if _, err := s.Resend(r.ID, "again"); !errors.Is(err, ErrState) {
+		t.Errorf("Resend of a ready record = %v, want ErrState", err)
+	}
+}
+
+func TestBackoffCappedWithFullJitter(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	var maxes []time.Duration
+	opts.Jitter = func(max time.Duration) time.Duration { maxes = append(maxes, max); return 0 }
+	opts.RetryCap = 30 * time.Second
+	s := mustOpen(t, opts)
+	put(t, s, "k", 0)
+	for i := 0; i < 4; i++ {
+		r := lease(t, s, c.Now())
+		if _, err := s.Retry(c.Now(), r.ID, r.Lease, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []time.Duration{10 * time.Second, 20 * time.Second, 30 * time.Second, 30 * time.Second}
+	if diff := cmp.Diff(want, maxes); diff != "" {
+		t.Errorf("jitter ceilings (-want +got):\n%s", diff)
+	}
+}
+
+func TestDeadAfterMaxAge(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	opts.MaxAge = time.Hour
+	s := mustOpen(t, opts)
+	put(t, s, "k", 0)
+	r := lease(t, s, c.Add(2*time.Hour))
+	r, err := s.Retry(c.Now(), r.ID, r.Lease, errors.New("timeout"))
+	if err != nil || r.State != Dead {
+		t.Fatalf("Retry of an old record = %+v, %v; want dead", r, err)
+	}
+}
+
+func TestDeadDirectly(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	put(t, s, "k", 0)
+	r := lease(t, s, c.Now())
+	r, err := s.Dead(c.Now(), r.ID, r.Lease, "unknown recipient 000.00.00.X99")
+	if err != nil || r.State != Dead || r.LastError != "unknown recipient 000.00.00.X99" {
+		t.Fatalf("Dead = %+v, %v", r, err)
+	}
+}
+
+func TestRecipientsAndMeta(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	r := put(t, s, "k", 0)
+	for _, rc := range []Recipient{
+		{OrganID: "000.00.00.G22", Status: "01", UpdatedAt: c.Now()},
+		{OrganID: "000.00.00.H26", Status: "01", UpdatedAt: c.Now()},
+		{OrganID: "000.00.00.G22", Status: "03", Description: "vào sổ 12", UpdatedAt: c.Now()},
+	} {
+		if _, err := s.UpdateRecipient(r.ID, rc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SetMeta(r.ID, map[string]string{"documentId": "d1"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Recipient{
+		{OrganID: "000.00.00.G22", Status: "03", Description: "vào sổ 12", UpdatedAt: c.Now()},
+		{OrganID: "000.00.00.H26", Status: "01", UpdatedAt: c.Now()},
+	}
+	if diff := cmp.Diff(want, got.Recipients); diff != "" || got.Meta["documentId"] != "d1" {
+		t.Errorf("recipients (-want +got):\n%s meta %v", diff, got.Meta)
+	}
+}
+
+func TestBlobPayloadsAndPurge(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	opts.BlobThreshold = 1024
+	s := mustOpen(t, opts)
+	big := bytes.Repeat([]byte("b"), 4096)
+	r1, _, err := s.Put(Item{Dir: Outbound, Key: "a", Payload: big})
+	if err != nil || !r1.Blob {
+		t.Fatalf("Put big = %+v, %v; want a blob", r1, err)
+	}
+	r2, _, _ := s.Put(Item{Dir: Outbound, Key: "b", Payload: big}) // same content, same file
+	if p, err := s.Payload(r2); err != nil || !bytes.Equal(p, big) {
+		t.Fatalf("Payload = %d bytes, %v", len(p), err)
+	}
+	for range 2 {
+		r := lease(t, s, c.Now())
+		if _, err := s.Done(c.Now(), r.ID, r.Lease, nil); err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Hour)
+	}
+	// Only the first is old enough: the shared file must stay.
+	if n, err := s.Purge(c.Now().Add(-90 * time.Minute)); err != nil || n != 1 {
+		t.Fatalf("Purge = %d, %v; want 1", n, err)
+	}
+	if _, err := s.Payload(r2); err != nil {
+		t.Fatalf("shared blob removed with the first record: %v", err)
+	}
+	if n, err := s.Purge(c.Now()); err != nil || n != 1 {
+		t.Fatalf("Purge = %d, %v; want 1", n, err)
+	}
+	if entries, _ := os.ReadDir(s.blobs); len(entries) != 0 {
+		t.Errorf("blob folder still holds %d files", len(entries))
+	}
+	if _, err := s.Get(r1.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("purged record still there: %v", err)
+	}
+	// A purged key may be used again.
+	if _, existed, _ := s.Put(Item{Dir: Outbound, Key: "a", Payload: big}); existed {
+		t.Error("a purged key still reported existed")
+	}
+}
+
+func TestStatsAndList(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	first := put(t, s, "a", 0)
+	c.Add(time.Minute)
+	put(t, s, "b", 0)
+	put(t, s, "c", 3)
+	lease(t, s, c.Now()) // takes c
+	got := s.Stats()
+	want := []GroupStats{
+		{Dir: Outbound, State: Ready, Priority: 0, Count: 2, Oldest: first.Created},
+		{Dir: Outbound, State: Leased, Priority: 3, Count: 1, Oldest: c.Now()},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Stats (-want +got):\n%s", diff)
+	}
+	list, err := s.List(Filter{Dir: Outbound, State: Ready})
+	if err != nil || len(list) != 2 || list[0].ID != first.ID {
+		t.Errorf("List ready = %d records, %v", len(list), err)
+	}
+}
+
+func TestConcurrentPutsShareCommits(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				if _, _, err := s.Put(Item{Dir: Inbound, Key: fmt.Sprint(g, "-", i), Payload: []byte("x")}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	list, _ := s.List(Filter{Limit: 10000})
+	if len(list) != 800 {
+		t.Errorf("stored %d records, want 800", len(list))
+	}
+}
+
+func TestCheckFindsBrokenIndex(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	path := filepath.Join(t.TempDir(), "q.db")
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r := put(t, s, "k", 0)
+	err = s.write(func(tx *bolt.Tx, d delta) error { return tx.Bucket(bucketReady).Delete(readyKey(r)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Check(); err == nil {
+		t.Fatal("Check passed with a record missing from the ready index")
+	}
+}
+
+func TestBackupAndCompact(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	opts.BlobThreshold = 1024
+	dir := t.TempDir()
+	path := filepath.Join(dir, "q.db")
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		size := 100
+		if i%50 == 0 {
+			size = 5000
+		}
+		if _, _, err := s.Put(Item{Dir: Outbound, Key: fmt.Sprint(i), Payload: bytes.Repeat([]byte{byte(i)}, size)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := s.Backup(&buf); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	restored := filepath.Join(t.TempDir(), "queue.db")
+	extract(t, &buf, filepath.Dir(restored))
+	r, err := Open(restored, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := r.Check(); err != nil || rep.Records != 200 {
+		t.Fatalf("restored backup: %+v, %v", rep, err)
+	}
+	r.Close()
+
+	before, after, err := Compact(path)
+	if err != nil || after <= 0 || after > before {
+		t.Fatalf("Compact = %d → %d, %v", before, after, err)
+	}
+	s, err = Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rep, err := s.Check(); err != nil || rep.Records != 200 {
+		t.Fatalf("after compact: %+v, %v", rep, err)
+	}
+	if _, _, err := Compact(path); err == nil {
+		t.Error("Compact of an open store succeeded")
+	}
+}
+
+func extract(t *testing.T, r io.Reader, dir string) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, h.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestClosed(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "q.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, _, err := s.Put(Item{Dir: Outbound, Key: "k"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("Put after Close = %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,120 @@
+package queue
+
+import (
+	"errors"
+	"time"
+)
+
+// Direction separates documents going out to the axis from packages coming
+// in from it.
+type Direction string
+
+// The two directions.
+const (
+	Outbound Direction = "out"
+	Inbound  Direction = "in"
+)
+
+func (d Direction) valid() bool { return d == Outbound || d == Inbound }
+
+func (d Direction) byte() byte {
+	if d == Inbound {
+		return 'i'
+	}
+	return 'o'
+}
+
+// State is where a record is in its life.
+type State string
+
+// The states. A record is in exactly one.
+const (
+	Ready  State = "ready"  // waiting for its next attempt time
+	Leased State = "leased" // handed to a worker until its lease ends
+	Done   State = "done"   // finished; purged after the retention time
+	Dead   State = "dead"   // given up; an operator may resend it
+)
+
+var stateBytes = map[State]byte{Ready: 'r', Leased: 'l', Done: 'd', Dead: 'x'}
+
+// States lists every state, in order of a record's life.
+var States = []State{Ready, Leased, Done, Dead}
+
+// MaxPriority is the highest priority (edXML 4, Hỏa tốc hẹn giờ).
+const MaxPriority = 4
+
+// Errors the store returns, matched with errors.Is.
+var (
+	// ErrNotFound is a record id or key the store does not hold.
+	ErrNotFound = errors.New("queue: record not found")
+	// ErrLeaseLost is a Done, Retry or Dead from a worker whose lease
+	// ended and whose record was handed to another worker.
+	ErrLeaseLost = errors.New("queue: lease lost")
+	// ErrState is an operation the record's state does not allow, such as
+	// resending a record that is not dead.
+	ErrState = errors.New("queue: operation not allowed in this state")
+	// ErrEmpty is returned by Lease when no record is due.
+	ErrEmpty = errors.New("queue: nothing due")
+	// ErrClosed is any call after Close.
+	ErrClosed = errors.New("queue: closed")
+	// ErrInvalid is a Put the store refuses, e.g. an unknown direction.
+	ErrInvalid = errors.New("queue: invalid record")
+)
+
+// Record is one unit of work and its history. Payload bytes are read with
+// Store.Payload.
+type Record struct {
+	ID        string    `json:"id"`
+	Dir       Direction `json:"dir"`
+	Key       string    `json:"key"`      // the caller's idempotency key
+	Priority  int       `json:"priority"` // 0-4, higher first
+	NotBefore time.Time `json:"notBefore,omitzero"`
+	State     State     `json:"state"`
+	Attempts  int       `json:"attempts"`
+	// NextAttempt is when a Ready record becomes due.
+	NextAttempt time.Time `json:"nextAttempt,omitzero"`
+	// LeaseUntil is when a Leased record returns to the queue.
+	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
+	// Lease identifies the current lease; Done, Retry and Dead must name it.
+	Lease      uint64            `json:"lease,omitempty"`
+	LastError  string            `json:"lastError,omitempty"`
+	Created    time.Time         `json:"created"`
+	Updated    time.Time         `json:"updated"`
+	Meta       map[string]string `json:"meta,omitempty"`
+	Recipients []Recipient       `json:"recipients,omitempty"`
+	History    []Transition      `json:"history"`
+	Size       int64             `json:"size"`           // payload bytes
+	SHA256     string            `json:"sha256"`         // payload hash, hex
+	Blob       bool              `json:"blob,omitempty"` // payload in the blob folder
+}
+
+// Transition is one entry of a record's history.
+type Transition struct {
+	At     time.Time `json:"at"`
+	From   State     `json:"from,omitempty"`
+	To     State     `json:"to"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+// Recipient is the business state one recipient reported for a record, kept
+// with the record so a document's fate is read in one place.
+type Recipient struct {
+	OrganID     string    `json:"organId"`
+	Status      string    `json:"status"` // e.g. edXML status code "03"
+	Description string    `json:"description,omitempty"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+// due is when a ready record may be leased.
+func (r *Record) due() time.Time {
+	if r.NextAttempt.Before(r.NotBefore) {
+		return r.NotBefore
+	}
+	return r.NextAttempt
+}
+
+func (r *Record) move(at time.Time, to State, reason string) {
+	r.History = append(r.History, Transition{At: at, From: r.State, To: to, Reason: reason})
+	r.State = to
+	r.Updated = at
+}

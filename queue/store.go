@@ -1,0 +1,423 @@
+package queue
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options tune a Store. The zero value of each field means its default.
+type Options struct {
+	// LeaseTime is how long a leased record stays with its worker before
+	// it returns to the queue; zero means 5 minutes.
+	LeaseTime time.Duration
+	// RetryBase and RetryCap bound the backoff: attempt n waits a random
+	// time in [0, min(RetryCap, RetryBase·2^(n-1))]. Zero means 10 seconds
+	// and 30 minutes.
+	RetryBase, RetryCap time.Duration
+	// MaxAttempts and MaxAge make Retry declare a record dead; zero means
+	// 50 attempts and 72 hours.
+	MaxAttempts int
+	MaxAge      time.Duration
+	// BlobThreshold is the payload size from which payloads live as files
+	// in the blob folder beside the database instead of inside it; zero
+	// means 1 MiB, negative keeps every payload in the database.
+	BlobThreshold int64
+	// MaxBatch caps the writes that share one commit; zero means 512.
+	MaxBatch int
+	// Now is the clock for Put and operator calls; zero means time.Now.
+	Now func() time.Time
+	// Jitter returns a random duration in [0, max]; zero means uniform.
+	Jitter func(max time.Duration) time.Duration
+	// NoSync skips fsync. Only for tests: a crash loses acknowledged work.
+	NoSync bool
+}
+
+func (o Options) withDefaults() Options {
+	if o.LeaseTime <= 0 {
+		o.LeaseTime = 5 * time.Minute
+	}
+	if o.RetryBase <= 0 {
+		o.RetryBase = 10 * time.Second
+	}
+	if o.RetryCap <= 0 {
+		o.RetryCap = 30 * time.Minute
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 50
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 72 * time.Hour
+	}
+	if o.BlobThreshold == 0 {
+		o.BlobThreshold = 1 << 20
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 512
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jitter == nil {
+		o.Jitter = func(max time.Duration) time.Duration {
+			if max <= 0 {
+				return 0
+			}
+			return time.Duration(rand.Int64N(int64(max) + 1))
+		}
+	}
+	return o
+}
+
+// Bucket names.
+var (
+	bucketRecords  = []byte("records")  // id → Record JSON
+	bucketPayloads = []byte("payloads") // id → payload bytes (not blobs)
+	bucketKeys     = []byte("keys")     // dir, key → id
+	bucketReady    = []byte("ready")    // dir, 255-priority, due, id → nil
+	bucketLeases   = []byte("leases")   // lease end, id → nil
+	bucketStates   = []byte("states")   // dir, state, priority, created, id → nil
+	bucketBlobRefs = []byte("blobrefs") // sha256 hex → reference count
+	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs}
+)
+
+// Store is the durable queue. Its methods are safe for concurrent use.
+type Store struct {
+	db    *bolt.DB
+	path  string
+	blobs string // blob folder
+	opts  Options
+
+	ops  chan *op
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	// blobMu is held shared by a Put from writing its blob file until its
+	// reference commits, and exclusively while unreferenced files go.
+	blobMu sync.RWMutex
+
+	mu     sync.Mutex
+	counts map[group]int // records per direction, state and priority
+	closed bool
+}
+
+// group is one cell of Stats.
+type group struct {
+	Dir      Direction
+	State    State
+	Priority int
+}
+
+// Open opens or creates the queue file at path, with its blob folder at
+// path + ".blobs".
+func Open(path string, opts Options) (*Store, error) {
+	opts = opts.withDefaults()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      time.Second,
+		NoSync:       opts.NoSync,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open queue %s: %w", path, err)
+	}
+	s := &Store{
+		db: db, path: path, blobs: path + ".blobs", opts: opts,
+		ops: make(chan *op, opts.MaxBatch), quit: make(chan struct{}),
+		counts: map[group]int{},
+	}
+	if err := os.MkdirAll(s.blobs, 0o700); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = s.loadCounts()
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: %w", path, err)
+	}
+	s.wg.Add(1)
+	go s.commitLoop()
+	return s, nil
+}
+
+// loadCounts rebuilds the per-group counts from the state index keys.
+func (s *Store) loadCounts() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketStates).ForEach(func(k, _ []byte) error {
+			g, ok := groupOf(k)
+			if !ok {
+				return fmt.Errorf("state index key %x is malformed", k)
+			}
+			s.counts[g]++
+			return nil
+		})
+	})
+}
+
+// Close waits for pending writes and closes the file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.quit)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// Path is the queue file's path.
+func (s *Store) Path() string { return s.path }
+
+// op is one write waiting for a commit. fn must check before it changes
+// anything: an error from our sentinel set leaves the transaction usable for
+// the other writes of the batch; any other error aborts the batch.
+type op struct {
+	fn    func(tx *bolt.Tx, d delta) error
+	delta delta
+	err   error
+	done  chan struct{}
+}
+
+// delta records count changes a write makes, applied once it commits.
+type delta map[group]int
+
+// write queues fn for the next commit and waits until it is durable.
+func (s *Store) write(fn func(tx *bolt.Tx, d delta) error) error {
+	o := &op{fn: fn, delta: delta{}, done: make(chan struct{})}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	select {
+	case s.ops <- o:
+	case <-s.quit:
+		return ErrClosed
+	}
+	<-o.done
+	return o.err
+}
+
+// commitLoop takes the first waiting write, then every other one already
+// waiting, and commits them together: no delay is added, so the batch is
+// whatever arrived during the previous commit's fsync.
+func (s *Store) commitLoop() {
+	defer s.wg.Done()
+	for {
+		var first *op
+		select {
+		case first = <-s.ops:
+		case <-s.quit:
+			s.drain()
+			return
+		}
+		batch := []*op{first}
+	more:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case o := <-s.ops:
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// drain fails writes that raced with Close.
+func (s *Store) drain() {
+	for {
+		select {
+		case o := <-s.ops:
+			o.err = ErrClosed
+			close(o.done)
+		default:
+			return
+		}
+	}
+}
+
+func (s *Store) commit(batch []*op) {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, o := range batch {
+			o.err = o.fn(tx, o.delta)
+			if o.err != nil && !isLogical(o.err) {
+				return o.err
+			}
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		// One write broke the transaction: give each its own.
+		for _, o := range batch {
+			o.delta = delta{}
+			s.commit([]*op{o})
+		}
+		return
+	}
+	if err != nil {
+		batch[0].err = err
+	}
+	s.mu.Lock()
+	for _, o := range batch {
+		if err == nil && o.err == nil {
+			for g, n := range o.delta {
+				s.counts[g] += n
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, o := range batch {
+		close(o.done)
+	}
+}
+
+func isLogical(err error) bool {
+	for _, e := range []error{ErrNotFound, ErrLeaseLost, ErrState, ErrEmpty, ErrInvalid} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Key encodings. Times are unix nanoseconds shifted to sort as unsigned.
+
+func timeKey(t time.Time) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(t.UnixNano())^(1<<63))
+	return b[:]
+}
+
+func keyTime(b []byte) time.Time {
+	return time.Unix(0, int64(binary.BigEndian.Uint64(b)^(1<<63)))
+}
+
+func readyKey(r *Record) []byte {
+	k := []byte{r.Dir.byte(), byte(255 - r.Priority)}
+	k = append(k, timeKey(r.due())...)
+	return append(k, r.ID...)
+}
+
+func leaseKey(r *Record) []byte {
+	return append(timeKey(r.LeaseUntil), r.ID...)
+}
+
+func stateKey(r *Record) []byte {
+	k := []byte{r.Dir.byte(), stateBytes[r.State], byte(r.Priority)}
+	k = append(k, timeKey(r.Created)...)
+	return append(k, r.ID...)
+}
+
+func keysKey(dir Direction, key string) []byte {
+	return append([]byte{dir.byte()}, key...)
+}
+
+// groupOf reads the group from a state index key.
+func groupOf(k []byte) (group, bool) {
+	if len(k) < 11 {
+		return group{}, false
+	}
+	g := group{Dir: Outbound, Priority: int(k[2])}
+	if k[0] == 'i' {
+		g.Dir = Inbound
+	}
+	for st, b := range stateBytes {
+		if b == k[1] {
+			g.State = st
+			return g, true
+		}
+	}
+	return group{}, false
+}
+
+func getRecord(tx *bolt.Tx, id string) (*Record, error) {
+	v := tx.Bucket(bucketRecords).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	var r Record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("record %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// index adds (on=true) or removes the record's index entries for its
+// current state, and counts the change.
+func index(tx *bolt.Tx, r *Record, d delta, on bool) error {
+	var puts [][2][]byte // bucket, key
+	puts = append(puts, [2][]byte{bucketStates, stateKey(r)})
+	switch r.State {
+	case Ready:
+		puts = append(puts, [2][]byte{bucketReady, readyKey(r)})
+	case Leased:
+		puts = append(puts, [2][]byte{bucketLeases, leaseKey(r)})
+	}
+	for _, p := range puts {
+		b := tx.Bucket(p[0])
+		var err error
+		if on {
+			err = b.Put(p[1], nil)
+		} else {
+			err = b.Delete(p[1])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	n := 1
+	if !on {
+		n = -1
+	}
+	d[group{r.Dir, r.State, r.Priority}] += n
+	return nil
+}
+
+func putRecord(tx *bolt.Tx, r *Record) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketRecords).Put([]byte(r.ID), v)
+}
+
+// transition moves a stored record to a new state, keeping indexes and
+// counts in step.
+func transition(tx *bolt.Tx, r *Record, d delta, at time.Time, to State, reason string, change func(*Record)) error {
+	if err := index(tx, r, d, false); err != nil {
+		return err
+	}
+	r.move(at, to, reason)
+	if change != nil {
+		change(r)
+	}
+	if err := index(tx, r, d, true); err != nil {
+		return err
+	}
+	return putRecord(tx, r)
+}
+
+func (s *Store) blobPath(sum string) string { return filepath.Join(s.blobs, sum) }
