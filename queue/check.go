@@ -242,10 +242,13 @@ func (s *Store) Backup(w io.Writer) error {
 // in, returning the sizes before and after. bbolt files never shrink by
 // themselves. The store must not be open: Compact fails if it is.
 func Compact(path string) (before, after int64, err error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, 0, fmt.Errorf("compact: %w", err)
+	}
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
-			return 0, 0, fmt.Errorf("compact %s: the queue is open in another process", path)
+			err = ErrInUse
 		}
 		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
 	}

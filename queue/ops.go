@@ -95,6 +95,9 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 // until now + LeaseTime. Leases that ended before now are returned to the
 // queue first. ErrEmpty means nothing is due.
 func (s *Store) Lease(now time.Time, dir Direction, minPriority int) (*Record, error) {
+	if !s.anyDue(now, dir, minPriority) {
+		return nil, ErrEmpty // no write, so idle workers cost no fsync
+	}
 	var rec *Record
 	err := s.write(func(tx *bolt.Tx, d delta) error {
 		if err := expireLeases(tx, d, now); err != nil {
@@ -126,6 +129,26 @@ func (s *Store) Lease(now time.Time, dir Direction, minPriority int) (*Record, e
 		return ErrEmpty
 	})
 	return rec, err
+}
+
+// anyDue reports, in a read transaction, whether Lease could hand out or
+// expire anything.
+func (s *Store) anyDue(now time.Time, dir Direction, minPriority int) bool {
+	due := false
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketLeases).Cursor().First(); k != nil && !keyTime(k[:8]).After(now) {
+			due = true
+			return nil
+		}
+		c := tx.Bucket(bucketReady).Cursor()
+		for p := MaxPriority; p >= minPriority && !due; p-- {
+			prefix := []byte{dir.byte(), byte(255 - p)}
+			k, _ := c.Seek(prefix)
+			due = k != nil && bytes.HasPrefix(k, prefix) && !keyTime(k[2:10]).After(now)
+		}
+		return nil
+	})
+	return due
 }
 
 // expireLeases returns every record whose lease ended by now to the queue,

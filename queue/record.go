@@ -57,6 +57,9 @@ var (
 	ErrEmpty = errors.New("queue: nothing due")
 	// ErrClosed is any call after Close.
 	ErrClosed = errors.New("queue: closed")
+	// ErrInUse is a queue file another process has open, usually the
+	// running daemon.
+	ErrInUse = errors.New("queue file is in use by another process (is lienthongd running?)")
 	// ErrInvalid is a Put the store refuses, e.g. an unknown direction.
 	ErrInvalid = errors.New("queue: invalid record")
 )

@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err := dispatch(e, "lienthong", topUsage, []command{
 		{"envelope", "inspect and build edXML packages", runEnvelope},
 		{"dir", "check agency identifier codes", runDir},
+		{"queue", "check, count, compact and back up a queue file offline", runQueue},
 	}, args)
 	if err != nil && !errors.Is(err, errUsage) && !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stderr, "lienthong:", err)
@@ -107,6 +108,9 @@ func dispatch(e *env, prog, usage string, cmds []command, args []string) error {
 }
 
 // newFlags makes a flag set whose -h prints usage and an example to stdout.
+// flagSet is the standard flag set, named for helpers that add flags.
+type flagSet = flag.FlagSet
+
 func newFlags(e *env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
