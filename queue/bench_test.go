@@ -3,6 +3,7 @@ package queue
 import (
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -147,6 +148,25 @@ func BenchmarkOpenAndStats(b *testing.B) {
 	}
 	b.ReportMetric(float64(open.Milliseconds())/float64(b.N), "open-ms")
 	b.ReportMetric(float64(stats.Microseconds())/float64(b.N), "stats-µs")
+
+	// Memory the open store holds, and what one Stats call allocates.
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	s, err = Open(path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	// The counts map is all an open store keeps on the heap; a negative
+	// delta is garbage collected meanwhile, so clamp at zero.
+	b.ReportMetric(float64(max(0, int64(m1.HeapAlloc)-int64(m0.HeapAlloc)))/(1<<10), "open-heap-KiB")
+	if fi, err := os.Stat(path); err == nil {
+		b.ReportMetric(float64(fi.Size())/(1<<20), "file-MiB") // mapped, not heap
+	}
+	b.ReportMetric(testing.AllocsPerRun(10, func() { s.Stats() }), "stats-allocs")
 }
 
 // fill puts n small records from many goroutines so that commits batch.
