@@ -1,6 +1,6 @@
 module lienthong
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/beevik/etree v1.8.1
@@ -8,4 +8,7 @@ require (
 	go.etcd.io/bbolt v1.5.0
 )
 
-require golang.org/x/sys v0.45.0 // indirect
+require (
+	golang.org/x/sys v0.45.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)

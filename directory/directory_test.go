@@ -1,0 +1,233 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFold(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Sở Tài chính Hà Nội", "so tai chinh ha noi"},
+		{"SỞ TÀI CHÍNH HÀ NỘI", "so tai chinh ha noi"},
+		{"so tai chinh ha noi", "so tai chinh ha noi"},
+		{"Đồng Tháp", "dong thap"},
+		{"đường", "duong"},
+		{"Thừa Thiên Huế", "thua thien hue"},
+		{"Ủy ban nhân dân", "uy ban nhan dan"},
+		{"Quảng Ngãi", "quang ngai"},
+		{"Bà Rịa – Vũng Tàu", "ba ria – vung tau"},
+		{"So\u0301 Ta\u0300i chi\u0301nh", "so tai chinh"}, // decomposed input
+	}
+	for _, tt := range tests {
+		if got := Fold(tt.in); got != tt.want {
+			t.Errorf("Fold(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+var testEntries = []Entry{
+	{ID: "1", Code: "000.00.00.H26", Name: "UBND Thành phố Hà Nội", Version: 1},
+	{ID: "2", Code: "000.00.07.H26", Name: "Sở Tài chính Hà Nội", Parent: "1", Version: 2},
+	{ID: "3", Code: "000.00.08.H26", Name: "Sở Tài nguyên và Môi trường Hà Nội", Parent: "1", Version: 3},
+	{ID: "4", Code: "000.00.00.H29", Name: "UBND Thành phố Hồ Chí Minh", Version: 4},
+	{ID: "5", Code: "000.00.07.H29", Name: "Sở Tài chính Thành phố Hồ Chí Minh", Parent: "4", Version: 5},
+	{ID: "6", Code: "000.00.00.G12", Name: "Bộ Tài chính", Version: 6},
+	{ID: "7", Code: "000.01.07.H26", Name: "Phòng Ngân sách Sở Tài chính Hà Nội", Parent: "000.00.07.H26", Version: 7},
+	{ID: "8", Code: "000.00.09.H26", Name: "Sở Tư pháp Hà Nội (cũ)", Parent: "1", Version: 8, Deleted: true},
+	{ID: "9", Code: "001.00.10.H47", Name: "Trung tâm Hành chính công", Parent: "001.00.00.H47", Version: 9},
+}
+
+func mustOpen(tb testing.TB, entries []Entry) *Directory {
+	tb.Helper()
+	d, err := Open(filepath.Join(tb.TempDir(), "directory.db"), Options{NoSync: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { d.Close() })
+	if entries != nil {
+		if err := d.Replace(entries, time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return d
+}
+
+func codes(es []Entry) []string {
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Code)
+	}
+	return out
+}
+
+func TestSearchRanking(t *testing.T) {
+	d := mustOpen(t, testEntries)
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		// Both spellings find the same entry first; whole words beat prefixes,
+		// shorter names first.
+		{"Sở Tài chính Hà Nội", []string{"000.00.07.H26", "000.01.07.H26"}},
+		{"SỞ TÀI CHÍNH HÀ NỘI", []string{"000.00.07.H26", "000.01.07.H26"}},
+		{"so tai chinh ha noi", []string{"000.00.07.H26", "000.01.07.H26"}},
+		{"ha noi so tai chinh", []string{"000.00.07.H26", "000.01.07.H26"}},
+		{"tai chinh", []string{"000.00.00.G12", "000.00.07.H26", "000.00.07.H29", "000.01.07.H26"}},
+		// "ch" is only a prefix (of chính, Chí): one tier, shorter names first.
+		{"tai ch", []string{"000.00.00.G12", "000.00.07.H26", "000.00.07.H29", "000.01.07.H26"}},
+		// "chi" is whole in "Chí Minh", a prefix of "chính": whole-word
+		// matches come first even though "Bộ Tài chính" is the shortest name.
+		{"chi", []string{"000.00.00.H29", "000.00.07.H29", "000.00.00.G12", "000.00.07.H26", "001.00.10.H47", "000.01.07.H26"}},
+		{"tai nguyen", []string{"000.00.08.H26"}},
+		{"tư pháp", nil}, // deleted entries are not found
+		{"xyz", nil},
+		{"", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, codes(d.Search(tt.query, 10))); diff != "" {
+				t.Errorf("Search(%q) (-want +got):\n%s", tt.query, diff)
+			}
+		})
+	}
+	if got := d.Search("tai chinh", 2); len(got) != 2 {
+		t.Errorf("limit 2 gave %d", len(got))
+	}
+}
+
+func TestLookupChildrenPath(t *testing.T) {
+	d := mustOpen(t, testEntries)
+	if e, ok := d.Lookup("000.00.07.H26"); !ok || e.Name != "Sở Tài chính Hà Nội" {
+		t.Errorf("Lookup = %+v, %v", e, ok)
+	}
+	if diff := cmp.Diff([]string{"000.00.07.H26", "000.00.08.H26"}, codes(d.Children("000.00.00.H26"))); diff != "" {
+		t.Errorf("Children (-want +got):\n%s", diff)
+	}
+	// The explicit parent 001.00.00.H47 wins over the derived 000.00.10.H47.
+	want := []Code{"001.00.10.H47", "001.00.00.H47", "000.00.00.H47"}
+	if diff := cmp.Diff(want, d.Path("001.00.10.H47")); diff != "" {
+		t.Errorf("Path (-want +got):\n%s", diff)
+	}
+	want = []Code{"000.01.07.H26", "000.00.07.H26", "000.00.00.H26"}
+	if diff := cmp.Diff(want, d.Path("000.01.07.H26")); diff != "" {
+		t.Errorf("Path (-want +got):\n%s", diff)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	d := mustOpen(t, testEntries)
+	synced := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	res, err := d.Resolve([]string{"000.00.07.H26", "000.00.00.G12"}, synced.Add(time.Hour))
+	if err != nil || len(res.Entries) != 2 || res.Stale || res.Age != time.Hour {
+		t.Fatalf("Resolve = %+v, %v", res, err)
+	}
+	_, err = d.Resolve([]string{"000.00.07.H26", "00.00.00.H41", "000.00.00.Z99", "000.00.09.H26"}, synced)
+	var errs ResolveErrors
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("Resolve = %v, want three errors", err)
+	}
+	want := `"00.00.00.H41" is not a 13-character identifier code; "000.00.00.Z99" is not in the agency directory; "000.00.09.H26" is removed from the agency directory`
+	if err.Error() != want {
+		t.Errorf("Resolve error = %q, want %q", err, want)
+	}
+	if !errors.Is(errs[1], ErrUnknown) || !errors.Is(errs[2], ErrDeleted) || !errors.Is(errs[0], ErrInvalidCode) || errs[2].Index != 3 {
+		t.Errorf("errors not classified: %#v", errs)
+	}
+	res, err = d.Resolve([]string{"000.00.07.H26"}, synced.Add(8*24*time.Hour))
+	if err != nil || !res.Stale {
+		t.Errorf("a week-old directory: %+v, %v; want stale but resolved", res, err)
+	}
+}
+
+// source is a Source over fixed data, failing on demand.
+type source struct {
+	all     []Entry
+	changes []Entry
+	fail    error
+}
+
+func (s *source) Agencies(context.Context) ([]Entry, error) { return s.all, s.fail }
+func (s *source) Changes(_ context.Context, since int64) ([]Entry, error) {
+	var out []Entry
+	for _, e := range s.changes {
+		if e.Version > since {
+			out = append(out, e)
+		}
+	}
+	return out, s.fail
+}
+
+func TestSyncAndPersistence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "directory.db")
+	d, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	src := &source{all: testEntries}
+	rep, err := d.SyncFull(ctx, src, now)
+	if err != nil || rep.Entries != len(testEntries) || d.Version() != 9 {
+		t.Fatalf("SyncFull = %+v, %v, version %d", rep, err, d.Version())
+	}
+	src.changes = []Entry{
+		{Code: "000.00.07.H26", Name: "Sở Tài chính Thành phố Hà Nội", Parent: "1", Version: 10},
+		{Code: "000.00.00.G12", Name: "Bộ Tài chính", Version: 11, Deleted: true},
+		{Code: "bad", Name: "x", Version: 12},
+		{Code: "000.00.05.G22", Name: "Cục Kiểm soát thủ tục hành chính", Version: 3}, // not newer
+	}
+	rep, err = d.SyncChanges(ctx, src, now.Add(time.Hour))
+	if err != nil || rep.Entries != 2 || len(rep.Refused) != 1 {
+		t.Fatalf("SyncChanges = %+v, %v", rep, err)
+	}
+	if _, err := d.Resolve([]string{"000.00.00.G12"}, now); !errors.Is(err, ErrDeleted) {
+		t.Errorf("a deleted change still resolves: %v", err)
+	}
+	// A failed sync leaves the directory as it was.
+	src.fail = errors.New("axis unreachable")
+	if _, err := d.SyncFull(ctx, src, now.Add(2*time.Hour)); err == nil {
+		t.Fatal("SyncFull succeeded against a failing source")
+	}
+	if !d.LastSync().Equal(now.Add(time.Hour)) || d.Len() != 7 {
+		t.Errorf("after a failed sync: last %v, %d entries", d.LastSync(), d.Len())
+	}
+	d.Close()
+
+	d, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if e, ok := d.Lookup("000.00.07.H26"); !ok || e.Name != "Sở Tài chính Thành phố Hà Nội" || d.Version() != 11 {
+		t.Errorf("after reopen: %+v %v version %d", e, ok, d.Version())
+	}
+}
+
+func TestReadEntries(t *testing.T) {
+	for _, in := range []string{
+		`{"status":"OK","ErrorCode":"0","data":[{"id":17,"code":"000.00.07.H26","name":" Sở Tài chính ","pid":1,"mail":"a@b.vn"},{"id":"18","code":"x.y","name":"bad"}]}`,
+		`[{"id":17,"code":"000.00.07.H26","name":"Sở Tài chính","pid":"1","mail":"a@b.vn","deleted":false,"version":"3"},{"code":"x.y"}]`,
+	} {
+		es, rep, err := ReadEntries(strings.NewReader(in))
+		if err != nil || len(es) != 1 || es[0].ID != "17" || es[0].Parent != "1" || es[0].Name != "Sở Tài chính" || len(rep.Refused) != 1 {
+			t.Errorf("ReadEntries(%s) = %+v, %+v, %v", in, es, rep, err)
+		}
+	}
+	if _, _, err := ReadEntries(strings.NewReader(`{"status":"FAIL","ErrorDesc":"sai chữ ký"}`)); err == nil || !strings.Contains(err.Error(), "sai chữ ký") {
+		t.Errorf("a FAIL answer: %v", err)
+	}
+	var b strings.Builder
+	if err := WriteEntries(&b, testEntries[:1]); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := ReadEntries(strings.NewReader(b.String()))
+	if err != nil || !cmp.Equal(back, testEntries[:1]) {
+		t.Errorf("export then import: %+v, %v", back, err)
+	}
+}
