@@ -94,8 +94,24 @@ func Open(path string, opts Options) (*Directory, error) {
 	return d, nil
 }
 
+// Load makes a read-only directory held only in memory, for tools that
+// work on an exported directory file.
+func Load(entries []Entry, synced time.Time) *Directory {
+	d := &Directory{opts: Options{StaleAfter: 7 * 24 * time.Hour}}
+	d.ix.Store(newIndex(sortedByCode(entries), synced))
+	return d
+}
+
+// ErrReadOnly is a change to a directory made by Load.
+var ErrReadOnly = errors.New("directory is read-only")
+
 // Close closes the file.
-func (d *Directory) Close() error { return d.db.Close() }
+func (d *Directory) Close() error {
+	if d.db == nil {
+		return nil
+	}
+	return d.db.Close()
+}
 
 // Len is the number of live (not deleted) entries.
 func (d *Directory) Len() int { return len(d.ix.Load().list) }
@@ -115,6 +131,9 @@ func (d *Directory) Stale(now time.Time) bool {
 // Replace stores entries as the whole directory, in one transaction: a
 // failure leaves the previous directory intact.
 func (d *Directory) Replace(entries []Entry, now time.Time) error {
+	if d.db == nil {
+		return ErrReadOnly
+	}
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketEntries); err != nil {
 			return err
@@ -142,6 +161,9 @@ func (d *Directory) Replace(entries []Entry, now time.Time) error {
 // Apply stores changed entries (a deleted one is kept, marked deleted) in
 // one transaction.
 func (d *Directory) Apply(changes []Entry, now time.Time) error {
+	if d.db == nil {
+		return ErrReadOnly
+	}
 	old := d.ix.Load()
 	merged := make(map[Code]Entry, len(old.byCode)+len(changes))
 	for c, e := range old.byCode {

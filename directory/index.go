@@ -11,15 +11,16 @@ import (
 // index is an immutable in-memory view of the directory; a sync builds a new
 // one and swaps it in, so readers never see half a sync.
 type index struct {
-	byCode   map[Code]*Entry
-	byID     map[string]Code
-	children map[Code][]Code // live entries by parent
-	list     []*Entry        // live entries; postings point into it
-	words    []string        // sorted distinct folded name words
-	postings [][]int32       // per word, ordinals into list
-	nameLen  []int           // per ordinal, the name's length in characters
-	version  int64           // highest entry version seen
-	synced   time.Time       // last good sync
+	byCode    map[Code]*Entry
+	byID      map[string]Code
+	children  map[Code][]Code // live entries by parent
+	list      []*Entry        // live entries; postings point into it
+	words     []string        // sorted distinct folded name words
+	postings  [][]int32       // per word, ordinals into list
+	nameLen   []int           // per ordinal, the name's length in characters
+	nameWords [][]string      // per ordinal, the folded name's distinct words
+	version   int64           // highest entry version seen
+	synced    time.Time       // last good sync
 }
 
 func newIndex(entries []Entry, synced time.Time) *index {
@@ -44,7 +45,9 @@ func newIndex(entries []Entry, synced time.Time) *index {
 		if p := ix.parentOf(e); p != "" {
 			ix.children[p] = append(ix.children[p], Code(e.Code))
 		}
-		for _, w := range uniqueWords(Fold(e.Name)) {
+		ws := uniqueWords(Fold(e.Name))
+		ix.nameWords = append(ix.nameWords, ws)
+		for _, w := range ws {
 			post[w] = append(post[w], n)
 		}
 	}
@@ -84,73 +87,137 @@ func (ix *index) parentOf(e *Entry) Code {
 	return Code(e.Code).Parent()
 }
 
-// match is a search candidate: how many query words matched whole words.
+// match is a search candidate: how many query words it holds whole.
 type match struct {
 	ord   int32
-	exact int
+	whole int
+}
+
+// prefixRange is the range of ix.words starting with q.
+func (ix *index) prefixRange(q string) (lo, hi int) {
+	lo = sort.SearchStrings(ix.words, q)
+	hi = lo
+	for hi < len(ix.words) && strings.HasPrefix(ix.words[hi], q) {
+		hi++
+	}
+	return lo, hi
 }
 
 // search finds live entries whose name has, for every query word, a word
-// equal to it or starting with it.
+// equal to it or starting with it. It walks the postings of the most
+// selective query word only and checks each candidate's own words against
+// the rest, keeping the best limit matches.
 func (ix *index) search(query string, limit int) []*Entry {
 	qs := uniqueWords(Fold(query))
 	if len(qs) == 0 {
 		return nil
 	}
-	var cand map[int32]int // ordinal → query words matched as whole words
+	bestLo, bestHi, bestN := 0, 0, -1
 	for _, q := range qs {
-		hits := map[int32]bool{} // ordinal → matched q as a whole word
-		i := sort.SearchStrings(ix.words, q)
-		for j := i; j < len(ix.words) && strings.HasPrefix(ix.words[j], q); j++ {
-			whole := ix.words[j] == q
-			for _, o := range ix.postings[j] {
-				if cand != nil {
-					if _, ok := cand[o]; !ok {
-						continue
-					}
-				}
-				hits[o] = hits[o] || whole
-			}
+		lo, hi := ix.prefixRange(q)
+		n := 0
+		for j := lo; j < hi; j++ {
+			n += len(ix.postings[j])
 		}
-		next := make(map[int32]int, len(hits))
-		for o, whole := range hits {
-			next[o] = cand[o]
-			if whole {
-				next[o]++
-			}
-		}
-		cand = next
-		if len(cand) == 0 {
+		if n == 0 {
 			return nil
 		}
-	}
-	ms := make([]match, 0, len(cand))
-	for o, n := range cand {
-		ms = append(ms, match{o, n})
-	}
-	// Every word whole first, then prefix matches; shorter names first.
-	sort.Slice(ms, func(a, b int) bool {
-		ea, eb := ms[a].exact == len(qs), ms[b].exact == len(qs)
-		if ea != eb {
-			return ea
+		if bestN < 0 || n < bestN {
+			bestLo, bestHi, bestN = lo, hi, n
 		}
-		if ms[a].exact != ms[b].exact {
-			return ms[a].exact > ms[b].exact
-		}
-		la, lb := ix.nameLen[ms[a].ord], ix.nameLen[ms[b].ord]
-		if la != lb {
-			return la < lb
-		}
-		return ix.list[ms[a].ord].Code < ix.list[ms[b].ord].Code
-	})
-	if limit > 0 && len(ms) > limit {
-		ms = ms[:limit]
 	}
+	seen := make([]uint64, (len(ix.list)+63)/64)
+	top := &topK{ix: ix, limit: limit, all: len(qs)}
+	for j := bestLo; j < bestHi; j++ {
+		for _, o := range ix.postings[j] {
+			if seen[o/64]&(1<<(o%64)) != 0 {
+				continue
+			}
+			seen[o/64] |= 1 << (o % 64)
+			if whole, ok := matchWords(ix.nameWords[o], qs); ok {
+				top.add(match{o, whole})
+			}
+		}
+	}
+	ms := top.sorted()
 	out := make([]*Entry, len(ms))
 	for i, m := range ms {
 		out[i] = ix.list[m.ord]
 	}
 	return out
+}
+
+// matchWords reports whether every query word is a word of the name or
+// starts one, and how many are whole words.
+func matchWords(name, qs []string) (whole int, ok bool) {
+	for _, q := range qs {
+		found, isWhole := false, false
+		for _, w := range name {
+			if strings.HasPrefix(w, q) {
+				found = true
+				if len(w) == len(q) {
+					isWhole = true
+					break
+				}
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		if isWhole {
+			whole++
+		}
+	}
+	return whole, true
+}
+
+// topK keeps the best matches seen: every query word whole first, then by
+// how many are whole, then shorter names, then code.
+type topK struct {
+	ix    *index
+	limit int
+	all   int // number of query words
+	ms    []match
+}
+
+func (t *topK) less(a, b match) bool {
+	fa, fb := a.whole == t.all, b.whole == t.all
+	if fa != fb {
+		return fa
+	}
+	if a.whole != b.whole {
+		return a.whole > b.whole
+	}
+	la, lb := t.ix.nameLen[a.ord], t.ix.nameLen[b.ord]
+	if la != lb {
+		return la < lb
+	}
+	return t.ix.list[a.ord].Code < t.ix.list[b.ord].Code
+}
+
+// add keeps m if it is among the best limit; with no limit it keeps all.
+// The slice is kept sorted only when it is full, so small limits cost an
+// insertion per better match.
+func (t *topK) add(m match) {
+	if t.limit <= 0 || len(t.ms) < t.limit {
+		t.ms = append(t.ms, m)
+		if len(t.ms) == t.limit {
+			sort.Slice(t.ms, func(i, j int) bool { return t.less(t.ms[i], t.ms[j]) })
+		}
+		return
+	}
+	last := len(t.ms) - 1
+	if !t.less(m, t.ms[last]) {
+		return
+	}
+	i := sort.Search(len(t.ms), func(i int) bool { return t.less(m, t.ms[i]) })
+	copy(t.ms[i+1:], t.ms[i:last])
+	t.ms[i] = m
+}
+
+func (t *topK) sorted() []match {
+	sort.Slice(t.ms, func(i, j int) bool { return t.less(t.ms[i], t.ms[j]) })
+	return t.ms
 }
 
 func sortEntries(es []Entry) {

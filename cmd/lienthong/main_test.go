@@ -145,7 +145,7 @@ func TestDirParse(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{"-h"}, {"envelope", "-h"}, {"envelope", "inspect", "-h"}, {"envelope", "build", "-h"},
-		{"dir", "-h"}, {"dir", "parse", "-h"},
+		{"dir", "-h"}, {"dir", "parse", "-h"}, {"dir", "search", "-h"}, {"dir", "lookup", "-h"},
 	} {
 		code, out, _ := lienthong(t, "", args...)
 		if code != 0 || !strings.Contains(out, "Example") {
@@ -154,5 +154,39 @@ func TestHelp(t *testing.T) {
 	}
 	if code, _, errOut := lienthong(t, "", "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestDirSearchAndLookup(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "agencies.json")
+	data := `{"status":"OK","data":[
+		{"id":1,"code":"000.00.00.H26","name":"UBND Thành phố Hà Nội","pid":0,"mail":"hn@hanoi.gov.vn"},
+		{"id":2,"code":"000.00.07.H26","name":"Sở Tài chính Hà Nội","pid":1,"mail":"stc@hanoi.gov.vn"},
+		{"id":3,"code":"000.00.00.G12","name":"Bộ Tài chính","pid":0},
+		{"id":4,"code":"bad","name":"x"}]}`
+	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"SỞ TÀI CHÍNH HÀ NỘI", "so tai chinh ha noi"} {
+		code, out, errOut := lienthong(t, "", "dir", "search", "--file", file, q)
+		first, _, _ := strings.Cut(out, "\n")
+		if code != 0 || !strings.Contains(first, `"code":"000.00.07.H26","name":"Sở Tài chính Hà Nội"`) {
+			t.Errorf("dir search %q: exit %d, first line %s\n%s", q, code, first, errOut)
+		}
+		if !strings.Contains(errOut, `left out entry 3 ("bad")`) {
+			t.Errorf("the malformed entry was dropped silently: %q", errOut)
+		}
+	}
+	code, out, _ := lienthong(t, "", "dir", "search", "--file", file, "tai", "chinh")
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.HasPrefix(out, `{"id":"3","code":"000.00.00.G12"`) {
+		t.Errorf("dir search tai chinh: exit %d\n%s", code, out)
+	}
+	code, out, _ = lienthong(t, "", "dir", "lookup", "--file", file, "000.00.07.H26")
+	if code != 0 || !strings.Contains(out, `"mail":"stc@hanoi.gov.vn"`) {
+		t.Errorf("dir lookup: exit %d %s", code, out)
+	}
+	code, _, errOut := lienthong(t, "", "dir", "lookup", "--file", file, "000.00.00.H29")
+	if code != 1 || !strings.Contains(errOut, "000.00.00.H29: not in the agency directory") {
+		t.Errorf("dir lookup of an unknown code: exit %d %q", code, errOut)
 	}
 }
