@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,9 @@ type Directory struct {
 	db   *bolt.DB
 	opts Options
 	ix   atomic.Pointer[index]
+	// writeMu serialises Replace and Apply, each of which builds the next
+	// index from the current one.
+	writeMu sync.Mutex
 }
 
 var (
@@ -134,6 +138,8 @@ func (d *Directory) Replace(entries []Entry, now time.Time) error {
 	if d.db == nil {
 		return ErrReadOnly
 	}
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		if err := tx.DeleteBucket(bucketEntries); err != nil {
 			return err
@@ -164,6 +170,8 @@ func (d *Directory) Apply(changes []Entry, now time.Time) error {
 	if d.db == nil {
 		return ErrReadOnly
 	}
+	d.writeMu.Lock()
+	defer d.writeMu.Unlock()
 	old := d.ix.Load()
 	merged := make(map[Code]Entry, len(old.byCode)+len(changes))
 	for c, e := range old.byCode {

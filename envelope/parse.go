@@ -25,9 +25,10 @@ type ParseOptions struct {
 
 // Parse reads an edXML package. A package that cannot be read at all (not
 // XML, DOCTYPE, over a limit, not edXML) returns a nil Package and an error
-// matching ErrSyntax, ErrDTD, ErrLimit or ErrNotEdXML. A package that reads
-// but breaks rules returns the Package together with Problems, which list
-// every broken rule.
+// matching ErrSyntax, ErrDTD, ErrLimit or ErrNotEdXML; one without an
+// envelope or header returns a nil Package and Problems. A package that
+// reads but breaks rules returns the Package together with Problems, which
+// list every broken rule.
 func Parse(r io.Reader, opts ParseOptions) (*Package, error) {
 	doc, err := readTree(r, opts.Limits)
 	if err != nil {

@@ -187,9 +187,9 @@ func leased(tx *bolt.Tx, id string, lease uint64) (*Record, error) {
 	return r, nil
 }
 
-// Done finishes a leased record, merging meta into its metadata (e.g. the
-// axis's id for the sent package).
-func (s *Store) Done(now time.Time, id string, lease uint64, meta map[string]string) (*Record, error) {
+// onLease runs fn on a record that must still be under the given lease, in
+// the next commit, and returns the record as fn left it.
+func (s *Store) onLease(id string, lease uint64, fn func(tx *bolt.Tx, r *Record, d delta) error) (*Record, error) {
 	var rec *Record
 	err := s.write(func(tx *bolt.Tx, d delta) error {
 		r, err := leased(tx, id, lease)
@@ -197,13 +197,21 @@ func (s *Store) Done(now time.Time, id string, lease uint64, meta map[string]str
 			return err
 		}
 		rec = r
+		return fn(tx, r, d)
+	})
+	return rec, err
+}
+
+// Done finishes a leased record, merging meta into its metadata (e.g. the
+// axis's id for the sent package).
+func (s *Store) Done(now time.Time, id string, lease uint64, meta map[string]string) (*Record, error) {
+	return s.onLease(id, lease, func(tx *bolt.Tx, r *Record, d delta) error {
 		return transition(tx, r, d, now, Done, "done", func(r *Record) {
 			r.LeaseUntil = time.Time{}
 			r.LastError = ""
 			r.Meta = merge(r.Meta, meta)
 		})
 	})
-	return rec, err
 }
 
 // Retry returns a leased record to the queue after a failed attempt, due
@@ -214,13 +222,7 @@ func (s *Store) Retry(now time.Time, id string, lease uint64, cause error) (*Rec
 	if cause != nil {
 		msg = cause.Error()
 	}
-	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := leased(tx, id, lease)
-		if err != nil {
-			return err
-		}
-		rec = r
+	return s.onLease(id, lease, func(tx *bolt.Tx, r *Record, d delta) error {
 		switch {
 		case r.Attempts >= s.opts.MaxAttempts:
 			return s.kill(tx, r, d, now, fmt.Sprintf("%d attempts failed, last: %s", r.Attempts, msg))
@@ -234,7 +236,6 @@ func (s *Store) Retry(now time.Time, id string, lease uint64, cause error) (*Rec
 			r.NextAttempt = now.Add(wait)
 		})
 	})
-	return rec, err
 }
 
 // backoff is the ceiling of the wait after attempt n: RetryBase·2^(n-1),
@@ -256,16 +257,9 @@ func (s *Store) kill(tx *bolt.Tx, r *Record, d delta, now time.Time, reason stri
 
 // Dead gives up on a leased record for a reason that retrying cannot fix.
 func (s *Store) Dead(now time.Time, id string, lease uint64, reason string) (*Record, error) {
-	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := leased(tx, id, lease)
-		if err != nil {
-			return err
-		}
-		rec = r
+	return s.onLease(id, lease, func(tx *bolt.Tx, r *Record, d delta) error {
 		return s.kill(tx, r, d, now, reason)
 	})
-	return rec, err
 }
 
 // Resend brings a dead record back to the queue, due now, with a fresh

@@ -485,3 +485,33 @@ func TestClosed(t *testing.T) {
 		t.Errorf("Put after Close = %v, want ErrClosed", err)
 	}
 }
+
+// TestCloseWhileWriting races writers with Close: every write must either
+// commit or fail with ErrClosed, none may hang.
+func TestCloseWhileWriting(t *testing.T) {
+	for range 20 {
+		s, err := Open(filepath.Join(t.TempDir(), "q.db"), Options{NoSync: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					_, _, err := s.Put(Item{Dir: Outbound, Key: fmt.Sprint(g, "-", i), Payload: []byte("x")})
+					if errors.Is(err, ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		s.Close()
+		wg.Wait()
+	}
+}

@@ -107,9 +107,14 @@ type Store struct {
 	// reference commits, and exclusively while unreferenced files go.
 	blobMu sync.RWMutex
 
+	// closeMu is held shared while a write is handed to the committer and
+	// exclusively by Close, so no write can enter the channel after the
+	// committer has gone.
+	closeMu sync.RWMutex
+	closed  bool
+
 	mu     sync.Mutex
 	counts map[group]int // records per direction, state and priority
-	closed bool
 }
 
 // group is one cell of Stats.
@@ -179,13 +184,13 @@ func (s *Store) loadCounts() error {
 
 // Close waits for pending writes and closes the file.
 func (s *Store) Close() error {
-	s.mu.Lock()
+	s.closeMu.Lock()
 	if s.closed {
-		s.mu.Unlock()
+		s.closeMu.Unlock()
 		return nil
 	}
 	s.closed = true
-	s.mu.Unlock()
+	s.closeMu.Unlock()
 	close(s.quit)
 	s.wg.Wait()
 	return s.db.Close()
@@ -210,17 +215,13 @@ type delta map[group]int
 // write queues fn for the next commit and waits until it is durable.
 func (s *Store) write(fn func(tx *bolt.Tx, d delta) error) error {
 	o := &op{fn: fn, delta: delta{}, done: make(chan struct{})}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
 		return ErrClosed
 	}
-	select {
-	case s.ops <- o:
-	case <-s.quit:
-		return ErrClosed
-	}
+	s.ops <- o // the committer runs until Close, which waits for this lock
+	s.closeMu.RUnlock()
 	<-o.done
 	return o.err
 }

@@ -68,30 +68,36 @@ func runInspect(e *env, args []string) error {
 // readPackage parses a package file, printing every problem of an invalid
 // one on its own line.
 func readPackage(e *env, name string, opts envelope.ParseOptions) (*envelope.Package, error) {
-	var r io.Reader = e.stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && opts.Limits.MaxBytes > 0 && fi.Size() > opts.Limits.MaxBytes {
-			return nil, fmt.Errorf("%s: %w", name, &envelope.LimitError{What: "size in bytes", Limit: opts.Limits.MaxBytes})
-		}
-		r = f
+	r, size, closeIn, err := openInput(e, name)
+	if err != nil {
+		return nil, err
+	}
+	defer closeIn()
+	if opts.Limits.MaxBytes > 0 && size > opts.Limits.MaxBytes {
+		return nil, fmt.Errorf("%s: %w", name, &envelope.LimitError{What: "size in bytes", Limit: opts.Limits.MaxBytes})
 	}
 	pkg, err := envelope.Parse(r, opts)
-	var ps envelope.Problems
-	if errors.As(err, &ps) {
-		for _, p := range ps {
-			fmt.Fprintln(e.stderr, p.Error())
-		}
-		return nil, errReported
+	if err = printProblems(e, err); err != nil && !errors.Is(err, errReported) {
+		err = fmt.Errorf("%s: %w", name, err)
 	}
+	return pkg, err
+}
+
+// openInput opens a named file, or standard input for "-", with its size
+// when known (-1 otherwise).
+func openInput(e *env, name string) (r io.Reader, size int64, closeFn func(), err error) {
+	if name == "-" {
+		return e.stdin, -1, func() {}, nil
+	}
+	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, 0, nil, err
 	}
-	return pkg, nil
+	size = -1
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	return f, size, func() { f.Close() }, nil
 }
 
 const buildUsage = `Usage:
@@ -167,15 +173,11 @@ func runBuild(e *env, args []string) error {
 }
 
 func readMetadata(e *env, name string) (*envelope.Metadata, error) {
-	var r io.Reader = e.stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
+	r, _, closeIn, err := openInput(e, name)
+	if err != nil {
+		return nil, err
 	}
+	defer closeIn()
 	m, err := envelope.DecodeMetadata(r)
 	if err != nil {
 		return nil, printProblems(e, err)
