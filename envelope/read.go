@@ -230,10 +230,7 @@ func treePath(stack []*etree.Element, next string) string {
 
 // skipBOM drops a leading UTF-8 byte-order mark, which some Windows tools
 // write and encoding/xml refuses.
-func skipBOM(r io.Reader) io.Reader {
-	br := &bomReader{r: r}
-	return br
-}
+func skipBOM(r io.Reader) io.Reader { return &bomReader{r: r} }
 
 type bomReader struct {
 	r    io.Reader

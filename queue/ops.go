@@ -404,21 +404,41 @@ func (s *Store) List(f Filter) ([]*Record, error) {
 	}
 	var out []*Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketStates).Cursor()
-		for k, _ := c.First(); k != nil && len(out) < f.Limit; k, _ = c.Next() {
-			g, ok := groupOf(k)
-			if !ok || (f.Dir != "" && g.Dir != f.Dir) || (f.State != "" && g.State != f.State) {
-				continue
-			}
-			r, err := getRecord(tx, string(k[11:]))
+		return eachInState(tx, f.Dir, f.State, func(id string) (bool, error) {
+			r, err := getRecord(tx, id)
 			if err != nil {
-				return err
+				return false, err
 			}
 			out = append(out, r)
-		}
-		return nil
+			return len(out) < f.Limit, nil
+		})
 	})
 	return out, err
+}
+
+// eachInState calls fn with the id of every record of the direction and
+// state ("" for any), oldest first within each state, seeking to the
+// matching range of the state index instead of walking all of it. fn
+// returns false to stop.
+func eachInState(tx *bolt.Tx, dir Direction, state State, fn func(id string) (bool, error)) error {
+	dirs := []Direction{Inbound, Outbound} // index order: 'i' before 'o'
+	if dir != "" {
+		dirs = []Direction{dir}
+	}
+	c := tx.Bucket(bucketStates).Cursor()
+	for _, d := range dirs {
+		prefix := []byte{d.byte()}
+		if state != "" {
+			prefix = append(prefix, stateBytes[state])
+		}
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			more, err := fn(string(k[11:]))
+			if err != nil || !more {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // NextDue is when the earliest ready record of the direction becomes due,
@@ -458,19 +478,15 @@ func (s *Store) purge(state State, cutoff time.Time) (int, error) {
 	err := s.write(func(tx *bolt.Tx, d delta) error {
 		n, unref = 0, nil
 		var victims []*Record
-		c := tx.Bucket(bucketStates).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			g, ok := groupOf(k)
-			if !ok || g.State != state {
-				continue
-			}
-			r, err := getRecord(tx, string(k[11:]))
-			if err != nil {
-				return err
-			}
-			if r.Updated.Before(cutoff) {
+		err := eachInState(tx, "", state, func(id string) (bool, error) {
+			r, err := getRecord(tx, id)
+			if err == nil && r.Updated.Before(cutoff) {
 				victims = append(victims, r)
 			}
+			return true, err
+		})
+		if err != nil {
+			return err
 		}
 		for _, r := range victims {
 			if err := index(tx, r, d, false); err != nil {
