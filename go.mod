@@ -3,12 +3,20 @@ module lienthong
 go 1.26.0
 
 require (
+	github.com/ThalesGroup/crypto11 v1.5.0
 	github.com/beevik/etree v1.8.1
 	github.com/google/go-cmp v0.7.0
+	github.com/russellhaering/goxmldsig v1.6.1
+	github.com/youmark/pkcs8 v0.0.0-20240726163527-a2c0da244d78
 	go.etcd.io/bbolt v1.5.0
+	golang.org/x/text v0.43.0
 )
 
 require (
-	golang.org/x/sys v0.45.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
+	github.com/jonboulle/clockwork v0.5.0 // indirect
+	github.com/miekg/pkcs11 v1.1.1 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	github.com/thales-e-security/pool v0.0.2 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
 )

@@ -24,6 +24,19 @@ type BuildOptions struct {
 // a rule; the error is then Problems. The same package and options always
 // give the same bytes.
 func Build(w io.Writer, p *Package, opts BuildOptions) error {
+	return build(w, p, opts, nil)
+}
+
+// sigSlot asks build for the layout a signature needs: a line of its own at
+// the end of edXMLHeader holding sig, and, when canonical, no XML declaration
+// and no final newline, so the output is the exclusive canonical form of the
+// package with the signature taken out.
+type sigSlot struct {
+	canonical bool
+	sig       []byte
+}
+
+func build(w io.Writer, p *Package, opts BuildOptions, slot *sigSlot) error {
 	if p.Kind == KindDocument && p.Document != nil && len(p.Document.Manifest) == 0 {
 		d := *p.Document
 		d.Manifest = manifest(&d, d.Attachments, false)
@@ -32,7 +45,7 @@ func Build(w io.Writer, p *Package, opts BuildOptions) error {
 	if err := p.validate(opts.Validate).err(); err != nil {
 		return err
 	}
-	x := &xmlWriter{}
+	x := &xmlWriter{slot: slot}
 	var bw *bufio.Writer
 	if sw, ok := w.(stringWriter); ok {
 		x.w = sw // already buffered, e.g. a bytes.Buffer
@@ -40,7 +53,9 @@ func Build(w io.Writer, p *Package, opts BuildOptions) error {
 		bw = bufio.NewWriterSize(w, 32<<10)
 		x.w = bw
 	}
-	x.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	if slot == nil || !slot.canonical {
+		x.raw(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	}
 	x.raw(`<edXML xmlns="` + Namespace + `">` + "\n")
 	x.depth = 1
 	x.open(`edXMLEnvelope xmlns:edXML="` + Namespace + `"`)
@@ -52,10 +67,14 @@ func Build(w io.Writer, p *Package, opts BuildOptions) error {
 		}
 	case KindStatus:
 		x.status(p.Status)
+		x.signature()
 		x.close("edXMLHeader")
 		x.close("edXMLEnvelope")
 	}
-	x.raw("</edXML>\n")
+	x.raw("</edXML>")
+	if slot == nil || !slot.canonical {
+		x.raw("\n")
+	}
 	if x.err != nil || bw == nil {
 		return x.err
 	}
@@ -71,17 +90,22 @@ type stringWriter interface {
 // BuildBytes is Build into a byte slice.
 func BuildBytes(p *Package, opts BuildOptions) ([]byte, error) {
 	var buf bytes.Buffer
-	if p.Kind == KindDocument && p.Document != nil {
-		n := 4 << 10
-		for _, a := range p.Document.Attachments {
-			n += len(a.Data)*4/3 + 1024
-		}
-		buf.Grow(n)
-	}
+	buf.Grow(buildSize(p))
 	if err := Build(&buf, p, opts); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// buildSize guesses the built size of p, to grow a buffer once.
+func buildSize(p *Package) int {
+	n := 8 << 10
+	if p.Kind == KindDocument && p.Document != nil {
+		for _, a := range p.Document.Attachments {
+			n += len(a.Data)*4/3 + 1024
+		}
+	}
+	return n
 }
 
 // DefaultDocumentID is the comma form the standard asks senders to use:
@@ -97,6 +121,21 @@ type xmlWriter struct {
 	w     stringWriter
 	depth int
 	err   error
+	slot  *sigSlot
+}
+
+// signature writes the signature line when a slot was asked for. The line's
+// indent and newline stay when a verifier removes the element, so they are
+// written around an empty slot too.
+func (x *xmlWriter) signature() {
+	if x.slot == nil {
+		return
+	}
+	x.indent()
+	if x.err == nil {
+		_, x.err = x.w.Write(x.slot.sig)
+	}
+	x.raw("\n")
 }
 
 func (x *xmlWriter) raw(s string) {
@@ -226,6 +265,7 @@ func (x *xmlWriter) document(d *Document, opts BuildOptions) error {
 		}
 		x.close("TraceHeaderList")
 	}
+	x.signature()
 	x.close("edXMLHeader")
 	x.open("edXMLBody")
 	x.open(`edXMLManifest version="1.0"`)
