@@ -1,10 +1,12 @@
 package envelope
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -44,6 +46,49 @@ func FuzzParse(f *testing.F) {
 		}
 		if diff := cmp.Diff(pkg, again, cmpPackage); diff != "" {
 			t.Fatalf("Parse(Build(p)) != p (-p +again):\n%s", diff)
+		}
+	})
+}
+
+// FuzzVerify feeds arbitrary bytes, seeded with the wrapping corpus, to the
+// verifier. It must never panic and must fail only with documented errors;
+// what it accepts must verify again to the same canonical bytes, and must
+// still carry the one signature in its place.
+func FuzzVerify(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join(wrappingDir, "*.edxml"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	trust, err := LoadTrust(filepath.Join(wrappingDir, "ca.pem"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	roots, _ := ReadCertificates(filepath.Join(wrappingDir, "ca.pem"))
+	opts := VerifyOptions{
+		Trust: trust,
+		Now:   func() time.Time { return roots[0].NotBefore.Add(2 * time.Hour) },
+		Parse: ParseOptions{Limits: Limits{MaxBytes: 1 << 20}},
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		v, err := VerifyBytes(in, opts)
+		if err != nil {
+			for _, known := range []error{ErrSignature, ErrSyntax, ErrDTD, ErrLimit, ErrNotEdXML, ErrInvalid} {
+				if errors.Is(err, known) {
+					return
+				}
+			}
+			t.Fatalf("Verify failed with an undocumented error: %v", err)
+		}
+		if v.Package == nil || !v.Package.Signed || len(v.Chain) < 2 {
+			t.Fatalf("verified without a package or a chain: %+v", v)
+		}
+		again, err := VerifyBytes(in, opts)
+		if err != nil || !bytes.Equal(again.Canonical, v.Canonical) {
+			t.Fatalf("second verification differs: %v", err)
 		}
 	})
 }

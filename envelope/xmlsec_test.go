@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // needTool finds a program the interop tests run. CI installs them all, so
@@ -49,13 +50,19 @@ func xmlsecFiles(t *testing.T, k *testPKI) (dir, ca, cert, key string) {
 	return dir, ca, cert, key
 }
 
-func xmlsecVerify(t *testing.T, bin, ca string, doc []byte) error {
+// xmlsecVerify runs xmlsec1 --verify, checking certificates at at (now
+// when zero).
+func xmlsecVerify(t *testing.T, bin, ca string, doc []byte, at time.Time) error {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "in.edxml")
 	if err := os.WriteFile(f, doc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bin, "--verify", "--trusted-pem", ca, f).CombinedOutput()
+	args := []string{"--verify", "--trusted-pem", ca}
+	if !at.IsZero() {
+		args = append(args, "--verification-gmt-time", at.UTC().Format(time.DateTime))
+	}
+	out, err := exec.Command(bin, append(args, f)...).CombinedOutput()
 	if err != nil {
 		return errors.New(string(out))
 	}
@@ -75,13 +82,13 @@ func TestXmlsecVerifiesOurs(t *testing.T) {
 	for _, s := range []*Signer{k.signer(t, SignerOptions{}), ec, k.signer(t, SignerOptions{LegacySHA1: true})} {
 		for _, p := range []*Package{memoPackage(), {Kind: KindStatus, Status: testStatus()}} {
 			b := signed(t, s, p)
-			if err := xmlsecVerify(t, bin, ca, b); err != nil {
+			if err := xmlsecVerify(t, bin, ca, b, time.Time{}); err != nil {
 				t.Fatalf("%s: xmlsec1 refuses our signature:\n%s", s.Method(), err)
 			}
 			i := bytes.Index(b, []byte("000.00.07.H26")) + 12
 			c := bytes.Clone(b)
 			c[i] = flip(c[i])
-			if err := xmlsecVerify(t, bin, ca, c); err == nil {
+			if err := xmlsecVerify(t, bin, ca, c, time.Time{}); err == nil {
 				t.Fatalf("%s: xmlsec1 accepts a changed package", s.Method())
 			}
 		}
