@@ -1,7 +1,10 @@
 package envelope
 
 import (
+	"crypto"
+	"crypto/rand"
 	"crypto/sha256"
+	"io"
 	"testing"
 )
 
@@ -76,6 +79,60 @@ func BenchmarkParse(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := ParseBytes(c.in, ParseOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSign signs the status package and the 200 KiB memo with
+// RSA-2048; BenchmarkSign/rsa2048-bare is the private-key operation alone,
+// the bound the XML work adds to.
+func BenchmarkSign(b *testing.B) {
+	k := testKeys(b)
+	s := k.signer(b, SignerOptions{})
+	status := &Package{Kind: KindStatus, Status: testStatus()}
+	memoPkg := &Package{Kind: KindDocument, Document: memo(200 << 10)}
+	for _, c := range []struct {
+		name string
+		p    *Package
+	}{{"status", status}, {"memo-200KiB", memoPkg}} {
+		b.Run(c.name, func(b *testing.B) {
+			out, _ := s.SignBytes(c.p, BuildOptions{})
+			b.SetBytes(int64(len(out)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.Sign(io.Discard, c.p, BuildOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("rsa2048-bare", func(b *testing.B) {
+		sum := sha256.Sum256([]byte("x"))
+		for b.Loop() {
+			if _, err := k.rsaKey.Sign(rand.Reader, sum[:], crypto.SHA256); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkVerify verifies what BenchmarkSign signs, chain check included.
+func BenchmarkVerify(b *testing.B) {
+	k := testKeys(b)
+	s := k.signer(b, SignerOptions{})
+	for _, c := range []struct {
+		name string
+		p    *Package
+	}{{"status", &Package{Kind: KindStatus, Status: testStatus()}}, {"memo-200KiB", &Package{Kind: KindDocument, Document: memo(200 << 10)}}} {
+		b.Run(c.name, func(b *testing.B) {
+			in := signed(b, s, c.p)
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := VerifyBytes(in, VerifyOptions{Trust: k.trust}); err != nil {
 					b.Fatal(err)
 				}
 			}
