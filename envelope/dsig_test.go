@@ -22,13 +22,12 @@ import (
 // testPKI is one CA with an RSA and an ECDSA agency certificate, made once
 // per test binary because RSA key generation is slow.
 type testPKI struct {
-	ca             *devca.CA
-	rsaCert        *x509.Certificate
-	rsaKey         crypto.Signer
-	ecCert         *x509.Certificate
-	ecKey          crypto.Signer
-	trust          *Trust
-	caFile, rsaPEM string
+	ca      *devca.CA
+	rsaCert *x509.Certificate
+	rsaKey  crypto.Signer
+	ecCert  *x509.Certificate
+	ecKey   crypto.Signer
+	trust   *Trust
 }
 
 var (

@@ -253,7 +253,7 @@ func findSignature(root *etree.Element) (*etree.Element, error) {
 // position among same-named siblings when there are several.
 func elementPath(e *etree.Element) string {
 	var parts []string
-	for ; e != nil; e = e.Parent() {
+	for ; e != nil && e.Tag != ""; e = e.Parent() {
 		part := e.Tag
 		if p := e.Parent(); p != nil {
 			n, at := 0, 0

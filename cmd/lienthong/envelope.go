@@ -26,6 +26,8 @@ func runEnvelope(e *env, args []string) error {
 	return dispatch(e, "lienthong envelope", envelopeUsage, []command{
 		{"inspect", "print a package's summary as JSON, or its problems", runInspect},
 		{"build", "build a document package from JSON metadata and files", runBuild},
+		{"sign", "sign a package with an agency key (file or PKCS#11 token)", runSign},
+		{"verify", "verify a package's signature and print what it covers", runVerify},
 	}, args)
 }
 

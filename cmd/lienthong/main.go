@@ -1,5 +1,6 @@
-// Command lienthong is the operator's tool for lienthong: it inspects and
-// builds edXML packages and checks agency identifier codes, offline.
+// Command lienthong is the operator's tool for lienthong: it inspects,
+// builds, signs and verifies edXML packages and checks agency identifier
+// codes and queue files, offline.
 package main
 
 import (
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		{"envelope", "inspect and build edXML packages", runEnvelope},
 		{"dir", "check agency identifier codes", runDir},
 		{"queue", "check, count, compact and back up a queue file offline", runQueue},
+		{"dev-ca", "make a development CA and agency key (not for production)", runDevCA},
 	}, args)
 	if err != nil && !errors.Is(err, errUsage) && !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stderr, "lienthong:", err)

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"lienthong/envelope"
+	"lienthong/envelope/devca"
+	"lienthong/envelope/sigkey"
+)
+
+const signUsage = `Usage:
+  lienthong envelope sign (--key KEY --cert CERT | --pkcs11-uri URI) [flags] IN > signed.edxml
+
+Signs an edXML package with the agency's key and writes it to standard
+output, with an enveloped XML-DSig signature (RSA-SHA256 or ECDSA-SHA256,
+exclusive c14n, Reference URI="") as the last child of edXMLHeader. A
+signature the input already carries is replaced. IN "-" reads standard input.
+
+The key is a PEM file (PKCS#1, PKCS#8 or EC; an encrypted PKCS#8 key needs
+--pass-file) or a key on a PKCS#11 token, named by an RFC 7512 URI whose
+PIN comes from a file:
+  pkcs11:token=agency;object=signing?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/lienthong/pin
+
+Example:
+  lienthong dev-ca /tmp/dev
+  lienthong envelope sign --key /tmp/dev/agency.key --cert /tmp/dev/agency.pem \
+      docs/examples/cong-van.edxml > signed.edxml
+`
+
+func runSign(e *env, args []string) error {
+	fs := newFlags(e, "envelope sign", signUsage)
+	var kc sigkey.Config
+	fs.StringVar(&kc.KeyFile, "key", "", "PEM private key file")
+	fs.StringVar(&kc.PassFile, "pass-file", "", "file holding the passphrase of an encrypted key")
+	fs.StringVar(&kc.CertFile, "cert", "", "signing certificate (PEM or DER); optional with a token that stores it")
+	fs.StringVar(&kc.ChainFile, "chain", "", "intermediate certificates to send along (PEM)")
+	fs.StringVar(&kc.PKCS11URI, "pkcs11-uri", "", "PKCS#11 URI of a key on a token, instead of --key")
+	sha1 := fs.Bool("legacy-sha1", false, "sign with RSA-SHA1 for old peers that verify nothing else")
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || (kc.KeyFile == "" && kc.PKCS11URI == "") {
+		fs.Usage()
+		return errUsage
+	}
+	key, err := sigkey.Load(kc)
+	if err != nil {
+		return err
+	}
+	defer key.Close()
+	s, err := envelope.NewSigner(key.Signer, key.Chain, envelope.SignerOptions{LegacySHA1: *sha1})
+	if err != nil {
+		return err
+	}
+	pkg, err := readPackage(e, fs.Arg(0), envelope.ParseOptions{})
+	if err != nil {
+		return err
+	}
+	if pkg.Signed {
+		fmt.Fprintln(e.stderr, "envelope sign: replacing the signature the package carried")
+	}
+	return printProblems(e, s.Sign(e.stdout, pkg, envelope.BuildOptions{}))
+}
+
+const verifyUsage = `Usage:
+  lienthong envelope verify --trust CA_FILE_OR_DIR [flags] IN
+
+Verifies the package's signature: exactly one XML-DSig signature as the last
+child of edXMLHeader, Reference URI="" over the whole package, allowed
+transforms and algorithms, the digest and the signature value, and a
+certificate chain to the trust roots that is valid, unrevoked and allowed to
+sign. When it holds, prints the same JSON as "envelope inspect", read from
+the content the signature covers, and exits 0. Otherwise prints why on
+stderr and exits 1.
+
+Example:
+  lienthong envelope verify --trust /tmp/dev/ca.pem signed.edxml
+`
+
+func runVerify(e *env, args []string) error {
+	fs := newFlags(e, "envelope verify", verifyUsage)
+	trustPath := fs.String("trust", "", "trust roots: a PEM file or a directory of them (required)")
+	var crls multiFlag
+	fs.Var(&crls, "crl", "certificate revocation list file or directory (repeatable)")
+	sha1 := fs.Bool("legacy-sha1", false, "accept RSA-SHA1 signatures and SHA-1 digests")
+	at := fs.String("at", "", "check certificates at this RFC 3339 time instead of now")
+	maxBytes := fs.Int64("max-bytes", 0, "refuse packages larger than this many bytes (0: 160 MiB)")
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *trustPath == "" {
+		fs.Usage()
+		return errUsage
+	}
+	trust, err := envelope.LoadTrust(*trustPath)
+	if err != nil {
+		return err
+	}
+	for _, c := range crls {
+		if err := trust.AddCRLs(c); err != nil {
+			return err
+		}
+	}
+	opts := envelope.VerifyOptions{Trust: trust, LegacySHA1: *sha1, Parse: envelope.ParseOptions{Limits: envelope.Limits{MaxBytes: *maxBytes}}}
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+		opts.Now = func() time.Time { return t }
+	}
+	r, _, closeIn, err := openInput(e, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer closeIn()
+	v, err := envelope.Verify(r, opts)
+	if err != nil {
+		if errors.Is(err, envelope.ErrInvalid) {
+			fmt.Fprintln(e.stderr, "envelope verify: the signature holds, but the signed content breaks rules:")
+		}
+		if err = printProblems(e, err); !errors.Is(err, errReported) {
+			err = fmt.Errorf("%s: %w", fs.Arg(0), err)
+		}
+		return err
+	}
+	fmt.Fprintf(e.stderr, "signed by %q, chain to %q, checked at %s\n", v.Signer.Subject, v.Chain[len(v.Chain)-1].Subject, v.CheckedAt.Format(time.RFC3339))
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v.Package.Summary())
+}
+
+const devCAUsage = `Usage:
+  lienthong dev-ca [flags] DIR
+
+Makes a development certificate authority and one agency certificate in DIR:
+ca.pem (the trust root to give "envelope verify --trust"), agency.pem and
+agency.key (unencrypted, mode 0600). ` + devca.Marker + `: these prove
+nothing about anyone; they exist so signing can be tried without a licensed
+CA. The daemon's -dev mode makes its own.
+
+Example:
+  lienthong dev-ca /tmp/dev
+`
+
+func runDevCA(e *env, args []string) error {
+	fs := newFlags(e, "dev-ca", devCAUsage)
+	code := fs.String("code", "000.00.07.H26", "agency identifier code written into the certificate")
+	name := fs.String("name", "Development agency", "agency name written into the certificate")
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	f, err := devca.Write(fs.Arg(0), *name, *code, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "trust root:  %s\ncertificate: %s\nkey:         %s\n", f.CACert, f.AgencyCrt, f.AgencyKey)
+	fmt.Fprintln(e.stderr, "dev-ca: "+devca.Marker+"; never trust this CA outside development")
+	return nil
+}
