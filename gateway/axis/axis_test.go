@@ -1,0 +1,163 @@
+package axis_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"lienthong/gateway/axis"
+	"lienthong/gateway/axis/axishub"
+	"lienthong/gateway/axis/axistest"
+)
+
+const (
+	codeA   = "000.00.07.H26"
+	codeB   = "000.00.00.G22"
+	unknown = "000.00.99.H26"
+)
+
+var systems = []axishub.System{
+	{SystemID: "00.53.W00", Secret: "bí mật A", Codes: []string{codeA}},
+	{SystemID: "00.54.W00", Secret: "bí mật B", Codes: []string{codeB}},
+}
+
+var agencies = []axis.Agency{
+	{Code: codeA, Name: "Sở Ví Dụ Hà Nội"},
+	{Code: codeB, Name: "Văn phòng Chính phủ"},
+}
+
+// startHub serves a hub on a loopback port; dir keeps its store, so a
+// second hub on the same dir is the first one restarted.
+func startHub(t testing.TB, dir string, f axishub.Faults) (*axishub.Hub, string) {
+	t.Helper()
+	hub, err := axishub.Open(axishub.Options{Dir: dir, Systems: systems, Agencies: agencies, Faults: f, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: hub}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		hub.Close()
+	})
+	return hub, "http://" + ln.Addr().String() + "/XrdAdapter/adapter"
+}
+
+func config(url string, i int) axis.Config {
+	return axis.Config{Endpoint: url, SystemID: systems[i].SystemID, Secret: []byte(systems[i].Secret)}
+}
+
+func TestConformance(t *testing.T) {
+	_, url := startHub(t, t.TempDir(), axishub.Faults{})
+	axistest.Run(t, axistest.Env{Endpoint: url, A: config(url, 0), B: config(url, 1), CodeA: codeA, CodeB: codeB, Unknown: unknown})
+}
+
+func newClient(t testing.TB, c axis.Config) *axis.Client {
+	t.Helper()
+	cl, err := axis.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func send(ctx context.Context, c *axis.Client, pkg []byte) (string, error) {
+	return c.SendEdoc(ctx, axis.SendRequest{From: codeA, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("d.edxml", pkg)})
+}
+
+func TestFailureClasses(t *testing.T) {
+	ctx := context.Background()
+	hub, url := startHub(t, t.TempDir(), axishub.Faults{})
+	a := newClient(t, config(url, 0))
+	pkg := axistest.Document(t, codeA, codeB)
+
+	hub.SetFaults(axishub.Faults{ErrorRate: 1})
+	_, err := send(ctx, a, pkg)
+	if !errors.Is(err, axis.ErrRetryable) {
+		t.Fatalf("HTTP 500: %v", err)
+	}
+
+	hub.SetFaults(axishub.Faults{OutageUntil: time.Now().Add(time.Hour)})
+	if _, err := a.GetReceivedEdocList(ctx, axis.MessageEdoc); !errors.Is(err, axis.ErrRetryable) {
+		t.Fatalf("HTTP 503: %v", err)
+	}
+
+	// The ambiguous case: the package arrived, the answer did not. The
+	// sent list tells the caller not to send again.
+	hub.SetFaults(axishub.Faults{DropAfterUpload: 1})
+	_, err = send(ctx, a, pkg)
+	if !errors.Is(err, axis.ErrAmbiguous) {
+		t.Fatalf("dropped after upload: %v", err)
+	}
+	hub.SetFaults(axishub.Faults{})
+	sent, err := a.GetSentEdocList(ctx, axis.MessageEdoc, "")
+	if err != nil || len(sent) != 1 {
+		t.Fatalf("the dropped send did arrive; sent list: %v %+v", err, sent)
+	}
+
+	// Slow answers: headers later than the client waits. A send whose
+	// upload went out is ambiguous; a list call is simply retryable.
+	hub.SetFaults(axishub.Faults{LatencyMin: 300 * time.Millisecond})
+	slow := config(url, 0)
+	slow.HeaderTimeout = 50 * time.Millisecond
+	sc := newClient(t, slow)
+	if _, err := send(ctx, sc, pkg); !errors.Is(err, axis.ErrAmbiguous) {
+		t.Fatalf("send with no answer in time: %v", err)
+	}
+	if _, err := sc.GetReceivedEdocList(ctx, axis.MessageEdoc); !errors.Is(err, axis.ErrRetryable) {
+		t.Fatalf("list with no answer in time: %v", err)
+	}
+	hub.SetFaults(axishub.Faults{})
+
+	// Nobody listening.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "http://" + ln.Addr().String()
+	ln.Close()
+	if _, err := send(ctx, newClient(t, config(dead, 0)), pkg); !errors.Is(err, axis.ErrRetryable) {
+		t.Fatalf("connection refused: %v", err)
+	}
+}
+
+func TestHubDuplicateDeliveryAndRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	hub, url := startHub(t, dir, axishub.Faults{Duplicate: true})
+	a, b := newClient(t, config(url, 0)), newClient(t, config(url, 1))
+	id, err := send(ctx, a, axistest.Document(t, codeA, codeB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.UpdateStatus(ctx, id, axis.StatusDone); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := b.GetReceivedEdocList(ctx, axis.MessageEdoc)
+	if len(list) != 1 || list[0].DocID != id {
+		t.Fatalf("duplicate fault: want %s delivered again, got %+v", id, list)
+	}
+	second, err := send(ctx, a, axistest.Document(t, codeA, codeB))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart: a new hub on the same store still has both pending.
+	hub.Close()
+	_, url2 := startHub(t, dir, axishub.Faults{})
+	b2 := newClient(t, config(url2, 1))
+	list, err = b2.GetReceivedEdocList(ctx, axis.MessageEdoc)
+	if err != nil || len(list) != 2 || list[0].DocID != id || list[1].DocID != second {
+		t.Fatalf("after restart: %v %+v", err, list)
+	}
+	got, err := b2.GetEdoc(ctx, second)
+	if err != nil || !bytes.Contains(got, []byte("edXML")) {
+		t.Fatalf("package after restart: %v", err)
+	}
+}
