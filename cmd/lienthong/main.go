@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		{"envelope", "inspect and build edXML packages", runEnvelope},
 		{"dir", "check agency identifier codes", runDir},
 		{"queue", "check, count, compact and back up a queue file offline", runQueue},
+		{"axis", "talk to the axis adapter directly: send, list, get, ack, sent, agencies", runAxis},
 		{"dev-ca", "make a development CA and agency key (not for production)", runDevCA},
 	}, args)
 	if err != nil && !errors.Is(err, errUsage) && !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {

@@ -18,6 +18,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -701,4 +702,38 @@ func (h *Hub) putAgency(code string, change func(*axis.Agency)) error {
 		}
 		return b.Put([]byte(code), v)
 	})
+}
+
+// ReadSystems reads systems.json: [{"systemId","secret","codes":[...]}].
+func ReadSystems(path string) ([]System, error) {
+	var s []System
+	return s, readJSON(path, &s)
+}
+
+// ReadAgencies reads agencies.json in the getAgenciesList shape:
+// [{"code","name","pid","mail"}].
+func ReadAgencies(path string) ([]axis.Agency, error) {
+	var a []axis.Agency
+	if err := readJSON(path, &a); err != nil {
+		return nil, err
+	}
+	for i, x := range a {
+		if _, err := directory.ParseCode(x.Code); err != nil {
+			return nil, fmt.Errorf("%s: entry %d: %w", path, i, err)
+		}
+	}
+	return a, nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }

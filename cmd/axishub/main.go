@@ -1,0 +1,137 @@
+// Command axishub serves the reference axis adapter: the national document
+// exchange axis as agencies' gateways see it, for demos, tests and load
+// runs where the real one cannot be reached.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"lienthong/gateway/axis/axishub"
+)
+
+const usage = `Usage:
+  axishub -listen ADDR -data DIR -systems systems.json -agencies agencies.json [faults]
+
+Serves the axis adapter protocol (XroadVnpt-* headers signed with HMAC-SHA256,
+sendEdoc multipart uploads, JSON answers) at http://ADDR/<operation>, for
+any path prefix. The first line printed is
+  axishub listening on http://HOST:PORT
+(-listen 127.0.0.1:0 picks a free port). State lives in DIR/axishub.db and
+survives restarts.
+
+systems.json:  [{"systemId":"00.53.W00","secret":"...","codes":["000.00.07.H26"]}]
+agencies.json: [{"code":"000.00.07.H26","name":"...","pid":"000.00.00.H26","mail":"..."}]
+
+Faults, to rehearse what a real network and adapter do:
+  -error-rate 0.1          answer HTTP 500 to this share of calls
+  -latency 20ms-200ms      wait this long (uniform in the range) before answering
+  -outage 30s              answer HTTP 503 for this long after start
+  -drop-after-upload 0.05  close the connection after storing this share of
+                           uploads: the sender cannot tell they arrived
+  -duplicate               deliver each package once more after it is acknowledged
+  -slow-read 100000        read uploads at this many bytes per second
+
+Example:
+  axishub -listen 127.0.0.1:8080 -data /tmp/hub -systems systems.json -agencies agencies.json
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "axishub:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("axishub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage) }
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	dir := fs.String("data", "", "state directory (required)")
+	sysFile := fs.String("systems", "", "systems.json (required)")
+	agFile := fs.String("agencies", "", "agencies.json (required)")
+	var f axishub.Faults
+	fs.Float64Var(&f.ErrorRate, "error-rate", 0, "")
+	latency := fs.String("latency", "", "")
+	outage := fs.Duration("outage", 0, "")
+	fs.Float64Var(&f.DropAfterUpload, "drop-after-upload", 0, "")
+	fs.BoolVar(&f.Duplicate, "duplicate", false, "")
+	fs.IntVar(&f.SlowRead, "slow-read", 0, "")
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" || *sysFile == "" || *agFile == "" {
+		fs.Usage()
+		return errors.New("-data, -systems and -agencies are required")
+	}
+	if *latency != "" {
+		lo, hi, _ := strings.Cut(*latency, "-")
+		var err error
+		if f.LatencyMin, err = time.ParseDuration(lo); err != nil {
+			return fmt.Errorf("-latency: %w", err)
+		}
+		f.LatencyMax = f.LatencyMin
+		if hi != "" {
+			if f.LatencyMax, err = time.ParseDuration(hi); err != nil {
+				return fmt.Errorf("-latency: %w", err)
+			}
+		}
+	}
+	if *outage > 0 {
+		f.OutageUntil = time.Now().Add(*outage)
+	}
+	systems, err := axishub.ReadSystems(*sysFile)
+	if err != nil {
+		return err
+	}
+	agencies, err := axishub.ReadAgencies(*agFile)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
+	hub, err := axishub.Open(axishub.Options{Dir: *dir, Systems: systems, Agencies: agencies, Faults: f})
+	if err != nil {
+		return err
+	}
+	defer hub.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "axishub listening on http://%s\n", ln.Addr())
+	srv := &http.Server{Handler: hub, ReadHeaderTimeout: 30 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
