@@ -16,6 +16,11 @@
 // namespace layout, element order and date forms of the standard's own sample,
 // the same bytes for the same input.
 //
+// Signing writes the enveloped XML-DSig signature agencies exchange, as the
+// last child of edXMLHeader, straight from the writer's canonical output.
+// Verify is strict where peers are lax, because signature wrapping lives in
+// leniency, and hands back only what the signature covered.
+//
 // Validation reports every problem of a package, each naming the element path,
 // the rule and the value, so a refused package can be fixed in one round.
 package envelope

@@ -33,7 +33,8 @@ func NewTrust(roots, intermediates []*x509.Certificate) *Trust {
 }
 
 // LoadTrust reads trust roots from a PEM file or from every *.pem, *.crt
-// and *.cer file of a directory.
+// and *.cer file of a directory. Every certificate found is trusted as a
+// root, so keep agency certificates out of that directory.
 func LoadTrust(path string) (*Trust, error) {
 	files, err := pemFiles(path)
 	if err != nil {
