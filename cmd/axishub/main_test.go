@@ -21,7 +21,9 @@ func TestServesAndPrintsAddress(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-data", filepath.Join(dir, "hub"), "-systems", sys, "-agencies", ag}, pw, io.Discard) }()
+	go func() {
+		done <- run(ctx, []string{"-data", filepath.Join(dir, "hub"), "-systems", sys, "-agencies", ag}, pw, io.Discard)
+	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
