@@ -3,9 +3,13 @@ package axis_test
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -159,5 +163,44 @@ func TestHubDuplicateDeliveryAndRestart(t *testing.T) {
 	got, err := b2.GetEdoc(ctx, second)
 	if err != nil || !bytes.Contains(got, []byte("edXML")) {
 		t.Fatalf("package after restart: %v", err)
+	}
+}
+
+// TestSlowUploadTimesOutRetryable: a call cut off while the upload is still
+// going cannot have been accepted, so it is retryable, not ambiguous.
+func TestSlowUploadTimesOutRetryable(t *testing.T) {
+	hub, url := startHub(t, t.TempDir(), axishub.Faults{})
+	hub.SetFaults(axishub.Faults{SlowRead: 2000})
+	cfg := config(url, 0)
+	cfg.CallTimeout = 300 * time.Millisecond
+	big := axistest.Document(t, codeA, codeB)
+	// Past what loopback socket buffers hold: bytes handed to the kernel
+	// count as sent, since the client cannot see whether they arrived.
+	big = append(big, bytes.Repeat([]byte(" "), 32<<20)...)
+	_, err := send(context.Background(), newClient(t, cfg), big)
+	if !errors.Is(err, axis.ErrRetryable) {
+		t.Fatalf("timeout during a slow upload: %v", err)
+	}
+}
+
+// TestTLSWithCustomCA: the client trusts the adapter through a CA file.
+func TestTLSWithCustomCA(t *testing.T) {
+	hub, err := axishub.Open(axishub.Options{Dir: t.TempDir(), Systems: systems, Agencies: agencies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hub.Close()
+	srv := httptest.NewTLSServer(hub)
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+
+	cfg := config(srv.URL, 0)
+	if _, err := newClient(t, cfg).GetAgenciesList(context.Background()); err == nil {
+		t.Fatal("an adapter with an unknown CA was trusted")
+	}
+	cfg.CAFile = caFile
+	if list, err := newClient(t, cfg).GetAgenciesList(context.Background()); err != nil || len(list) != 2 {
+		t.Fatalf("with the CA: %v", err)
 	}
 }
