@@ -57,7 +57,7 @@ type command struct {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	err := dispatch(e, "lienthong", topUsage, []command{
-		{"envelope", "inspect and build edXML packages", runEnvelope},
+		{"envelope", "inspect, build, sign and verify edXML packages", runEnvelope},
 		{"dir", "check agency identifier codes", runDir},
 		{"queue", "check, count, compact and back up a queue file offline", runQueue},
 		{"axis", "talk to the axis adapter directly: send, list, get, ack, sent, agencies", runAxis},
@@ -78,8 +78,10 @@ Commands:
 %s
 Run "lienthong COMMAND -h" for a command's help.
 
-Example:
+Examples:
   lienthong envelope inspect docs/examples/cong-van.edxml
+  lienthong dev-ca /tmp/dev
+  lienthong envelope verify --trust /tmp/dev/ca.pem signed.edxml
 `
 
 // dispatch runs the sub-command named by args[0].
@@ -87,7 +89,7 @@ func dispatch(e *env, prog, usage string, cmds []command, args []string) error {
 	printUsage := func(w io.Writer) {
 		list := ""
 		for _, c := range cmds {
-			list += fmt.Sprintf("  %-10s %s\n", c.name, c.summary)
+			list += fmt.Sprintf("  %-9s %s\n", c.name, c.summary)
 		}
 		fmt.Fprintf(w, usage, list)
 	}
