@@ -34,6 +34,7 @@ func Build(w io.Writer, p *Package, opts BuildOptions) error {
 type sigSlot struct {
 	canonical bool
 	sig       []byte
+	validated bool // the package passed validation in an earlier pass
 }
 
 func build(w io.Writer, p *Package, opts BuildOptions, slot *sigSlot) error {
@@ -42,8 +43,10 @@ func build(w io.Writer, p *Package, opts BuildOptions, slot *sigSlot) error {
 		d.Manifest = manifest(&d, d.Attachments, false)
 		p = &Package{Kind: KindDocument, Document: &d}
 	}
-	if err := p.validate(opts.Validate).err(); err != nil {
-		return err
+	if slot == nil || !slot.validated {
+		if err := p.validate(opts.Validate).err(); err != nil {
+			return err
+		}
 	}
 	x := &xmlWriter{slot: slot}
 	var bw *bufio.Writer

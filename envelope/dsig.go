@@ -68,31 +68,42 @@ var digestMethods = map[string]crypto.Hash{
 	AlgSHA512: crypto.SHA512,
 }
 
-// canonicalizer returns the c14n algorithm a URI names, without comments:
-// a same-document reference drops comments whatever the URI says.
-func canonicalizer(uri string, comments bool) (dsig.Canonicalizer, bool) {
-	switch uri {
-	case AlgExcC14N, algExcC14NAlias:
-		if comments {
-			return dsig.MakeC14N10ExclusiveWithCommentsCanonicalizerWithPrefixList(""), true
-		}
+// c14nVariant is a c14n URI that names one of the three algorithms.
+type c14nVariant struct {
+	base     string
+	comments bool
+}
+
+// c14nVariants are the with-comments URIs, and the misspelt exclusive c14n
+// URI that VNPT and Bkav packages carry.
+var c14nVariants = map[string]c14nVariant{
+	algExcC14NAlias:             {AlgExcC14N, false},
+	AlgExcC14N + "WithComments": {AlgExcC14N, true},
+	AlgC14N10 + "#WithComments": {AlgC14N10, true},
+	AlgC14N11 + "#WithComments": {AlgC14N11, true},
+}
+
+// canonicalizer returns the c14n algorithm a URI names. A with-comments URI
+// keeps comments only when keepComments is set: a same-document reference
+// drops them whatever the URI says.
+func canonicalizer(uri string, keepComments bool) (dsig.Canonicalizer, bool) {
+	comments := false
+	if v, ok := c14nVariants[uri]; ok {
+		uri, comments = v.base, v.comments && keepComments
+	}
+	switch {
+	case uri == AlgExcC14N && comments:
+		return dsig.MakeC14N10ExclusiveWithCommentsCanonicalizerWithPrefixList(""), true
+	case uri == AlgExcC14N:
 		return dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(""), true
-	case AlgExcC14N + "WithComments":
-		return canonicalizer(AlgExcC14N, comments)
-	case AlgC14N10:
-		if comments {
-			return dsig.MakeC14N10WithCommentsCanonicalizer(), true
-		}
+	case uri == AlgC14N10 && comments:
+		return dsig.MakeC14N10WithCommentsCanonicalizer(), true
+	case uri == AlgC14N10:
 		return dsig.MakeC14N10RecCanonicalizer(), true
-	case AlgC14N10 + "#WithComments":
-		return canonicalizer(AlgC14N10, comments)
-	case AlgC14N11:
-		if comments {
-			return dsig.MakeC14N11WithCommentsCanonicalizer(), true
-		}
+	case uri == AlgC14N11 && comments:
+		return dsig.MakeC14N11WithCommentsCanonicalizer(), true
+	case uri == AlgC14N11:
 		return dsig.MakeC14N11Canonicalizer(), true
-	case AlgC14N11 + "#WithComments":
-		return canonicalizer(AlgC14N11, comments)
 	}
 	return nil, false
 }
@@ -181,7 +192,7 @@ func (s *Signer) Sign(w io.Writer, p *Package, opts BuildOptions) error {
 	if err != nil {
 		return err
 	}
-	return build(w, p, opts, &sigSlot{sig: sig})
+	return build(w, p, opts, &sigSlot{sig: sig, validated: true})
 }
 
 // SignBytes is Sign into a byte slice.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -36,12 +37,12 @@ func NewTrust(roots, intermediates []*x509.Certificate) *Trust {
 // and *.cer file of a directory. Every certificate found is trusted as a
 // root, so keep agency certificates out of that directory.
 func LoadTrust(path string) (*Trust, error) {
-	files, err := pemFiles(path)
+	fs, err := files("trust roots", path, ".pem", ".crt", ".cer")
 	if err != nil {
 		return nil, err
 	}
 	var roots []*x509.Certificate
-	for _, f := range files {
+	for _, f := range fs {
 		cs, err := ReadCertificates(f)
 		if err != nil {
 			return nil, err
@@ -54,29 +55,28 @@ func LoadTrust(path string) (*Trust, error) {
 	return NewTrust(roots, nil), nil
 }
 
-func pemFiles(path string) ([]string, error) {
+// files lists path itself, or the files of a directory path with one of
+// the extensions, sorted.
+func files(what, path string, exts ...string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("trust roots: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if !st.IsDir() {
 		return []string{path}, nil
 	}
 	ents, err := os.ReadDir(path)
 	if err != nil {
-		return nil, fmt.Errorf("trust roots: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	var files []string
+	var out []string
 	for _, e := range ents {
-		switch strings.ToLower(filepath.Ext(e.Name())) {
-		case ".pem", ".crt", ".cer":
-			if !e.IsDir() {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
+		if !e.IsDir() && slices.Contains(exts, strings.ToLower(filepath.Ext(e.Name()))) {
+			out = append(out, filepath.Join(path, e.Name()))
 		}
 	}
-	sort.Strings(files)
-	return files, nil
+	sort.Strings(out)
+	return out, nil
 }
 
 // ReadCertificates reads every certificate of a PEM file, or one DER
@@ -119,24 +119,11 @@ func ReadCertificates(path string) ([]*x509.Certificate, error) {
 // directory of *.crl and *.pem files. A list is used only once its issuer's
 // signature on it checks.
 func (t *Trust) AddCRLs(path string) error {
-	st, err := os.Stat(path)
+	fs, err := files("CRL", path, ".crl", ".pem")
 	if err != nil {
-		return fmt.Errorf("CRL: %w", err)
+		return err
 	}
-	files := []string{path}
-	if st.IsDir() {
-		files = nil
-		ents, err := os.ReadDir(path)
-		if err != nil {
-			return fmt.Errorf("CRL: %w", err)
-		}
-		for _, e := range ents {
-			if ext := strings.ToLower(filepath.Ext(e.Name())); !e.IsDir() && (ext == ".crl" || ext == ".pem") {
-				files = append(files, filepath.Join(path, e.Name()))
-			}
-		}
-	}
-	for _, f := range files {
+	for _, f := range fs {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return fmt.Errorf("CRL: %w", err)

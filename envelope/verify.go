@@ -148,15 +148,11 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) (*Verified, error) {
 	h := s.digestHash.New()
 	h.Write(canon)
 	if subtle.ConstantTimeCompare(h.Sum(nil), s.digest) != 1 {
-		return nil, sigErr(ErrDigest, "the %s digest of the package differs from the signed DigestValue", hashName(s.digestHash))
+		return nil, sigErr(ErrDigest, "the %s digest of the package differs from the signed DigestValue", s.digestHash)
 	}
 
 	// Read what was signed, not what was sent.
-	vdoc, err := readTree(bytes.NewReader(canon), opts.Parse.Limits)
-	if err != nil {
-		return nil, err
-	}
-	pkg, perr := Decode(vdoc.Root(), opts.Parse)
+	pkg, perr := ParseBytes(canon, opts.Parse)
 	if pkg == nil {
 		return nil, perr
 	}
@@ -355,7 +351,7 @@ func readSignature(sig *etree.Element, legacy bool) (*signature, error) {
 
 	cm := algorithm(si[0])
 	var ok bool
-	if s.siC14N, ok = canonicalizer(cm, strings.HasSuffix(cm, "WithComments")); !ok {
+	if s.siC14N, ok = canonicalizer(cm, true); !ok {
 		return nil, sigErr(ErrTransform, "canonicalization method %q is not one of the c14n family", cm)
 	}
 
@@ -547,5 +543,3 @@ func (s *signature) checkValue(sig *etree.Element) error {
 	}
 	return nil
 }
-
-func hashName(h crypto.Hash) string { return h.String() }

@@ -75,17 +75,7 @@ func TestVerifyPlaceholderSample(t *testing.T) {
 }
 
 func TestSignWithPKCS11(t *testing.T) {
-	t.Setenv("SOFTHSM2_CONF", "")
-	tok, err := softhsm.InitToken(t.TempDir(), "agency", "4321")
-	if errors.Is(err, softhsm.ErrNotInstalled) {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SoftHSM2 missing; .ci/run must install Debian's softhsm2")
-		}
-		t.Skip("install Debian's softhsm2 to run PKCS#11 tests")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	tok := softhsm.ForTest(t, "agency", "4321")
 	ca, err := devca.NewCA("Token CA", time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,26 +134,8 @@ func TestLegacyEncryptedPEMRefused(t *testing.T) {
 	}
 }
 
-// needSoftHSM returns a fresh token, failing in CI when SoftHSM2 is missing
-// and skipping elsewhere.
-func needSoftHSM(t *testing.T) *softhsm.Token {
-	t.Helper()
-	t.Setenv("SOFTHSM2_CONF", "") // restored after the test
-	tok, err := softhsm.InitToken(t.TempDir(), "lienthong", "1234")
-	if errors.Is(err, softhsm.ErrNotInstalled) {
-		if os.Getenv("CI") != "" {
-			t.Fatal("SoftHSM2 missing; .ci/run must install Debian's softhsm2")
-		}
-		t.Skip("install Debian's softhsm2 to run PKCS#11 tests")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 func TestPKCS11SoftHSM(t *testing.T) {
-	tok := needSoftHSM(t)
+	tok := softhsm.ForTest(t, "lienthong", "1234")
 	now := time.Now()
 	ca, err := devca.NewCA("Token CA", now)
 	if err != nil {

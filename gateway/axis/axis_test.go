@@ -64,16 +64,6 @@ func TestConformance(t *testing.T) {
 	axistest.Run(t, axistest.Env{Endpoint: url, A: config(url, 0), B: config(url, 1), CodeA: codeA, CodeB: codeB, Unknown: unknown})
 }
 
-func newClient(t testing.TB, c axis.Config) *axis.Client {
-	t.Helper()
-	cl, err := axis.New(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
 func send(ctx context.Context, c *axis.Client, pkg []byte) (string, error) {
 	return c.SendEdoc(ctx, axis.SendRequest{From: codeA, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("d.edxml", pkg)})
 }
@@ -81,7 +71,7 @@ func send(ctx context.Context, c *axis.Client, pkg []byte) (string, error) {
 func TestFailureClasses(t *testing.T) {
 	ctx := context.Background()
 	hub, url := startHub(t, t.TempDir(), axishub.Faults{})
-	a := newClient(t, config(url, 0))
+	a := axistest.Client(t, config(url, 0))
 	pkg := axistest.Document(t, codeA, codeB)
 
 	hub.SetFaults(axishub.Faults{ErrorRate: 1})
@@ -113,7 +103,7 @@ func TestFailureClasses(t *testing.T) {
 	hub.SetFaults(axishub.Faults{LatencyMin: 300 * time.Millisecond})
 	slow := config(url, 0)
 	slow.HeaderTimeout = 50 * time.Millisecond
-	sc := newClient(t, slow)
+	sc := axistest.Client(t, slow)
 	if _, err := send(ctx, sc, pkg); !errors.Is(err, axis.ErrAmbiguous) {
 		t.Fatalf("send with no answer in time: %v", err)
 	}
@@ -126,7 +116,7 @@ func TestFailureClasses(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	if _, err := send(ctx, newClient(t, config(dead, 0)), pkg); !errors.Is(err, axis.ErrRetryable) {
+	if _, err := send(ctx, axistest.Client(t, config(dead, 0)), pkg); !errors.Is(err, axis.ErrRetryable) {
 		t.Fatalf("connection refused: %v", err)
 	}
 }
@@ -135,7 +125,7 @@ func TestHubDuplicateDeliveryAndRestart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	hub, url := startHub(t, dir, axishub.Faults{Duplicate: true})
-	a, b := newClient(t, config(url, 0)), newClient(t, config(url, 1))
+	a, b := axistest.Client(t, config(url, 0)), axistest.Client(t, config(url, 1))
 	id, err := send(ctx, a, axistest.Document(t, codeA, codeB))
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +145,7 @@ func TestHubDuplicateDeliveryAndRestart(t *testing.T) {
 	// Restart: a new hub on the same store still has both pending.
 	hub.Close()
 	_, url2 := startHub(t, dir, axishub.Faults{})
-	b2 := newClient(t, config(url2, 1))
+	b2 := axistest.Client(t, config(url2, 1))
 	list, err = b2.GetReceivedEdocList(ctx, axis.MessageEdoc)
 	if err != nil || len(list) != 2 || list[0].DocID != id || list[1].DocID != second {
 		t.Fatalf("after restart: %v %+v", err, list)
@@ -177,7 +167,7 @@ func TestSlowUploadTimesOutRetryable(t *testing.T) {
 	// Past what loopback socket buffers hold: bytes handed to the kernel
 	// count as sent, since the client cannot see whether they arrived.
 	big = append(big, bytes.Repeat([]byte(" "), 32<<20)...)
-	_, err := send(context.Background(), newClient(t, cfg), big)
+	_, err := send(context.Background(), axistest.Client(t, cfg), big)
 	if !errors.Is(err, axis.ErrRetryable) {
 		t.Fatalf("timeout during a slow upload: %v", err)
 	}
@@ -196,11 +186,11 @@ func TestTLSWithCustomCA(t *testing.T) {
 	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
 
 	cfg := config(srv.URL, 0)
-	if _, err := newClient(t, cfg).GetAgenciesList(context.Background()); err == nil {
+	if _, err := axistest.Client(t, cfg).GetAgenciesList(context.Background()); err == nil {
 		t.Fatal("an adapter with an unknown CA was trusted")
 	}
 	cfg.CAFile = caFile
-	if list, err := newClient(t, cfg).GetAgenciesList(context.Background()); err != nil || len(list) != 2 {
+	if list, err := axistest.Client(t, cfg).GetAgenciesList(context.Background()); err != nil || len(list) != 2 {
 		t.Fatalf("with the CA: %v", err)
 	}
 }

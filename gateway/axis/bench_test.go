@@ -15,7 +15,7 @@ import (
 // reference hub, which parses, routes and fsyncs each package.
 func BenchmarkSendEdoc(b *testing.B) {
 	_, url := startHub(b, b.TempDir(), axishub.Faults{})
-	c := newClient(b, config(url, 0))
+	c := axistest.Client(b, config(url, 0))
 	memo := func() []byte {
 		data := make([]byte, 200<<10)
 		rand.Read(data)

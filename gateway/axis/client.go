@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -151,7 +152,7 @@ func FileUpload(path string) (Upload, error) {
 	if err != nil {
 		return Upload{}, err
 	}
-	u := Upload{Name: baseName(path), Size: n, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	u := Upload{Name: filepath.Base(path), Size: n, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
 	copy(u.SHA256[:], h.Sum(nil))
 	return u, nil
 }
@@ -160,13 +161,6 @@ func FileUpload(path string) (Upload, error) {
 func BytesUpload(name string, b []byte) Upload {
 	return Upload{Name: name, Size: int64(len(b)), SHA256: sha256.Sum256(b),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
-}
-
-func baseName(p string) string {
-	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
-		return p[i+1:]
-	}
-	return p
 }
 
 // SendRequest is one sendEdoc call.

@@ -210,7 +210,7 @@ var stampRE = regexp.MustCompile(`^\d{8}T\d{6}\+\d{4}$`)
 func TestWireGolden(t *testing.T) {
 	rec := newRecorder(t)
 	cfg := axis.Config{Endpoint: "http://" + rec.ln.Addr().String() + "/XrdAdapter/adapter", SystemID: "00.53.W00", Secret: []byte("secret")}
-	c := newClient(t, cfg)
+	c := axistest.Client(t, cfg)
 	ctx := context.Background()
 	pkg := axistest.Document(t, codeA, codeB)
 	ops := []struct {

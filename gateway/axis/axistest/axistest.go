@@ -25,7 +25,8 @@ type Env struct {
 	Unknown      string
 }
 
-func client(t *testing.T, c axis.Config) *axis.Client {
+// Client is a client for c, closed when the test ends.
+func Client(t testing.TB, c axis.Config) *axis.Client {
 	t.Helper()
 	cl, err := axis.New(c)
 	if err != nil {
@@ -87,7 +88,7 @@ func has(items []axis.ReceivedItem, id string) bool {
 // Run runs the suite.
 func Run(t *testing.T, e Env) {
 	ctx := context.Background()
-	a, b := client(t, e.A), client(t, e.B)
+	a, b := Client(t, e.A), Client(t, e.B)
 
 	t.Run("document round trip", func(t *testing.T) {
 		pkg := Document(t, e.CodeA, e.CodeB)
@@ -165,7 +166,7 @@ func Run(t *testing.T, e Env) {
 	t.Run("padded hash-file", func(t *testing.T) {
 		cfg := e.A
 		cfg.PaddedHashFile = true
-		if _, err := client(t, cfg).SendEdoc(ctx, axis.SendRequest{From: e.CodeA, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("d.edxml", Document(t, e.CodeA, e.CodeB))}); err != nil {
+		if _, err := Client(t, cfg).SendEdoc(ctx, axis.SendRequest{From: e.CodeA, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("d.edxml", Document(t, e.CodeA, e.CodeB))}); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -174,7 +175,7 @@ func Run(t *testing.T, e Env) {
 		doc := axis.BytesUpload("d.edxml", Document(t, e.CodeA, e.CodeB))
 		wrong := e.A
 		wrong.Secret = []byte("not the secret")
-		_, err := client(t, wrong).SendEdoc(ctx, axis.SendRequest{From: e.CodeA, MessageType: axis.MessageEdoc, Upload: doc})
+		_, err := Client(t, wrong).SendEdoc(ctx, axis.SendRequest{From: e.CodeA, MessageType: axis.MessageEdoc, Upload: doc})
 		wantClass(t, "wrong secret", err, axis.Terminal)
 
 		_, err = a.SendEdoc(ctx, axis.SendRequest{From: e.CodeB, MessageType: axis.MessageEdoc, Upload: doc})
@@ -185,7 +186,7 @@ func Run(t *testing.T, e Env) {
 
 		late := e.A
 		late.Now = func() time.Time { return time.Now().Add(-time.Hour) }
-		_, err = client(t, late).GetReceivedEdocList(ctx, axis.MessageEdoc)
+		_, err = Client(t, late).GetReceivedEdocList(ctx, axis.MessageEdoc)
 		wantClass(t, "timestamp an hour old", err, axis.Terminal)
 
 		bad := doc
