@@ -109,6 +109,11 @@ func (s *Store) Check() (Report, error) {
 			if id := tx.Bucket(bucketKeys).Get(keysKey(r.Dir, r.Key)); string(id) != r.ID {
 				bad("record %s: key %q points at %q", r.ID, r.Key, id)
 			}
+			for _, a := range r.Aliases {
+				if id := tx.Bucket(bucketKeys).Get(keysKey(r.Dir, a)); string(id) != r.ID {
+					bad("record %s: alias %q points at %q", r.ID, a, id)
+				}
+			}
 			if r.Blob {
 				refs[r.SHA256]++
 				if fi, err := os.Stat(s.blobPath(r.SHA256)); err != nil || fi.Size() != r.Size {

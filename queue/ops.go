@@ -324,6 +324,34 @@ func (s *Store) SetMeta(id string, meta map[string]string) (*Record, error) {
 	return rec, err
 }
 
+// Claim gives a stored record a further unique key of its direction, for
+// facts learnt only after the payload was stored (e.g. the sender's
+// DocumentId of a fetched package). It returns the id of the record that
+// holds the key: id itself, or the earlier record that claimed it first.
+func (s *Store) Claim(id, key string) (owner string, err error) {
+	if key == "" {
+		return "", fmt.Errorf("%w: empty key", ErrInvalid)
+	}
+	err = s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := getRecord(tx, id)
+		if err != nil {
+			return err
+		}
+		keys := tx.Bucket(bucketKeys)
+		if held := keys.Get(keysKey(r.Dir, key)); held != nil {
+			owner = string(held)
+			return nil
+		}
+		owner = id
+		r.Aliases = append(r.Aliases, key)
+		if err := keys.Put(keysKey(r.Dir, key), []byte(id)); err != nil {
+			return err
+		}
+		return putRecord(tx, r)
+	})
+	return owner, err
+}
+
 func merge(dst, src map[string]string) map[string]string {
 	if len(src) == 0 {
 		return dst
@@ -492,9 +520,13 @@ func (s *Store) purge(state State, cutoff time.Time) (int, error) {
 			if err := index(tx, r, d, false); err != nil {
 				return err
 			}
-			for _, del := range []struct{ b, k []byte }{
+			dels := []struct{ b, k []byte }{
 				{bucketRecords, []byte(r.ID)}, {bucketPayloads, []byte(r.ID)}, {bucketKeys, keysKey(r.Dir, r.Key)},
-			} {
+			}
+			for _, a := range r.Aliases {
+				dels = append(dels, struct{ b, k []byte }{bucketKeys, keysKey(r.Dir, a)})
+			}
+			for _, del := range dels {
 				if err := tx.Bucket(del.b).Delete(del.k); err != nil {
 					return err
 				}

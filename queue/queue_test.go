@@ -515,3 +515,34 @@ func TestCloseWhileWriting(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+func TestClaim(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	a, b := put(t, s, "a", 0), put(t, s, "b", 0)
+	if owner, err := s.Claim(a.ID, "doc:X"); err != nil || owner != a.ID {
+		t.Fatalf("Claim(a, doc:X) = %q, %v; want %q", owner, err, a.ID)
+	}
+	if owner, err := s.Claim(b.ID, "doc:X"); err != nil || owner != a.ID {
+		t.Fatalf("Claim(b, doc:X) = %q, %v; want the first claimer %q", owner, err, a.ID)
+	}
+	if r, err := s.GetByKey(Outbound, "doc:X"); err != nil || r.ID != a.ID {
+		t.Fatalf("GetByKey(doc:X) = %v, %v; want %s", r, err, a.ID)
+	}
+	if _, err := s.Claim(b.ID, ""); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Claim with an empty key = %v, want ErrInvalid", err)
+	}
+	r := lease(t, s, c.Now())
+	if _, err := s.Done(c.Now(), r.ID, r.Lease, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Purge(c.Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("Purge = %d, %v; want 1", n, err)
+	}
+	if _, err := s.GetByKey(Outbound, "doc:X"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after purge GetByKey(doc:X) = %v, want ErrNotFound", err)
+	}
+	if owner, err := s.Claim(b.ID, "doc:X"); err != nil || owner != b.ID {
+		t.Fatalf("Claim after purge = %q, %v; want %q", owner, err, b.ID)
+	}
+}

@@ -67,9 +67,11 @@ var (
 // Record is one unit of work and its history. Payload bytes are read with
 // Store.Payload.
 type Record struct {
-	ID        string    `json:"id"`
-	Dir       Direction `json:"dir"`
-	Key       string    `json:"key"`      // the caller's idempotency key
+	ID  string    `json:"id"`
+	Dir Direction `json:"dir"`
+	Key string    `json:"key"` // the caller's idempotency key
+	// Aliases are further keys the record claimed after it was stored.
+	Aliases   []string  `json:"aliases,omitempty"`
 	Priority  int       `json:"priority"` // 0-4, higher first
 	NotBefore time.Time `json:"notBefore,omitzero"`
 	State     State     `json:"state"`
