@@ -1,0 +1,238 @@
+// Package conf turns the daemon's TOML file into Go values and says, by
+// dotted path, everything that is wrong with it before anything starts.
+package conf
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is where packages install the configuration.
+const DefaultPath = "/etc/lienthong/lienthong.toml"
+
+// Config is the whole daemon configuration. Field comments give the TOML
+// key; Default fills every value a fresh install can live with.
+type Config struct {
+	StateDir  string    `toml:"state_dir"` // queue, directory snapshot, spool
+	Agency    Agency    `toml:"agency"`
+	Axis      Axis      `toml:"axis"`
+	Signing   Signing   `toml:"signing"`
+	Trust     Trust     `toml:"trust"`
+	Outbound  Outbound  `toml:"outbound"`
+	Inbound   Inbound   `toml:"inbound"`
+	API       API       `toml:"api"`
+	Metrics   Metrics   `toml:"metrics"`
+	Directory Directory `toml:"directory"`
+	Spool     Spool     `toml:"spool"`
+	Log       Log       `toml:"log"`
+}
+
+// Agency is who we are on the axis.
+type Agency struct {
+	Code  string `toml:"code"` // identifier code, e.g. 000.00.07.H26
+	Name  string `toml:"name"`
+	Email string `toml:"email"`
+	Phone string `toml:"phone"`
+}
+
+// Axis says how to reach the national axis adapter.
+type Axis struct {
+	Endpoint       string   `toml:"endpoint"`
+	SystemID       string   `toml:"system_id"`
+	Secret         Secret   `toml:"secret"`
+	CAFile         string   `toml:"ca_file"`
+	CertFile       string   `toml:"cert_file"`
+	KeyFile        string   `toml:"key_file"`
+	PaddedHashFile bool     `toml:"padded_hash_file"`
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	CallTimeout    Duration `toml:"call_timeout"`
+	MaxConns       int      `toml:"max_conns"`
+}
+
+// Signing names the agency's signing key: a PEM file or a PKCS#11 token.
+type Signing struct {
+	KeyFile     string `toml:"key_file"`
+	KeyPassword Secret `toml:"key_password"` // for an encrypted PKCS#8 key
+	PKCS11URI   string `toml:"pkcs11_uri"`   // RFC 7512; the PIN via pin-source=file:
+	CertFile    string `toml:"cert_file"`
+	ChainFile   string `toml:"chain_file"`
+	LegacySHA1  bool   `toml:"legacy_sha1"`
+}
+
+// Trust decides which inbound signatures are accepted.
+type Trust struct {
+	Roots      string            `toml:"roots"` // a PEM file or a folder of them
+	CRLs       string            `toml:"crls"`
+	Signatures string            `toml:"signatures"` // require, warn or off
+	Senders    map[string]string `toml:"senders"`    // per-sender exceptions
+	// RefuseInvalid answers a quarantined package with status 02.
+	RefuseInvalid bool `toml:"refuse_invalid"`
+}
+
+// Outbound tunes sending.
+type Outbound struct {
+	Workers         int      `toml:"workers"`        // all priorities
+	UrgentWorkers   int      `toml:"urgent_workers"` // Khẩn and above only
+	MaxAttempts     int      `toml:"max_attempts"`
+	MaxAge          Duration `toml:"max_age"`
+	RetryBase       Duration `toml:"retry_base"`
+	RetryCap        Duration `toml:"retry_cap"`
+	MaxDocument     Size     `toml:"max_document"`
+	BreakerFailures int      `toml:"breaker_failures"`
+	BreakerCooldown Duration `toml:"breaker_cooldown"`
+	Retention       Duration `toml:"retention"` // how long finished records stay
+}
+
+// Inbound tunes receiving.
+type Inbound struct {
+	PollInterval Duration `toml:"poll_interval"`
+	Workers      int      `toml:"workers"`
+	AutoArrived  bool     `toml:"auto_arrived"` // answer 01 on delivery
+}
+
+// API is the local API the legacy system calls.
+type API struct {
+	Listen   string `toml:"listen"`
+	Tokens   Secret `toml:"tokens"` // lines "client-name token"
+	TLSCert  string `toml:"tls_cert"`
+	TLSKey   string `toml:"tls_key"`
+	ClientCA string `toml:"client_ca"` // require client certificates from it
+	// Webhook, when set, is told of new inbound packages and status changes.
+	Webhook       string `toml:"webhook"`
+	WebhookSecret Secret `toml:"webhook_secret"`
+}
+
+// Metrics is the Prometheus listener.
+type Metrics struct {
+	Listen string `toml:"listen"` // empty turns it off
+}
+
+// Directory tunes the agency directory sync.
+type Directory struct {
+	SyncInterval Duration `toml:"sync_interval"`
+}
+
+// Spool is the folder interface for software that can only write files.
+type Spool struct {
+	Dir          string   `toml:"dir"` // empty turns it off
+	ScanInterval Duration `toml:"scan_interval"`
+}
+
+// Log sets logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // json or console
+}
+
+// Default is the configuration before the file is read.
+func Default() Config {
+	return Config{
+		StateDir: "/var/lib/lienthong",
+		Axis: Axis{
+			ConnectTimeout: Duration(10 * time.Second), CallTimeout: Duration(10 * time.Minute), MaxConns: 4,
+		},
+		Trust: Trust{Signatures: "require", RefuseInvalid: true},
+		Outbound: Outbound{
+			Workers: 2, UrgentWorkers: 1, MaxAttempts: 50, MaxAge: Duration(72 * time.Hour),
+			RetryBase: Duration(10 * time.Second), RetryCap: Duration(30 * time.Minute),
+			MaxDocument: 100 << 20, BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second),
+			Retention: Duration(30 * 24 * time.Hour),
+		},
+		Inbound:   Inbound{PollInterval: Duration(30 * time.Second), Workers: 2, AutoArrived: true},
+		API:       API{Listen: "127.0.0.1:8490"},
+		Metrics:   Metrics{Listen: "127.0.0.1:9490"},
+		Directory: Directory{SyncInterval: Duration(24 * time.Hour)},
+		Spool:     Spool{ScanInterval: Duration(5 * time.Second)},
+		Log:       Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads, decodes and validates the file at path. Every problem is
+// reported, not just the first.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	return Parse(b, filepath.Dir(path))
+}
+
+// Parse decodes TOML text on top of Default and validates it; relative
+// paths in it are taken from dir.
+func Parse(b []byte, dir string) (Config, error) {
+	c := Default()
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return c, Problems{{Path: pe.LastKey, Rule: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}}
+		}
+		// Type mismatches come as text naming the key.
+		if m := lastKey.FindStringSubmatch(err.Error()); m != nil {
+			return c, Problems{{Path: m[2], Rule: "line " + m[1] + ":" + m[3]}}
+		}
+		return c, Problems{{Rule: err.Error()}}
+	}
+	var ps Problems
+	for _, k := range md.Undecoded() {
+		ps = append(ps, Problem{Path: k.String(), Rule: "is not a known setting"})
+	}
+	c.resolve(dir)
+	ps = append(ps, c.Validate()...)
+	if len(ps) > 0 {
+		return c, ps
+	}
+	return c, nil
+}
+
+var lastKey = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\):(.*)$`)
+
+// resolve makes relative paths relative to the configuration's folder.
+func (c *Config) resolve(dir string) {
+	for _, p := range []*string{
+		&c.StateDir, &c.Axis.CAFile, &c.Axis.CertFile, &c.Axis.KeyFile, &c.Signing.KeyFile, &c.Signing.CertFile,
+		&c.Signing.ChainFile, &c.Trust.Roots, &c.Trust.CRLs, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir,
+	} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	for _, s := range []*Secret{&c.Axis.Secret, &c.Signing.KeyPassword, &c.API.Tokens, &c.API.WebhookSecret} {
+		if f, ok := strings.CutPrefix(string(*s), "file:"); ok && f != "" && !filepath.IsAbs(f) {
+			*s = Secret("file:" + filepath.Join(dir, f))
+		}
+	}
+}
+
+// Problem is one thing wrong with the configuration, named by the dotted
+// path of its key.
+type Problem struct {
+	Path string
+	Rule string
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Rule
+	}
+	return p.Path + ": " + p.Rule
+}
+
+// Problems is every problem Load found; it is the error Load returns.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return "configuration: " + strings.Join(s, "; ")
+}

@@ -1,0 +1,142 @@
+package conf
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// files writes the files a valid configuration names into dir.
+func files(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"axis.secret", "agency.key", "agency.pem", "ca.pem", "tokens"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const valid = `
+state_dir = "state"
+[agency]
+code = "000.00.07.H26"
+name = "Sở Thông tin và Truyền thông Hà Nội"
+[axis]
+endpoint = "https://axis.example.vn/vxp"
+system_id = "00.53.W00"
+secret = "file:axis.secret"
+[signing]
+key_file = "agency.key"
+cert_file = "agency.pem"
+[trust]
+roots = "ca.pem"
+[trust.senders]
+"000.00.00.G22" = "warn"
+[api]
+tokens = "file:tokens"
+[outbound]
+max_document = "20MiB"
+retry_cap = "5m"
+`
+
+func TestParseValid(t *testing.T) {
+	dir := files(t)
+	c, err := Parse([]byte(valid), dir)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if c.StateDir != filepath.Join(dir, "state") || c.Signing.KeyFile != filepath.Join(dir, "agency.key") {
+		t.Errorf("relative paths not resolved: state_dir %q, key_file %q", c.StateDir, c.Signing.KeyFile)
+	}
+	if c.Outbound.MaxDocument != 20<<20 || time.Duration(c.Outbound.RetryCap) != 5*time.Minute {
+		t.Errorf("max_document %d, retry_cap %v", c.Outbound.MaxDocument, c.Outbound.RetryCap)
+	}
+	if c.Outbound.Workers != 2 || !c.Inbound.AutoArrived || c.API.Listen != "127.0.0.1:8490" {
+		t.Errorf("defaults lost: %+v %+v %+v", c.Outbound, c.Inbound, c.API)
+	}
+	if s, err := c.Axis.Secret.Read(); err != nil || s != "x" {
+		t.Errorf("axis secret = %q, %v", s, err)
+	}
+}
+
+func TestParseProblemsByPath(t *testing.T) {
+	dir := files(t)
+	bad := strings.NewReplacer(
+		`code = "000.00.07.H26"`, `code = "000.00.07.H2"`,
+		`secret = "file:axis.secret"`, `secret = "s3cr3t"`,
+		`endpoint = "https://axis.example.vn/vxp"`, `endpoint = "axis.example.vn"`,
+		`"000.00.00.G22" = "warn"`, `"000.00.00.G22" = "maybe"`,
+		`retry_cap = "5m"`, "retry_cap = \"5m\"\nretries = 3",
+		`cert_file = "agency.pem"`, `cert_file = "missing.pem"`,
+	).Replace(valid)
+	_, err := Parse([]byte(bad), dir)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Parse = %v, want Problems", err)
+	}
+	var paths []string
+	for _, p := range ps {
+		paths = append(paths, p.Path)
+	}
+	want := []string{"outbound.retries", "agency.code", "axis.endpoint", "axis.secret", "signing.cert_file", "trust.senders.000.00.00.G22"}
+	if d := cmp.Diff(want, paths); d != "" {
+		t.Errorf("problem paths (-want +got):\n%s\n%v", d, err)
+	}
+	if strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("the error repeats a secret written inline: %v", err)
+	}
+}
+
+func TestParseSyntaxAndTypes(t *testing.T) {
+	for _, tc := range []struct{ name, text, path string }{
+		{"syntax", "[agency\ncode = 1", ""},
+		{"type", "[outbound]\nworkers = \"two\"", "outbound.workers"},
+		{"duration", "[inbound]\npoll_interval = \"soon\"", "inbound.poll_interval"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.text), t.TempDir())
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) != 1 || ps[0].Path != tc.path {
+				t.Fatalf("Parse = %v, want one problem at %q", err, tc.path)
+			}
+		})
+	}
+}
+
+func TestCredentialSecret(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "axis-secret"), []byte("abc\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", dir)
+	if v, err := Secret("credential:axis-secret").Read(); err != nil || v != "abc" {
+		t.Fatalf("Read = %q, %v", v, err)
+	}
+	if _, err := Secret("credential:../etc/passwd").Path(); err == nil {
+		t.Fatal("a credential name with a slash was accepted")
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	if _, err := Secret("credential:axis-secret").Path(); !errors.Is(err, ErrNoCredentials) {
+		t.Fatalf("Path without credentials = %v, want ErrNoCredentials", err)
+	}
+}
+
+func TestSize(t *testing.T) {
+	for in, want := range map[string]Size{"1024": 1024, "512KiB": 512 << 10, "100MiB": 100 << 20, "2GiB": 2 << 30, "10 B": 10} {
+		var s Size
+		if err := s.UnmarshalText([]byte(in)); err != nil || s != want {
+			t.Errorf("Size(%q) = %d, %v; want %d", in, s, err, want)
+		}
+	}
+	var s Size
+	if err := s.UnmarshalText([]byte("-1MiB")); err == nil {
+		t.Error("a negative size was accepted")
+	}
+}

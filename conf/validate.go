@@ -1,0 +1,201 @@
+package conf
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"lienthong/directory"
+	"lienthong/envelope"
+)
+
+// Validate checks every value and that every named file is readable. It
+// reads no secret's content beyond checking that it is there.
+func (c *Config) Validate() Problems {
+	v := &validator{}
+	v.require("state_dir", c.StateDir)
+	c.validateAgency(v)
+	c.validateAxis(v)
+	c.validateSigning(v)
+	c.validateTrust(v)
+	o := c.Outbound
+	v.atLeast("outbound.workers", o.Workers, 1)
+	v.atLeast("outbound.urgent_workers", o.UrgentWorkers, 0)
+	v.atLeast("outbound.max_attempts", o.MaxAttempts, 1)
+	v.atLeast("outbound.breaker_failures", o.BreakerFailures, 1)
+	v.positive("outbound.max_age", o.MaxAge)
+	v.positive("outbound.retry_base", o.RetryBase)
+	v.positive("outbound.retry_cap", o.RetryCap)
+	v.positive("outbound.breaker_cooldown", o.BreakerCooldown)
+	v.positive("outbound.retention", o.Retention)
+	if o.MaxDocument < 1<<10 {
+		v.add("outbound.max_document", "must be at least 1KiB")
+	}
+	v.positive("inbound.poll_interval", c.Inbound.PollInterval)
+	v.atLeast("inbound.workers", c.Inbound.Workers, 1)
+	v.positive("directory.sync_interval", c.Directory.SyncInterval)
+	c.validateAPI(v)
+	if c.Metrics.Listen != "" {
+		v.hostPort("metrics.listen", c.Metrics.Listen)
+	}
+	if c.Spool.Dir != "" {
+		v.positive("spool.scan_interval", c.Spool.ScanInterval)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", fmt.Sprintf("%q is not debug, info, warn or error", c.Log.Level))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		v.add("log.format", fmt.Sprintf("%q is not json or console", c.Log.Format))
+	}
+	return v.ps
+}
+
+func (c *Config) validateAgency(v *validator) {
+	if v.require("agency.code", c.Agency.Code) {
+		if _, err := directory.ParseCode(c.Agency.Code); err != nil {
+			v.add("agency.code", err.Error())
+		}
+	}
+	v.require("agency.name", c.Agency.Name)
+}
+
+func (c *Config) validateAxis(v *validator) {
+	a := c.Axis
+	if v.require("axis.endpoint", a.Endpoint) {
+		if u, err := url.Parse(a.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.add("axis.endpoint", fmt.Sprintf("%q is not an http(s) URL", a.Endpoint))
+		}
+	}
+	v.require("axis.system_id", a.SystemID)
+	if v.require("axis.secret", string(a.Secret)) {
+		v.secret("axis.secret", a.Secret)
+	}
+	v.file("axis.ca_file", a.CAFile)
+	v.file("axis.cert_file", a.CertFile)
+	v.file("axis.key_file", a.KeyFile)
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		v.add("axis.key_file", "client certificate and key go together: set both or neither")
+	}
+	v.positive("axis.connect_timeout", a.ConnectTimeout)
+	v.positive("axis.call_timeout", a.CallTimeout)
+	v.atLeast("axis.max_conns", a.MaxConns, 1)
+}
+
+func (c *Config) validateSigning(v *validator) {
+	s := c.Signing
+	switch {
+	case s.KeyFile == "" && s.PKCS11URI == "":
+		v.add("signing.key_file", "is required, or signing.pkcs11_uri for a token")
+	case s.KeyFile != "" && s.PKCS11URI != "":
+		v.add("signing.pkcs11_uri", "set either signing.key_file or signing.pkcs11_uri, not both")
+	}
+	v.file("signing.key_file", s.KeyFile)
+	if s.KeyPassword.Set() {
+		v.secret("signing.key_password", s.KeyPassword)
+	}
+	if s.KeyFile != "" {
+		v.require("signing.cert_file", s.CertFile)
+	}
+	v.file("signing.cert_file", s.CertFile)
+	v.file("signing.chain_file", s.ChainFile)
+}
+
+func (c *Config) validateTrust(v *validator) {
+	t := c.Trust
+	if _, err := envelope.ParseSignatureMode(t.Signatures); err != nil {
+		v.add("trust.signatures", err.Error())
+	}
+	for code, mode := range t.Senders {
+		if _, err := envelope.ParseSignatureMode(mode); err != nil {
+			v.add("trust.senders."+code, err.Error())
+		}
+		if _, err := directory.ParseCode(code); err != nil {
+			v.add("trust.senders."+code, err.Error())
+		}
+	}
+	if t.Signatures != "off" {
+		v.require("trust.roots", t.Roots)
+	}
+	v.file("trust.roots", t.Roots)
+	v.file("trust.crls", t.CRLs)
+}
+
+func (c *Config) validateAPI(v *validator) {
+	a := c.API
+	if v.require("api.listen", a.Listen) {
+		v.hostPort("api.listen", a.Listen)
+	}
+	if v.require("api.tokens", string(a.Tokens)) {
+		v.secret("api.tokens", a.Tokens)
+	}
+	v.file("api.tls_cert", a.TLSCert)
+	v.file("api.tls_key", a.TLSKey)
+	v.file("api.client_ca", a.ClientCA)
+	if (a.TLSCert == "") != (a.TLSKey == "") {
+		v.add("api.tls_key", "TLS certificate and key go together: set both or neither")
+	}
+	if a.ClientCA != "" && a.TLSCert == "" {
+		v.add("api.client_ca", "client certificates need api.tls_cert and api.tls_key")
+	}
+	if a.Webhook != "" {
+		if u, err := url.Parse(a.Webhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			v.add("api.webhook", fmt.Sprintf("%q is not an http(s) URL", a.Webhook))
+		}
+		if v.require("api.webhook_secret", string(a.WebhookSecret)) {
+			v.secret("api.webhook_secret", a.WebhookSecret)
+		}
+	}
+}
+
+type validator struct{ ps Problems }
+
+func (v *validator) add(path, rule string) { v.ps = append(v.ps, Problem{Path: path, Rule: rule}) }
+
+func (v *validator) require(path, value string) bool {
+	if value == "" {
+		v.add(path, "is required")
+	}
+	return value != ""
+}
+
+func (v *validator) atLeast(path string, n, min int) {
+	if n < min {
+		v.add(path, fmt.Sprintf("is %d, must be at least %d", n, min))
+	}
+}
+
+func (v *validator) positive(path string, d Duration) {
+	if d <= 0 {
+		v.add(path, fmt.Sprintf("is %v, must be more than zero", time.Duration(d)))
+	}
+}
+
+func (v *validator) hostPort(path, addr string) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		v.add(path, fmt.Sprintf("%q is not host:port", addr))
+	}
+}
+
+func (v *validator) file(path, name string) {
+	if name == "" {
+		return
+	}
+	if _, err := os.Stat(name); err != nil {
+		v.add(path, fmt.Sprintf("cannot be read: %v", err))
+	}
+}
+
+func (v *validator) secret(path string, s Secret) {
+	p, err := s.Path()
+	if err != nil {
+		v.add(path, err.Error())
+		return
+	}
+	if _, err := os.Stat(p); err != nil {
+		v.add(path, fmt.Sprintf("cannot be read: %v", err))
+	}
+}
