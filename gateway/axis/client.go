@@ -49,6 +49,9 @@ type Config struct {
 	MaxAnswer int64
 	// Now stamps calls; time.Now when nil.
 	Now func() time.Time
+	// Observe, when set, is told of every call's operation, duration and
+	// error, so the caller can export them without wrapping each call.
+	Observe func(op string, took time.Duration, err error)
 }
 
 // Client calls the axis adapter. It is safe for concurrent use.
@@ -349,6 +352,16 @@ func (b *countingBody) Read(p []byte) (int, error) {
 func (b *countingBody) Close() error { return b.c.Close() }
 
 func (c *Client) do(ctx context.Context, cl call) (*Answer, error) {
+	if c.cfg.Observe == nil {
+		return c.roundTrip(ctx, cl)
+	}
+	start := time.Now()
+	a, err := c.roundTrip(ctx, cl)
+	c.cfg.Observe(cl.op, time.Since(start), err)
+	return a, err
+}
+
+func (c *Client) roundTrip(ctx context.Context, cl call) (*Answer, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
 	sh := Sign(c.cfg.Secret, cl.fields)

@@ -188,3 +188,17 @@ type Registration struct {
 	Mobile string `json:"mobile,omitempty"`
 	Fax    string `json:"fax,omitempty"`
 }
+
+// ListTime is how the list operations write times, in Vietnam's zone.
+const ListTime = "2006-01-02 15:04:05"
+
+// ParseListTime reads a list operation's time: ListTime, or the slash
+// forms some adapters use (yyyy/MM/dd and dd/MM/yyyy).
+func ParseListTime(s string) (time.Time, error) {
+	for _, layout := range []string{ListTime, "2006/01/02 15:04:05", "02/01/2006 15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, Vietnam); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("axis: %q is not a list time like %s", s, ListTime)
+}

@@ -517,7 +517,7 @@ func getDoc(tx *bolt.Tx, id string) (*doc, error) {
 	return &d, json.Unmarshal(v, &d)
 }
 
-const listTime = "2006-01-02 15:04:05"
+const listTime = axis.ListTime
 
 func (h *Hub) received(sys System, mt string) ([]axis.ReceivedItem, error) {
 	items := []axis.ReceivedItem{}

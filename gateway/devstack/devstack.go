@@ -1,0 +1,354 @@
+// Package devstack runs a whole exchange on one machine: a reference axis
+// hub on loopback, our gateway, and a peer agency's gateway whose simulated
+// document system answers every package. `lienthongd -dev` runs it for a
+// first look; tests and the load tool run it for real traffic without the
+// national axis. Everything it makes is marked not for production.
+package devstack
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"lienthong/conf"
+	"lienthong/envelope/devca"
+	"lienthong/gateway"
+	"lienthong/gateway/axis"
+	"lienthong/gateway/axis/axishub"
+	"lienthong/gateway/localapi"
+)
+
+// The two agencies of the stack and their axis systems.
+const (
+	AgencyCode = "000.00.07.H26" // ours: Sở Thông tin và Truyền thông Hà Nội
+	AgencyName = "Sở Thông tin và Truyền thông Hà Nội (dev)"
+	PeerCode   = "000.00.00.G22" // the peer: Văn phòng Chính phủ
+	PeerName   = "Văn phòng Chính phủ (dev)"
+	systemA    = "00.53.W00"
+	systemB    = "00.54.W00"
+)
+
+// Options shape a stack. The zero value runs on real time in a fresh
+// temporary folder with the peer answering automatically.
+type Options struct {
+	Dir string // state; a new temporary folder when empty
+	Log zerolog.Logger
+	// Clock drives the gateways and the hub; real time when nil.
+	Clock gateway.Clock
+	// ManualPeer leaves the peer's inbox to the caller instead of
+	// answering every document with 03.
+	ManualPeer bool
+	// Faults make the hub misbehave from the start.
+	Faults axishub.Faults
+	// Registerer takes our gateway's metrics; a fresh registry when nil.
+	Registerer prometheus.Registerer
+	NoSync     bool
+	// Configure, when set, edits each gateway's configuration (ours first)
+	// before it opens.
+	Configure func(peer bool, c *conf.Config)
+}
+
+// Stack is a running exchange.
+type Stack struct {
+	Dir         string
+	Hub         *axishub.Hub
+	HubURL      string
+	Agency      *gateway.Gateway // ours
+	Peer        *gateway.Gateway
+	Client      *localapi.Client // ours, with our token
+	PeerClient  *localapi.Client
+	Token       string
+	MetricsURL  string
+	CAFile      string
+	Config      conf.Config // ours
+	PeerConfig  conf.Config
+	opts        Options
+	hubSrv      *http.Server
+	hubLn       net.Listener
+	temporary   bool
+	peerAnswers sync.WaitGroup
+}
+
+// Open creates credentials, the hub and both gateways, with every
+// listener bound, ready to Run.
+func Open(o Options) (_ *Stack, err error) {
+	if o.Clock == nil {
+		o.Clock = gateway.SystemClock{}
+	}
+	s := &Stack{Dir: o.Dir, opts: o}
+	if s.Dir == "" {
+		if s.Dir, err = os.MkdirTemp("", "lienthong-dev-"); err != nil {
+			return nil, err
+		}
+		s.temporary = true
+	}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	now := o.Clock.Now()
+	pki := filepath.Join(s.Dir, "pki")
+	if s.CAFile, err = writePKI(pki, now); err != nil {
+		return nil, err
+	}
+	secrets := filepath.Join(s.Dir, "secrets")
+	v := map[string]string{}
+	for _, name := range []string{"axis-a", "axis-b", "token-a", "token-b"} {
+		if v[name], err = secret(filepath.Join(secrets, name)); err != nil {
+			return nil, err
+		}
+	}
+	secretA, secretB, peerToken := v["axis-a"], v["axis-b"], v["token-b"]
+	s.Token = v["token-a"]
+	for name, line := range map[string]string{"tokens-a": "dev-legacy " + s.Token, "tokens-b": "peer-legacy " + peerToken} {
+		if err := os.WriteFile(filepath.Join(secrets, name), []byte(line+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(s.Dir, "hub"), 0o700); err != nil {
+		return nil, err
+	}
+	hub, err := axishub.Open(axishub.Options{
+		Dir: filepath.Join(s.Dir, "hub"), Now: o.Clock.Now, Faults: o.Faults,
+		Systems: []axishub.System{
+			{SystemID: systemA, Secret: secretA, Codes: []string{AgencyCode}},
+			{SystemID: systemB, Secret: secretB, Codes: []string{PeerCode}},
+		},
+		Agencies: Agencies,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	s.Hub = hub
+	if s.hubLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	s.HubURL = "http://" + s.hubLn.Addr().String()
+	s.hubSrv = &http.Server{Handler: hub, ReadHeaderTimeout: 10 * time.Second}
+
+	s.Config = s.config("a", AgencyCode, AgencyName, systemA, false)
+	s.PeerConfig = s.config("b", PeerCode, PeerName, systemB, true)
+	reg := o.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	log := o.Log.With().Str("agency", AgencyCode).Logger()
+	if s.Agency, err = gateway.Open(s.Config, gateway.Options{Log: log, Registerer: reg, Clock: o.Clock, NoSync: o.NoSync}); err != nil {
+		return nil, fmt.Errorf("our gateway: %w", err)
+	}
+	plog := o.Log.With().Str("agency", PeerCode).Logger()
+	if s.Peer, err = gateway.Open(s.PeerConfig, gateway.Options{Log: plog, Clock: o.Clock, NoSync: o.NoSync}); err != nil {
+		return nil, fmt.Errorf("peer gateway: %w", err)
+	}
+	s.Client = &localapi.Client{Base: "http://" + s.Agency.APIAddr(), Token: s.Token}
+	s.PeerClient = &localapi.Client{Base: "http://" + s.Peer.APIAddr(), Token: peerToken}
+	if a := s.Agency.MetricsAddr(); a != "" {
+		s.MetricsURL = "http://" + a + "/metrics"
+	}
+	return s, nil
+}
+
+func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config {
+	c := conf.Default()
+	c.StateDir = filepath.Join(s.Dir, name)
+	c.Agency = conf.Agency{Code: code, Name: agency}
+	c.Axis.Endpoint, c.Axis.SystemID = s.HubURL, system
+	c.Axis.Secret = conf.Secret("file:" + filepath.Join(s.Dir, "secrets", "axis-"+name))
+	c.Signing.KeyFile = filepath.Join(s.Dir, "pki", name+".key")
+	c.Signing.CertFile = filepath.Join(s.Dir, "pki", name+".pem")
+	c.Trust.Roots = s.CAFile
+	c.API.Listen = "127.0.0.1:0"
+	c.API.Tokens = conf.Secret("file:" + filepath.Join(s.Dir, "secrets", "tokens-"+name))
+	c.Metrics.Listen = "127.0.0.1:0"
+	if peer {
+		c.Metrics.Listen = ""
+	}
+	c.Inbound.PollInterval = conf.Duration(time.Second)
+	c.Outbound.RetryBase = conf.Duration(time.Second)
+	c.Outbound.RetryCap = conf.Duration(30 * time.Second)
+	c.Outbound.BreakerCooldown = conf.Duration(5 * time.Second)
+	c.Log.Format = "console"
+	if s.opts.Configure != nil {
+		s.opts.Configure(peer, &c)
+	}
+	return c
+}
+
+// Run serves the hub and both gateways until ctx ends. ready, when set, is
+// called once all of them serve and both gateways reached the hub.
+func (s *Stack) Run(ctx context.Context, ready func()) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	wg.Go(func() {
+		if err := s.hubSrv.Serve(s.hubLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("hub: %w", err)
+		}
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var up sync.WaitGroup
+	up.Add(2)
+	for _, g := range []*gateway.Gateway{s.Agency, s.Peer} {
+		wg.Go(func() {
+			if err := g.Run(ctx, up.Done); err != nil {
+				errc <- err
+			}
+		})
+	}
+	up.Wait()
+	for _, g := range []*gateway.Gateway{s.Agency, s.Peer} {
+		if err := g.SyncDirectory(ctx); err != nil {
+			s.opts.Log.Warn().Err(err).Msg("first directory sync failed; the gateway retries it")
+		}
+	}
+	if !s.opts.ManualPeer {
+		wg.Go(func() { s.answerAll(ctx) })
+	}
+	if ready != nil {
+		ready()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		cancel()
+	}
+	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	s.hubSrv.Shutdown(shut)
+	wg.Wait()
+	return err
+}
+
+// answerAll is the peer's document system: it registers (03) every
+// document that arrives; the peer gateway has already answered 01.
+func (s *Stack) answerAll(ctx context.Context) {
+	for ctx.Err() == nil {
+		items, err := s.PeerClient.Inbox(ctx, localapi.InboxNew, 30*time.Second)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.opts.Log.Warn().Err(err).Msg("dev peer: inbox")
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+			continue
+		}
+		for _, it := range items {
+			if _, err := s.PeerClient.Answer(ctx, it.ID, localapi.StatusRequest{Code: "03", Description: "Đã vào sổ văn bản đến", Staff: "Văn thư (dev)"}); err != nil && ctx.Err() == nil {
+				s.opts.Log.Warn().Err(err).Str("id", it.ID).Msg("dev peer: answer")
+			}
+		}
+	}
+}
+
+// Close releases both gateways and the hub, and removes a temporary state
+// folder.
+func (s *Stack) Close() error {
+	var errs []error
+	for _, g := range []*gateway.Gateway{s.Agency, s.Peer} {
+		if g != nil {
+			errs = append(errs, g.Close())
+		}
+	}
+	if s.hubLn != nil {
+		s.hubLn.Close()
+	}
+	if s.Hub != nil {
+		errs = append(errs, s.Hub.Close())
+	}
+	if s.temporary {
+		errs = append(errs, os.RemoveAll(s.Dir))
+	}
+	return errors.Join(errs...)
+}
+
+// WriteEnv writes the shell variables a user needs to talk to our gateway.
+func (s *Stack) WriteEnv(path string) error {
+	text := fmt.Sprintf("LIENTHONG_API=%s\nLIENTHONG_TOKEN=%s\nLIENTHONG_AGENCY=%s\nLIENTHONG_PEER=%s\nLIENTHONG_METRICS=%s\n",
+		s.Client.Base, s.Token, AgencyCode, PeerCode, s.MetricsURL)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// Agencies is the directory the dev hub serves: the two agencies of the
+// stack and a few more to search.
+var Agencies = []axis.Agency{
+	{ID: "1", Code: AgencyCode, Name: AgencyName, Version: 1},
+	{ID: "2", Code: PeerCode, Name: PeerName, Version: 1},
+	{ID: "3", Code: "000.00.00.H26", Name: "Ủy ban nhân dân thành phố Hà Nội", Version: 1},
+	{ID: "4", Code: "000.00.00.H29", Name: "Ủy ban nhân dân Thành phố Hồ Chí Minh", Version: 1},
+	{ID: "5", Code: "000.00.00.G12", Name: "Bộ Thông tin và Truyền thông", Version: 1},
+}
+
+func writePKI(dir string, now time.Time) (caFile string, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	caFile = filepath.Join(dir, "ca.pem")
+	if _, err := os.Stat(caFile); err == nil {
+		return caFile, nil // a state folder kept from an earlier run
+	}
+	ca, err := devca.NewCA("lienthong dev CA", now)
+	if err != nil {
+		return "", err
+	}
+	for name, who := range map[string][2]string{"a": {AgencyName, AgencyCode}, "b": {PeerName, PeerCode}} {
+		cert, key, err := ca.Issue(devca.Leaf{Name: who[0], Code: who[1]}, now)
+		if err != nil {
+			return "", err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return "", err
+		}
+		if err := writePEM(filepath.Join(dir, name+".key"), "PRIVATE KEY", der, 0o600); err != nil {
+			return "", err
+		}
+		if err := writePEM(filepath.Join(dir, name+".pem"), "CERTIFICATE", cert.Raw, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return caFile, writePEM(caFile, "CERTIFICATE", ca.Cert.Raw, 0o644)
+}
+
+func writePEM(path, kind string, der []byte, mode os.FileMode) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), mode)
+}
+
+// secret returns the random secret kept at path, making it on first use.
+func secret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", err
+	}
+	v := randomHex(20)
+	return v, os.WriteFile(path, []byte(v+"\n"), 0o600)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

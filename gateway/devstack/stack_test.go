@@ -1,0 +1,459 @@
+package devstack_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"lienthong/envelope"
+	"lienthong/envelope/sigkey"
+	"lienthong/gateway/axis"
+
+	"lienthong/conf"
+	"lienthong/envelope/devca"
+	"lienthong/gateway/axis/axishub"
+	"lienthong/gateway/devstack"
+	"lienthong/gateway/localapi"
+	"lienthong/queue"
+)
+
+// fakeClock moves only when told; waiters fire once it passes them.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	c  chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 3, 16, 8, 30, 0, 0, time.UTC)} // a Monday, 15:30 in Hà Nội
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.c <- c.now
+	}
+	c.waiters = kept
+}
+
+// start runs a stack on a fake clock with its logs in t.Log.
+func start(t *testing.T, o devstack.Options) (*devstack.Stack, *fakeClock) {
+	t.Helper()
+	clock := newFakeClock()
+	o.Clock, o.NoSync, o.Dir = clock, true, t.TempDir()
+	o.Log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	s, err := devstack.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("stack stopped before ready: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("stack not ready within 30s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s, clock
+}
+
+// eventually moves the fake clock step by step until cond holds, failing
+// after a real-time deadline.
+func eventually(t *testing.T, clock *fakeClock, step time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (fake clock at %v)", what, clock.Now())
+		}
+		clock.Advance(step)
+		time.Sleep(2 * time.Millisecond) // let the loops run; the condition, not this, ends the wait
+	}
+}
+
+func memo(subject string, priority int, files ...string) map[string]any {
+	m := map[string]any{
+		"to": []string{devstack.PeerCode}, "codeNumber": "152", "codeNotation": "SVD-VP",
+		"promulgationDate": "2026-03-16", "documentType": map[string]any{"type": 1, "name": "Công văn"},
+		"subject": subject, "priority": priority,
+		"signer": map[string]string{"competence": "KT. Giám đốc", "position": "Phó Giám đốc", "fullName": "Trần Văn Mẫu"},
+	}
+	var atts []map[string]string
+	for _, f := range files {
+		atts = append(atts, map[string]string{"name": f, "description": "Tệp " + f})
+	}
+	if atts != nil {
+		m["attachments"] = atts
+	}
+	return m
+}
+
+func recipientStatus(t *testing.T, c *localapi.Client, id string) string {
+	t.Helper()
+	d, err := c.Document(context.Background(), id)
+	if err != nil {
+		t.Fatalf("Document(%s): %v", id, err)
+	}
+	if len(d.Recipients) != 1 {
+		t.Fatalf("Document(%s) recipients = %+v, want one", id, d.Recipients)
+	}
+	return d.Recipients[0].StatusCode
+}
+
+func newInbox(t *testing.T, c *localapi.Client, state string) []localapi.InboxItem {
+	t.Helper()
+	items, err := c.Inbox(context.Background(), state, 0)
+	if err != nil {
+		t.Fatalf("Inbox(%s): %v", state, err)
+	}
+	return items
+}
+
+func TestDocumentWithAttachmentsRegisteredByPeer(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	pdf := bytes.Repeat([]byte("%PDF-1.7 công văn\n"), 5000)
+	annex := []byte("Phụ lục: danh sách đơn vị\n")
+	acc, err := s.Client.Submit(ctx, memo("V/v thử nghiệm liên thông", 0, "cong-van.pdf", "phu-luc.txt"),
+		[]localapi.Upload{{Name: "cong-van.pdf", Data: pdf}, {Name: "phu-luc.txt", Data: annex}})
+	if err != nil {
+		t.Fatalf("Submit: %v", err)
+	}
+	if again, err := s.Client.Submit(ctx, memo("V/v thử nghiệm liên thông", 0, "cong-van.pdf", "phu-luc.txt"),
+		[]localapi.Upload{{Name: "cong-van.pdf", Data: pdf}, {Name: "phu-luc.txt", Data: annex}}); err != nil || again.ID != acc.ID || !again.Existing {
+		t.Fatalf("second Submit of the same document = %+v, %v; want the first record %s", again, err, acc.ID)
+	}
+
+	var item localapi.InboxItem
+	eventually(t, clock, 500*time.Millisecond, "the peer's inbox to show the document", func() bool {
+		items := newInbox(t, s.PeerClient, localapi.InboxNew)
+		if len(items) == 1 {
+			item = items[0]
+		}
+		return len(items) == 1
+	})
+	if item.DocumentID != acc.DocumentID || item.From != devstack.AgencyCode || len(item.Files) != 2 {
+		t.Fatalf("inbox item = %+v, want document %s from %s with 2 files", item, acc.DocumentID, devstack.AgencyCode)
+	}
+	for i, want := range [][]byte{pdf, annex} {
+		got, err := s.PeerClient.InboxFile(ctx, item.ID, i+1)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("file %d: %d bytes, %v; want the %d bytes sent", i+1, len(got), err, len(want))
+		}
+	}
+	eventually(t, clock, 500*time.Millisecond, "status 01 at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "01"
+	})
+	if _, err := s.PeerClient.Answer(ctx, item.ID, localapi.StatusRequest{Code: "03", Staff: "Văn thư"}); err != nil {
+		t.Fatalf("Answer 03: %v", err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "status 03 at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "03"
+	})
+	if items := newInbox(t, s.PeerClient, localapi.InboxAnswered); len(items) != 1 || items[0].StatusCode != "03" {
+		t.Errorf("peer's answered inbox = %+v, want the item answered 03", items)
+	}
+}
+
+func TestPeerAnswersAutomatically(t *testing.T) {
+	s, clock := start(t, devstack.Options{})
+	acc, err := s.Client.Submit(context.Background(), memo("V/v tự động", 3), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 200*time.Millisecond, "status 03 from the simulated peer", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "03"
+	})
+}
+
+// rogueKey gives our gateway a key from a CA the peer does not trust.
+func rogueKey(t *testing.T, dir string) func(bool, *conf.Config) {
+	ca, err := devca.NewCA("rogue CA", newFakeClock().Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Issue(devca.Leaf{Name: devstack.AgencyName, Code: devstack.AgencyCode}, newFakeClock().Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, certFile := filepath.Join(dir, "rogue.key"), filepath.Join(dir, "rogue.pem")
+	for f, b := range map[string]*pem.Block{keyFile: {Type: "PRIVATE KEY", Bytes: der}, certFile: {Type: "CERTIFICATE", Bytes: cert.Raw}} {
+		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return func(peer bool, c *conf.Config) {
+		if !peer {
+			c.Signing.KeyFile, c.Signing.CertFile = keyFile, certFile
+		}
+	}
+}
+
+func TestUntrustedSignatureRefusedWith02(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true, Configure: rogueKey(t, t.TempDir())})
+	acc, err := s.Client.Submit(context.Background(), memo("V/v ký sai", 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "status 02 at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "02"
+	})
+	d, _ := s.Client.Document(context.Background(), acc.ID)
+	if desc := d.Recipients[0].Description; !strings.Contains(desc, "untrusted certificate") {
+		t.Errorf("02 description = %q, want the signature reason", desc)
+	}
+	q := newInbox(t, s.PeerClient, localapi.InboxQuarantined)
+	if len(q) != 1 || !strings.Contains(q[0].Reason, "untrusted certificate") || len(newInbox(t, s.PeerClient, localapi.InboxNew)) != 0 {
+		t.Fatalf("peer quarantine = %+v, want the package held with a signature reason and nothing delivered", q)
+	}
+}
+
+func TestRecall(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	acc, err := s.Client.Submit(ctx, memo("V/v sẽ thu hồi", 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "the document at the peer", func() bool {
+		return len(newInbox(t, s.PeerClient, localapi.InboxNew)) == 1
+	})
+	if _, err := s.Client.Recall(ctx, acc.ID, "Ban hành nhầm"); err != nil {
+		t.Fatalf("Recall: %v", err)
+	}
+	var item localapi.InboxItem
+	eventually(t, clock, 500*time.Millisecond, "the recall request in the peer's inbox", func() bool {
+		items := newInbox(t, s.PeerClient, localapi.InboxRecall)
+		if len(items) == 1 {
+			item = items[0]
+		}
+		return len(items) == 1
+	})
+	if !item.Recall || item.Reason != "Ban hành nhầm" {
+		t.Fatalf("recall item = %+v", item)
+	}
+	if _, err := s.PeerClient.Answer(ctx, item.ID, localapi.StatusRequest{Code: "15"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "15 (recall agreed) at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "15"
+	})
+}
+
+func TestAxisOutageEndsWithEverythingDeliveredOnce(t *testing.T) {
+	s, clock := start(t, devstack.Options{})
+	clockStart := clock.Now()
+	s.Hub.SetFaults(axishub.Faults{OutageUntil: clockStart.Add(6 * time.Minute)})
+	ctx := context.Background()
+	var ids []string
+	for i, prio := range []int{0, 0, 3, 1, 0} {
+		m := memo(fmt.Sprintf("V/v mất kết nối %d", i), prio)
+		m["codeNumber"] = fmt.Sprint(200 + i)
+		acc, err := s.Client.Submit(ctx, m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, acc.ID)
+	}
+	eventually(t, clock, 2*time.Second, "every document registered (03) after the outage", func() bool {
+		for _, id := range ids {
+			if recipientStatus(t, s.Client, id) != "03" {
+				return false
+			}
+		}
+		return true
+	})
+	if clock.Now().Before(clockStart.Add(6 * time.Minute)) {
+		t.Fatalf("delivered at %v, before the outage ended", clock.Now())
+	}
+	items := newInbox(t, s.PeerClient, "")
+	seen := map[string]int{}
+	for _, it := range items {
+		seen[it.DocumentID]++
+	}
+	if len(items) != len(ids) || len(seen) != len(ids) {
+		t.Fatalf("peer inbox holds %d items for %d distinct documents, want %d each once", len(items), len(seen), len(ids))
+	}
+	for _, id := range ids {
+		d, _ := s.Client.Document(ctx, id)
+		// Six minutes of outage: the breaker keeps attempts per document
+		// far below one per second.
+		if d.Attempts > 12 {
+			t.Errorf("%s took %d attempts during a 6-minute outage, want the breaker to hold them down", id, d.Attempts)
+		}
+	}
+}
+
+func TestSameDocumentTwiceDeliveredOnce(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	raw := signedMemo(t, s, clock.Now())
+	secret, err := s.Config.Axis.Secret.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := axis.New(axis.Config{Endpoint: s.HubURL, SystemID: s.Config.Axis.SystemID, Secret: []byte(secret), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Two uploads of the same package, as after a send whose answer was
+	// lost: the axis sees two documents.
+	for range 2 {
+		if _, err := c.SendEdoc(ctx, axis.SendRequest{From: devstack.AgencyCode, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("memo.edxml", raw)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, clock, 500*time.Millisecond, "both copies processed by the peer", func() bool {
+		return processed(s.Peer.Stats(), queue.Inbound) == 2
+	})
+	if items := newInbox(t, s.PeerClient, ""); len(items) != 1 {
+		t.Fatalf("peer inbox = %d items, want 1", len(items))
+	}
+}
+
+// signedMemo signs a memo with our gateway's key, outside the gateway.
+func signedMemo(t *testing.T, s *devstack.Stack, now time.Time) []byte {
+	t.Helper()
+	key, err := sigkey.Load(sigkey.Config{KeyFile: s.Config.Signing.KeyFile, CertFile: s.Config.Signing.CertFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := envelope.NewSigner(key.Signer, key.Chain, envelope.SignerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(memo("V/v gửi hai lần", 0))
+	m, err := envelope.DecodeMetadata(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := m.Document(envelope.Organization{OrganID: devstack.AgencyCode, OrganName: devstack.AgencyName}, now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := signer.SignBytes(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, envelope.BuildOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func TestLocalAPIRefusals(t *testing.T) {
+	s, _ := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	bad := *s.Client
+	bad.Token = "not-a-token-at-all"
+	if _, err := bad.Documents(ctx, ""); status(err) != 401 {
+		t.Errorf("wrong token: %v, want 401", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		edit   func(m map[string]any)
+		status int
+		field  string
+	}{
+		{"unknown recipient", func(m map[string]any) { m["to"] = []string{"000.00.00.H99"} }, 422, "to[0]"},
+		{"malformed recipient", func(m map[string]any) { m["to"] = []string{devstack.PeerCode, "000.00.H26"} }, 422, "to[1]"},
+		{"state secret", func(m map[string]any) { m["confidentiality"] = "Mật" }, 422, "confidentiality"},
+		{"bad date", func(m map[string]any) { m["promulgationDate"] = "16/03/2026x" }, 422, "promulgationDate"},
+		{"priority", func(m map[string]any) { m["priority"] = 7 }, 422, "priority"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := memo("V/v kiểm tra", 0)
+			tc.edit(m)
+			_, err := s.Client.Submit(ctx, m, nil)
+			var e *localapi.Error
+			if !errors.As(err, &e) || e.Status != tc.status {
+				t.Fatalf("Submit = %v, want %d", err, tc.status)
+			}
+			found := false
+			for _, p := range e.Problems {
+				found = found || p.Field == tc.field
+			}
+			if !found {
+				t.Errorf("problems %+v do not name %s", e.Problems, tc.field)
+			}
+		})
+	}
+	big := make([]byte, 101<<20)
+	if _, err := s.Client.Submit(ctx, memo("V/v quá lớn", 0, "big.pdf"), []localapi.Upload{{Name: "big.pdf", Data: big}}); status(err) != 413 {
+		t.Errorf("oversized document: %v, want 413", err)
+	}
+	if docs, err := s.Client.Documents(ctx, ""); err != nil || len(docs) != 0 {
+		t.Errorf("after refusals the outbox holds %d documents, %v; want none", len(docs), err)
+	}
+}
+
+// processed counts finished records of a direction.
+func processed(stats []queue.GroupStats, dir queue.Direction) int {
+	n := 0
+	for _, g := range stats {
+		if g.Dir == dir && g.State == queue.Done {
+			n += g.Count
+		}
+	}
+	return n
+}
+
+func status(err error) int {
+	var e *localapi.Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
+}

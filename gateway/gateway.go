@@ -1,0 +1,432 @@
+package gateway
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"lienthong/conf"
+	"lienthong/directory"
+	"lienthong/envelope"
+	"lienthong/envelope/sigkey"
+	"lienthong/gateway/axis"
+	"lienthong/queue"
+)
+
+// Options are what the daemon hands the engine besides the configuration.
+type Options struct {
+	Log zerolog.Logger
+	// Registerer takes the metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
+	// Clock is real time when nil.
+	Clock Clock
+	// NoSync skips fsync in the stores. Only for tests.
+	NoSync bool
+	// ShutdownGrace bounds how long Run waits for in-flight sends once its
+	// context ends; zero means 30 seconds.
+	ShutdownGrace time.Duration
+}
+
+// Gateway is one agency's running edge: stores, key, axis client, loops
+// and listeners.
+type Gateway struct {
+	cfg     conf.Config
+	log     zerolog.Logger
+	clock   Clock
+	grace   time.Duration
+	me      envelope.Organization
+	store   *queue.Store
+	dir     *directory.Directory
+	key     *sigkey.Key
+	signer  *envelope.Signer
+	trust   *envelope.Trust
+	policy  envelope.SignaturePolicy
+	axis    *axis.Client
+	m       *metrics
+	breaker *breaker
+	tokens  map[[32]byte]string // sha256(token) → client name
+	hook    *webhook
+
+	wakeOut, wakeIn *signal
+	inbox           *inboxIndex
+	inboxDir        string
+
+	apiLn, metricsLn net.Listener
+	apiSrv, metSrv   *http.Server
+	metricsHandler   http.Handler
+
+	axisSeen atomic.Bool
+	closed   sync.Once
+}
+
+// Open builds a gateway from a validated configuration: it opens the
+// store and the directory, loads the key, checks it can sign, and binds
+// the listeners, so that a Gateway that opened is ready to Run.
+func Open(c conf.Config, o Options) (_ *Gateway, err error) {
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Registerer == nil {
+		o.Registerer = prometheus.NewRegistry()
+	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = 30 * time.Second
+	}
+	g := &Gateway{
+		cfg: c, log: o.Log, clock: o.Clock, grace: o.ShutdownGrace,
+		me:      envelope.Organization{OrganID: c.Agency.Code, OrganName: c.Agency.Name, Email: c.Agency.Email, Telephone: c.Agency.Phone},
+		breaker: newBreaker(c.Outbound.BreakerFailures, time.Duration(c.Outbound.BreakerCooldown)),
+		wakeOut: newSignal(), wakeIn: newSignal(),
+		inbox:    newInboxIndex(),
+		inboxDir: filepath.Join(c.StateDir, "inbox"),
+	}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
+	if err := os.MkdirAll(g.inboxDir, 0o750); err != nil {
+		return nil, err
+	}
+	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{
+		Now: g.clock.Now, NoSync: o.NoSync,
+		RetryBase: time.Duration(c.Outbound.RetryBase), RetryCap: time.Duration(c.Outbound.RetryCap),
+		MaxAttempts: c.Outbound.MaxAttempts, MaxAge: time.Duration(c.Outbound.MaxAge),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	g.dir, err = directory.Open(filepath.Join(c.StateDir, "directory.db"), directory.Options{NoSync: o.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("open directory: %w", err)
+	}
+	if err := g.openKey(); err != nil {
+		return nil, err
+	}
+	if err := g.openTrust(); err != nil {
+		return nil, err
+	}
+	g.m = newMetrics(o.Registerer, g)
+	g.m.certExpiry.Set(float64(g.signer.Certificate().NotAfter.Unix()))
+	g.m.dirAgencies.Set(float64(g.dir.Len()))
+	if t := g.dir.LastSync(); !t.IsZero() {
+		g.m.dirSynced.Set(float64(t.Unix()))
+	}
+	if err := g.openAxis(); err != nil {
+		return nil, err
+	}
+	if err := g.loadTokens(); err != nil {
+		return nil, err
+	}
+	if g.hook, err = newWebhook(c.API, g.log); err != nil {
+		return nil, err
+	}
+	if g.hook != nil {
+		g.hook.failed = g.m.webhookFailed.Inc
+	}
+	if err := g.inbox.load(g.inboxDir, g.store); err != nil {
+		return nil, fmt.Errorf("read inbox: %w", err)
+	}
+	if reg, ok := o.Registerer.(prometheus.Gatherer); ok {
+		g.metricsHandler = metricsHandler(reg)
+	}
+	if err := g.listen(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gateway) openKey() error {
+	s := g.cfg.Signing
+	kc := sigkey.Config{KeyFile: s.KeyFile, PKCS11URI: s.PKCS11URI, CertFile: s.CertFile, ChainFile: s.ChainFile}
+	if s.KeyPassword.Set() {
+		p, err := s.KeyPassword.Path()
+		if err != nil {
+			return fmt.Errorf("signing.key_password: %w", err)
+		}
+		kc.PassFile = p
+	}
+	key, err := sigkey.Load(kc)
+	if err != nil {
+		return fmt.Errorf("load signing key: %w", err)
+	}
+	g.key = key
+	g.signer, err = envelope.NewSigner(key.Signer, key.Chain, envelope.SignerOptions{LegacySHA1: s.LegacySHA1})
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	// A key that cannot sign (a token logged out, a wrong PIN) shows now,
+	// not at the first document.
+	digest := sha256.Sum256([]byte("lienthong start"))
+	if _, err := key.Signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+		return fmt.Errorf("signing key cannot sign: %w", err)
+	}
+	cert := g.signer.Certificate()
+	if left := cert.NotAfter.Sub(g.clock.Now()); left < 30*24*time.Hour {
+		g.log.Warn().Time("not_after", cert.NotAfter).Str("subject", cert.Subject.String()).
+			Msg("signing certificate expires within 30 days: renew it and set signing.cert_file")
+	}
+	return nil
+}
+
+func (g *Gateway) openTrust() error {
+	t := g.cfg.Trust
+	mode, err := envelope.ParseSignatureMode(t.Signatures)
+	if err != nil {
+		return fmt.Errorf("trust.signatures: %w", err)
+	}
+	g.policy = envelope.SignaturePolicy{Mode: mode, Senders: map[string]envelope.SignatureMode{}}
+	for code, s := range t.Senders {
+		m, err := envelope.ParseSignatureMode(s)
+		if err != nil {
+			return fmt.Errorf("trust.senders.%s: %w", code, err)
+		}
+		g.policy.Senders[code] = m
+	}
+	if t.Roots == "" {
+		g.trust = envelope.NewTrust(nil, nil)
+		return nil
+	}
+	if g.trust, err = envelope.LoadTrust(t.Roots); err != nil {
+		return fmt.Errorf("trust.roots: %w", err)
+	}
+	if t.CRLs != "" {
+		if err := g.trust.AddCRLs(t.CRLs); err != nil {
+			return fmt.Errorf("trust.crls: %w", err)
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) openAxis() error {
+	a := g.cfg.Axis
+	secret, err := a.Secret.Read()
+	if err != nil {
+		return fmt.Errorf("axis.secret: %w", err)
+	}
+	g.axis, err = axis.New(axis.Config{
+		Endpoint: a.Endpoint, SystemID: a.SystemID, Secret: []byte(secret), PaddedHashFile: a.PaddedHashFile,
+		ConnectTimeout: time.Duration(a.ConnectTimeout), CallTimeout: time.Duration(a.CallTimeout), MaxConns: a.MaxConns,
+		CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile, Now: g.clock.Now,
+		Observe: func(op string, took time.Duration, err error) {
+			g.m.observeAxis(op, took, err)
+			if err == nil {
+				g.axisSeen.Store(true)
+			}
+		},
+	})
+	return err
+}
+
+// loadTokens reads "client token" lines; a line with one word is a token
+// for a client named after its line.
+func (g *Gateway) loadTokens() error {
+	text, err := g.cfg.API.Tokens.Read()
+	if err != nil {
+		return fmt.Errorf("api.tokens: %w", err)
+	}
+	g.tokens = map[[32]byte]string{}
+	for i, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0 || strings.HasPrefix(f[0], "#"):
+			continue
+		case len(f) == 1:
+			f = []string{fmt.Sprintf("client-%d", i+1), f[0]}
+		case len(f) > 2:
+			return fmt.Errorf("api.tokens line %d: want \"client-name token\"", i+1)
+		}
+		if len(f[1]) < 16 {
+			return fmt.Errorf("api.tokens line %d: token of client %s is shorter than 16 characters", i+1, f[0])
+		}
+		g.tokens[sha256.Sum256([]byte(f[1]))] = f[0]
+	}
+	if len(g.tokens) == 0 {
+		return errors.New("api.tokens: no token in the file")
+	}
+	return nil
+}
+
+// APIAddr is where the local API listens.
+func (g *Gateway) APIAddr() string { return g.apiLn.Addr().String() }
+
+// MetricsAddr is where /metrics is served; "" when turned off.
+func (g *Gateway) MetricsAddr() string {
+	if g.metricsLn == nil {
+		return ""
+	}
+	return g.metricsLn.Addr().String()
+}
+
+// Ready reports whether the gateway can do its job, check by check.
+func (g *Gateway) Ready() (bool, map[string]string) {
+	checks := map[string]string{"store": "ok", "key": "ok", "axis": "ok"}
+	if _, err := g.store.Check(); err != nil {
+		checks["store"] = err.Error()
+	}
+	if g.clock.Now().After(g.signer.Certificate().NotAfter) {
+		checks["key"] = "signing certificate expired"
+	}
+	if !g.axisSeen.Load() {
+		checks["axis"] = "not reached yet"
+	}
+	ready := true
+	for _, v := range checks {
+		ready = ready && v == "ok"
+	}
+	return ready, checks
+}
+
+// Run starts the loops and servers and blocks until ctx ends; then it
+// stops taking work, lets in-flight sends finish within the grace period
+// and returns. ready, when set, is called once everything is serving.
+func (g *Gateway) Run(ctx context.Context, ready func()) error {
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	serve := func(srv *http.Server, ln net.Listener, tls bool) {
+		if srv == nil {
+			return
+		}
+		wg.Go(func() {
+			var err error
+			if tls {
+				err = srv.ServeTLS(ln, "", "")
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		})
+	}
+	serve(g.apiSrv, g.apiLn, g.cfg.API.TLSCert != "")
+	serve(g.metSrv, g.metricsLn, false)
+
+	var loops sync.WaitGroup
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	for range g.cfg.Outbound.Workers {
+		loops.Go(func() { g.sender(loopCtx, hard, 0) })
+	}
+	for range g.cfg.Outbound.UrgentWorkers {
+		loops.Go(func() { g.sender(loopCtx, hard, int(envelope.PriorityUrgent)) })
+	}
+	for range g.cfg.Inbound.Workers {
+		loops.Go(func() { g.receiver(loopCtx) })
+	}
+	loops.Go(func() { g.poller(loopCtx) })
+	loops.Go(func() { g.directoryLoop(loopCtx) })
+	loops.Go(func() { g.housekeeping(loopCtx) })
+	if g.cfg.Spool.Dir != "" {
+		loops.Go(func() { g.spoolLoop(loopCtx) })
+	}
+	g.log.Info().Str("agency", g.me.OrganID).Str("api", g.APIAddr()).Str("metrics", g.MetricsAddr()).
+		Str("axis", g.cfg.Axis.Endpoint).Msg("gateway running")
+	if ready != nil {
+		ready()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		stopLoops()
+	}
+	g.log.Info().Dur("grace", g.grace).Msg("stopping: finishing in-flight sends")
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.grace)
+	defer cancel()
+	for _, srv := range []*http.Server{g.apiSrv, g.metSrv} {
+		if srv != nil {
+			_ = srv.Shutdown(shutdown)
+		}
+	}
+	done := make(chan struct{})
+	go func() { loops.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-shutdown.Done():
+		g.log.Warn().Msg("grace period over: cancelling the sends still out; they will be reconciled at the next start")
+		cancelHard()
+		<-done
+	}
+	g.hook.wait()
+	wg.Wait()
+	return err
+}
+
+// Close releases everything Open took. It is safe to call more than once.
+func (g *Gateway) Close() error {
+	var errs []error
+	g.closed.Do(func() {
+		for _, ln := range []net.Listener{g.apiLn, g.metricsLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+		if g.axis != nil {
+			g.axis.Close()
+		}
+		if g.key != nil {
+			errs = append(errs, g.key.Close())
+		}
+		if g.dir != nil {
+			errs = append(errs, g.dir.Close())
+		}
+		if g.store != nil {
+			errs = append(errs, g.store.Close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// signal wakes every waiting worker at once: a waiter takes the channel
+// before looking for work, so no wake-up falls between look and wait.
+type signal struct {
+	mu sync.Mutex
+	c  chan struct{}
+}
+
+func newSignal() *signal { return &signal{c: make(chan struct{})} }
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c
+}
+
+func (s *signal) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.c)
+	s.c = make(chan struct{})
+}
+
+// sleep waits d on the gateway's clock, or until woken or ctx ends; it
+// reports whether ctx is still live.
+func (g *Gateway) sleep(ctx context.Context, d time.Duration, woken <-chan struct{}) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-woken:
+	case <-g.clock.After(d):
+	}
+	return ctx.Err() == nil
+}
+
+// Stats counts the store's records by direction, state and priority.
+func (g *Gateway) Stats() []queue.GroupStats { return g.store.Stats() }

@@ -1,0 +1,89 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"lienthong/directory"
+	"lienthong/gateway/axis"
+)
+
+// axisSource reads the directory from the axis.
+type axisSource struct{ c *axis.Client }
+
+var _ directory.Source = axisSource{}
+
+func (s axisSource) Agencies(ctx context.Context) ([]directory.Entry, error) {
+	list, err := s.c.GetAgenciesList(ctx)
+	return entries(list), err
+}
+
+func (s axisSource) Changes(ctx context.Context, since int64) ([]directory.Entry, error) {
+	list, err := s.c.GetSynchronizeUnit(ctx)
+	var out []directory.Entry
+	for _, e := range entries(list) {
+		if e.Version > since || e.Version == 0 {
+			out = append(out, e)
+		}
+	}
+	return out, err
+}
+
+func entries(list []axis.Agency) []directory.Entry {
+	out := make([]directory.Entry, len(list))
+	for i, a := range list {
+		out[i] = directory.Entry{ID: a.ID, Code: a.Code, Name: a.Name, Parent: a.Parent, Mail: a.Mail,
+			Version: a.Version, Deleted: a.Deleted, Modified: a.ModifyDate}
+	}
+	return out
+}
+
+// directoryLoop syncs the whole directory at start when it is empty and
+// the changes every sync interval; a failed sync retries in a minute.
+func (g *Gateway) directoryLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		wait := time.Duration(g.cfg.Directory.SyncInterval)
+		if err := g.SyncDirectory(ctx); err != nil && ctx.Err() == nil {
+			g.log.Warn().Err(err).Msg("directory sync failed: retrying in a minute; recipients resolve against the last good copy")
+			wait = min(wait, time.Minute)
+		}
+		g.sleep(ctx, wait, nil)
+	}
+}
+
+// SyncDirectory fetches the agency directory from the axis: whole when
+// none is held yet, else the changes since the held version.
+func (g *Gateway) SyncDirectory(ctx context.Context) error {
+	now := g.clock.Now()
+	src := axisSource{g.axis}
+	var err error
+	var rep directory.ImportReport
+	if g.dir.Len() == 0 {
+		rep, err = g.dir.SyncFull(ctx, src, now)
+	} else {
+		rep, err = g.dir.SyncChanges(ctx, src, now)
+	}
+	if err != nil {
+		return err
+	}
+	g.m.dirAgencies.Set(float64(g.dir.Len()))
+	g.m.dirSynced.Set(float64(now.Unix()))
+	g.log.Info().Int("agencies", g.dir.Len()).Int64("version", g.dir.Version()).Interface("report", rep).Msg("directory synced")
+	return nil
+}
+
+// housekeeping purges finished records past the retention, hourly.
+func (g *Gateway) housekeeping(ctx context.Context) {
+	for g.sleep(ctx, time.Hour, nil) {
+		cutoff := g.clock.Now().Add(-time.Duration(g.cfg.Outbound.Retention))
+		n, err := g.store.Purge(cutoff)
+		if err != nil {
+			g.log.Error().Err(err).Msg("purge finished records")
+			continue
+		}
+		if n > 0 {
+			g.inbox.drop(g.store)
+			g.log.Info().Int("records", n).Time("before", cutoff).Msg("purged finished records past retention")
+		}
+	}
+}

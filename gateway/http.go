@@ -1,0 +1,413 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"lienthong/envelope"
+	"lienthong/gateway/localapi"
+	"lienthong/queue"
+)
+
+// maxMetadata bounds the JSON metadata part of a submission.
+const maxMetadata = 1 << 20
+
+// listen binds the API and metrics listeners, so a port in use fails Open.
+func (g *Gateway) listen() error {
+	ln, err := net.Listen("tcp", g.cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("api.listen: %w", err)
+	}
+	g.apiLn = ln
+	g.apiSrv = &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	if g.cfg.API.TLSCert != "" {
+		tc, err := g.tlsConfig()
+		if err != nil {
+			return err
+		}
+		g.apiSrv.TLSConfig = tc
+	}
+	if g.cfg.Metrics.Listen != "" && g.metricsHandler != nil {
+		ln, err := net.Listen("tcp", g.cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen: %w", err)
+		}
+		g.metricsLn = ln
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", g.metricsHandler)
+		g.metSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	return nil
+}
+
+func (g *Gateway) tlsConfig() (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(g.cfg.API.TLSCert, g.cfg.API.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("api.tls_cert: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if g.cfg.API.ClientCA != "" {
+		pem, err := os.ReadFile(g.cfg.API.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("api.client_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("api.client_ca: no PEM certificate in %s", g.cfg.API.ClientCA)
+		}
+		tc.ClientCAs, tc.ClientAuth = pool, tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+func metricsHandler(reg prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// Handler is the local API.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, localapi.Health{Ready: true, Checks: map[string]string{"process": "ok"}})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ok, checks := g.Ready()
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, localapi.Health{Ready: ok, Checks: checks})
+	})
+	api := http.NewServeMux()
+	api.HandleFunc("POST /v1/documents", g.postDocument)
+	api.HandleFunc("GET /v1/documents", g.listDocuments)
+	api.HandleFunc("GET /v1/documents/{id}", g.getDocument)
+	api.HandleFunc("POST /v1/documents/{id}/resend", g.resendDocument)
+	api.HandleFunc("POST /v1/documents/{id}/recall", g.recallDocument)
+	api.HandleFunc("GET /v1/inbox", g.listInbox)
+	api.HandleFunc("GET /v1/inbox/{id}", g.getInbox)
+	api.HandleFunc("GET /v1/inbox/{id}/files/{n}", g.getInboxFile)
+	api.HandleFunc("POST /v1/inbox/{id}/status", g.postInboxStatus)
+	api.HandleFunc("GET /v1/directory/search", g.searchDirectory)
+	api.HandleFunc("GET /v1/directory/{code}", g.getAgency)
+	mux.Handle("/v1/", g.authenticate(api))
+	return mux
+}
+
+type clientKey struct{}
+
+// authenticate admits a request carrying one of the configured tokens.
+func (g *Gateway) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		name, known := g.tokens[sha256.Sum256([]byte(strings.TrimSpace(tok)))]
+		if !ok || !known {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lienthong"`)
+			writeError(w, http.StatusUnauthorized, "a valid bearer token is required", nil)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, name)))
+	})
+}
+
+func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
+	limit := int64(g.cfg.Outbound.MaxDocument)
+	r.Body = http.MaxBytesReader(w, r.Body, limit+maxMetadata+1<<20)
+	meta, files, err := readSubmission(r)
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	client, _ := r.Context().Value(clientKey{}).(string)
+	rec, existed, err := g.Submit(Submission{Meta: meta, Files: files, Client: client})
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	code := http.StatusAccepted
+	if existed {
+		code = http.StatusOK
+	}
+	writeJSON(w, code, localapi.Accepted{ID: rec.ID, DocumentID: rec.Meta[metaDocumentID], Existing: existed})
+}
+
+// readSubmission reads the multipart form: one metadata part, then file
+// parts in attachment order.
+func readSubmission(r *http.Request) (*envelope.Metadata, []envelope.Attachment, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		return nil, nil, envelope.Problems{{Path: "Content-Type", Rule: "must be multipart/form-data with a metadata part", Value: r.Header.Get("Content-Type")}}
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, nil, envelope.Problems{{Path: "Content-Type", Rule: err.Error()}}
+	}
+	var meta *envelope.Metadata
+	var files []envelope.Attachment
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, bodyError(err)
+		}
+		switch p.FormName() {
+		case "metadata":
+			if meta, err = envelope.DecodeMetadata(io.LimitReader(p, maxMetadata)); err != nil {
+				return nil, nil, err
+			}
+		case "file":
+			data, err := io.ReadAll(p)
+			if err != nil {
+				return nil, nil, bodyError(err)
+			}
+			name := p.FileName()
+			if name == "" {
+				return nil, nil, envelope.Problems{{Path: fmt.Sprintf("file[%d]", len(files)), Rule: "needs a file name"}}
+			}
+			files = append(files, envelope.Attachment{Name: name, ContentType: p.Header.Get("Content-Type"), Data: data})
+		default:
+			return nil, nil, envelope.Problems{{Path: p.FormName(), Rule: "is not a known part (metadata, file)"}}
+		}
+	}
+	if meta == nil {
+		return nil, nil, envelope.Problems{{Path: "metadata", Rule: "is required: a JSON part named metadata"}}
+	}
+	for i := range files {
+		if files[i].ContentType == "application/octet-stream" {
+			files[i].ContentType = ""
+		}
+	}
+	return meta, files, nil
+}
+
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return fmt.Errorf("%w: request over %d bytes", ErrTooLarge, mbe.Limit)
+	}
+	return envelope.Problems{{Path: "body", Rule: "is not a readable multipart body: " + err.Error()}}
+}
+
+func (g *Gateway) getDocument(w http.ResponseWriter, r *http.Request) {
+	rec, err := g.outboundDocument(r.PathValue("id"))
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.documentView(rec))
+}
+
+func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
+	want := r.URL.Query().Get("state")
+	var state queue.State
+	switch want {
+	case "":
+	case localapi.StateSent:
+		state = queue.Done
+	case localapi.StateDead:
+		state = queue.Dead
+	case localapi.StateSending:
+		state = queue.Leased
+	case localapi.StateAccepted, localapi.StateRetry:
+		state = queue.Ready
+	default:
+		g.fail(w, envelope.Problems{{Path: "state", Rule: "must be accepted, sending, retry, sent or dead", Value: want}})
+		return
+	}
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	recs, err := g.store.List(queue.Filter{Dir: queue.Outbound, State: state, Limit: cmpOr(limit, 100)})
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	out := []*localapi.Document{}
+	for _, rec := range recs {
+		if d := g.documentView(rec); want == "" || d.State == want {
+			out = append(out, d)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) resendDocument(w http.ResponseWriter, r *http.Request) {
+	rec, err := g.Resend(r.PathValue("id"))
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.documentView(rec))
+}
+
+func (g *Gateway) recallDocument(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxMetadata)).Decode(&body); err != nil && err != io.EOF {
+			g.fail(w, envelope.Problems{{Path: "body", Rule: "is not JSON: " + err.Error()}})
+			return
+		}
+	}
+	rec, err := g.Recall(r.PathValue("id"), body.Reason)
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, g.documentView(rec))
+}
+
+func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := q.Get("state")
+	switch state {
+	case "", localapi.InboxNew, localapi.InboxAnswered, localapi.InboxRecall, localapi.InboxQuarantined:
+	default:
+		g.fail(w, envelope.Problems{{Path: "state", Rule: "must be new, answered, recall or quarantined", Value: state}})
+		return
+	}
+	var wait time.Duration
+	if s := q.Get("wait"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 || d > 5*time.Minute {
+			g.fail(w, envelope.Problems{{Path: "wait", Rule: "must be a duration up to 5m, like 30s", Value: s}})
+			return
+		}
+		wait = d
+	}
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	items, changed := g.inbox.list(state, limit)
+	if len(items) == 0 && wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-changed:
+			items, _ = g.inbox.list(state, limit)
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if items == nil {
+		items = []localapi.InboxItem{}
+	}
+	writeJSON(w, http.StatusOK, items)
+}
+
+func (g *Gateway) getInbox(w http.ResponseWriter, r *http.Request) {
+	item, ok := g.inbox.get(r.PathValue("id"))
+	if !ok {
+		g.fail(w, fmt.Errorf("%w: %s", ErrNotFound, r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, item)
+}
+
+func (g *Gateway) getInboxFile(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil {
+		g.fail(w, envelope.Problems{{Path: "n", Rule: "must be a file number from 1", Value: r.PathValue("n")}})
+		return
+	}
+	f, fh, err := g.inboxFile(r.PathValue("id"), n)
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	defer fh.Close()
+	w.Header().Set("Content-Type", f.ContentType)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+	w.Header().Set("Digest", "sha-256="+f.SHA256)
+	http.ServeContent(w, r, "", time.Time{}, fh)
+}
+
+func (g *Gateway) postInboxStatus(w http.ResponseWriter, r *http.Request) {
+	var req localapi.StatusRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxMetadata)).Decode(&req); err != nil {
+		g.fail(w, envelope.Problems{{Path: "body", Rule: "is not a JSON status request: " + err.Error()}})
+		return
+	}
+	item, err := g.Answer(r.PathValue("id"), req)
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, item)
+}
+
+func (g *Gateway) searchDirectory(w http.ResponseWriter, r *http.Request) {
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	out := []localapi.Agency{}
+	for _, e := range g.dir.Search(r.URL.Query().Get("q"), cmpOr(limit, 20)) {
+		out = append(out, localapi.Agency{Code: e.Code, Name: e.Name, Parent: e.Parent, Mail: e.Mail, Deleted: e.Deleted})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (g *Gateway) getAgency(w http.ResponseWriter, r *http.Request) {
+	e, ok := g.dir.Lookup(r.PathValue("code"))
+	if !ok {
+		g.fail(w, fmt.Errorf("%w: agency %s", ErrNotFound, r.PathValue("code")))
+		return
+	}
+	writeJSON(w, http.StatusOK, localapi.Agency{Code: e.Code, Name: e.Name, Parent: e.Parent, Mail: e.Mail, Deleted: e.Deleted})
+}
+
+// fail maps an error to its status: the one place the API decides codes.
+func (g *Gateway) fail(w http.ResponseWriter, err error) {
+	var ps envelope.Problems
+	switch {
+	case errors.As(err, &ps):
+		out := make([]localapi.Problem, len(ps))
+		for i, p := range ps {
+			out[i] = localapi.Problem{Field: p.Path, Rule: p.Rule, Value: p.Value}
+		}
+		writeError(w, http.StatusUnprocessableEntity, "the request breaks "+strconv.Itoa(len(ps))+" rule(s)", out)
+	case errors.Is(err, ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error(), nil)
+	case errors.Is(err, ErrUnavailable):
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, err.Error(), nil)
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error(), nil)
+	case errors.Is(err, ErrConflict):
+		writeError(w, http.StatusConflict, err.Error(), nil)
+	default:
+		g.log.Error().Err(err).Msg("local API request failed")
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+	}
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, ps []localapi.Problem) {
+	writeJSON(w, code, localapi.Error{Message: msg, Problems: ps})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func cmpOr(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}

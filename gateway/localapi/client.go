@@ -1,0 +1,169 @@
+package localapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Client calls a gateway's local API with one client system's token.
+type Client struct {
+	Base  string // e.g. http://127.0.0.1:8490
+	Token string
+	HTTP  *http.Client // http.DefaultClient when nil
+}
+
+// Upload is one file of a submission.
+type Upload struct {
+	Name        string
+	ContentType string // "" lets the gateway guess from the name
+	Data        []byte
+}
+
+// Submit hands over a document: metadata is the JSON object of the
+// metadata part (any value that marshals to it).
+func (c *Client) Submit(ctx context.Context, metadata any, files []Upload) (*Accepted, error) {
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mp, err := mw.CreateFormField("metadata")
+	if err != nil {
+		return nil, err
+	}
+	if err := json.NewEncoder(mp).Encode(metadata); err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		h := make(map[string][]string)
+		h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name="file"; filename=%q`, f.Name)}
+		if f.ContentType != "" {
+			h["Content-Type"] = []string{f.ContentType}
+		}
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			return nil, err
+		}
+		w.Write(f.Data)
+	}
+	mw.Close()
+	var a Accepted
+	return &a, c.do(ctx, http.MethodPost, "/v1/documents", mw.FormDataContentType(), &body, &a)
+}
+
+// Document returns an outbound document's state.
+func (c *Client) Document(ctx context.Context, id string) (*Document, error) {
+	var d Document
+	return &d, c.do(ctx, http.MethodGet, "/v1/documents/"+url.PathEscape(id), "", nil, &d)
+}
+
+// Documents lists outbound documents in a state ("" for all).
+func (c *Client) Documents(ctx context.Context, state string) ([]Document, error) {
+	var ds []Document
+	return ds, c.do(ctx, http.MethodGet, "/v1/documents?state="+url.QueryEscape(state), "", nil, &ds)
+}
+
+// Resend queues a dead document again.
+func (c *Client) Resend(ctx context.Context, id string) (*Document, error) {
+	var d Document
+	return &d, c.do(ctx, http.MethodPost, "/v1/documents/"+url.PathEscape(id)+"/resend", "", nil, &d)
+}
+
+// Recall asks the recipients to give a sent document back.
+func (c *Client) Recall(ctx context.Context, id, reason string) (*Document, error) {
+	b, _ := json.Marshal(map[string]string{"reason": reason})
+	var d Document
+	return &d, c.do(ctx, http.MethodPost, "/v1/documents/"+url.PathEscape(id)+"/recall", "application/json", bytes.NewReader(b), &d)
+}
+
+// Inbox lists inbox items in a state ("" for all); with wait > 0 an empty
+// answer is held until an item arrives or wait passes.
+func (c *Client) Inbox(ctx context.Context, state string, wait time.Duration) ([]InboxItem, error) {
+	q := url.Values{"state": {state}}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	var items []InboxItem
+	return items, c.do(ctx, http.MethodGet, "/v1/inbox?"+q.Encode(), "", nil, &items)
+}
+
+// InboxItem returns one inbox item.
+func (c *Client) InboxItem(ctx context.Context, id string) (*InboxItem, error) {
+	var it InboxItem
+	return &it, c.do(ctx, http.MethodGet, "/v1/inbox/"+url.PathEscape(id), "", nil, &it)
+}
+
+// InboxFile returns the nth file (from 1) of an inbox item.
+func (c *Client) InboxFile(ctx context.Context, id string, n int) ([]byte, error) {
+	var b bytes.Buffer
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/inbox/%s/files/%d", url.PathEscape(id), n), "", nil, &b)
+	return b.Bytes(), err
+}
+
+// Answer sends a business status about an inbox item to its sender.
+func (c *Client) Answer(ctx context.Context, id string, r StatusRequest) (*InboxItem, error) {
+	b, _ := json.Marshal(r)
+	var it InboxItem
+	return &it, c.do(ctx, http.MethodPost, "/v1/inbox/"+url.PathEscape(id)+"/status", "application/json", bytes.NewReader(b), &it)
+}
+
+// Search finds agencies by name.
+func (c *Client) Search(ctx context.Context, q string) ([]Agency, error) {
+	var as []Agency
+	return as, c.do(ctx, http.MethodGet, "/v1/directory/search?q="+url.QueryEscape(q), "", nil, &as)
+}
+
+// Agency looks up an identifier code.
+func (c *Client) Agency(ctx context.Context, code string) (*Agency, error) {
+	var a Agency
+	return &a, c.do(ctx, http.MethodGet, "/v1/directory/"+url.PathEscape(code), "", nil, &a)
+}
+
+// Ready asks /readyz.
+func (c *Client) Ready(ctx context.Context) (*Health, error) {
+	var h Health
+	return &h, c.do(ctx, http.MethodGet, "/readyz", "", nil, &h)
+}
+
+// do sends a request; out is JSON-decoded, or copied when a *bytes.Buffer.
+// An error answer comes back as *Error.
+func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.Base, "/")+path, body)
+	if err != nil {
+		return err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		e := &Error{Status: resp.StatusCode}
+		if json.Unmarshal(b, e) != nil || e.Message == "" {
+			e.Message = strings.TrimSpace(string(b))
+		}
+		if out != nil && resp.StatusCode == http.StatusServiceUnavailable && strings.HasSuffix(path, "readyz") {
+			_ = json.Unmarshal(b, out)
+		}
+		return e
+	}
+	if buf, ok := out.(*bytes.Buffer); ok {
+		_, err = io.Copy(buf, resp.Body)
+		return err
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

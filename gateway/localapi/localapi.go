@@ -1,0 +1,164 @@
+// Package localapi is the contract between lienthongd and the software
+// beside it: the request and answer types of the local HTTP API and a
+// typed Client, shared by the daemon, the lienthong CLI and tests, so the
+// three cannot drift apart. docs/api.yaml describes the same API.
+package localapi
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Accepted is the answer to a submitted document: the record's id for
+// later questions and the edXML DocumentId the recipients will see.
+type Accepted struct {
+	ID         string `json:"id"`
+	DocumentID string `json:"documentId"`
+	// Existing is set when the same DocumentId had been submitted before;
+	// nothing new was queued.
+	Existing bool `json:"existing,omitempty"`
+}
+
+// Document is an outbound document's fate.
+type Document struct {
+	ID         string      `json:"id"`
+	DocumentID string      `json:"documentId"`
+	Kind       string      `json:"kind"` // document or status
+	Subject    string      `json:"subject,omitempty"`
+	Priority   int         `json:"priority"`
+	State      string      `json:"state"` // accepted, sending, retry, sent, dead
+	Attempts   int         `json:"attempts"`
+	LastError  string      `json:"lastError,omitempty"`
+	NextRetry  *time.Time  `json:"nextRetry,omitempty"`
+	AxisDocID  string      `json:"axisDocId,omitempty"`
+	Created    time.Time   `json:"created"`
+	Updated    time.Time   `json:"updated"`
+	SentAt     *time.Time  `json:"sentAt,omitempty"`
+	Recipients []Recipient `json:"recipients"`
+	Recalled   bool        `json:"recalled,omitempty"`
+}
+
+// Recipient is one recipient's business state for an outbound document.
+type Recipient struct {
+	OrganID     string     `json:"organId"`
+	StatusCode  string     `json:"statusCode"` // "" until the axis took the document, then "sent", then 01…16
+	Description string     `json:"description,omitempty"`
+	UpdatedAt   *time.Time `json:"updatedAt,omitempty"`
+}
+
+// Outbound document states.
+const (
+	StateAccepted = "accepted" // stored, waiting for a send slot
+	StateSending  = "sending"
+	StateRetry    = "retry" // an attempt failed; another is scheduled
+	StateSent     = "sent"  // the axis took it
+	StateDead     = "dead"  // given up; an operator may resend
+)
+
+// InboxItem is an inbound package delivered to (or held back from) the
+// legacy system.
+type InboxItem struct {
+	ID              string `json:"id"`
+	State           string `json:"state"` // new, answered, recall, quarantined
+	DocumentID      string `json:"documentId,omitempty"`
+	From            string `json:"from,omitempty"`
+	FromName        string `json:"fromName,omitempty"`
+	CodeNumber      string `json:"codeNumber,omitempty"`
+	CodeNotation    string `json:"codeNotation,omitempty"`
+	Subject         string `json:"subject,omitempty"`
+	Priority        int    `json:"priority"`
+	BusinessDocType int    `json:"businessDocType"` // 0 new, 1 revoke, 2 update, 3 replace
+	// TargetDocumentID is the document a revoke, update or replace is about.
+	TargetDocumentID string    `json:"targetDocumentId,omitempty"`
+	Promulgated      string    `json:"promulgationDate,omitempty"` // yyyy/MM/dd
+	Received         time.Time `json:"received"`
+	Files            []File    `json:"files,omitempty"`
+	StatusCode       string    `json:"statusCode,omitempty"` // the last status we answered
+	// Recall is set when the sender asked for the document back (status
+	// 13); answer 15 to agree or 16 to refuse.
+	Recall bool `json:"recall,omitempty"`
+	// Reason says why a quarantined package was refused.
+	Reason string `json:"reason,omitempty"`
+	// SignatureWarning is set when policy let an unverified package through.
+	SignatureWarning string `json:"signatureWarning,omitempty"`
+}
+
+// Inbox states.
+const (
+	InboxNew         = "new"
+	InboxAnswered    = "answered"
+	InboxRecall      = "recall"
+	InboxQuarantined = "quarantined"
+)
+
+// File is one attachment of an inbox item; N counts from 1.
+type File struct {
+	N           int    `json:"n"`
+	Name        string `json:"name"`
+	ContentType string `json:"contentType"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+}
+
+// StatusRequest is the legacy system's business answer to an inbound
+// document: 02 refuse, 03 registered, 04 assigned, 05 processing, 06 done,
+// 15/16 to agree to or refuse a recall.
+type StatusRequest struct {
+	Code        string `json:"code"`
+	Description string `json:"description,omitempty"`
+	Staff       string `json:"staff,omitempty"`
+	Department  string `json:"department,omitempty"`
+}
+
+// Agency is a directory entry.
+type Agency struct {
+	Code    string `json:"code"`
+	Name    string `json:"name"`
+	Parent  string `json:"parent,omitempty"`
+	Mail    string `json:"mail,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// Event is what the webhook posts: a new inbox item or a status change of
+// an outbound document.
+type Event struct {
+	Type     string     `json:"type"` // inbox or status
+	Inbox    *InboxItem `json:"inbox,omitempty"`
+	Document *Document  `json:"document,omitempty"`
+}
+
+// Problem is one broken rule of a request, named by its JSON field.
+type Problem struct {
+	Field string `json:"field"`
+	Rule  string `json:"rule"`
+	Value string `json:"value"`
+}
+
+// Error is every error answer's body.
+type Error struct {
+	Status   int       `json:"-"`
+	Message  string    `json:"error"`
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%d: %s", e.Status, e.Message)
+	if len(e.Problems) > 0 {
+		var b strings.Builder
+		for _, p := range e.Problems {
+			fmt.Fprintf(&b, "; %s %s", p.Field, p.Rule)
+			if p.Value != "" {
+				fmt.Fprintf(&b, " (%q)", p.Value)
+			}
+		}
+		s += b.String()
+	}
+	return s
+}
+
+// Health is /healthz and /readyz's answer.
+type Health struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"` // ok or why not
+}

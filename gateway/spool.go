@@ -1,0 +1,127 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lienthong/envelope"
+	"lienthong/gateway/localapi"
+	"lienthong/queue"
+)
+
+// The spool is for software that can only write files. It drops
+// outbox/NAME.json (the metadata, written last, by rename) beside the files
+// it names; the gateway submits it and moves the lot to sent/ or failed/
+// with NAME.result.json. Inbound packages appear as inbox/ID/ folders.
+
+func (g *Gateway) spoolLoop(ctx context.Context) {
+	for _, d := range []string{"outbox", "sent", "failed", "inbox"} {
+		if err := os.MkdirAll(filepath.Join(g.cfg.Spool.Dir, d), 0o770); err != nil {
+			g.log.Error().Err(err).Msg("spool folder")
+			return
+		}
+	}
+	for g.sleep(ctx, 0, nil) {
+		g.scanOutbox()
+		if !g.sleep(ctx, time.Duration(g.cfg.Spool.ScanInterval), nil) {
+			return
+		}
+	}
+}
+
+func (g *Gateway) scanOutbox() {
+	out := filepath.Join(g.cfg.Spool.Dir, "outbox")
+	names, err := filepath.Glob(filepath.Join(out, "*.json"))
+	if err != nil {
+		return
+	}
+	for _, path := range names {
+		if strings.HasSuffix(path, ".result.json") {
+			continue
+		}
+		g.spoolOne(path)
+	}
+}
+
+func (g *Gateway) spoolOne(path string) {
+	log := g.log.With().Str("spool_file", filepath.Base(path)).Logger()
+	var result any
+	files, rec, existed, err := g.submitSpool(path)
+	dest := "sent"
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return // stays for the next scan
+	case err != nil:
+		dest = "failed"
+		var ps envelope.Problems
+		e := localapi.Error{Message: err.Error()}
+		if errors.As(err, &ps) {
+			e.Message = "the metadata breaks " + fmt.Sprint(len(ps)) + " rule(s)"
+			for _, p := range ps {
+				e.Problems = append(e.Problems, localapi.Problem{Field: p.Path, Rule: p.Rule, Value: p.Value})
+			}
+		}
+		result = e
+		log.Warn().Err(err).Msg("spool document refused: moved to failed/")
+	default:
+		result = localapi.Accepted{ID: rec.ID, DocumentID: rec.Meta[metaDocumentID], Existing: existed}
+	}
+	base := strings.TrimSuffix(filepath.Base(path), ".json")
+	b, _ := json.MarshalIndent(result, "", "  ")
+	dir := filepath.Join(g.cfg.Spool.Dir, dest)
+	if err := writeFileAtomic(filepath.Join(dir, base+".result.json"), b); err != nil {
+		log.Error().Err(err).Msg("spool result")
+		return
+	}
+	for _, f := range files {
+		if err := os.Rename(f, filepath.Join(dir, filepath.Base(f))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Error().Err(err).Msg("spool move")
+		}
+	}
+	// The metadata goes last: while it is in outbox/, the job is not done.
+	if err := os.Rename(path, filepath.Join(dir, filepath.Base(path))); err != nil {
+		log.Error().Err(err).Msg("spool move")
+	}
+}
+
+// submitSpool reads one metadata file and the files it names; it returns
+// the attachment paths so they move with it.
+func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, existed bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	meta, err := envelope.DecodeMetadata(f)
+	f.Close()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	var atts []envelope.Attachment
+	var ps envelope.Problems
+	for i, ma := range meta.Attachments {
+		name := filepath.Base(ma.File)
+		if ma.File == "" || name != ma.File {
+			ps = append(ps, envelope.Problem{Path: fmt.Sprintf("attachments[%d].file", i), Rule: "must name a file beside the metadata, without folders", Value: ma.File})
+			continue
+		}
+		p := filepath.Join(filepath.Dir(path), name)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			ps = append(ps, envelope.Problem{Path: fmt.Sprintf("attachments[%d].file", i), Rule: "cannot be read", Value: ma.File})
+			continue
+		}
+		files = append(files, p)
+		atts = append(atts, envelope.Attachment{Name: name, Data: data})
+	}
+	if len(ps) > 0 {
+		return files, nil, false, ps
+	}
+	rec, existed, err = g.Submit(Submission{Meta: meta, Files: atts, Client: "spool"})
+	return files, rec, existed, err
+}

@@ -1,0 +1,120 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"lienthong/conf"
+	"lienthong/gateway/localapi"
+)
+
+// SignatureHeader carries hex HMAC-SHA256 of a webhook body under the
+// shared webhook secret, so the legacy system can trust what it is told.
+const SignatureHeader = "X-Lienthong-Signature"
+
+// webhook tells the legacy system of changes. It is a courtesy: the inbox
+// and document endpoints stay the record, so a lost call loses nothing.
+type webhook struct {
+	url    string
+	secret []byte
+	log    zerolog.Logger
+	client *http.Client
+	failed func()
+	wg     sync.WaitGroup
+	slots  chan struct{}
+}
+
+func newWebhook(c conf.API, log zerolog.Logger) (*webhook, error) {
+	if c.Webhook == "" {
+		return nil, nil
+	}
+	s, err := c.WebhookSecret.Read()
+	if err != nil {
+		return nil, fmt.Errorf("api.webhook_secret: %w", err)
+	}
+	return &webhook{url: c.Webhook, secret: []byte(s), log: log.With().Str("component", "webhook").Logger(),
+		client: &http.Client{Timeout: 10 * time.Second}, slots: make(chan struct{}, 8)}, nil
+}
+
+func (h *webhook) inboxChanged(it *localapi.InboxItem) {
+	if h != nil {
+		h.post(localapi.Event{Type: "inbox", Inbox: it})
+	}
+}
+
+func (h *webhook) documentChanged(d *localapi.Document) {
+	if h != nil {
+		h.post(localapi.Event{Type: "status", Document: d})
+	}
+}
+
+// post delivers an event in the background, retrying five times with
+// doubling waits; at most eight deliveries are out at once, beyond which
+// events are dropped with a log line.
+func (h *webhook) post(ev localapi.Event) {
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		h.log.Warn().Str("type", ev.Type).Msg("webhook backlog full: event not sent; the API still has it")
+		return
+	}
+	h.wg.Go(func() {
+		defer func() { <-h.slots }()
+		wait := time.Second
+		for attempt := 1; attempt <= 5; attempt++ {
+			if err := h.send(body); err == nil {
+				return
+			} else if attempt == 5 {
+				if h.failed != nil {
+					h.failed()
+				}
+				h.log.Warn().Err(err).Str("type", ev.Type).Msg("webhook not taken after 5 attempts")
+				return
+			}
+			time.Sleep(wait)
+			wait *= 2
+		}
+	})
+}
+
+func (h *webhook) send(body []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	mac := hmac.New(sha256.New, h.secret)
+	mac.Write(body)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SignatureHeader, "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("webhook answered %s", resp.Status)
+	}
+	return nil
+}
+
+func (h *webhook) wait() {
+	if h != nil {
+		h.wg.Wait()
+	}
+}
