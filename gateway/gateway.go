@@ -430,3 +430,12 @@ func (g *Gateway) sleep(ctx context.Context, d time.Duration, woken <-chan struc
 
 // Stats counts the store's records by direction, state and priority.
 func (g *Gateway) Stats() []queue.GroupStats { return g.store.Stats() }
+
+// Alive is the watchdog's self-check: the store answers.
+func (g *Gateway) Alive() error {
+	_, err := g.store.Get("-")
+	if errors.Is(err, queue.ErrNotFound) {
+		return nil
+	}
+	return err
+}

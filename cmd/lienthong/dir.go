@@ -23,8 +23,8 @@ Example:
 func runDir(e *env, args []string) error {
 	return dispatch(e, "lienthong dir", dirUsage, []command{
 		{"parse", "check an identifier code and show its level and parent", runDirParse},
-		{"search", "find agencies by name in an exported directory", runDirSearch},
-		{"lookup", "show an agency of an exported directory by code", runDirLookup},
+		{"search", "find agencies by name (exported directory file or running gateway)", runDirSearch},
+		{"lookup", "show an agency by code (exported directory file or running gateway)", runDirLookup},
 	}, args)
 }
 
@@ -64,6 +64,7 @@ func runDirParse(e *env, args []string) error {
 
 const dirSearchUsage = `Usage:
   lienthong dir search --file agencies.json [--limit N] TEXT...
+  lienthong dir search [--api URL] TEXT...    (the running gateway's directory)
 
 Finds agencies by name in a directory exported from the axis (the
 getAgenciesList JSON, {"status":"OK","data":[...]} or a bare list). Case
@@ -77,14 +78,18 @@ Example:
 
 func runDirSearch(e *env, args []string) error {
 	fs := newFlags(e, "dir search", dirSearchUsage)
-	file := fs.String("file", "", "exported directory JSON (required)")
+	file := fs.String("file", "", "exported directory JSON; without it, ask the running gateway")
 	limit := fs.Int("limit", 20, "most results to print")
+	api := addAPIFlags(fs)
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
 	}
-	if *file == "" || fs.NArg() == 0 {
+	if fs.NArg() == 0 {
 		fs.Usage()
 		return errUsage
+	}
+	if *file == "" {
+		return dirFromAPI(e, api, "", fs.Args(), *limit)
 	}
 	d, err := loadDirectory(e, *file)
 	if err != nil {
@@ -95,6 +100,7 @@ func runDirSearch(e *env, args []string) error {
 
 const dirLookupUsage = `Usage:
   lienthong dir lookup --file agencies.json CODE
+  lienthong dir lookup [--api URL] CODE       (the running gateway's directory)
 
 Prints the agency with that identifier code from an exported directory as
 one JSON object; a code it does not hold exits 1.
@@ -106,17 +112,21 @@ Example:
 
 func runDirLookup(e *env, args []string) error {
 	fs := newFlags(e, "dir lookup", dirLookupUsage)
-	file := fs.String("file", "", "exported directory JSON (required)")
+	file := fs.String("file", "", "exported directory JSON; without it, ask the running gateway")
+	api := addAPIFlags(fs)
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
 	}
-	if *file == "" || fs.NArg() != 1 {
+	if fs.NArg() != 1 {
 		fs.Usage()
 		return errUsage
 	}
 	code, err := directory.ParseCode(fs.Arg(0))
 	if err != nil {
 		return fmt.Errorf("identifier code %w", err)
+	}
+	if *file == "" {
+		return dirFromAPI(e, api, string(code), nil, 0)
 	}
 	d, err := loadDirectory(e, *file)
 	if err != nil {

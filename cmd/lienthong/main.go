@@ -58,7 +58,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	err := dispatch(e, "lienthong", topUsage, []command{
 		{"envelope", "inspect, build, sign and verify edXML packages", runEnvelope},
-		{"dir", "check agency identifier codes", runDir},
+		{"send", "hand a document to the running gateway", runSend},
+		{"status", "show an outbound document's state and its recipients' statuses", runStatus},
+		{"outbox", "list, resend or recall outbound documents", runOutbox},
+		{"inbox", "list, read and answer received documents", runInbox},
+		{"dir", "check identifier codes; search the agency directory", runDir},
 		{"queue", "check, count, compact and back up a queue file offline", runQueue},
 		{"axis", "talk to the axis adapter directly: send, list, get, ack, sent, agencies", runAxis},
 		{"dev-ca", "make a development CA and agency key (not for production)", runDevCA},
@@ -78,8 +82,12 @@ Commands:
 %s
 Run "lienthong COMMAND -h" for a command's help.
 
+Commands send, status, outbox, inbox and dir search/lookup talk to a running
+lienthongd at --api or $LIENTHONG_API with the token in $LIENTHONG_TOKEN.
+
 Examples:
   lienthong envelope inspect docs/examples/cong-van.edxml
+  lienthong send --metadata docs/examples/cong-van.json docs/examples/cong-van-152.pdf
   lienthong dev-ca /tmp/dev
   lienthong envelope verify --trust /tmp/dev/ca.pem signed.edxml
 `

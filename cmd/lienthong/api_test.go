@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"lienthong/gateway/devstack"
+	"lienthong/gateway/localapi"
+)
+
+// devStack runs the development exchange on real time for the CLI.
+func devStack(t *testing.T) *devstack.Stack {
+	t.Helper()
+	s, err := devstack.Open(devstack.Options{Dir: t.TempDir(), NoSync: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	return s
+}
+
+func TestSendStatusInboxOverTheAPI(t *testing.T) {
+	s := devStack(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(s.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	api := []string{"--api", s.Client.Base, "--token-file", tokenFile}
+	code, out, errOut := lienthong(t, "", append(append([]string{"send"}, api...),
+		"--metadata", "../../docs/examples/cong-van.json", "../../docs/examples/cong-van-152.pdf")...)
+	if code != 0 {
+		t.Fatalf("send: exit %d\n%s", code, errOut)
+	}
+	var acc localapi.Accepted
+	if err := json.Unmarshal([]byte(out), &acc); err != nil || acc.ID == "" {
+		t.Fatalf("send printed %q, %v", out, err)
+	}
+	// The simulated peer answers 03 within seconds of real time.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, out, errOut = lienthong(t, "", append(append([]string{"status"}, api...), acc.ID)...)
+		if code != 0 {
+			t.Fatalf("status: exit %d\n%s", code, errOut)
+		}
+		var d localapi.Document
+		if err := json.Unmarshal([]byte(out), &d); err != nil {
+			t.Fatal(err)
+		}
+		if len(d.Recipients) == 1 && d.Recipients[0].StatusCode == "03" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 03 within 30s: %s", out)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the condition, bounded by the deadline
+	}
+
+	peerToken := filepath.Join(t.TempDir(), "peer-token")
+	os.WriteFile(peerToken, []byte(s.PeerClient.Token), 0o600)
+	peer := []string{"--api", s.PeerClient.Base, "--token-file", peerToken}
+	code, out, _ = lienthong(t, "", append(append([]string{"inbox"}, peer...), "--state", "answered")...)
+	if code != 0 || !strings.Contains(out, acc.DocumentID) {
+		t.Fatalf("peer inbox: exit %d\n%s", code, out)
+	}
+	code, out, _ = lienthong(t, "", append(append([]string{"dir", "search"}, api...), "van phong chinh phu")...)
+	if code != 0 || !strings.Contains(out, devstack.PeerCode) {
+		t.Fatalf("dir search over the API: exit %d\n%s", code, out)
+	}
+	// A refusal names the field and the rule.
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte(`{"to":["000.00.00.H99"],"codeNumber":"1","codeNotation":"X","promulgationDate":"2026-03-16","documentType":{"type":1,"name":"CV"},"subject":"s"}`), 0o600)
+	code, _, errOut = lienthong(t, "", append(append([]string{"send"}, api...), "--metadata", bad)...)
+	if code != 1 || !strings.Contains(errOut, "422") || !strings.Contains(errOut, "to[0]") {
+		t.Fatalf("send of an unknown recipient: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestAPICommandsNeedAnAddress(t *testing.T) {
+	t.Setenv("LIENTHONG_API", "")
+	code, _, errOut := lienthong(t, "", "outbox")
+	if code != 1 || !strings.Contains(errOut, "LIENTHONG_API") {
+		t.Fatalf("outbox without an API: exit %d\n%s", code, errOut)
+	}
+}

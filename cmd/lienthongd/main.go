@@ -1,0 +1,196 @@
+// Command lienthongd is the gateway daemon between an agency's document
+// system and the national document exchange axis.
+//
+//	lienthongd -config /etc/lienthong/lienthong.toml
+//	lienthongd -dev [-state DIR]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"lienthong/conf"
+	"lienthong/gateway"
+	"lienthong/gateway/devstack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "lienthongd:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `lienthongd connects an agency's document system to the national document
+exchange axis: it signs and sends documents, fetches, verifies and delivers
+incoming ones, and carries their statuses both ways.
+
+Usage:
+  lienthongd -config /etc/lienthong/lienthong.toml   run as a service
+  lienthongd -config FILE -check                     validate the configuration and exit
+  lienthongd -dev [-state DIR]                       try it: a local axis hub, a peer agency,
+                                                     test certificates and a state folder
+Flags:
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("lienthongd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	cfgPath := fs.String("config", conf.DefaultPath, "configuration `file`")
+	check := fs.Bool("check", false, "validate the configuration and exit")
+	dev := fs.Bool("dev", false, "run a development exchange on this machine")
+	state := fs.String("state", "", "with -dev: state `folder` (default: a new temporary folder)")
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+	}
+	switch {
+	case *version:
+		fmt.Fprintln(stdout, "lienthongd", gateway.Version)
+		return nil
+	case *dev:
+		return runDev(ctx, *state, stdout, stderr)
+	}
+	c, err := conf.Load(*cfgPath)
+	if err != nil {
+		var ps conf.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintf(stderr, "%s has %d problem(s):\n", *cfgPath, len(ps))
+			for _, p := range ps {
+				fmt.Fprintf(stderr, "  %s\n", p)
+			}
+			return errors.New("configuration refused")
+		}
+		return err
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
+		return nil
+	}
+	log := logger(stderr, c.Log.Format, c.Log.Level)
+	reg := prometheus.NewRegistry()
+	g, err := gateway.Open(c, gateway.Options{Log: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	return serve(ctx, log, g.Run, g.Alive, nil)
+}
+
+// serve runs a gateway under systemd's eye: READY once it serves,
+// WATCHDOG while it is alive, STOPPING when asked to end.
+func serve(ctx context.Context, log zerolog.Logger, runFn func(context.Context, func()) error, alive func() error, onReady func()) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watchdogDone := make(chan struct{})
+	defer func() { <-watchdogDone }()
+	interval, _ := daemon.SdWatchdogEnabled(false)
+	go func() {
+		defer close(watchdogDone)
+		if interval <= 0 {
+			return
+		}
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := alive(); err != nil {
+					log.Error().Err(err).Msg("self-check failed: withholding the watchdog ping")
+					continue
+				}
+				daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+			}
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		daemon.SdNotify(false, daemon.SdNotifyStopping)
+	}()
+	err := runFn(ctx, func() {
+		if onReady != nil {
+			onReady()
+		}
+		daemon.SdNotify(false, daemon.SdNotifyReady)
+	})
+	cancel()
+	return err
+}
+
+func logger(w io.Writer, format, level string) zerolog.Logger {
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	}
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", "gateway").Logger()
+}
+
+func runDev(ctx context.Context, state string, stdout, stderr io.Writer) error {
+	log := logger(stderr, "console", "info")
+	if state != "" {
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return err
+		}
+	}
+	reg := prometheus.NewRegistry()
+	s, err := devstack.Open(devstack.Options{Dir: state, Log: log, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	envFile := filepath.Join(s.Dir, "dev.env")
+	ready := func() {
+		if err := s.WriteEnv(envFile); err != nil {
+			log.Error().Err(err).Msg("write dev.env")
+		}
+		fmt.Fprintf(stdout, devHelp, s.HubURL, devstack.AgencyCode, devstack.AgencyName, s.Client.Base,
+			devstack.PeerCode, devstack.PeerName, s.MetricsURL, s.Dir, envFile, devstack.PeerCode, time.Now().Format("2006-01-02"))
+	}
+	return serve(ctx, log, s.Run, s.Agency.Alive, ready)
+}
+
+const devHelp = `
+lienthongd is running in development mode (nothing here is fit for production).
+  axis hub        %s
+  our agency      %s  %s
+  local API       %s
+  peer agency     %s  %s (answers every document with 01, then 03)
+  metrics         %s
+  state           %s
+
+Send a document (in another terminal):
+  . %s
+  curl -s -H "Authorization: Bearer $LIENTHONG_TOKEN" \
+    -F 'metadata={"to":["%s"],"codeNumber":"1","codeNotation":"UBND-VP","promulgationDate":"%s","documentType":{"type":1,"name":"Công văn"},"subject":"V/v thử liên thông","priority":0}' \
+    -F file=@README.md $LIENTHONG_API/v1/documents
+  curl -s -H "Authorization: Bearer $LIENTHONG_TOKEN" $LIENTHONG_API/v1/documents/out-0000000001
+
+Stop with Ctrl-C.
+`

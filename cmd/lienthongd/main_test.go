@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigProblemsNamedByPath(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lienthong.toml")
+	os.WriteFile(cfg, []byte("[agency]\ncode = \"000.00.07.H2\"\n[axis]\nsecret = \"inline\"\nendpont = \"x\"\n"), 0o600)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), []string{"-config", cfg, "-check"}, &out, &errb)
+	if err == nil {
+		t.Fatal("a broken configuration was accepted")
+	}
+	for _, want := range []string{"axis.endpont: is not a known setting", "agency.code:", "axis.secret:", "signing.key_file: is required", "api.tokens: is required"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errb.String())
+		}
+	}
+	if strings.Contains(errb.String(), "inline") {
+		t.Errorf("stderr repeats the inline secret:\n%s", errb.String())
+	}
+}
+
+func TestDevWritesEnvAndServes(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-dev", "-state", dir}, &out, &errb) }()
+	env := filepath.Join(dir, "dev.env")
+	deadline := time.Now().Add(30 * time.Second)
+	var vars map[string]string
+	for vars == nil {
+		if b, err := os.ReadFile(env); err == nil {
+			vars = map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				k, v, _ := strings.Cut(l, "=")
+				vars[k] = v
+			}
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no dev.env within 30s; stderr:\n%s", errb.String())
+		} else {
+			time.Sleep(20 * time.Millisecond) // polling for the file, bounded by the deadline
+		}
+	}
+	for _, k := range []string{"LIENTHONG_API", "LIENTHONG_TOKEN", "LIENTHONG_AGENCY", "LIENTHONG_PEER", "LIENTHONG_METRICS"} {
+		if vars[k] == "" {
+			t.Errorf("dev.env lacks %s", k)
+		}
+	}
+	resp, err := http.Get(vars["LIENTHONG_METRICS"])
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %v", vars["LIENTHONG_METRICS"], err)
+	}
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", vars["LIENTHONG_API"]+"/readyz", nil)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run -dev: %v", err)
+	}
+	if !strings.Contains(out.String(), "Send a document") {
+		t.Errorf("stdout lacks the how-to:\n%s", out.String())
+	}
+}
