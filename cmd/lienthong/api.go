@@ -290,4 +290,3 @@ func dirFromAPI(e *env, api apiFlags, lookup string, words []string, limit int) 
 	}
 	return nil
 }
-
