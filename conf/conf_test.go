@@ -140,3 +140,21 @@ func TestSize(t *testing.T) {
 		t.Error("a negative size was accepted")
 	}
 }
+
+// The shipped example must only lack the files an install provides.
+func TestShippedExample(t *testing.T) {
+	b, err := os.ReadFile("../deploy/lienthong.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse(b, "/etc/lienthong")
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Parse = %v, want only missing-file problems", err)
+	}
+	for _, p := range ps {
+		if !strings.Contains(p.Rule, "cannot be read") && !strings.Contains(p.Rule, "CREDENTIALS_DIRECTORY") {
+			t.Errorf("example: %s", p)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -68,18 +69,27 @@ func (g *Gateway) Submit(s Submission) (rec *queue.Record, existed bool, err err
 	if size > int64(g.cfg.Outbound.MaxDocument) {
 		return nil, false, fmt.Errorf("%w: %d bytes of files, limit %d", ErrTooLarge, size, g.cfg.Outbound.MaxDocument)
 	}
+	// Every problem is reported at once: the metadata's and the recipients'.
 	doc, err := m.Document(g.me, now, s.Files)
-	if err != nil {
-		g.m.messages.WithLabelValues("out", "refused").Inc()
+	var ps envelope.Problems
+	if err != nil && !errors.As(err, &ps) {
 		return nil, false, err
 	}
-	codes := make([]string, len(doc.Header.To))
-	for i, o := range doc.Header.To {
-		codes[i] = o.OrganID
-	}
+	codes := slices.Clone(m.To)
 	if err := g.resolve(codes, now); err != nil {
+		var more envelope.Problems
+		if !errors.As(err, &more) {
+			return nil, false, err
+		}
+		for _, p := range more {
+			if !slices.ContainsFunc(ps, func(q envelope.Problem) bool { return q.Path == p.Path }) {
+				ps = append(ps, p)
+			}
+		}
+	}
+	if len(ps) > 0 {
 		g.m.messages.WithLabelValues("out", "refused").Inc()
-		return nil, false, err
+		return nil, false, ps
 	}
 	key := "doc:" + doc.Header.DocumentID
 	if r, err := g.store.GetByKey(queue.Outbound, key); err == nil {

@@ -410,6 +410,9 @@ func TestLocalAPIRefusals(t *testing.T) {
 		{"unknown recipient", func(m map[string]any) { m["to"] = []string{"000.00.00.H99"} }, 422, "to[0]"},
 		{"malformed recipient", func(m map[string]any) { m["to"] = []string{devstack.PeerCode, "000.00.H26"} }, 422, "to[1]"},
 		{"state secret", func(m map[string]any) { m["confidentiality"] = "Mật" }, 422, "confidentiality"},
+		{"state secret to an unknown agency", func(m map[string]any) {
+			m["confidentiality"], m["to"] = "Tối mật", []string{"000.00.00.H99"}
+		}, 422, "to[0]"},
 		{"bad date", func(m map[string]any) { m["promulgationDate"] = "16/03/2026x" }, 422, "promulgationDate"},
 		{"priority", func(m map[string]any) { m["priority"] = 7 }, 422, "priority"},
 	} {
