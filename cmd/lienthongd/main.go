@@ -142,6 +142,7 @@ func serve(ctx context.Context, log zerolog.Logger, runFn func(context.Context, 
 
 func logger(w io.Writer, format, level string) zerolog.Logger {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
+	w = zerolog.SyncWriter(w) // one line at a time from every goroutine
 	if format == "console" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
 	}

@@ -64,23 +64,22 @@ type Options struct {
 
 // Stack is a running exchange.
 type Stack struct {
-	Dir         string
-	Hub         *axishub.Hub
-	HubURL      string
-	Agency      *gateway.Gateway // ours
-	Peer        *gateway.Gateway
-	Client      *localapi.Client // ours, with our token
-	PeerClient  *localapi.Client
-	Token       string
-	MetricsURL  string
-	CAFile      string
-	Config      conf.Config // ours
-	PeerConfig  conf.Config
-	opts        Options
-	hubSrv      *http.Server
-	hubLn       net.Listener
-	temporary   bool
-	peerAnswers sync.WaitGroup
+	Dir        string
+	Hub        *axishub.Hub
+	HubURL     string
+	Agency     *gateway.Gateway // ours
+	Peer       *gateway.Gateway
+	Client     *localapi.Client // ours, with our token
+	PeerClient *localapi.Client
+	Token      string
+	MetricsURL string
+	CAFile     string
+	Config     conf.Config // ours
+	PeerConfig conf.Config
+	opts       Options
+	hubSrv     *http.Server
+	hubLn      net.Listener
+	temporary  bool
 }
 
 // Open creates credentials, the hub and both gateways, with every
