@@ -66,9 +66,7 @@ func (c *Config) validateAgency(v *validator) {
 func (c *Config) validateAxis(v *validator) {
 	a := c.Axis
 	if v.require("axis.endpoint", a.Endpoint) {
-		if u, err := url.Parse(a.Endpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			v.add("axis.endpoint", fmt.Sprintf("%q is not an http(s) URL", a.Endpoint))
-		}
+		v.httpURL("axis.endpoint", a.Endpoint)
 	}
 	v.require("axis.system_id", a.SystemID)
 	if v.require("axis.secret", string(a.Secret)) {
@@ -142,9 +140,7 @@ func (c *Config) validateAPI(v *validator) {
 		v.add("api.client_ca", "client certificates need api.tls_cert and api.tls_key")
 	}
 	if a.Webhook != "" {
-		if u, err := url.Parse(a.Webhook); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			v.add("api.webhook", fmt.Sprintf("%q is not an http(s) URL", a.Webhook))
-		}
+		v.httpURL("api.webhook", a.Webhook)
 		if v.require("api.webhook_secret", string(a.WebhookSecret)) {
 			v.secret("api.webhook_secret", a.WebhookSecret)
 		}
@@ -171,6 +167,12 @@ func (v *validator) atLeast(path string, n, min int) {
 func (v *validator) positive(path string, d Duration) {
 	if d <= 0 {
 		v.add(path, fmt.Sprintf("is %v, must be more than zero", time.Duration(d)))
+	}
+}
+
+func (v *validator) httpURL(path, s string) {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		v.add(path, fmt.Sprintf("%q is not an http(s) URL", s))
 	}
 }
 

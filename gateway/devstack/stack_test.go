@@ -460,3 +460,37 @@ func status(err error) int {
 	}
 	return 0
 }
+
+func TestSpoolOutbox(t *testing.T) {
+	spool := t.TempDir()
+	s, clock := start(t, devstack.Options{ManualPeer: true, Configure: func(peer bool, c *conf.Config) {
+		if !peer {
+			c.Spool.Dir, c.Spool.ScanInterval = spool, conf.Duration(time.Second)
+		}
+	}})
+	good := memo("V/v qua thư mục", 0)
+	good["attachments"] = []map[string]string{{"file": "cv.pdf"}}
+	bad := memo("V/v sai", 0)
+	bad["to"] = []string{"000.00.00.H99"}
+	for name, m := range map[string]map[string]any{"good": good, "bad": bad} {
+		b, _ := json.Marshal(m)
+		os.WriteFile(filepath.Join(spool, "outbox", "cv.pdf"), []byte("%PDF spool"), 0o600)
+		if err := os.WriteFile(filepath.Join(spool, "outbox", name+".json"), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var acc localapi.Accepted
+	eventually(t, clock, 500*time.Millisecond, "the spool results", func() bool {
+		b, err := os.ReadFile(filepath.Join(spool, "sent", "good.result.json"))
+		_, ferr := os.Stat(filepath.Join(spool, "failed", "bad.result.json"))
+		return err == nil && json.Unmarshal(b, &acc) == nil && ferr == nil
+	})
+	b, _ := os.ReadFile(filepath.Join(spool, "failed", "bad.result.json"))
+	if !strings.Contains(string(b), "to[0]") {
+		t.Errorf("failed result does not name to[0]: %s", b)
+	}
+	eventually(t, clock, 500*time.Millisecond, "the spooled document at the peer", func() bool {
+		items := newInbox(t, s.PeerClient, localapi.InboxNew)
+		return len(items) == 1 && items[0].DocumentID == acc.DocumentID
+	})
+}
