@@ -75,9 +75,7 @@ func (c *Config) validateAxis(v *validator) {
 	v.file("axis.ca_file", a.CAFile)
 	v.file("axis.cert_file", a.CertFile)
 	v.file("axis.key_file", a.KeyFile)
-	if (a.CertFile == "") != (a.KeyFile == "") {
-		v.add("axis.key_file", "client certificate and key go together: set both or neither")
-	}
+	v.pair("axis.key_file", a.CertFile, a.KeyFile, "client certificate and key")
 	v.positive("axis.connect_timeout", a.ConnectTimeout)
 	v.positive("axis.call_timeout", a.CallTimeout)
 	v.atLeast("axis.max_conns", a.MaxConns, 1)
@@ -133,9 +131,7 @@ func (c *Config) validateAPI(v *validator) {
 	v.file("api.tls_cert", a.TLSCert)
 	v.file("api.tls_key", a.TLSKey)
 	v.file("api.client_ca", a.ClientCA)
-	if (a.TLSCert == "") != (a.TLSKey == "") {
-		v.add("api.tls_key", "TLS certificate and key go together: set both or neither")
-	}
+	v.pair("api.tls_key", a.TLSCert, a.TLSKey, "TLS certificate and key")
 	if a.ClientCA != "" && a.TLSCert == "" {
 		v.add("api.client_ca", "client certificates need api.tls_cert and api.tls_key")
 	}
@@ -167,6 +163,13 @@ func (v *validator) atLeast(path string, n, min int) {
 func (v *validator) positive(path string, d Duration) {
 	if d <= 0 {
 		v.add(path, fmt.Sprintf("is %v, must be more than zero", time.Duration(d)))
+	}
+}
+
+// pair refuses one of two settings that only work together.
+func (v *validator) pair(path, a, b, what string) {
+	if (a == "") != (b == "") {
+		v.add(path, what+" go together: set both or neither")
 	}
 }
 

@@ -73,7 +73,7 @@ func (a *Attachment) unzipInPlace(max int64) error {
 		return err
 	}
 	a.Data = data
-	a.ContentType = typeByName(a.Name)
+	a.ContentType = ContentTypeOf(a.Name)
 	return nil
 }
 
@@ -97,9 +97,9 @@ func (a Attachment) zipped() (Attachment, error) {
 	return a, nil
 }
 
-// typeByName guesses a MIME type from a file name, for files that arrive
-// zipped without their own type.
-func typeByName(name string) string {
+// ContentTypeOf guesses a MIME type from a file name, for files that
+// arrive zipped or without their own type.
+func ContentTypeOf(name string) string {
 	ext := strings.ToLower(path.Ext(name))
 	switch ext {
 	case ".pdf":

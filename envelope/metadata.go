@@ -198,7 +198,7 @@ func (m *Metadata) Document(from Organization, at time.Time, files []Attachment)
 			f.ContentType = firstOf(ma.ContentType, f.ContentType)
 		}
 		f.ContentID = firstOf(f.ContentID, fmt.Sprintf("att-%04d", i+1))
-		f.ContentType = firstOf(f.ContentType, typeByName(f.Name))
+		f.ContentType = firstOf(f.ContentType, ContentTypeOf(f.Name))
 		f.Description = firstOf(f.Description, f.Name)
 		d.Attachments = append(d.Attachments, f)
 	}

@@ -275,7 +275,7 @@ func (g *Gateway) MetricsAddr() string {
 // Ready reports whether the gateway can do its job, check by check.
 func (g *Gateway) Ready() (bool, map[string]string) {
 	checks := map[string]string{"store": "ok", "key": "ok", "axis": "ok"}
-	if _, err := g.store.Check(); err != nil {
+	if err := g.Alive(); err != nil {
 		checks["store"] = err.Error()
 	}
 	if g.clock.Now().After(g.signer.Certificate().NotAfter) {
@@ -364,7 +364,7 @@ func (g *Gateway) Run(ctx context.Context, ready func()) error {
 		cancelHard()
 		<-done
 	}
-	g.hook.wait()
+	g.hook.close()
 	wg.Wait()
 	return err
 }

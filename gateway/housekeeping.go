@@ -38,9 +38,16 @@ func entries(list []axis.Agency) []directory.Entry {
 	return out
 }
 
-// directoryLoop syncs the whole directory at start when it is empty and
-// the changes every sync interval; a failed sync retries in a minute.
+// directoryLoop syncs the whole directory when it is empty and the
+// changes every sync interval, counted from the last good sync so that a
+// restart does not fetch again; a failed sync retries in a minute.
 func (g *Gateway) directoryLoop(ctx context.Context) {
+	if last := g.dir.LastSync(); !last.IsZero() {
+		wait := time.Duration(g.cfg.Directory.SyncInterval) - g.clock.Now().Sub(last)
+		if wait > 0 && !g.sleep(ctx, wait, nil) {
+			return
+		}
+	}
 	for ctx.Err() == nil {
 		wait := time.Duration(g.cfg.Directory.SyncInterval)
 		if err := g.SyncDirectory(ctx); err != nil && ctx.Err() == nil {

@@ -35,7 +35,7 @@ func (g *Gateway) listen() error {
 		return fmt.Errorf("api.listen: %w", err)
 	}
 	g.apiLn = ln
-	g.apiSrv = &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	g.apiSrv = &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	if g.cfg.API.TLSCert != "" {
 		tc, err := g.tlsConfig()
 		if err != nil {

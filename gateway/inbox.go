@@ -42,7 +42,7 @@ func (g *Gateway) writeInbox(item *localapi.InboxItem, atts []envelope.Attachmen
 		sum := sha256.Sum256(data)
 		f := localapi.File{N: i + 1, Name: name, ContentType: a.ContentType, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 		if a.IsZipped() {
-			f.ContentType = typeOf(name)
+			f.ContentType = envelope.ContentTypeOf(name)
 		}
 		item.Files = append(item.Files, f)
 		files = append(files, namedFile{fileName(f), data})
@@ -95,20 +95,6 @@ func safeName(s string) string {
 		}
 		return r
 	}, s)
-}
-
-func typeOf(name string) string {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".pdf":
-		return "application/pdf"
-	case ".doc":
-		return "application/msword"
-	case ".docx":
-		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-	case ".xml":
-		return "application/xml"
-	}
-	return "application/octet-stream"
 }
 
 // writeFolder writes root/id as a whole: files into a temporary folder,

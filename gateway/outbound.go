@@ -40,7 +40,6 @@ const (
 	metaAxisDocID   = "axisDocId"
 	metaSentAt      = "sentAt"
 	metaAmbiguous   = "ambiguous" // the last attempt may have reached the axis
-	metaFirstTry    = "firstTry"
 	metaClient      = "client"
 	metaRecalled    = "recalled"
 	metaStatusCode  = "statusCode"
@@ -188,9 +187,6 @@ func (g *Gateway) idle(dir queue.Direction, now time.Time) time.Duration {
 
 func (g *Gateway) send(ctx context.Context, r *queue.Record) {
 	log := g.log.With().Str("id", r.ID).Str("document_id", r.Meta[metaDocumentID]).Int("attempt", r.Attempts).Logger()
-	if r.Meta[metaFirstTry] == "" {
-		g.setMeta(r.ID, map[string]string{metaFirstTry: g.clock.Now().Format(time.RFC3339Nano)})
-	}
 	if r.Meta[metaAmbiguous] != "" {
 		docID, found, err := g.reconcile(ctx, r)
 		switch {
@@ -238,17 +234,16 @@ func (g *Gateway) send(ctx context.Context, r *queue.Record) {
 
 // reconcile asks the axis whether an attempt that ended without an answer
 // arrived after all, matching the axis's own record of what we sent by
-// type, notation, title and time.
+// type, notation, title and a send time after the record was stored.
 func (g *Gateway) reconcile(ctx context.Context, r *queue.Record) (docID string, found bool, err error) {
 	items, err := g.axis.GetSentEdocList(ctx, r.Meta[metaMessageType], "")
 	if err != nil {
 		return "", false, fmt.Errorf("reconcile: %w", err)
 	}
 	g.breaker.success()
-	since, _ := time.Parse(time.RFC3339Nano, r.Meta[metaFirstTry])
 	for _, it := range items {
 		sent, err := axis.ParseListTime(it.SentTime)
-		if err != nil || sent.Before(since.Add(-time.Minute)) {
+		if err != nil || sent.Before(r.Created.Add(-time.Minute)) {
 			continue
 		}
 		if it.FromCode == g.me.OrganID && it.Notation == r.Meta[metaNotation] && it.Title == r.Meta[metaTitle] {

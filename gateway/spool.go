@@ -27,7 +27,7 @@ func (g *Gateway) spoolLoop(ctx context.Context) {
 			return
 		}
 	}
-	for g.sleep(ctx, 0, nil) {
+	for {
 		g.scanOutbox()
 		if !g.sleep(ctx, time.Duration(g.cfg.Spool.ScanInterval), nil) {
 			return

@@ -32,6 +32,9 @@ type webhook struct {
 	failed func()
 	wg     sync.WaitGroup
 	slots  chan struct{}
+	// stop ends pending deliveries at shutdown.
+	stop   context.Context
+	cancel context.CancelFunc
 }
 
 func newWebhook(c conf.API, log zerolog.Logger) (*webhook, error) {
@@ -42,8 +45,10 @@ func newWebhook(c conf.API, log zerolog.Logger) (*webhook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api.webhook_secret: %w", err)
 	}
-	return &webhook{url: c.Webhook, secret: []byte(s), log: log.With().Str("component", "webhook").Logger(),
-		client: &http.Client{Timeout: 10 * time.Second}, slots: make(chan struct{}, 8)}, nil
+	h := &webhook{url: c.Webhook, secret: []byte(s), log: log.With().Str("component", "webhook").Logger(),
+		client: &http.Client{Timeout: 10 * time.Second}, slots: make(chan struct{}, 8)}
+	h.stop, h.cancel = context.WithCancel(context.Background())
+	return h, nil
 }
 
 func (h *webhook) inboxChanged(it *localapi.InboxItem) {
@@ -59,8 +64,8 @@ func (h *webhook) documentChanged(d *localapi.Document) {
 }
 
 // post delivers an event in the background, retrying five times with
-// doubling waits; at most eight deliveries are out at once, beyond which
-// events are dropped with a log line.
+// doubling waits until shutdown; at most eight deliveries are out at once,
+// beyond which events are dropped with a log line.
 func (h *webhook) post(ev localapi.Event) {
 	body, err := json.Marshal(ev)
 	if err != nil {
@@ -76,23 +81,29 @@ func (h *webhook) post(ev localapi.Event) {
 		defer func() { <-h.slots }()
 		wait := time.Second
 		for attempt := 1; attempt <= 5; attempt++ {
-			if err := h.send(body); err == nil {
+			err := h.send(body)
+			switch {
+			case err == nil || h.stop.Err() != nil:
 				return
-			} else if attempt == 5 {
+			case attempt == 5:
 				if h.failed != nil {
 					h.failed()
 				}
 				h.log.Warn().Err(err).Str("type", ev.Type).Msg("webhook not taken after 5 attempts")
 				return
 			}
-			time.Sleep(wait)
+			select {
+			case <-h.stop.Done():
+				return
+			case <-time.After(wait):
+			}
 			wait *= 2
 		}
 	})
 }
 
 func (h *webhook) send(body []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(h.stop, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.url, bytes.NewReader(body))
 	if err != nil {
@@ -113,8 +124,10 @@ func (h *webhook) send(body []byte) error {
 	return nil
 }
 
-func (h *webhook) wait() {
+// close gives up pending deliveries and waits for their goroutines.
+func (h *webhook) close() {
 	if h != nil {
+		h.cancel()
 		h.wg.Wait()
 	}
 }

@@ -45,6 +45,14 @@ func (a apiFlags) client() (*localapi.Client, error) {
 	return &localapi.Client{Base: *a.url, Token: tok}, nil
 }
 
+// answer prints a call's result as JSON, or its refusal.
+func answer(e *env, v any, err error) error {
+	if err != nil {
+		return apiError(e, err)
+	}
+	return printJSON(e, v)
+}
+
 func printJSON(e *env, v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
@@ -113,10 +121,7 @@ func runSend(e *env, args []string) error {
 		files = append(files, localapi.Upload{Name: filepath.Base(f), Data: data})
 	}
 	acc, err := c.Submit(e.ctx, meta, files)
-	if err != nil {
-		return apiError(e, err)
-	}
-	return printJSON(e, acc)
+	return answer(e, acc, err)
 }
 
 const statusUsage = `Usage:
@@ -144,10 +149,7 @@ func runStatus(e *env, args []string) error {
 		return err
 	}
 	d, err := c.Document(e.ctx, fs.Arg(0))
-	if err != nil {
-		return apiError(e, err)
-	}
-	return printJSON(e, d)
+	return answer(e, d, err)
 }
 
 const outboxUsage = `Usage:
@@ -188,10 +190,7 @@ func runOutbox(e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	if err != nil {
-		return apiError(e, err)
-	}
-	return printJSON(e, v)
+	return answer(e, v, err)
 }
 
 const inboxUsage = `Usage:
@@ -240,10 +239,7 @@ func runInbox(e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	if err != nil {
-		return apiError(e, err)
-	}
-	return printJSON(e, v)
+	return answer(e, v, err)
 }
 
 func inboxGet(e *env, c *localapi.Client, id, nth, out string) error {
