@@ -3,7 +3,12 @@ GO          ?= go
 STATICCHECK ?= staticcheck
 FUZZTIME    ?= 5s
 
-.PHONY: all build test lint bench bench-smoke fuzz-smoke clean
+# VERSION names the package and is what -version prints.
+VERSION     ?= 0.1.0
+LDFLAGS     := -s -w -X lienthong/gateway.Version=$(VERSION)
+PKGROOT     := dist/root
+
+.PHONY: all build test lint bench bench-smoke fuzz-smoke deb clean
 
 all: lint test
 
@@ -20,6 +25,7 @@ lint:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+	cd deploy/deb && $(GO) vet . && $(STATICCHECK) .
 
 ## bench: every benchmark, five runs each, for benchstat
 bench:
@@ -38,6 +44,16 @@ fuzz-smoke:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$dir; \
 	  done; \
 	done
+
+## deb: dist/lienthong_$(VERSION)_amd64.deb with both binaries, the unit, man pages and completions
+deb:
+	rm -rf $(PKGROOT) && mkdir -p $(PKGROOT)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthongd ./cmd/lienthongd
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthong ./cmd/lienthong
+	env -u LIENTHONG_API $(PKGROOT)/lienthong man | gzip -9n > $(PKGROOT)/lienthong.1.gz
+	$(PKGROOT)/lienthongd -h 2>&1 | $(PKGROOT)/lienthong man --name lienthongd --section 8 - | gzip -9n > $(PKGROOT)/lienthongd.8.gz
+	for sh in bash zsh fish; do env -u LIENTHONG_API $(PKGROOT)/lienthong completion $$sh > $(PKGROOT)/lienthong.$$sh; done
+	cd deploy/deb && VERSION=$(VERSION) $(GO) run . -config nfpm.yaml -target $(CURDIR)/dist
 
 clean:
 	rm -rf dist

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -235,4 +236,17 @@ func (ps Problems) Error() string {
 		s[i] = p.String()
 	}
 	return "configuration: " + strings.Join(s, "; ")
+}
+
+// Changed names the top-level settings that differ between two
+// configurations, so a reload can say which of them wait for a restart.
+func Changed(a, b Config) []string {
+	var names []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			names = append(names, strings.Split(va.Type().Field(i).Tag.Get("toml"), ",")[0])
+		}
+	}
+	return names
 }

@@ -51,10 +51,9 @@ type Gateway struct {
 	me      envelope.Organization
 	store   *queue.Store
 	dir     *directory.Directory
-	key     *sigkey.Key
-	signer  *envelope.Signer
-	trust   *envelope.Trust
-	policy  envelope.SignaturePolicy
+	creds   atomic.Pointer[credentials]
+	retired []*sigkey.Key // keys replaced by Reload, closed with the gateway
+	reload  sync.Mutex
 	axis    *axis.Client
 	m       *metrics
 	breaker *breaker
@@ -114,14 +113,13 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open directory: %w", err)
 	}
-	if err := g.openKey(); err != nil {
+	cr, err := g.openCredentials(c.Signing, c.Trust)
+	if err != nil {
 		return nil, err
 	}
-	if err := g.openTrust(); err != nil {
-		return nil, err
-	}
+	g.creds.Store(cr)
 	g.m = newMetrics(o.Registerer, g)
-	g.m.certExpiry.Set(float64(g.signer.Certificate().NotAfter.Unix()))
+	g.m.certExpiry.Set(float64(cr.signer.Certificate().NotAfter.Unix()))
 	g.m.dirAgencies.Set(float64(g.dir.Len()))
 	if t := g.dir.LastSync(); !t.IsZero() {
 		g.m.dirSynced.Set(float64(t.Unix()))
@@ -150,66 +148,117 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	return g, nil
 }
 
-func (g *Gateway) openKey() error {
-	s := g.cfg.Signing
+// credentials are what a certificate rotation changes: the signing key
+// and the trust in other agencies' signatures. They are swapped whole.
+type credentials struct {
+	key    *sigkey.Key
+	signer *envelope.Signer
+	trust  *envelope.Trust
+	policy envelope.SignaturePolicy
+}
+
+func (g *Gateway) openCredentials(s conf.Signing, t conf.Trust) (_ *credentials, err error) {
+	cr := &credentials{}
+	if cr.key, cr.signer, err = g.openKey(s); err != nil {
+		return nil, err
+	}
+	if cr.trust, cr.policy, err = openTrust(t); err != nil {
+		cr.key.Close()
+		return nil, err
+	}
+	return cr, nil
+}
+
+func (g *Gateway) openKey(s conf.Signing) (*sigkey.Key, *envelope.Signer, error) {
 	kc := sigkey.Config{KeyFile: s.KeyFile, PKCS11URI: s.PKCS11URI, CertFile: s.CertFile, ChainFile: s.ChainFile}
 	if s.KeyPassword.Set() {
 		p, err := s.KeyPassword.Path()
 		if err != nil {
-			return fmt.Errorf("signing.key_password: %w", err)
+			return nil, nil, fmt.Errorf("signing.key_password: %w", err)
 		}
 		kc.PassFile = p
 	}
 	key, err := sigkey.Load(kc)
 	if err != nil {
-		return fmt.Errorf("load signing key: %w", err)
+		return nil, nil, fmt.Errorf("load signing key: %w", err)
 	}
-	g.key = key
-	g.signer, err = envelope.NewSigner(key.Signer, key.Chain, envelope.SignerOptions{LegacySHA1: s.LegacySHA1})
+	signer, err := envelope.NewSigner(key.Signer, key.Chain, envelope.SignerOptions{LegacySHA1: s.LegacySHA1})
 	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
+		key.Close()
+		return nil, nil, fmt.Errorf("signing key: %w", err)
 	}
 	// A key that cannot sign (a token logged out, a wrong PIN) shows now,
 	// not at the first document.
 	digest := sha256.Sum256([]byte("lienthong start"))
 	if _, err := key.Signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-		return fmt.Errorf("signing key cannot sign: %w", err)
+		key.Close()
+		return nil, nil, fmt.Errorf("signing key cannot sign: %w", err)
 	}
-	cert := g.signer.Certificate()
+	cert := signer.Certificate()
 	if left := cert.NotAfter.Sub(g.clock.Now()); left < 30*24*time.Hour {
 		g.log.Warn().Time("not_after", cert.NotAfter).Str("subject", cert.Subject.String()).
 			Msg("signing certificate expires within 30 days: renew it and set signing.cert_file")
 	}
-	return nil
+	return key, signer, nil
 }
 
-func (g *Gateway) openTrust() error {
-	t := g.cfg.Trust
+func openTrust(t conf.Trust) (*envelope.Trust, envelope.SignaturePolicy, error) {
 	mode, err := envelope.ParseSignatureMode(t.Signatures)
 	if err != nil {
-		return fmt.Errorf("trust.signatures: %w", err)
+		return nil, envelope.SignaturePolicy{}, fmt.Errorf("trust.signatures: %w", err)
 	}
-	g.policy = envelope.SignaturePolicy{Mode: mode, Senders: map[string]envelope.SignatureMode{}}
+	policy := envelope.SignaturePolicy{Mode: mode, Senders: map[string]envelope.SignatureMode{}}
 	for code, s := range t.Senders {
 		m, err := envelope.ParseSignatureMode(s)
 		if err != nil {
-			return fmt.Errorf("trust.senders.%s: %w", code, err)
+			return nil, policy, fmt.Errorf("trust.senders.%s: %w", code, err)
 		}
-		g.policy.Senders[code] = m
+		policy.Senders[code] = m
 	}
 	if t.Roots == "" {
-		g.trust = envelope.NewTrust(nil, nil)
-		return nil
+		return envelope.NewTrust(nil, nil), policy, nil
 	}
-	if g.trust, err = envelope.LoadTrust(t.Roots); err != nil {
-		return fmt.Errorf("trust.roots: %w", err)
+	trust, err := envelope.LoadTrust(t.Roots)
+	if err != nil {
+		return nil, policy, fmt.Errorf("trust.roots: %w", err)
 	}
 	if t.CRLs != "" {
-		if err := g.trust.AddCRLs(t.CRLs); err != nil {
-			return fmt.Errorf("trust.crls: %w", err)
+		if err := trust.AddCRLs(t.CRLs); err != nil {
+			return nil, policy, fmt.Errorf("trust.crls: %w", err)
 		}
 	}
-	return nil
+	return trust, policy, nil
+}
+
+// Reload takes a new signing key and certificate and new trust settings
+// without a restart, so a certificate is rotated while documents flow. The
+// new set is loaded and tested first; on any error the running one stays.
+// It returns the names of other sections that changed, which only take
+// effect at the next start.
+func (g *Gateway) Reload(c conf.Config) (restartNeeded []string, err error) {
+	g.reload.Lock()
+	defer g.reload.Unlock()
+	cr, err := g.openCredentials(c.Signing, c.Trust)
+	if err != nil {
+		return nil, err
+	}
+	// Unlike at start, where receiving goes on under an expired key, a
+	// rotation to a certificate that cannot sign now is a mistake.
+	if cert, now := cr.signer.Certificate(), g.clock.Now(); now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
+		cr.key.Close()
+		return nil, fmt.Errorf("signing.cert_file: certificate %q is valid from %s to %s, not now (%s)",
+			cert.Subject.CommonName, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	old := g.creds.Swap(cr)
+	g.retired = append(g.retired, old.key) // a send may still be signing with it
+	oc, nc := old.signer.Certificate(), cr.signer.Certificate()
+	g.m.certExpiry.Set(float64(nc.NotAfter.Unix()))
+	g.log.Info().Str("old_subject", oc.Subject.String()).Str("old_serial", oc.SerialNumber.String()).
+		Str("subject", nc.Subject.String()).Str("serial", nc.SerialNumber.String()).Time("not_after", nc.NotAfter).
+		Msg("reloaded signing key and trust")
+	was, now := g.cfg, c
+	was.Signing, was.Trust, now.Signing, now.Trust = conf.Signing{}, conf.Trust{}, conf.Signing{}, conf.Trust{}
+	return conf.Changed(was, now), nil
 }
 
 func (g *Gateway) openAxis() error {
@@ -278,7 +327,7 @@ func (g *Gateway) Ready() (bool, map[string]string) {
 	if err := g.Alive(); err != nil {
 		checks["store"] = err.Error()
 	}
-	if g.clock.Now().After(g.signer.Certificate().NotAfter) {
+	if g.clock.Now().After(g.creds.Load().signer.Certificate().NotAfter) {
 		checks["key"] = "signing certificate expired"
 	}
 	if !g.axisSeen.Load() {
@@ -381,8 +430,11 @@ func (g *Gateway) Close() error {
 		if g.axis != nil {
 			g.axis.Close()
 		}
-		if g.key != nil {
-			errs = append(errs, g.key.Close())
+		if cr := g.creds.Load(); cr != nil {
+			errs = append(errs, cr.key.Close())
+		}
+		for _, k := range g.retired {
+			errs = append(errs, k.Close())
 		}
 		if g.dir != nil {
 			errs = append(errs, g.dir.Close())

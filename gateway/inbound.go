@@ -154,8 +154,9 @@ func (g *Gateway) process(r *queue.Record) {
 		log.Error().Err(err).Msg("stored package unreadable: dead letter")
 		return
 	}
+	cr := g.creds.Load()
 	start := time.Now()
-	in, err := envelope.OpenInbound(raw, g.policy, envelope.VerifyOptions{Trust: g.trust, Now: g.clock.Now})
+	in, err := envelope.OpenInbound(raw, cr.policy, envelope.VerifyOptions{Trust: cr.trust, Now: g.clock.Now})
 	g.m.verifyDur.Observe(time.Since(start).Seconds())
 	if err != nil {
 		g.quarantine(r, raw, err.Error(), log)

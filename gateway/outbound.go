@@ -95,7 +95,7 @@ func (g *Gateway) Submit(s Submission) (rec *queue.Record, existed bool, err err
 		return r, true, nil
 	}
 	start := time.Now()
-	raw, err := g.signer.SignBytes(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, envelope.BuildOptions{})
+	raw, err := g.creds.Load().signer.SignBytes(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, envelope.BuildOptions{})
 	if err != nil {
 		return nil, false, fmt.Errorf("sign: %w", err)
 	}

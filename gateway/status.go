@@ -35,7 +35,7 @@ func (g *Gateway) queueStatus(to string, rf envelope.ResponseFor, code envelope.
 		return r, nil
 	}
 	start := time.Now()
-	raw, err := g.signer.SignBytes(&envelope.Package{Kind: envelope.KindStatus, Status: st}, envelope.BuildOptions{})
+	raw, err := g.creds.Load().signer.SignBytes(&envelope.Package{Kind: envelope.KindStatus, Status: st}, envelope.BuildOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("sign status %s: %w", code, err)
 	}

@@ -66,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		{"queue", "check, count, compact and back up a queue file offline", runQueue},
 		{"axis", "talk to the axis adapter directly: send, list, get, ack, sent, agencies", runAxis},
 		{"dev-ca", "make a development CA and agency key (not for production)", runDevCA},
+		{"completion", "print a shell completion script (bash, zsh, fish)", runCompletion},
+		{"man", "print the manual page, made from this help", runMan},
 	}, args)
 	if err != nil && !errors.Is(err, errUsage) && !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(stderr, "lienthong:", err)
@@ -97,7 +99,7 @@ func dispatch(e *env, prog, usage string, cmds []command, args []string) error {
 	printUsage := func(w io.Writer) {
 		list := ""
 		for _, c := range cmds {
-			list += fmt.Sprintf("  %-9s %s\n", c.name, c.summary)
+			list += fmt.Sprintf("  %-11s %s\n", c.name, c.summary)
 		}
 		fmt.Fprintf(w, usage, list)
 	}

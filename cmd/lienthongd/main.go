@@ -47,6 +47,11 @@ Usage:
   lienthongd -config FILE -check                     validate the configuration and exit
   lienthongd -dev [-state DIR]                       try it: a local axis hub, a peer agency,
                                                      test certificates and a state folder
+
+SIGHUP (systemctl reload lienthongd) rereads the configuration file and takes
+a new signing key, certificate and trust settings without stopping; other
+changes wait for a restart.
+
 Flags:
 `
 
@@ -95,7 +100,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer g.Close()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloadOn(ctx, hup, log, *cfgPath, g)
 	return serve(ctx, log, g.Run, g.Alive, nil)
+}
+
+// reloadOn rereads the configuration at each signal and hands it to the
+// gateway; a refused one leaves everything running as it was.
+func reloadOn(ctx context.Context, hup <-chan os.Signal, log zerolog.Logger, path string, g *gateway.Gateway) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		daemon.SdNotify(false, daemon.SdNotifyReloading)
+		c, err := conf.Load(path)
+		if err == nil {
+			var later []string
+			if later, err = g.Reload(c); err == nil && len(later) > 0 {
+				log.Warn().Strs("sections", later).Msg("reloaded; these changed settings take effect at the next restart")
+			}
+		}
+		if err != nil {
+			log.Error().Err(err).Str("config", path).Msg("reload refused: still running with the previous key and trust")
+		}
+		daemon.SdNotify(false, daemon.SdNotifyReady)
+	}
 }
 
 // serve runs a gateway under systemd's eye: READY once it serves,

@@ -218,11 +218,23 @@ func TestPeerAnswersAutomatically(t *testing.T) {
 
 // rogueKey gives our gateway a key from a CA the peer does not trust.
 func rogueKey(t *testing.T, dir string) func(bool, *conf.Config) {
-	ca, err := devca.NewCA("rogue CA", newFakeClock().Now())
+	keyFile, certFile, _ := newAgencyKey(t, dir, "rogue", devca.Leaf{Name: devstack.AgencyName, Code: devstack.AgencyCode})
+	return func(peer bool, c *conf.Config) {
+		if !peer {
+			c.Signing.KeyFile, c.Signing.CertFile = keyFile, certFile
+		}
+	}
+}
+
+// newAgencyKey makes a CA named after prefix and a key and certificate
+// it issues for l, and writes all three as PEM files in dir.
+func newAgencyKey(t *testing.T, dir, prefix string, l devca.Leaf) (keyFile, certFile, caFile string) {
+	t.Helper()
+	ca, err := devca.NewCA(prefix+" CA", newFakeClock().Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, key, err := ca.Issue(devca.Leaf{Name: devstack.AgencyName, Code: devstack.AgencyCode}, newFakeClock().Now())
+	cert, key, err := ca.Issue(l, newFakeClock().Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,17 +242,15 @@ func rogueKey(t *testing.T, dir string) func(bool, *conf.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyFile, certFile := filepath.Join(dir, "rogue.key"), filepath.Join(dir, "rogue.pem")
-	for f, b := range map[string]*pem.Block{keyFile: {Type: "PRIVATE KEY", Bytes: der}, certFile: {Type: "CERTIFICATE", Bytes: cert.Raw}} {
+	keyFile, certFile, caFile = filepath.Join(dir, prefix+".key"), filepath.Join(dir, prefix+".pem"), filepath.Join(dir, prefix+"-ca.pem")
+	for f, b := range map[string]*pem.Block{
+		keyFile: {Type: "PRIVATE KEY", Bytes: der}, certFile: {Type: "CERTIFICATE", Bytes: cert.Raw}, caFile: {Type: "CERTIFICATE", Bytes: ca.Cert.Raw},
+	} {
 		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return func(peer bool, c *conf.Config) {
-		if !peer {
-			c.Signing.KeyFile, c.Signing.CertFile = keyFile, certFile
-		}
-	}
+	return keyFile, certFile, caFile
 }
 
 func TestUntrustedSignatureRefusedWith02(t *testing.T) {
