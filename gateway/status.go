@@ -82,19 +82,18 @@ func (g *Gateway) receiveStatus(r *queue.Record, st *envelope.Status, log zerolo
 		log.Warn().Msg("status from an agency the document was not sent to: ignored")
 		return
 	}
-	for _, rc := range rec.Recipients {
-		if rc.OrganID == from && !advances(rc.Status, string(code)) {
-			g.finishInbound(r, meta, log)
-			log.Info().Str("current", rc.Status).Msg("status older than the recipient's current one: kept the current")
-			return
-		}
-	}
-	rec, err = g.store.UpdateRecipient(rec.ID, queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp})
+	var current string
+	rec, applied, err := g.store.UpdateRecipient(rec.ID, queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp},
+		func(cur queue.Recipient) bool { current = cur.Status; return advances(cur.Status, string(code)) })
 	if err != nil {
 		g.retryInbound(r, err, log)
 		return
 	}
 	g.finishInbound(r, meta, log)
+	if !applied {
+		log.Info().Str("current", current).Msg("status older than the recipient's current one: kept the current")
+		return
+	}
 	ev := log.Info()
 	if code == envelope.StatusRefused || code == envelope.StatusRecallRefused {
 		ev = log.Warn().Str("description", st.Description)
@@ -219,10 +218,11 @@ func (g *Gateway) Answer(id string, req localapi.StatusRequest) (*localapi.Inbox
 	if desc == "" {
 		desc = envelope.StatusCode(req.Code).Name()
 	}
-	if _, err := g.queueStatus(item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority); err != nil {
+	rec, err := g.queueStatus(item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority)
+	if err != nil {
 		return nil, err
 	}
-	item.StatusCode, item.State = req.Code, localapi.InboxAnswered
+	item.StatusCode, item.StatusID, item.State = req.Code, rec.ID, localapi.InboxAnswered
 	if err := g.writeItem(item); err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -286,27 +287,30 @@ func (s *Store) Resend(id, reason string) (*Record, error) {
 }
 
 // UpdateRecipient records the business state a recipient reported, in any
-// state of the record. It replaces that recipient's previous entry.
-func (s *Store) UpdateRecipient(id string, rc Recipient) (*Record, error) {
-	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) error {
+// state of the record, replacing that recipient's previous entry when
+// replaces (nil: always) says so of it. The test runs in the same
+// transaction, so two reports racing each other cannot both pass it
+// against the same old entry. applied is false when the entry was kept.
+func (s *Store) UpdateRecipient(id string, rc Recipient, replaces func(current Recipient) bool) (rec *Record, applied bool, err error) {
+	err = s.write(func(tx *bolt.Tx, d delta) error {
 		r, err := getRecord(tx, id)
 		if err != nil {
 			return err
 		}
-		replaced := false
-		for i := range r.Recipients {
-			if r.Recipients[i].OrganID == rc.OrganID {
-				r.Recipients[i], replaced = rc, true
-			}
-		}
-		if !replaced {
+		rec, applied = r, true
+		i := slices.IndexFunc(r.Recipients, func(c Recipient) bool { return c.OrganID == rc.OrganID })
+		switch {
+		case i < 0:
 			r.Recipients = append(r.Recipients, rc)
+		case replaces == nil || replaces(r.Recipients[i]):
+			r.Recipients[i] = rc
+		default:
+			applied = false
+			return nil
 		}
-		rec = r
 		return putRecord(tx, r)
 	})
-	return rec, err
+	return rec, applied, err
 }
 
 // SetMeta merges meta into a record's metadata in any state.

@@ -274,7 +274,7 @@ func TestRecipientsAndMeta(t *testing.T) {
 		{OrganID: "000.00.00.H26", Status: "01", UpdatedAt: c.Now()},
 		{OrganID: "000.00.00.G22", Status: "03", Description: "vào sổ 12", UpdatedAt: c.Now()},
 	} {
-		if _, err := s.UpdateRecipient(r.ID, rc); err != nil {
+		if _, _, err := s.UpdateRecipient(r.ID, rc, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -291,6 +291,35 @@ func TestRecipientsAndMeta(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got.Recipients); diff != "" || got.Meta["documentId"] != "d1" {
 		t.Errorf("recipients (-want +got):\n%s meta %v", diff, got.Meta)
+	}
+}
+
+// Reports racing each other: only one that passes the test against the
+// entry as it is when written wins, so the highest status stays.
+func TestUpdateRecipientTestsInsideTheWrite(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	r := put(t, s, "k", 0)
+	forward := func(next string) func(Recipient) bool {
+		return func(cur Recipient) bool { return next > cur.Status }
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		for _, code := range []string{"01", "03", "04", "05", "06"} {
+			wg.Go(func() {
+				if _, _, err := s.UpdateRecipient(r.ID, Recipient{OrganID: "000.00.00.G22", Status: code}, forward(code)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	got, err := s.Get(r.ID)
+	if err != nil || len(got.Recipients) != 1 || got.Recipients[0].Status != "06" {
+		t.Fatalf("after racing reports: %+v, %v; want one recipient at 06", got.Recipients, err)
+	}
+	if _, applied, err := s.UpdateRecipient(r.ID, Recipient{OrganID: "000.00.00.G22", Status: "01"}, forward("01")); err != nil || applied {
+		t.Errorf("a late 01: applied %v, %v; want kept at 06", applied, err)
 	}
 }
 

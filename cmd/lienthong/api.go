@@ -181,7 +181,7 @@ func runOutbox(e *env, args []string) error {
 	var v any
 	switch {
 	case fs.NArg() == 0:
-		v, err = c.Documents(e.ctx, *state)
+		v, err = c.Documents(e.ctx, *state, 0)
 	case fs.NArg() == 2 && fs.Arg(0) == "resend":
 		v, err = c.Resend(e.ctx, fs.Arg(1))
 	case fs.NArg() == 2 && fs.Arg(0) == "recall":

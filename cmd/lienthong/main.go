@@ -56,6 +56,9 @@ type command struct {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) > 0 && args[0] == benchExchangeCmd {
+		return runBenchExchange(ctx, args[1:], stderr)
+	}
 	err := dispatch(e, "lienthong", topUsage, []command{
 		{"envelope", "inspect, build, sign and verify edXML packages", runEnvelope},
 		{"send", "hand a document to the running gateway", runSend},
@@ -66,6 +69,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		{"queue", "check, count, compact and back up a queue file offline", runQueue},
 		{"axis", "talk to the axis adapter directly: send, list, get, ack, sent, agencies", runAxis},
 		{"dev-ca", "make a development CA and agency key (not for production)", runDevCA},
+		{"bench", "measure throughput and latency to the axis (load tool)", runBench},
 		{"completion", "print a shell completion script (bash, zsh, fish)", runCompletion},
 		{"man", "print the manual page, made from this help", runMan},
 	}, args)

@@ -280,8 +280,9 @@ func (s *Stack) Close() error {
 
 // WriteEnv writes the shell variables a user needs to talk to our gateway.
 func (s *Stack) WriteEnv(path string) error {
-	text := fmt.Sprintf("LIENTHONG_API=%s\nLIENTHONG_TOKEN=%s\nLIENTHONG_AGENCY=%s\nLIENTHONG_PEER=%s\nLIENTHONG_METRICS=%s\n",
-		s.Client.Base, s.Token, AgencyCode, PeerCode, s.MetricsURL)
+	text := fmt.Sprintf("LIENTHONG_API=%s\nLIENTHONG_TOKEN=%s\nLIENTHONG_AGENCY=%s\nLIENTHONG_PEER=%s\nLIENTHONG_METRICS=%s\n"+
+		"LIENTHONG_PEER_API=%s\nLIENTHONG_PEER_TOKEN=%s\n",
+		s.Client.Base, s.Token, AgencyCode, PeerCode, s.MetricsURL, s.PeerClient.Base, s.PeerClient.Token)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
 		return err

@@ -408,7 +408,7 @@ func TestLocalAPIRefusals(t *testing.T) {
 	ctx := context.Background()
 	bad := *s.Client
 	bad.Token = "not-a-token-at-all"
-	if _, err := bad.Documents(ctx, ""); status(err) != 401 {
+	if _, err := bad.Documents(ctx, "", 0); status(err) != 401 {
 		t.Errorf("wrong token: %v, want 401", err)
 	}
 	for _, tc := range []struct {
@@ -447,7 +447,7 @@ func TestLocalAPIRefusals(t *testing.T) {
 	if _, err := s.Client.Submit(ctx, memo("V/v quá lớn", 0, "big.pdf"), []localapi.Upload{{Name: "big.pdf", Data: big}}); status(err) != 413 {
 		t.Errorf("oversized document: %v, want 413", err)
 	}
-	if docs, err := s.Client.Documents(ctx, ""); err != nil || len(docs) != 0 {
+	if docs, err := s.Client.Documents(ctx, "", 0); err != nil || len(docs) != 0 {
 		t.Errorf("after refusals the outbox holds %d documents, %v; want none", len(docs), err)
 	}
 }

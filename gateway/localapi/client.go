@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -62,10 +63,11 @@ func (c *Client) Document(ctx context.Context, id string) (*Document, error) {
 	return &d, c.do(ctx, http.MethodGet, "/v1/documents/"+url.PathEscape(id), "", nil, &d)
 }
 
-// Documents lists outbound documents in a state ("" for all).
-func (c *Client) Documents(ctx context.Context, state string) ([]Document, error) {
+// Documents lists outbound documents in a state ("" for all), oldest
+// first, at most limit of them (0: the server's default, 100).
+func (c *Client) Documents(ctx context.Context, state string, limit int) ([]Document, error) {
 	var ds []Document
-	return ds, c.do(ctx, http.MethodGet, "/v1/documents?state="+url.QueryEscape(state), "", nil, &ds)
+	return ds, c.do(ctx, http.MethodGet, "/v1/documents?state="+url.QueryEscape(state)+"&limit="+strconv.Itoa(limit), "", nil, &ds)
 }
 
 // Resend queues a dead document again.

@@ -75,6 +75,9 @@ type InboxItem struct {
 	Received         time.Time `json:"received"`
 	Files            []File    `json:"files,omitempty"`
 	StatusCode       string    `json:"statusCode,omitempty"` // the last status we answered
+	// StatusID is the outbound record carrying that answer, to follow
+	// with GET /v1/documents/{id} until the axis took it.
+	StatusID string `json:"statusId,omitempty"`
 	// Recall is set when the sender asked for the document back (status
 	// 13); answer 15 to agree or 16 to refuse.
 	Recall bool `json:"recall,omitempty"`

@@ -1,0 +1,782 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"lienthong/conf"
+	"lienthong/envelope/sigkey"
+	"lienthong/gateway/devstack"
+	"lienthong/gateway/localapi"
+)
+
+const benchUsage = `Usage:
+  lienthong bench -dev -workload status|memo|big|urgent [-n N] [-concurrency C] [-backlog B] [-json]
+  lienthong bench -api URL -token-file FILE [-metrics URL] [-config FILE] -workload ... 
+
+Measures how fast the gateway takes documents to the axis. For every
+package it times accept → axis accepted with the gateway's own clock (the
+record's created and sentAt), and prints throughput, p50/p90/p99, the
+daemon's CPU seconds and peak RSS, and the signing bound: how many
+signatures per second the configured key makes on this machine, measured
+in the same run.
+
+Workloads:
+  status   answer N received documents with 03 (status packages)
+  memo     N documents with one 200 KiB PDF each
+  big      N documents with one 20 MiB attachment each
+  urgent   queue -backlog ordinary documents, then send N Hỏa tốc ones,
+           one at a time, and time those
+
+-dev runs a development exchange (axis hub, this agency's gateway and a
+peer) in a child process on fresh temporary state, with fsync on, and stops
+it afterwards; its CPU and memory figures are the whole exchange's.
+Against a running daemon, -metrics gives its CPU and memory, -config its
+signing key for the bound, and the status workload needs a peer gateway
+(-peer-api, -peer-token-file) to send the documents it answers.
+
+With -json the last line is one JSON object. A progress bar shows on a
+terminal.
+
+Example:
+  $ lienthong bench -dev -workload memo -n 500 -concurrency 8
+  $ lienthong bench -dev -workload urgent -backlog 5000 -n 100 -json
+`
+
+// benchResult is the -json line; its names are what the published figures
+// quote.
+type benchResult struct {
+	Workload       string  `json:"workload"`
+	N              int     `json:"n"`
+	Concurrency    int     `json:"concurrency"`
+	Completed      int     `json:"completed"`
+	Errors         int     `json:"errors"`
+	Throughput     float64 `json:"throughput_per_s"`
+	P50            float64 `json:"p50_ms"`
+	P90            float64 `json:"p90_ms"`
+	P99            float64 `json:"p99_ms"`
+	Max            float64 `json:"max_ms"`
+	SignBound      float64 `json:"sign_bound_per_s"`
+	OfBound        float64 `json:"throughput_of_sign_bound,omitempty"`
+	UrgentP50      float64 `json:"urgent_p50_ms,omitempty"`
+	UrgentP90      float64 `json:"urgent_p90_ms,omitempty"`
+	UrgentP99      float64 `json:"urgent_p99_ms,omitempty"`
+	Backlog        int     `json:"backlog,omitempty"`
+	BacklogWaiting int     `json:"backlog_waiting_at_end,omitempty"`
+	DaemonCPU      float64 `json:"daemon_cpu_s"`
+	DaemonPeakRSS  float64 `json:"daemon_peak_rss_mib"`
+	Cores          int     `json:"cores"`
+	Key            string  `json:"key,omitempty"`
+}
+
+type benchTarget struct {
+	api, peer  *localapi.Client
+	me, to     string // our agency's code and the recipient's
+	metricsURL string
+	pid        int // the daemon's process, when local
+	signing    *conf.Signing
+	stop       func()
+}
+
+func runBench(e *env, args []string) error {
+	fs := newFlags(e, "bench", benchUsage)
+	dev := fs.Bool("dev", false, "run a development exchange for the run")
+	api := addAPIFlags(fs)
+	metrics := fs.String("metrics", os.Getenv("LIENTHONG_METRICS"), "the daemon's /metrics URL, for its CPU and memory (default $LIENTHONG_METRICS)")
+	config := fs.String("config", "", "the daemon's configuration, for the signing bound")
+	peerAPI := fs.String("peer-api", os.Getenv("LIENTHONG_PEER_API"), "status workload: a peer gateway's API that sends us documents")
+	peerToken := fs.String("peer-token-file", "", "file with the peer API's token (default $LIENTHONG_PEER_TOKEN)")
+	to := fs.String("to", os.Getenv("LIENTHONG_PEER"), "recipient code (default $LIENTHONG_PEER)")
+	workload := fs.String("workload", "memo", "status, memo, big or urgent")
+	n := fs.Int("n", 0, "packages to time (default 200; big 10; urgent 100)")
+	conc := fs.Int("concurrency", 8, "submissions in flight at once")
+	backlog := fs.Int("backlog", 5000, "urgent: ordinary documents queued first")
+	asJSON := fs.Bool("json", false, "end with one JSON line")
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *conc < 1 || *backlog < 0 {
+		fs.Usage()
+		return errUsage
+	}
+	defaults := map[string]int{"status": 200, "memo": 200, "big": 10, "urgent": 100}
+	if _, ok := defaults[*workload]; !ok {
+		fmt.Fprintf(e.stderr, "bench: -workload %q: must be status, memo, big or urgent\n", *workload)
+		return errUsage
+	}
+	if *n <= 0 {
+		*n = defaults[*workload]
+	}
+
+	var t *benchTarget
+	var err error
+	if *dev {
+		t, err = startExchange(e)
+	} else {
+		t, err = apiTarget(api, *metrics, *config, *peerAPI, *peerToken)
+	}
+	if err != nil {
+		return err
+	}
+	defer t.stop()
+	if *to != "" {
+		t.to = *to
+	}
+	if t.to == "" {
+		return errors.New("no recipient: give -to CODE or set LIENTHONG_PEER")
+	}
+
+	r := &benchResult{Workload: *workload, N: *n, Concurrency: *conc, Cores: runtime.NumCPU()}
+	if t.signing != nil {
+		if r.SignBound, r.Key, err = signBound(*t.signing, 2*time.Second); err != nil {
+			return fmt.Errorf("signing bound: %w", err)
+		}
+	}
+	b := &bench{e: e, t: t, conc: *conc, run: randomRun(), progress: isTerminal(e.stderr)}
+	cpu0, err := t.cpuSeconds(e.ctx)
+	if err != nil {
+		return err
+	}
+	var lat map[int][]float64
+	var span time.Duration
+	switch *workload {
+	case "memo":
+		lat, span, err = b.documents(*n, 0, attachment("cong-van.pdf", 200<<10))
+	case "big":
+		lat, span, err = b.documents(*n, 0, attachment("ho-so.pdf", 20<<20))
+	case "urgent":
+		r.Backlog = *backlog
+		lat, span, r.BacklogWaiting, err = b.urgent(*backlog, *n)
+	case "status":
+		lat, span, err = b.statuses(*n)
+	}
+	if err != nil {
+		return err
+	}
+	cpu1, err := t.cpuSeconds(e.ctx)
+	if err != nil {
+		return err
+	}
+	r.DaemonCPU, r.DaemonPeakRSS = cpu1-cpu0, t.peakRSS(e.ctx)
+	r.Errors = int(b.errors.Load())
+	timed := lat[3]
+	if *workload != "urgent" {
+		timed = lat[0]
+	}
+	r.Completed = len(timed)
+	if span > 0 {
+		r.Throughput = round(float64(len(timed)) / span.Seconds())
+	}
+	r.P50, r.P90, r.P99, r.Max = percentile(timed, 50), percentile(timed, 90), percentile(timed, 99), percentile(timed, 100)
+	if *workload == "urgent" {
+		r.UrgentP50, r.UrgentP90, r.UrgentP99 = r.P50, r.P90, r.P99
+	}
+	if r.SignBound > 0 {
+		r.OfBound = round(r.Throughput / r.SignBound)
+	}
+	b.report(r, lat)
+	if *asJSON {
+		line, _ := json.Marshal(r)
+		fmt.Fprintln(e.stdout, string(line))
+	}
+	if r.Errors > 0 || r.Completed < r.N {
+		return fmt.Errorf("%d of %d packages timed, %d submissions failed", r.Completed, r.N, r.Errors)
+	}
+	return nil
+}
+
+func (b *bench) report(r *benchResult, lat map[int][]float64) {
+	w := b.e.stdout
+	fmt.Fprintf(w, "workload %s: %d packages, %d in flight, %d cores\n", r.Workload, r.N, r.Concurrency, r.Cores)
+	fmt.Fprintf(w, "throughput      %.1f packages/s (accept → axis accepted)\n", r.Throughput)
+	for _, p := range []int{0, 1, 2, 3} {
+		if l := lat[p]; len(l) > 0 {
+			fmt.Fprintf(w, "priority %d      %d timed: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+				p, len(l), percentile(l, 50), percentile(l, 90), percentile(l, 99), percentile(l, 100))
+		}
+	}
+	if r.Backlog > 0 {
+		fmt.Fprintf(w, "backlog         %d ordinary documents queued first; %d still waiting at the end\n", r.Backlog, r.BacklogWaiting)
+	}
+	fmt.Fprintf(w, "daemon          %.1f CPU s, peak RSS %.0f MiB\n", r.DaemonCPU, r.DaemonPeakRSS)
+	if r.SignBound > 0 {
+		fmt.Fprintf(w, "signing bound   %.0f signatures/s (%s, %d cores); throughput is %.2f of it\n", r.SignBound, r.Key, r.Cores, r.OfBound)
+	} else {
+		fmt.Fprintln(w, "signing bound   not measured: give -config with the daemon's signing key")
+	}
+	if r.Errors > 0 {
+		fmt.Fprintf(w, "errors          %d submissions refused or failed\n", r.Errors)
+	}
+}
+
+// bench drives one run against a target.
+type bench struct {
+	e        *env
+	t        *benchTarget
+	conc     int
+	run      string // makes this run's document ids unique
+	seq      atomic.Int64
+	errors   atomic.Int64
+	progress bool
+	firstErr sync.Once
+}
+
+type upload = localapi.Upload
+
+func attachment(name string, size int) []upload {
+	data := make([]byte, size) // incompressible, like a scan
+	rand.Read(data)
+	copy(data, "%PDF-1.7\n")
+	return []upload{{Name: name, ContentType: "application/pdf", Data: data}}
+}
+
+func (b *bench) metadata(to string, priority int, files []upload) map[string]any {
+	i := b.seq.Add(1)
+	m := map[string]any{
+		"to": []string{to}, "codeNumber": strconv.FormatInt(i, 10), "codeNotation": "BENCH-" + b.run,
+		"promulgationDate": time.Now().Format("2006-01-02"), "documentType": map[string]any{"type": 1, "name": "Công văn"},
+		"subject": fmt.Sprintf("V/v đo tải số %d", i), "priority": priority,
+		"signer": map[string]string{"competence": "KT. Giám đốc", "position": "Phó Giám đốc", "fullName": "Trần Văn Đo"},
+	}
+	if len(files) > 0 {
+		m["attachments"] = []map[string]string{{"name": files[0].Name, "description": "Tệp đo tải"}}
+	}
+	return m
+}
+
+// submit sends n documents of a priority through c to an agency, conc
+// at a time, and returns the ids the gateway accepted.
+func (b *bench) submit(c *localapi.Client, to string, n, priority int, files []upload, bar *progressBar) []string {
+	ids := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range b.conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || b.e.ctx.Err() != nil {
+					return
+				}
+				acc, err := c.Submit(b.e.ctx, b.metadata(to, priority, files), files)
+				if err != nil {
+					b.failed(err)
+					continue
+				}
+				ids[i] = acc.ID
+				bar.add(1)
+			}
+		})
+	}
+	wg.Wait()
+	return slices.DeleteFunc(ids, func(s string) bool { return s == "" })
+}
+
+func (b *bench) failed(err error) {
+	b.errors.Add(1)
+	b.firstErr.Do(func() { fmt.Fprintln(b.e.stderr, "bench: submission failed:", err) })
+}
+
+// await polls the records until the axis took each one, and returns
+// their latencies (ms) by priority and the span from the first accept to
+// the last axis acceptance.
+func (b *bench) await(c *localapi.Client, ids []string, bar *progressBar) (map[int][]float64, time.Duration, error) {
+	lat := map[int][]float64{}
+	var first, last time.Time
+	pending := slices.Clone(ids)
+	var mu sync.Mutex
+	for len(pending) > 0 {
+		if err := b.e.ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		var still []string
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var failure error
+		for range min(b.conc, len(pending)) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(pending) {
+						return
+					}
+					d, err := c.Document(b.e.ctx, pending[i])
+					mu.Lock()
+					switch {
+					case err != nil:
+						failure = err
+					case d.State == localapi.StateDead:
+						failure = fmt.Errorf("%s became a dead letter: %s", d.ID, d.LastError)
+					case d.SentAt == nil:
+						still = append(still, pending[i])
+					default:
+						lat[d.Priority] = append(lat[d.Priority], float64(d.SentAt.Sub(d.Created).Microseconds())/1000)
+						if first.IsZero() || d.Created.Before(first) {
+							first = d.Created
+						}
+						if d.SentAt.After(last) {
+							last = *d.SentAt
+						}
+						bar.add(1)
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if failure != nil {
+			return nil, 0, failure
+		}
+		pending = still
+		if len(pending) > 0 {
+			select {
+			case <-b.e.ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return lat, last.Sub(first), nil
+}
+
+func (b *bench) documents(n, priority int, files []upload) (map[int][]float64, time.Duration, error) {
+	bar := newProgressBar(b, "sent", 2*n)
+	ids := b.submit(b.t.api, b.t.to, n, priority, files, bar)
+	lat, span, err := b.await(b.t.api, ids, bar)
+	bar.done()
+	return lat, span, err
+}
+
+// urgent queues a backlog of ordinary documents, then sends urgent ones
+// one at a time, each after the last reached the axis, as they come in
+// real life: rarely, and each one wanted at once.
+func (b *bench) urgent(backlog, n int) (map[int][]float64, time.Duration, int, error) {
+	bar := newProgressBar(b, "backlog queued", backlog)
+	b.submit(b.t.api, b.t.to, backlog, 0, nil, bar)
+	bar.done()
+	bar = newProgressBar(b, "urgent sent", n)
+	lat := map[int][]float64{}
+	var span time.Duration
+	for range n {
+		acc, err := b.t.api.Submit(b.e.ctx, b.metadata(b.t.to, 3, nil), nil)
+		if err != nil {
+			b.failed(err)
+			continue
+		}
+		l, s, err := b.await(b.t.api, []string{acc.ID}, nil)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		lat[3] = append(lat[3], l[3]...)
+		span += s
+		bar.add(1)
+	}
+	bar.done()
+	waiting, err := b.t.api.Documents(b.e.ctx, localapi.StateAccepted, backlog+1)
+	return lat, span, len(waiting), err
+}
+
+// statuses has the peer send n documents, waits for them in our inbox,
+// then times our 03 answers: accept → the axis took the status package.
+func (b *bench) statuses(n int) (map[int][]float64, time.Duration, error) {
+	if b.t.peer == nil || b.t.me == "" {
+		return nil, 0, errors.New("the status workload needs a peer gateway to send documents: give -peer-api, -peer-token-file and set LIENTHONG_AGENCY (or use -dev)")
+	}
+	bar := newProgressBar(b, "received", n)
+	b.submit(b.t.peer, b.t.me, n, 0, nil, nil)
+	var items []localapi.InboxItem
+	for {
+		all, err := b.t.api.Inbox(b.e.ctx, localapi.InboxNew, 0)
+		if err != nil {
+			return nil, 0, err
+		}
+		items = slices.DeleteFunc(all, func(it localapi.InboxItem) bool { return !strings.HasSuffix(it.DocumentID, "/BENCH-"+b.run) })
+		bar.set(len(items))
+		if len(items) >= n {
+			break
+		}
+		select {
+		case <-b.e.ctx.Done():
+			return nil, 0, b.e.ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	bar.done()
+	// Let the automatic 01 answers drain, so that only ours are timed.
+	for {
+		busy, err := b.t.api.Documents(b.e.ctx, localapi.StateAccepted, 1)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(busy) == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	bar = newProgressBar(b, "answers sent", 2*n)
+	ids := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range b.conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || b.e.ctx.Err() != nil {
+					return
+				}
+				it, err := b.t.api.Answer(b.e.ctx, items[i].ID, localapi.StatusRequest{Code: "03", Staff: "Văn thư (đo tải)"})
+				if err != nil {
+					b.failed(err)
+					continue
+				}
+				ids[i] = it.StatusID
+				bar.add(1)
+			}
+		})
+	}
+	wg.Wait()
+	lat, span, err := b.await(b.t.api, slices.DeleteFunc(ids, func(s string) bool { return s == "" }), bar)
+	bar.done()
+	return lat, span, err
+}
+
+func percentile(v []float64, p float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return round(s[max(i, 0)])
+}
+
+func round(f float64) float64 { return math.Round(f*100) / 100 }
+
+func randomRun() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// signBound counts the signatures the key makes in d with every core.
+func signBound(s conf.Signing, d time.Duration) (float64, string, error) {
+	kc := sigkey.Config{KeyFile: s.KeyFile, PKCS11URI: s.PKCS11URI, CertFile: s.CertFile, ChainFile: s.ChainFile}
+	if s.KeyPassword.Set() {
+		p, err := s.KeyPassword.Path()
+		if err != nil {
+			return 0, "", err
+		}
+		kc.PassFile = p
+	}
+	key, err := sigkey.Load(kc)
+	if err != nil {
+		return 0, "", err
+	}
+	defer key.Close()
+	digest := sha256.Sum256([]byte("lienthong bench"))
+	var count atomic.Int64
+	var failure atomic.Value
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if _, err := key.Signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+					failure.Store(err)
+					return
+				}
+				count.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := failure.Load().(error); ok {
+		return 0, "", err
+	}
+	return round(float64(count.Load()) / time.Since(start).Seconds()), keyName(key), nil
+}
+
+func keyName(k *sigkey.Key) string {
+	cert := k.Chain[0]
+	switch pub := cert.PublicKey.(type) {
+	case interface{ Size() int }:
+		return fmt.Sprintf("%s %d", cert.PublicKeyAlgorithm, pub.Size()*8)
+	default:
+		return cert.PublicKeyAlgorithm.String()
+	}
+}
+
+func apiTarget(a apiFlags, metrics, config, peerAPI, peerToken string) (*benchTarget, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	t := &benchTarget{api: c, me: os.Getenv("LIENTHONG_AGENCY"), metricsURL: metrics, stop: func() {}}
+	if config != "" {
+		cfg, err := conf.Load(config)
+		if err != nil {
+			return nil, err
+		}
+		t.signing = &cfg.Signing
+	}
+	if peerAPI != "" {
+		tok := os.Getenv("LIENTHONG_PEER_TOKEN")
+		if peerToken != "" {
+			b, err := os.ReadFile(peerToken)
+			if err != nil {
+				return nil, err
+			}
+			tok = strings.TrimSpace(string(b))
+		}
+		t.peer = &localapi.Client{Base: peerAPI, Token: tok}
+	}
+	return t, nil
+}
+
+// startExchange runs the development exchange in a child process of this
+// same program, so that its CPU and memory are measured apart from the
+// load generator's.
+func startExchange(e *env) (*benchTarget, error) {
+	dir, err := os.MkdirTemp("", "lienthong-bench-")
+	if err != nil {
+		return nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "exchange.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe, benchExchangeCmd, dir)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+		os.RemoveAll(dir)
+	}
+	envFile := filepath.Join(dir, "dev.env")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(envFile); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			log, _ := os.ReadFile(logFile.Name())
+			stop()
+			return nil, fmt.Errorf("development exchange ended before it was ready (%v):\n%s", err, log)
+		case <-e.ctx.Done():
+			stop()
+			return nil, e.ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, errors.New("development exchange not ready within 2 minutes")
+		}
+	}
+	vars, err := readEnv(envFile)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &benchTarget{
+		api:        &localapi.Client{Base: vars["LIENTHONG_API"], Token: vars["LIENTHONG_TOKEN"]},
+		peer:       &localapi.Client{Base: vars["LIENTHONG_PEER_API"], Token: vars["LIENTHONG_PEER_TOKEN"]},
+		me:         vars["LIENTHONG_AGENCY"],
+		to:         vars["LIENTHONG_PEER"],
+		metricsURL: vars["LIENTHONG_METRICS"],
+		pid:        cmd.Process.Pid,
+		signing:    &conf.Signing{KeyFile: filepath.Join(dir, "pki", "a.key"), CertFile: filepath.Join(dir, "pki", "a.pem")},
+		stop:       stop,
+	}, nil
+}
+
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			vars[k] = v
+		}
+	}
+	return vars, sc.Err()
+}
+
+// benchExchangeCmd is the child's command; it is not listed in the help.
+const benchExchangeCmd = "bench-exchange"
+
+func runBenchExchange(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) != 1 {
+		return errUsage
+	}
+	log := zerolog.New(zerolog.SyncWriter(stderr)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+	s, err := devstack.Open(devstack.Options{Dir: args[0], Log: log})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Run(ctx, func() {
+		if err := s.WriteEnv(filepath.Join(args[0], "dev.env")); err != nil {
+			log.Error().Err(err).Msg("write dev.env")
+		}
+	})
+}
+
+// cpuSeconds is the daemon's CPU time so far.
+func (t *benchTarget) cpuSeconds(ctx context.Context) (float64, error) {
+	if t.pid != 0 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid))
+		if err != nil {
+			return 0, err
+		}
+		// Fields after the command name, which ends with ')': utime and
+		// stime are the 12th and 13th, in clock ticks of 1/100 s.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		return (ut + st) / 100, nil
+	}
+	v, _ := scrape(ctx, t.metricsURL, "process_cpu_seconds_total")
+	return v, nil
+}
+
+// peakRSS is the daemon's high-water resident memory in MiB: the kernel's
+// own figure for a local child, else the current RSS from its metrics.
+func (t *benchTarget) peakRSS(ctx context.Context) float64 {
+	if t.pid != 0 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", t.pid))
+		if err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+					kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+					return round(kb / 1024)
+				}
+			}
+		}
+		return 0
+	}
+	v, _ := scrape(ctx, t.metricsURL, "process_resident_memory_bytes")
+	return round(v / (1 << 20))
+}
+
+func scrape(ctx context.Context, url, name string) (float64, error) {
+	if url == "" {
+		return 0, errors.New("no metrics URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not in %s", name, url)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// progressBar draws on a terminal only; nil or off draws nothing.
+type progressBar struct {
+	w     io.Writer
+	what  string
+	total int
+	n     atomic.Int64
+	mu    sync.Mutex
+	last  time.Time
+}
+
+func newProgressBar(b *bench, what string, total int) *progressBar {
+	if !b.progress {
+		return nil
+	}
+	return &progressBar{w: b.e.stderr, what: what, total: total}
+}
+
+func (p *progressBar) add(d int) {
+	if p != nil {
+		p.draw(int(p.n.Add(int64(d))), false)
+	}
+}
+
+func (p *progressBar) set(v int) {
+	if p != nil {
+		p.n.Store(int64(v))
+		p.draw(v, false)
+	}
+}
+
+func (p *progressBar) done() {
+	if p != nil {
+		p.draw(int(p.n.Load()), true)
+		fmt.Fprintln(p.w)
+	}
+}
+
+func (p *progressBar) draw(v int, force bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !force && time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	const width = 30
+	filled := min(width, width*v/max(p.total, 1))
+	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), v, p.total, p.what)
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestMain lets this test binary play the development exchange that
+// "bench -dev" starts as a child of its own executable.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == benchExchangeCmd {
+		if err := runBenchExchange(context.Background(), os.Args[2:], os.Stderr); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func benchJSON(t *testing.T, args ...string) map[string]any {
+	t.Helper()
+	code, out, errOut := lienthong(t, "", append([]string{"bench", "-dev", "-json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("bench %v: exit %d\n%s\n%s", args, code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var r map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	if errOut != "" {
+		t.Errorf("stderr is not a terminal, yet bench wrote to it: %q", errOut)
+	}
+	return r
+}
+
+func TestBenchMemoAndUrgent(t *testing.T) {
+	r := benchJSON(t, "-workload", "memo", "-n", "6", "-concurrency", "3")
+	for _, k := range []string{"throughput_per_s", "p50_ms", "p99_ms", "sign_bound_per_s", "daemon_cpu_s", "daemon_peak_rss_mib"} {
+		if v, _ := r[k].(float64); v <= 0 {
+			t.Errorf("memo: %s = %v, want a measured figure", k, r[k])
+		}
+	}
+	if r["workload"] != "memo" || r["n"] != 6.0 || r["completed"] != 6.0 || r["errors"] != 0.0 {
+		t.Errorf("memo result = %v", r)
+	}
+	r = benchJSON(t, "-workload", "urgent", "-backlog", "40", "-n", "3")
+	if v, _ := r["urgent_p99_ms"].(float64); v <= 0 || r["completed"] != 3.0 || r["backlog"] != 40.0 {
+		t.Errorf("urgent result = %v, want 3 urgent documents timed behind 40", r)
+	}
+}
+
+func TestBenchStatus(t *testing.T) {
+	r := benchJSON(t, "-workload", "status", "-n", "5")
+	if r["completed"] != 5.0 || r["p99_ms"].(float64) <= 0 {
+		t.Errorf("status result = %v", r)
+	}
+}
+
+func TestBenchRefusals(t *testing.T) {
+	if code, _, errOut := lienthong(t, "", "bench", "-dev", "-workload", "huge"); code != 2 || !strings.Contains(errOut, `-workload "huge"`) {
+		t.Errorf("unknown workload: exit %d, %q", code, errOut)
+	}
+	t.Setenv("LIENTHONG_API", "")
+	if code, _, errOut := lienthong(t, "", "bench", "-workload", "memo"); code != 1 || !strings.Contains(errOut, "no local API") {
+		t.Errorf("no target: exit %d, %q", code, errOut)
+	}
+}
