@@ -176,6 +176,42 @@ func expireLeases(tx *bolt.Tx, d delta, now time.Time) error {
 	return nil
 }
 
+// ReleaseLeases returns to the queue, due now, every record of dir still
+// leased, merging meta into each. Only the process holding the store's
+// lock calls it, at start: a lease found then was held by a process that
+// died, and its work must not wait for the lease to run out.
+func (s *Store) ReleaseLeases(now time.Time, dir Direction, meta map[string]string) (n int, err error) {
+	err = s.write(func(tx *bolt.Tx, d delta) error {
+		n = 0
+		var ids []string
+		err := tx.Bucket(bucketLeases).ForEach(func(k, _ []byte) error {
+			ids = append(ids, string(k[8:]))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			r, err := getRecord(tx, id)
+			if err != nil {
+				return err
+			}
+			if r.Dir != dir {
+				continue
+			}
+			err = transition(tx, r, d, now, Ready, "released at start: its worker died", func(r *Record) {
+				r.LeaseUntil, r.NextAttempt, r.Meta = time.Time{}, now, merge(r.Meta, meta)
+			})
+			if err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // leased loads a record that must still be under the given lease.
 func leased(tx *bolt.Tx, id string, lease uint64) (*Record, error) {
 	r, err := getRecord(tx, id)

@@ -575,3 +575,29 @@ func TestClaim(t *testing.T) {
 		t.Fatalf("Claim after purge = %q, %v; want %q", owner, err, b.ID)
 	}
 }
+
+// A lease left by a dead process is released at start, due at once, with
+// the caller's mark; the other direction's leases stay.
+func TestReleaseLeasesAtStart(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	out := put(t, s, "o", 3)
+	if _, _, err := s.Put(Item{Dir: Inbound, Key: "i", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	lease(t, s, c.Now())
+	if _, err := s.Lease(c.Now(), Inbound, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.ReleaseLeases(c.Now(), Outbound, map[string]string{"ambiguous": "1"})
+	if err != nil || n != 1 {
+		t.Fatalf("ReleaseLeases = %d, %v; want the one outbound lease", n, err)
+	}
+	got, err := s.Get(out.ID)
+	if err != nil || got.State != Ready || !got.NextAttempt.Equal(c.Now()) || got.Meta["ambiguous"] != "1" {
+		t.Fatalf("released record = %+v, %v; want ready now with the mark", got, err)
+	}
+	if r, err := s.Lease(c.Now(), Outbound, 0); err != nil || r.ID != out.ID {
+		t.Fatalf("Lease after release = %v, %v; want %s again at once", r, err, out.ID)
+	}
+}

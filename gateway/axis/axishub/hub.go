@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -74,7 +75,12 @@ type Hub struct {
 	mu     sync.Mutex
 	faults Faults
 	rnd    *mrand.Rand
+	calls  atomic.Int64
 }
+
+// Calls counts the requests the hub was sent, so tests can bound how hard
+// gateways press on a failing axis.
+func (h *Hub) Calls() int64 { return h.calls.Load() }
 
 var (
 	bDocs     = []byte("docs")
@@ -196,6 +202,7 @@ func fail(code, format string, args ...any) error {
 
 // ServeHTTP answers one axis operation, named by the last path segment.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.calls.Add(1)
 	f, roll, roll2, latency := h.dice()
 	if latency > 0 {
 		select {
