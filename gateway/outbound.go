@@ -94,6 +94,9 @@ func (g *Gateway) Submit(s Submission) (rec *queue.Record, existed bool, err err
 	if r, err := g.store.GetByKey(queue.Outbound, key); err == nil {
 		return r, true, nil
 	}
+	if err := g.signable(); err != nil {
+		return nil, false, err
+	}
 	start := time.Now()
 	raw, err := g.creds.Load().signer.SignBytes(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, envelope.BuildOptions{})
 	if err != nil {
@@ -183,6 +186,19 @@ func (g *Gateway) idle(dir queue.Direction, now time.Time) time.Duration {
 		return most
 	}
 	return min(max(at.Sub(now), time.Millisecond), most)
+}
+
+// signable refuses new work the key cannot sign validly now: recipients
+// would refuse the package, so the legacy system hears it at once.
+func (g *Gateway) signable() error {
+	cert, now := g.creds.Load().signer.Certificate(), g.clock.Now()
+	if now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
+		g.log.Error().Time("not_before", cert.NotBefore).Time("not_after", cert.NotAfter).
+			Msg("signing certificate not valid now: refusing new documents until it is rotated (systemctl reload)")
+		return fmt.Errorf("%w: the signing certificate %q is valid from %s to %s, not now: install a valid one and reload the gateway",
+			ErrUnavailable, cert.Subject.CommonName, cert.NotBefore.Format("2006-01-02"), cert.NotAfter.Format("2006-01-02"))
+	}
+	return nil
 }
 
 func (g *Gateway) send(ctx context.Context, r *queue.Record) {

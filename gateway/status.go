@@ -218,6 +218,9 @@ func (g *Gateway) Answer(id string, req localapi.StatusRequest) (*localapi.Inbox
 	if desc == "" {
 		desc = envelope.StatusCode(req.Code).Name()
 	}
+	if err := g.signable(); err != nil {
+		return nil, err
+	}
 	rec, err := g.queueStatus(item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority)
 	if err != nil {
 		return nil, err

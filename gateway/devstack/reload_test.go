@@ -2,6 +2,7 @@ package devstack_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -89,4 +90,36 @@ func TestReloadRotatesKeyAndTrustWithoutRestart(t *testing.T) {
 		t.Fatalf("Reload with an expired certificate: %v; want a signing.cert_file error", err)
 	}
 	sendAndSee("V/v sau khi từ chối chứng thư hết hạn", localapi.InboxNew)
+}
+
+// The clock passes the signing certificate's end mid-run: new documents
+// are refused with 503 naming the certificate, readiness says why, and a
+// reload with a valid certificate lets new ones through to the axis.
+func TestCertificateExpiryMidRun(t *testing.T) {
+	s, clock := start(t, devstack.Options{})
+	ctx := context.Background()
+	clock.Advance(3 * 365 * 24 * time.Hour) // the dev certificates last two years
+	_, err := s.Client.Submit(ctx, memo("V/v sau khi hết hạn", 0), nil)
+	var ae *localapi.Error
+	if !errors.As(err, &ae) || ae.Status != 503 || !strings.Contains(ae.Message, "signing certificate") {
+		t.Fatalf("submit with an expired certificate: %v; want 503 naming the certificate", err)
+	}
+	if ok, checks := s.Agency.Ready(); ok || checks["key"] != "signing certificate expired" {
+		t.Errorf("readiness with an expired certificate = %v %v", ok, checks)
+	}
+	keyFile, certFile, _ := newAgencyKey(t, t.TempDir(), "renewed", devca.Leaf{Name: devstack.AgencyName, Code: devstack.AgencyCode,
+		NotBefore: clock.Now().Add(-time.Hour), NotAfter: clock.Now().AddDate(1, 0, 0)})
+	c := s.Config
+	c.Signing.KeyFile, c.Signing.CertFile = keyFile, certFile
+	if _, err := s.Agency.Reload(c); err != nil {
+		t.Fatalf("Reload with a renewed certificate: %v", err)
+	}
+	acc, err := s.Client.Submit(ctx, memo("V/v sau khi gia hạn", 0), nil)
+	if err != nil {
+		t.Fatalf("submit after the renewal: %v", err)
+	}
+	eventually(t, clock, time.Second, "the document reaches the axis", func() bool {
+		d, err := s.Client.Document(ctx, acc.ID)
+		return err == nil && d.SentAt != nil
+	})
 }
