@@ -270,6 +270,18 @@ func (b *bench) metadata(to string, priority int, files []upload) map[string]any
 // submit sends n documents of a priority through c to an agency, conc
 // at a time, and returns the ids the gateway accepted.
 func (b *bench) submit(c *localapi.Client, to string, n, priority int, files []upload, bar *progressBar) []string {
+	return b.each(n, bar, func(int) (string, error) {
+		acc, err := c.Submit(b.e.ctx, b.metadata(to, priority, files), files)
+		if err != nil {
+			return "", err
+		}
+		return acc.ID, nil
+	})
+}
+
+// each calls call for 0…n-1, conc at a time, and returns the ids of the
+// calls that succeeded.
+func (b *bench) each(n int, bar *progressBar, call func(i int) (string, error)) []string {
 	ids := make([]string, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -280,12 +292,12 @@ func (b *bench) submit(c *localapi.Client, to string, n, priority int, files []u
 				if i >= n || b.e.ctx.Err() != nil {
 					return
 				}
-				acc, err := c.Submit(b.e.ctx, b.metadata(to, priority, files), files)
+				id, err := call(i)
 				if err != nil {
 					b.failed(err)
 					continue
 				}
-				ids[i] = acc.ID
+				ids[i] = id
 				bar.add(1)
 			}
 		})
@@ -435,28 +447,14 @@ func (b *bench) statuses(n int) (map[int][]float64, time.Duration, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	bar = newProgressBar(b, "answers sent", 2*n)
-	ids := make([]string, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range b.conc {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || b.e.ctx.Err() != nil {
-					return
-				}
-				it, err := b.t.api.Answer(b.e.ctx, items[i].ID, localapi.StatusRequest{Code: "03", Staff: "Văn thư (đo tải)"})
-				if err != nil {
-					b.failed(err)
-					continue
-				}
-				ids[i] = it.StatusID
-				bar.add(1)
-			}
-		})
-	}
-	wg.Wait()
-	lat, span, err := b.await(b.t.api, slices.DeleteFunc(ids, func(s string) bool { return s == "" }), bar)
+	ids := b.each(n, bar, func(i int) (string, error) {
+		it, err := b.t.api.Answer(b.e.ctx, items[i].ID, localapi.StatusRequest{Code: "03", Staff: "Văn thư (đo tải)"})
+		if err != nil {
+			return "", err
+		}
+		return it.StatusID, nil
+	})
+	lat, span, err := b.await(b.t.api, ids, bar)
 	bar.done()
 	return lat, span, err
 }
