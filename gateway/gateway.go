@@ -114,16 +114,11 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	// Work a killed process held is due now; a send it had started may
 	// have reached the axis, so the axis is asked before sending again.
-	now := g.clock.Now()
-	out, err := g.store.ReleaseLeases(now, queue.Outbound, map[string]string{metaAmbiguous: "1"})
+	released, err := g.store.ReleaseLeases(g.clock.Now(), map[queue.Direction]map[string]string{queue.Outbound: {metaAmbiguous: "1"}})
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
-	in, err := g.store.ReleaseLeases(now, queue.Inbound, nil)
-	if err != nil {
-		return nil, fmt.Errorf("open queue: %w", err)
-	}
-	if out+in > 0 {
+	if out, in := released[queue.Outbound], released[queue.Inbound]; out+in > 0 {
 		g.log.Warn().Int("outbound", out).Int("inbound", in).Msg("records left in flight by an earlier run: outbound ones are checked against the axis before any resend")
 	}
 	g.dir, err = directory.Open(filepath.Join(c.StateDir, "directory.db"), directory.Options{NoSync: o.NoSync})

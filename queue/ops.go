@@ -176,13 +176,14 @@ func expireLeases(tx *bolt.Tx, d delta, now time.Time) error {
 	return nil
 }
 
-// ReleaseLeases returns to the queue, due now, every record of dir still
-// leased, merging meta into each. Only the process holding the store's
-// lock calls it, at start: a lease found then was held by a process that
-// died, and its work must not wait for the lease to run out.
-func (s *Store) ReleaseLeases(now time.Time, dir Direction, meta map[string]string) (n int, err error) {
+// ReleaseLeases returns to the queue, due now, every record still leased,
+// merging meta[its direction] into each, and counts them by direction.
+// Only the process holding the store's lock calls it, at start: a lease
+// found then was held by a process that died, and its work must not wait
+// for the lease to run out.
+func (s *Store) ReleaseLeases(now time.Time, meta map[Direction]map[string]string) (n map[Direction]int, err error) {
 	err = s.write(func(tx *bolt.Tx, d delta) error {
-		n = 0
+		n = map[Direction]int{}
 		var ids []string
 		err := tx.Bucket(bucketLeases).ForEach(func(k, _ []byte) error {
 			ids = append(ids, string(k[8:]))
@@ -196,16 +197,13 @@ func (s *Store) ReleaseLeases(now time.Time, dir Direction, meta map[string]stri
 			if err != nil {
 				return err
 			}
-			if r.Dir != dir {
-				continue
-			}
 			err = transition(tx, r, d, now, Ready, "released at start: its worker died", func(r *Record) {
-				r.LeaseUntil, r.NextAttempt, r.Meta = time.Time{}, now, merge(r.Meta, meta)
+				r.LeaseUntil, r.NextAttempt, r.Meta = time.Time{}, now, merge(r.Meta, meta[r.Dir])
 			})
 			if err != nil {
 				return err
 			}
-			n++
+			n[r.Dir]++
 		}
 		return nil
 	})

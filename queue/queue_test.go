@@ -576,8 +576,8 @@ func TestClaim(t *testing.T) {
 	}
 }
 
-// A lease left by a dead process is released at start, due at once, with
-// the caller's mark; the other direction's leases stay.
+// Leases left by a dead process are released at start, due at once, each
+// with the mark for its direction.
 func TestReleaseLeasesAtStart(t *testing.T) {
 	c := newClock()
 	s := mustOpen(t, testOptions(c))
@@ -589,9 +589,9 @@ func TestReleaseLeasesAtStart(t *testing.T) {
 	if _, err := s.Lease(c.Now(), Inbound, 0); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.ReleaseLeases(c.Now(), Outbound, map[string]string{"ambiguous": "1"})
-	if err != nil || n != 1 {
-		t.Fatalf("ReleaseLeases = %d, %v; want the one outbound lease", n, err)
+	n, err := s.ReleaseLeases(c.Now(), map[Direction]map[string]string{Outbound: {"ambiguous": "1"}})
+	if err != nil || n[Outbound] != 1 || n[Inbound] != 1 {
+		t.Fatalf("ReleaseLeases = %v, %v; want one lease each way", n, err)
 	}
 	got, err := s.Get(out.ID)
 	if err != nil || got.State != Ready || !got.NextAttempt.Equal(c.Now()) || got.Meta["ambiguous"] != "1" {

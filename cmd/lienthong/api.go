@@ -251,11 +251,7 @@ func inboxGet(e *env, c *localapi.Client, id, nth, out string) error {
 	if err != nil {
 		return apiError(e, err)
 	}
-	if out == "" {
-		_, err = e.stdout.Write(b)
-		return err
-	}
-	return os.WriteFile(out, b, 0o640)
+	return writeOut(e, out, b, 0o640)
 }
 
 // dirFromAPI serves dir search and lookup from the running gateway's

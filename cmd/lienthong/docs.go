@@ -168,15 +168,16 @@ func runMan(e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	return writeOut(e, *outFile, page.Bytes())
+	return writeOut(e, *outFile, page.Bytes(), 0o644)
 }
 
-func writeOut(e *env, file string, b []byte) error {
+// writeOut writes b to file, or to standard output when file is "".
+func writeOut(e *env, file string, b []byte, mode os.FileMode) error {
 	if file == "" {
 		_, err := e.stdout.Write(b)
 		return err
 	}
-	return os.WriteFile(file, b, 0o644)
+	return os.WriteFile(file, b, mode)
 }
 
 // roff escapes text for a man page body line.

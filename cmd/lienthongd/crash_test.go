@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,28 +49,16 @@ func startDaemon(t *testing.T, bin, dir string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		b, err := os.ReadFile(env)
-		if err == nil {
-			v := map[string]string{}
-			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				k, val, _ := strings.Cut(l, "=")
-				v[k] = val
-			}
-			return &child{cmd: cmd,
-				api:    &localapi.Client{Base: v["LIENTHONG_API"], Token: v["LIENTHONG_TOKEN"]},
-				peer:   &localapi.Client{Base: v["LIENTHONG_PEER_API"], Token: v["LIENTHONG_PEER_TOKEN"]},
-				agency: v["LIENTHONG_AGENCY"], to: v["LIENTHONG_PEER"]}
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			logText, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
-			t.Fatalf("daemon not ready within 60s:\n%s", logText)
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the file, bounded by the deadline
-	}
+	v := waitForEnv(t, env, 60*time.Second, func() string {
+		cmd.Process.Kill()
+		cmd.Wait()
+		logText, _ := os.ReadFile(filepath.Join(dir, "daemon.log"))
+		return string(logText)
+	})
+	return &child{cmd: cmd,
+		api:    &localapi.Client{Base: v["LIENTHONG_API"], Token: v["LIENTHONG_TOKEN"]},
+		peer:   &localapi.Client{Base: v["LIENTHONG_PEER_API"], Token: v["LIENTHONG_PEER_TOKEN"]},
+		agency: v["LIENTHONG_AGENCY"], to: v["LIENTHONG_PEER"]}
 }
 
 func (d *child) kill(t *testing.T) {

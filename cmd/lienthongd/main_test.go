@@ -35,22 +35,7 @@ func TestDevWritesEnvAndServes(t *testing.T) {
 	var out, errb bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"-dev", "-state", dir}, &out, &errb) }()
-	env := filepath.Join(dir, "dev.env")
-	deadline := time.Now().Add(30 * time.Second)
-	var vars map[string]string
-	for vars == nil {
-		if b, err := os.ReadFile(env); err == nil {
-			vars = map[string]string{}
-			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				k, v, _ := strings.Cut(l, "=")
-				vars[k] = v
-			}
-		} else if time.Now().After(deadline) {
-			t.Fatalf("no dev.env within 30s; stderr:\n%s", errb.String())
-		} else {
-			time.Sleep(20 * time.Millisecond) // polling for the file, bounded by the deadline
-		}
-	}
+	vars := waitForEnv(t, filepath.Join(dir, "dev.env"), 30*time.Second, errb.String)
 	for _, k := range []string{"LIENTHONG_API", "LIENTHONG_TOKEN", "LIENTHONG_AGENCY", "LIENTHONG_PEER", "LIENTHONG_METRICS"} {
 		if vars[k] == "" {
 			t.Errorf("dev.env lacks %s", k)
@@ -73,5 +58,26 @@ func TestDevWritesEnvAndServes(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Send a document") {
 		t.Errorf("stdout lacks the how-to:\n%s", out.String())
+	}
+}
+
+// waitForEnv polls for the dev.env a -dev daemon writes once it serves and
+// returns its variables; on timeout it fails with what diagnose returns.
+func waitForEnv(t *testing.T, path string, within time.Duration, diagnose func() string) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			vars := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				k, v, _ := strings.Cut(l, "=")
+				vars[k] = v
+			}
+			return vars
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within %v:\n%s", path, within, diagnose())
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the file, bounded by the deadline
 	}
 }

@@ -27,7 +27,7 @@ func submitN(t *testing.T, s *devstack.Stack, n, first int, subject string) []st
 }
 
 // deliveredOnce waits until every document is registered (03) and checks
-// the peer holds each exactly once.
+// the peer holds each exactly once and nothing else.
 func deliveredOnce(t *testing.T, s *devstack.Stack, clock *fakeClock, ids []string) {
 	t.Helper()
 	eventually(t, clock, time.Second, "every document registered (03)", func() bool {
@@ -38,8 +38,12 @@ func deliveredOnce(t *testing.T, s *devstack.Stack, clock *fakeClock, ids []stri
 		}
 		return true
 	})
+	items := newInbox(t, s.PeerClient, "")
+	if len(items) != len(ids) {
+		t.Errorf("peer inbox holds %d items, want the %d documents", len(items), len(ids))
+	}
 	seen := map[string]int{}
-	for _, it := range newInbox(t, s.PeerClient, "") {
+	for _, it := range items {
 		seen[it.DocumentID]++
 	}
 	for _, id := range ids {
