@@ -125,10 +125,20 @@ func DecodeMetadata(r io.Reader) (*Metadata, error) {
 		if errors.As(err, &ute) {
 			return nil, Problems{{Path: ute.Field, Rule: "must be a JSON " + ute.Type.String(), Value: ute.Value}}
 		}
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return nil, Problems{{Path: strings.Trim(f, `"`), Rule: `is not a metadata field (unknown field ` + f + `)`}}
+		}
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &se):
+			return nil, Problems{{Path: "metadata", Rule: "is not valid JSON: " + se.Error()}}
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			return nil, Problems{{Path: "metadata", Rule: "is not a whole JSON object"}}
+		}
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	if dec.More() {
-		return nil, errors.New("metadata: more than one JSON value")
+		return nil, Problems{{Path: "metadata", Rule: "holds more than one JSON value"}}
 	}
 	return &m, nil
 }

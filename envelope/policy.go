@@ -70,6 +70,9 @@ type Inbound struct {
 	// SignatureErr is why the signature did not hold, when Mode let the
 	// package through anyway.
 	SignatureErr error
+	// Claimed is the package as it reads before any check, also beside an
+	// error, so a refusal can name the sender without reading it again.
+	Claimed *Package
 }
 
 // Sender is the agency code a package claims to come from.
@@ -84,9 +87,10 @@ func (p *Package) Sender() string {
 }
 
 // OpenInbound reads a received package under the policy. With Require, a
-// bad signature is an error matching ErrSignature; with Warn, the package
-// read from the raw bytes comes back with SignatureErr set. Rule problems
-// come back as Problems next to the package, as from Parse.
+// bad signature is an error matching ErrSignature, beside an Inbound that
+// holds only Claimed; with Warn, the package read from the raw bytes comes
+// back with SignatureErr set. Rule problems come back as Problems next to
+// the package, as from Parse.
 func OpenInbound(raw []byte, pol SignaturePolicy, opts VerifyOptions) (*Inbound, error) {
 	doc, err := readTree(bytes.NewReader(raw), opts.Parse.Limits)
 	if err != nil {
@@ -96,7 +100,7 @@ func OpenInbound(raw []byte, pol SignaturePolicy, opts VerifyOptions) (*Inbound,
 	if claimed == nil {
 		return nil, perr
 	}
-	in := &Inbound{Mode: pol.For(claimed.Sender())}
+	in := &Inbound{Mode: pol.For(claimed.Sender()), Claimed: claimed}
 	if in.Mode == Off {
 		in.Package = claimed
 		return in, perr
@@ -111,5 +115,5 @@ func OpenInbound(raw []byte, pol SignaturePolicy, opts VerifyOptions) (*Inbound,
 		in.Package, in.SignatureErr = claimed, err
 		return in, perr
 	}
-	return nil, err
+	return in, err
 }

@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -41,14 +39,14 @@ type Options struct {
 	ShutdownGrace time.Duration
 }
 
-// Gateway is one agency's running edge: stores, key, axis client, loops
-// and listeners.
+// Gateway is one agency's running edge. It composes the sending and the
+// receiving side over one store, key and axis client, and owns the
+// listeners and every goroutine.
 type Gateway struct {
 	cfg     conf.Config
 	log     zerolog.Logger
 	clock   Clock
 	grace   time.Duration
-	me      envelope.Organization
 	store   *queue.Store
 	dir     *directory.Directory
 	creds   atomic.Pointer[credentials]
@@ -60,9 +58,9 @@ type Gateway struct {
 	tokens  map[[32]byte]string // sha256(token) → client name
 	hook    *webhook
 
-	wakeOut, wakeIn *signal
-	inbox           *inboxIndex
-	inboxDir        string
+	out   *outbound
+	in    *inbound
+	inbox *inbox
 
 	apiLn, metricsLn net.Listener
 	apiSrv, metSrv   *http.Server
@@ -86,19 +84,20 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		o.ShutdownGrace = 30 * time.Second
 	}
 	g := &Gateway{
-		cfg: c, log: o.Log, clock: o.Clock, grace: o.ShutdownGrace,
-		me:      envelope.Organization{OrganID: c.Agency.Code, OrganName: c.Agency.Name, Email: c.Agency.Email, Telephone: c.Agency.Phone},
+		cfg: c, log: o.Log.With().Str("component", "gateway").Logger(), clock: o.Clock, grace: o.ShutdownGrace,
 		breaker: newBreaker(c.Outbound.BreakerFailures, time.Duration(c.Outbound.BreakerCooldown)),
-		wakeOut: newSignal(), wakeIn: newSignal(),
-		inbox:    newInboxIndex(),
-		inboxDir: filepath.Join(c.StateDir, "inbox"),
 	}
 	defer func() {
 		if err != nil {
 			g.Close()
 		}
 	}()
-	if err := os.MkdirAll(g.inboxDir, 0o750); err != nil {
+	spoolInbox := ""
+	if c.Spool.Dir != "" {
+		spoolInbox = filepath.Join(c.Spool.Dir, "inbox")
+	}
+	g.inbox = newInbox(filepath.Join(c.StateDir, "inbox"), spoolInbox, int64(c.Outbound.MaxDocument))
+	if err := os.MkdirAll(g.inbox.dir, 0o750); err != nil {
 		return nil, err
 	}
 	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{
@@ -114,11 +113,11 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	// Work a killed process held is due now; a send it had started may
 	// have reached the axis, so the axis is asked before sending again.
-	released, err := g.store.ReleaseLeases(g.clock.Now(), map[queue.Direction]map[string]string{queue.Outbound: {metaAmbiguous: "1"}})
+	left, err := g.store.ReleaseLeases(g.clock.Now(), released)
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
-	if out, in := released[queue.Outbound], released[queue.Inbound]; out+in > 0 {
+	if out, in := left[queue.Outbound], left[queue.Inbound]; out+in > 0 {
 		g.log.Warn().Int("outbound", out).Int("inbound", in).Msg("records left in flight by an earlier run: outbound ones are checked against the axis before any resend")
 	}
 	g.dir, err = directory.Open(filepath.Join(c.StateDir, "directory.db"), directory.Options{NoSync: o.NoSync})
@@ -130,7 +129,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.creds.Store(cr)
-	g.m = newMetrics(o.Registerer, g)
+	g.m = newMetrics(o.Registerer, g.breaker, g.clock, g.store.Stats)
 	g.m.certExpiry.Set(float64(cr.signer.Certificate().NotAfter.Unix()))
 	g.m.dirAgencies.Set(float64(g.dir.Len()))
 	if t := g.dir.LastSync(); !t.IsZero() {
@@ -142,15 +141,16 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err := g.loadTokens(); err != nil {
 		return nil, err
 	}
-	if g.hook, err = newWebhook(c.API, g.log); err != nil {
+	if g.hook, err = newWebhook(c.API, o.Log); err != nil {
 		return nil, err
 	}
 	if g.hook != nil {
 		g.hook.failed = g.m.webhookFailed.Inc
 	}
-	if err := g.inbox.load(g.inboxDir, g.store); err != nil {
+	if err := g.inbox.load(g.store); err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
+	g.compose(o.Log)
 	if reg, ok := o.Registerer.(prometheus.Gatherer); ok {
 		g.metricsHandler = metricsHandler(reg)
 	}
@@ -158,119 +158,6 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	return g, nil
-}
-
-// credentials are what a certificate rotation changes: the signing key
-// and the trust in other agencies' signatures. They are swapped whole.
-type credentials struct {
-	key    *sigkey.Key
-	signer *envelope.Signer
-	trust  *envelope.Trust
-	policy envelope.SignaturePolicy
-}
-
-func (g *Gateway) openCredentials(s conf.Signing, t conf.Trust) (_ *credentials, err error) {
-	cr := &credentials{}
-	if cr.key, cr.signer, err = g.openKey(s); err != nil {
-		return nil, err
-	}
-	if cr.trust, cr.policy, err = openTrust(t); err != nil {
-		cr.key.Close()
-		return nil, err
-	}
-	return cr, nil
-}
-
-func (g *Gateway) openKey(s conf.Signing) (*sigkey.Key, *envelope.Signer, error) {
-	kc := sigkey.Config{KeyFile: s.KeyFile, PKCS11URI: s.PKCS11URI, CertFile: s.CertFile, ChainFile: s.ChainFile}
-	if s.KeyPassword.Set() {
-		p, err := s.KeyPassword.Path()
-		if err != nil {
-			return nil, nil, fmt.Errorf("signing.key_password: %w", err)
-		}
-		kc.PassFile = p
-	}
-	key, err := sigkey.Load(kc)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load signing key: %w", err)
-	}
-	signer, err := envelope.NewSigner(key.Signer, key.Chain, envelope.SignerOptions{LegacySHA1: s.LegacySHA1})
-	if err != nil {
-		key.Close()
-		return nil, nil, fmt.Errorf("signing key: %w", err)
-	}
-	// A key that cannot sign (a token logged out, a wrong PIN) shows now,
-	// not at the first document.
-	digest := sha256.Sum256([]byte("lienthong start"))
-	if _, err := key.Signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-		key.Close()
-		return nil, nil, fmt.Errorf("signing key cannot sign: %w", err)
-	}
-	cert := signer.Certificate()
-	if left := cert.NotAfter.Sub(g.clock.Now()); left < 30*24*time.Hour {
-		g.log.Warn().Time("not_after", cert.NotAfter).Str("subject", cert.Subject.String()).
-			Msg("signing certificate expires within 30 days: renew it and set signing.cert_file")
-	}
-	return key, signer, nil
-}
-
-func openTrust(t conf.Trust) (*envelope.Trust, envelope.SignaturePolicy, error) {
-	mode, err := envelope.ParseSignatureMode(t.Signatures)
-	if err != nil {
-		return nil, envelope.SignaturePolicy{}, fmt.Errorf("trust.signatures: %w", err)
-	}
-	policy := envelope.SignaturePolicy{Mode: mode, Senders: map[string]envelope.SignatureMode{}}
-	for code, s := range t.Senders {
-		m, err := envelope.ParseSignatureMode(s)
-		if err != nil {
-			return nil, policy, fmt.Errorf("trust.senders.%s: %w", code, err)
-		}
-		policy.Senders[code] = m
-	}
-	if t.Roots == "" {
-		return envelope.NewTrust(nil, nil), policy, nil
-	}
-	trust, err := envelope.LoadTrust(t.Roots)
-	if err != nil {
-		return nil, policy, fmt.Errorf("trust.roots: %w", err)
-	}
-	if t.CRLs != "" {
-		if err := trust.AddCRLs(t.CRLs); err != nil {
-			return nil, policy, fmt.Errorf("trust.crls: %w", err)
-		}
-	}
-	return trust, policy, nil
-}
-
-// Reload takes a new signing key and certificate and new trust settings
-// without a restart, so a certificate is rotated while documents flow. The
-// new set is loaded and tested first; on any error the running one stays.
-// It returns the names of other sections that changed, which only take
-// effect at the next start.
-func (g *Gateway) Reload(c conf.Config) (restartNeeded []string, err error) {
-	g.reload.Lock()
-	defer g.reload.Unlock()
-	cr, err := g.openCredentials(c.Signing, c.Trust)
-	if err != nil {
-		return nil, err
-	}
-	// Unlike at start, where receiving goes on under an expired key, a
-	// rotation to a certificate that cannot sign now is a mistake.
-	if cert, now := cr.signer.Certificate(), g.clock.Now(); now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
-		cr.key.Close()
-		return nil, fmt.Errorf("signing.cert_file: certificate %q is valid from %s to %s, not now (%s)",
-			cert.Subject.CommonName, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
-	}
-	old := g.creds.Swap(cr)
-	g.retired = append(g.retired, old.key) // a send may still be signing with it
-	oc, nc := old.signer.Certificate(), cr.signer.Certificate()
-	g.m.certExpiry.Set(float64(nc.NotAfter.Unix()))
-	g.log.Info().Str("old_subject", oc.Subject.String()).Str("old_serial", oc.SerialNumber.String()).
-		Str("subject", nc.Subject.String()).Str("serial", nc.SerialNumber.String()).Time("not_after", nc.NotAfter).
-		Msg("reloaded signing key and trust")
-	was, now := g.cfg, c
-	was.Signing, was.Trust, now.Signing, now.Trust = conf.Signing{}, conf.Trust{}, conf.Signing{}, conf.Trust{}
-	return conf.Changed(was, now), nil
 }
 
 func (g *Gateway) openAxis() error {
@@ -383,21 +270,21 @@ func (g *Gateway) Run(ctx context.Context, ready func()) error {
 	loopCtx, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
 	for range g.cfg.Outbound.Workers {
-		loops.Go(func() { g.sender(loopCtx, hard, 0) })
+		loops.Go(func() { g.out.sender(loopCtx, hard, 0) })
 	}
 	for range g.cfg.Outbound.UrgentWorkers {
-		loops.Go(func() { g.sender(loopCtx, hard, int(envelope.PriorityUrgent)) })
+		loops.Go(func() { g.out.sender(loopCtx, hard, int(envelope.PriorityUrgent)) })
 	}
 	for range g.cfg.Inbound.Workers {
-		loops.Go(func() { g.receiver(loopCtx) })
+		loops.Go(func() { g.in.receiver(loopCtx) })
 	}
-	loops.Go(func() { g.poller(loopCtx) })
+	loops.Go(func() { g.in.poller(loopCtx) })
 	loops.Go(func() { g.directoryLoop(loopCtx) })
 	loops.Go(func() { g.housekeeping(loopCtx) })
 	if g.cfg.Spool.Dir != "" {
 		loops.Go(func() { g.spoolLoop(loopCtx) })
 	}
-	g.log.Info().Str("agency", g.me.OrganID).Str("api", g.APIAddr()).Str("metrics", g.MetricsAddr()).
+	g.log.Info().Str("agency", g.cfg.Agency.Code).Str("api", g.APIAddr()).Str("metrics", g.MetricsAddr()).
 		Str("axis", g.cfg.Axis.Endpoint).Msg("gateway running")
 	if ready != nil {
 		ready()
@@ -480,16 +367,33 @@ func (s *signal) notify() {
 	s.c = make(chan struct{})
 }
 
-// sleep waits d on the gateway's clock, or until woken or ctx ends; it
-// reports whether ctx is still live.
-func (g *Gateway) sleep(ctx context.Context, d time.Duration, woken <-chan struct{}) bool {
+// sleep waits d on the clock, or until woken or ctx ends; it reports
+// whether ctx is still live.
+func sleep(ctx context.Context, clock Clock, d time.Duration, woken <-chan struct{}) bool {
 	select {
 	case <-ctx.Done():
 		return false
 	case <-woken:
-	case <-g.clock.After(d):
+	case <-clock.After(d):
 	}
 	return ctx.Err() == nil
+}
+
+// compose builds the two sides over what Open made; each logs under its
+// own component.
+func (g *Gateway) compose(base zerolog.Logger) {
+	c := g.cfg
+	me := envelope.Organization{OrganID: c.Agency.Code, OrganName: c.Agency.Name, Email: c.Agency.Email, Telephone: c.Agency.Phone}
+	g.out = &outbound{
+		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,
+		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, me: me,
+		maxDocument: int64(c.Outbound.MaxDocument),
+	}
+	g.in = &inbound{
+		log: base.With().Str("component", "inbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,
+		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, inbox: g.inbox, answers: g.out, me: me,
+		pollInterval: time.Duration(c.Inbound.PollInterval), autoArrived: c.Inbound.AutoArrived, refuseInvalid: c.Trust.RefuseInvalid,
+	}
 }
 
 // Stats counts the store's records by direction, state and priority.

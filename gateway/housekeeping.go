@@ -44,7 +44,7 @@ func entries(list []axis.Agency) []directory.Entry {
 func (g *Gateway) directoryLoop(ctx context.Context) {
 	if last := g.dir.LastSync(); !last.IsZero() {
 		wait := time.Duration(g.cfg.Directory.SyncInterval) - g.clock.Now().Sub(last)
-		if wait > 0 && !g.sleep(ctx, wait, nil) {
+		if wait > 0 && !sleep(ctx, g.clock, wait, nil) {
 			return
 		}
 	}
@@ -54,7 +54,7 @@ func (g *Gateway) directoryLoop(ctx context.Context) {
 			g.log.Warn().Err(err).Msg("directory sync failed: retrying in a minute; recipients resolve against the last good copy")
 			wait = min(wait, time.Minute)
 		}
-		g.sleep(ctx, wait, nil)
+		sleep(ctx, g.clock, wait, nil)
 	}
 }
 
@@ -81,7 +81,7 @@ func (g *Gateway) SyncDirectory(ctx context.Context) error {
 
 // housekeeping purges finished records past the retention, hourly.
 func (g *Gateway) housekeeping(ctx context.Context) {
-	for g.sleep(ctx, time.Hour, nil) {
+	for sleep(ctx, g.clock, time.Hour, nil) {
 		cutoff := g.clock.Now().Add(-time.Duration(g.cfg.Outbound.Retention))
 		n, err := g.store.Purge(cutoff)
 		if err != nil {

@@ -135,7 +135,7 @@ func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	client, _ := r.Context().Value(clientKey{}).(string)
-	rec, existed, err := g.Submit(Submission{Meta: meta, Files: files, Client: client})
+	rec, existed, err := g.out.Submit(Submission{Meta: meta, Files: files, Client: client})
 	if err != nil {
 		g.fail(w, err)
 		return
@@ -144,7 +144,7 @@ func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
 	if existed {
 		code = http.StatusOK
 	}
-	writeJSON(w, code, localapi.Accepted{ID: rec.ID, DocumentID: rec.Meta[metaDocumentID], Existing: existed})
+	writeJSON(w, code, localapi.Accepted{ID: rec.ID, DocumentID: readOut(rec).DocumentID, Existing: existed})
 }
 
 // readSubmission reads the multipart form: one metadata part, then file
@@ -170,8 +170,15 @@ func readSubmission(r *http.Request) (*envelope.Metadata, []envelope.Attachment,
 		}
 		switch p.FormName() {
 		case "metadata":
+			if meta != nil {
+				return nil, nil, envelope.Problems{{Path: "metadata", Rule: "must be sent once"}}
+			}
 			if meta, err = envelope.DecodeMetadata(io.LimitReader(p, maxMetadata)); err != nil {
-				return nil, nil, err
+				var ps envelope.Problems
+				if errors.As(err, &ps) {
+					return nil, nil, ps
+				}
+				return nil, nil, bodyError(err)
 			}
 		case "file":
 			data, err := io.ReadAll(p)
@@ -207,12 +214,12 @@ func bodyError(err error) error {
 }
 
 func (g *Gateway) getDocument(w http.ResponseWriter, r *http.Request) {
-	rec, err := g.outboundDocument(r.PathValue("id"))
+	rec, err := g.out.document(r.PathValue("id"))
 	if err != nil {
 		g.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g.documentView(rec))
+	writeJSON(w, http.StatusOK, documentView(rec))
 }
 
 func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +247,7 @@ func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []*localapi.Document{}
 	for _, rec := range recs {
-		if d := g.documentView(rec); want == "" || d.State == want {
+		if d := documentView(rec); want == "" || d.State == want {
 			out = append(out, d)
 		}
 	}
@@ -248,12 +255,12 @@ func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) resendDocument(w http.ResponseWriter, r *http.Request) {
-	rec, err := g.Resend(r.PathValue("id"))
+	rec, err := g.out.Resend(r.PathValue("id"))
 	if err != nil {
 		g.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, g.documentView(rec))
+	writeJSON(w, http.StatusOK, documentView(rec))
 }
 
 func (g *Gateway) recallDocument(w http.ResponseWriter, r *http.Request) {
@@ -266,12 +273,12 @@ func (g *Gateway) recallDocument(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rec, err := g.Recall(r.PathValue("id"), body.Reason)
+	rec, err := g.out.Recall(r.PathValue("id"), body.Reason)
 	if err != nil {
 		g.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, g.documentView(rec))
+	writeJSON(w, http.StatusAccepted, documentView(rec))
 }
 
 func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
@@ -326,7 +333,7 @@ func (g *Gateway) getInboxFile(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, envelope.Problems{{Path: "n", Rule: "must be a file number from 1", Value: r.PathValue("n")}})
 		return
 	}
-	f, fh, err := g.inboxFile(r.PathValue("id"), n)
+	f, fh, err := g.inbox.file(r.PathValue("id"), n)
 	if err != nil {
 		g.fail(w, err)
 		return
@@ -344,7 +351,7 @@ func (g *Gateway) postInboxStatus(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, envelope.Problems{{Path: "body", Rule: "is not a JSON status request: " + err.Error()}})
 		return
 	}
-	item, err := g.Answer(r.PathValue("id"), req)
+	item, err := g.in.Answer(r.PathValue("id"), req)
 	if err != nil {
 		g.fail(w, err)
 		return

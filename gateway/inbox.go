@@ -17,6 +17,7 @@ import (
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
 	"lienthong/queue"
+	"lienthong/queue/atomicfile"
 )
 
 // The inbox is a folder per delivered package under the state directory:
@@ -25,15 +26,36 @@ import (
 
 const itemFile = "item.json"
 
-// writeInbox writes an item and its files into the inbox, replacing an
+// recordGetter tells whether a record is still kept.
+type recordGetter interface {
+	Get(id string) (*queue.Record, error)
+}
+
+// inbox is the delivered packages: the folders on disk and, for listing
+// and long polls, every item in memory.
+type inbox struct {
+	dir     string // the state folder's inbox
+	spool   string // the spool folder's inbox; "" when none
+	maxFile int64  // what one zipped attachment may expand to
+
+	mu      sync.Mutex
+	items   map[string]*localapi.InboxItem
+	changed chan struct{} // closed and replaced on every change
+}
+
+func newInbox(dir, spool string, maxFile int64) *inbox {
+	return &inbox{dir: dir, spool: spool, maxFile: maxFile, items: map[string]*localapi.InboxItem{}, changed: make(chan struct{})}
+}
+
+// write writes an item and its files into the inbox, replacing an
 // earlier attempt, and copies it to the spool inbox when one is set.
-func (g *Gateway) writeInbox(item *localapi.InboxItem, atts []envelope.Attachment) error {
+func (x *inbox) write(item *localapi.InboxItem, atts []envelope.Attachment) error {
 	files := make([]namedFile, 0, len(atts))
 	item.Files = nil
 	for i, a := range atts {
 		name, data := a.Name, a.Data
 		if a.IsZipped() {
-			n, d, err := a.Unzip(int64(g.cfg.Outbound.MaxDocument))
+			n, d, err := a.Unzip(x.maxFile)
 			if err != nil {
 				return fmt.Errorf("attachment %d: %w", i+1, err)
 			}
@@ -47,32 +69,36 @@ func (g *Gateway) writeInbox(item *localapi.InboxItem, atts []envelope.Attachmen
 		item.Files = append(item.Files, f)
 		files = append(files, namedFile{fileName(f), data})
 	}
-	if err := writeFolder(g.inboxDir, item.ID, item, files); err != nil {
+	if err := writeFolder(x.dir, item.ID, item, files); err != nil {
 		return err
 	}
-	if g.cfg.Spool.Dir != "" {
-		return writeFolder(filepath.Join(g.cfg.Spool.Dir, "inbox"), item.ID, item, files)
+	if x.spool != "" {
+		return writeFolder(x.spool, item.ID, item, files)
 	}
 	return nil
 }
 
-// writeItem rewrites an item's metadata after a state change.
-func (g *Gateway) writeItem(item *localapi.InboxItem) error {
+// update records an item's state change on disk, then in memory.
+func (x *inbox) update(item *localapi.InboxItem) error {
 	b, err := json.MarshalIndent(item, "", "  ")
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(g.inboxDir, item.ID, itemFile), b)
+	if err := atomicfile.WriteFile(filepath.Join(x.dir, item.ID, itemFile), b, 0o640); err != nil {
+		return err
+	}
+	x.put(item)
+	return nil
 }
 
-// inboxFile opens the nth file of an item.
-func (g *Gateway) inboxFile(id string, n int) (*localapi.File, *os.File, error) {
-	item, ok := g.inbox.get(id)
+// file opens the nth file of an item.
+func (x *inbox) file(id string, n int) (*localapi.File, *os.File, error) {
+	item, ok := x.get(id)
 	if !ok || n < 1 || n > len(item.Files) {
 		return nil, nil, fmt.Errorf("%w: %s file %d", ErrNotFound, id, n)
 	}
 	f := item.Files[n-1]
-	fh, err := os.Open(filepath.Join(g.inboxDir, id, fileName(f)))
+	fh, err := os.Open(filepath.Join(x.dir, id, fileName(f)))
 	return &f, fh, err
 }
 
@@ -117,28 +143,14 @@ func writeFolder(root, id string, item *localapi.InboxItem, files []namedFile) e
 			return err
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return err
 	}
 	final := filepath.Join(root, id)
 	if err := os.RemoveAll(final); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, final); err != nil {
-		return err
-	}
-	return syncDir(root)
-}
-
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := writeSynced(tmp, b); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.Commit(tmp, final)
 }
 
 func writeSynced(path string, b []byte) error {
@@ -153,28 +165,10 @@ func writeSynced(path string, b []byte) error {
 	return errors.Join(err, f.Close())
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
-}
-
-// inboxIndex holds every inbox item in memory for listing and long polls.
-type inboxIndex struct {
-	mu      sync.Mutex
-	items   map[string]*localapi.InboxItem
-	changed chan struct{} // closed and replaced on every change
-}
-
-func newInboxIndex() *inboxIndex {
-	return &inboxIndex{items: map[string]*localapi.InboxItem{}, changed: make(chan struct{})}
-}
-
 // load reads the inbox folder written by earlier runs; the store is passed
 // to drop items whose records were purged.
-func (x *inboxIndex) load(dir string, store *queue.Store) error {
+func (x *inbox) load(store recordGetter) error {
+	dir := x.dir
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -202,7 +196,7 @@ func (x *inboxIndex) load(dir string, store *queue.Store) error {
 	return nil
 }
 
-func (x *inboxIndex) put(it *localapi.InboxItem) {
+func (x *inbox) put(it *localapi.InboxItem) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	c := *it
@@ -211,7 +205,7 @@ func (x *inboxIndex) put(it *localapi.InboxItem) {
 	x.changed = make(chan struct{})
 }
 
-func (x *inboxIndex) get(id string) (*localapi.InboxItem, bool) {
+func (x *inbox) get(id string) (*localapi.InboxItem, bool) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	it, ok := x.items[id]
@@ -224,7 +218,7 @@ func (x *inboxIndex) get(id string) (*localapi.InboxItem, bool) {
 
 // list returns items in a state ("" for all), oldest first, and a channel
 // closed at the next change, for long polls.
-func (x *inboxIndex) list(state string, limit int) ([]localapi.InboxItem, <-chan struct{}) {
+func (x *inbox) list(state string, limit int) ([]localapi.InboxItem, <-chan struct{}) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var out []localapi.InboxItem
@@ -243,7 +237,7 @@ func (x *inboxIndex) list(state string, limit int) ([]localapi.InboxItem, <-chan
 }
 
 // drop forgets items whose records were purged.
-func (x *inboxIndex) drop(store *queue.Store) {
+func (x *inbox) drop(store recordGetter) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for id := range x.items {

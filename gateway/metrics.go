@@ -32,7 +32,9 @@ type metrics struct {
 	webhookFailed prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
+// newMetrics registers the engine's metrics; the breaker's state and the
+// store's figures are read at scrape time.
+func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func() []queue.GroupStats) *metrics {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lienthong_messages_total", Help: "Packages by direction and what became of them.",
@@ -77,7 +79,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	}
 	m.breakerState = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "lienthong_axis_breaker_state", Help: "Circuit breaker towards the axis: 0 closed, 1 open, 2 half-open.",
-	}, func() float64 { return float64(g.breaker.state(g.clock.Now())) })
+	}, func() float64 { return float64(b.state(clock.Now())) })
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lienthong_build_info", Help: "The running build.",
 		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()},
@@ -85,7 +87,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	build.Set(1)
 	reg.MustRegister(m.messages, m.retries, m.axisDuration, m.signDuration, m.verifyDur, m.statuses,
 		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.breakerState, m.axisLastOK,
-		m.webhookFailed, build, &queueCollector{g: g},
+		m.webhookFailed, build, &queueCollector{clock: clock, stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {
 		m.messages.WithLabelValues("out", r)
@@ -119,7 +121,10 @@ func (m *metrics) observeAxis(op string, took time.Duration, err error) {
 }
 
 // queueCollector exports the store's Stats at scrape time.
-type queueCollector struct{ g *Gateway }
+type queueCollector struct {
+	clock Clock
+	stats func() []queue.GroupStats
+}
 
 var (
 	queueDepthDesc = prometheus.NewDesc("lienthong_queue_depth",
@@ -136,9 +141,9 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
-	now := c.g.clock.Now()
+	now := c.clock.Now()
 	seen := map[[3]string]bool{}
-	for _, s := range c.g.store.Stats() {
+	for _, s := range c.stats() {
 		l := [3]string{string(s.Dir), string(s.State), strconv.Itoa(s.Priority)}
 		seen[l] = true
 		ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(s.Count), l[:]...)

@@ -13,6 +13,7 @@ import (
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
 	"lienthong/queue"
+	"lienthong/queue/atomicfile"
 )
 
 // The spool is for software that can only write files. It drops
@@ -29,7 +30,7 @@ func (g *Gateway) spoolLoop(ctx context.Context) {
 	}
 	for {
 		g.scanOutbox()
-		if !g.sleep(ctx, time.Duration(g.cfg.Spool.ScanInterval), nil) {
+		if !sleep(ctx, g.clock, time.Duration(g.cfg.Spool.ScanInterval), nil) {
 			return
 		}
 	}
@@ -70,12 +71,12 @@ func (g *Gateway) spoolOne(path string) {
 		result = e
 		log.Warn().Err(err).Msg("spool document refused: moved to failed/")
 	default:
-		result = localapi.Accepted{ID: rec.ID, DocumentID: rec.Meta[metaDocumentID], Existing: existed}
+		result = localapi.Accepted{ID: rec.ID, DocumentID: readOut(rec).DocumentID, Existing: existed}
 	}
 	base := strings.TrimSuffix(filepath.Base(path), ".json")
 	b, _ := json.MarshalIndent(result, "", "  ")
 	dir := filepath.Join(g.cfg.Spool.Dir, dest)
-	if err := writeFileAtomic(filepath.Join(dir, base+".result.json"), b); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, base+".result.json"), b, 0o640); err != nil {
 		log.Error().Err(err).Msg("spool result")
 		return
 	}
@@ -122,6 +123,6 @@ func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, e
 	if len(ps) > 0 {
 		return files, nil, false, ps
 	}
-	rec, existed, err = g.Submit(Submission{Meta: meta, Files: atts, Client: "spool"})
+	rec, existed, err = g.out.Submit(Submission{Meta: meta, Files: atts, Client: "spool"})
 	return files, rec, existed, err
 }

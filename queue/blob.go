@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
+
+	"lienthong/queue/atomicfile"
 )
 
 // writeBlob stores a payload as a file named by its hash: written to a
@@ -36,22 +38,13 @@ func (s *Store) writeBlob(sum string, data []byte) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("write blob: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), final); err != nil {
+	if s.opts.NoSync {
+		return os.Rename(tmp.Name(), final)
+	}
+	if err := atomicfile.Commit(tmp.Name(), final); err != nil {
 		return fmt.Errorf("write blob: %w", err)
 	}
-	if s.opts.NoSync {
-		return nil
-	}
-	return syncDir(s.blobs)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // addBlobRef changes a blob's reference count, deleting the entry at zero.

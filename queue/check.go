@@ -9,8 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"lienthong/queue/atomicfile"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -279,11 +279,8 @@ func Compact(path string) (before, after int64, err error) {
 		return 0, 0, err
 	}
 	before = fi.Size()
-	if err := os.Rename(tmp, path); err != nil {
+	if err := atomicfile.Commit(tmp, path); err != nil {
 		return 0, 0, fmt.Errorf("compact %s: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return 0, 0, err
 	}
 	fi, err = os.Stat(path)
 	if err != nil {

@@ -183,7 +183,7 @@ func logger(w io.Writer, format, level string) zerolog.Logger {
 	if err != nil {
 		lvl = zerolog.InfoLevel
 	}
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", "gateway").Logger()
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
 func runDev(ctx context.Context, state string, stdout, stderr io.Writer) error {

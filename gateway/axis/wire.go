@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"lienthong/envelope"
 	"strconv"
 	"strings"
 	"time"
@@ -32,20 +33,17 @@ const (
 	StatusFail = "fail"
 )
 
-// Vietnam is the zone the SDK formats its timestamps in.
-var Vietnam = time.FixedZone("ICT", 7*3600)
-
 // FormatTimestamp writes the SDK's ddMMyyyy'T'HHmmss+SSSS form: the
 // trailing digits are milliseconds, not a zone.
 func FormatTimestamp(t time.Time) string {
-	t = t.In(Vietnam)
+	t = t.In(envelope.Vietnam)
 	return t.Format("02012006T150405") + fmt.Sprintf("+%04d", t.Nanosecond()/1e6)
 }
 
 // ParseTimestamp reads FormatTimestamp's form, also without milliseconds.
 func ParseTimestamp(s string) (time.Time, error) {
 	base, ms, _ := strings.Cut(s, "+")
-	t, err := time.ParseInLocation("02012006T150405", base, Vietnam)
+	t, err := time.ParseInLocation("02012006T150405", base, envelope.Vietnam)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("timestamp %q: want ddMMyyyyTHHmmss+SSSS", s)
 	}
@@ -189,14 +187,14 @@ type Registration struct {
 	Fax    string `json:"fax,omitempty"`
 }
 
-// ListTime is how the list operations write times, in Vietnam's zone.
+// ListTime is how the list operations write times, in envelope.Vietnam's zone.
 const ListTime = "2006-01-02 15:04:05"
 
 // ParseListTime reads a list operation's time: ListTime, or the slash
 // forms some adapters use (yyyy/MM/dd and dd/MM/yyyy).
 func ParseListTime(s string) (time.Time, error) {
 	for _, layout := range []string{ListTime, "2006/01/02 15:04:05", "02/01/2006 15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, Vietnam); err == nil {
+		if t, err := time.ParseInLocation(layout, s, envelope.Vietnam); err == nil {
 			return t, nil
 		}
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"lienthong/envelope"
 	"lienthong/gateway/axis"
 	"lienthong/gateway/axis/axistest"
 )
@@ -58,7 +59,7 @@ func TestHashFileUnpadded(t *testing.T) {
 }
 
 func TestTimestampForm(t *testing.T) {
-	at := time.Date(2025, 3, 14, 10, 5, 12, 7e6, axis.Vietnam)
+	at := time.Date(2025, 3, 14, 10, 5, 12, 7e6, envelope.Vietnam)
 	if s := axis.FormatTimestamp(at); s != "14032025T100512+0007" {
 		t.Fatalf("timestamp %q", s)
 	}

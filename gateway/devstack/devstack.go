@@ -30,6 +30,7 @@ import (
 	"lienthong/gateway/axis"
 	"lienthong/gateway/axis/axishub"
 	"lienthong/gateway/localapi"
+	"lienthong/queue/atomicfile"
 )
 
 // The two agencies of the stack and their axis systems.
@@ -283,11 +284,7 @@ func (s *Stack) WriteEnv(path string) error {
 	text := fmt.Sprintf("LIENTHONG_API=%s\nLIENTHONG_TOKEN=%s\nLIENTHONG_AGENCY=%s\nLIENTHONG_PEER=%s\nLIENTHONG_METRICS=%s\n"+
 		"LIENTHONG_PEER_API=%s\nLIENTHONG_PEER_TOKEN=%s\n",
 		s.Client.Base, s.Token, AgencyCode, PeerCode, s.MetricsURL, s.PeerClient.Base, s.PeerClient.Token)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, []byte(text), 0o600)
 }
 
 // Agencies is the directory the dev hub serves: the two agencies of the

@@ -543,7 +543,7 @@ func (h *Hub) received(sys System, mt string) ([]axis.ReceivedItem, error) {
 				rc := d.Recipients[code]
 				items = append(items, axis.ReceivedItem{
 					DocID: d.DocID, ServiceType: axis.ServiceEdoc, MessageType: d.MessageType,
-					Created: d.Created.In(axis.Vietnam).Format(listTime), Updated: rc.Updated.In(axis.Vietnam).Format(listTime),
+					Created: d.Created.In(envelope.Vietnam).Format(listTime), Updated: rc.Updated.In(envelope.Vietnam).Format(listTime),
 					From: d.From, To: code, Status: rc.Status,
 				})
 			}
@@ -628,11 +628,11 @@ func (h *Hub) sent(sys System, mt, id string) ([]axis.SentItem, error) {
 				it := axis.SentItem{
 					SenderDocID: d.DocID, ReceiverDocID: d.DocID, FromCode: d.From, ToCode: c,
 					Title: d.Title, Notation: d.Notation, MessageType: d.MessageType, ServiceType: axis.ServiceEdoc,
-					SentTime: d.Created.In(axis.Vietnam).Format(listTime), SendStatus: "done",
+					SentTime: d.Created.In(envelope.Vietnam).Format(listTime), SendStatus: "done",
 					ReceiveStatus: rc.Status,
 				}
 				if rc.Status != "pending" {
-					it.ReceivedTime = rc.Updated.In(axis.Vietnam).Format(listTime)
+					it.ReceivedTime = rc.Updated.In(envelope.Vietnam).Format(listTime)
 				}
 				items = append(items, it)
 			}
@@ -702,7 +702,7 @@ func (h *Hub) putAgency(code string, change func(*axis.Agency)) error {
 		}
 		change(&a)
 		a.Version++
-		a.ModifyDate = h.opts.Now().In(axis.Vietnam).Format(listTime)
+		a.ModifyDate = h.opts.Now().In(envelope.Vietnam).Format(listTime)
 		v, err := json.Marshal(a)
 		if err != nil {
 			return err

@@ -1,0 +1,226 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"lienthong/envelope"
+	"lienthong/queue"
+)
+
+func TestDispatchDeadline(t *testing.T) {
+	vn := envelope.Vietnam
+	tests := []struct {
+		name                  string
+		promulgated, accepted time.Time
+		want                  time.Time
+	}{
+		{"monday: tuesday noon", time.Date(2026, 3, 16, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 17, 12, 0, 0, 0, vn)},
+		{"friday: monday noon", time.Date(2026, 3, 20, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
+		{"saturday: monday noon", time.Date(2026, 3, 21, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
+		{"sunday: monday noon", time.Date(2026, 3, 22, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
+		{"no date: the day accepted counts", time.Time{}, time.Date(2026, 3, 18, 9, 0, 0, 0, vn), time.Date(2026, 3, 19, 12, 0, 0, 0, vn)},
+		// 20:00 UTC on Thursday is already Friday in Hà Nội.
+		{"accepted late UTC is the next day in Vietnam", time.Time{}, time.Date(2026, 3, 19, 20, 0, 0, 0, time.UTC), time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := dispatchDeadline(tt.promulgated, tt.accepted); !got.Equal(tt.want) {
+				t.Errorf("dispatchDeadline(%v, %v) = %v, want %v", tt.promulgated, tt.accepted, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAdvances(t *testing.T) {
+	tests := []struct {
+		cur, next string
+		want      bool
+	}{
+		{"", "01", true},
+		{"sent", "03", true},
+		{"01", "03", true},
+		{"03", "01", false}, // a late 01 does not undo a registration
+		{"05", "05", true},  // processing may repeat
+		{"06", "04", false},
+		{"03", "02", true}, // a refusal always counts
+		{"02", "03", true},
+		{"06", "15", true}, // recall answers always count
+		{"16", "05", true},
+	}
+	for _, tt := range tests {
+		if got := advances(tt.cur, tt.next); got != tt.want {
+			t.Errorf("advances(%q, %q) = %v, want %v", tt.cur, tt.next, got, tt.want)
+		}
+	}
+}
+
+func TestBreaker(t *testing.T) {
+	now := time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC)
+	b := newBreaker(3, 10*time.Second)
+	for i := range 2 {
+		if b.failure(now) {
+			t.Fatalf("failure %d opened the breaker, want it to open at the third", i+1)
+		}
+	}
+	if ok, _ := b.allow(now); !ok || b.state(now) != breakerClosed {
+		t.Fatal("closed breaker refused a call")
+	}
+	if !b.failure(now) {
+		t.Fatal("third failure did not open the breaker")
+	}
+	if ok, wait := b.allow(now); ok || wait != 10*time.Second || b.state(now) != breakerOpen {
+		t.Fatalf("open breaker: allow = %v, %v; state %d", ok, wait, b.state(now))
+	}
+	later := now.Add(10 * time.Second)
+	if ok, _ := b.allow(later); !ok || b.state(later) != breakerHalfOpen {
+		t.Fatal("after the cooldown one probe is let through")
+	}
+	if ok, _ := b.allow(later); ok {
+		t.Fatal("a second probe went out while the first was out")
+	}
+	// The probe fails: the cooldown doubles.
+	b.failure(later)
+	if ok, wait := b.allow(later); ok || wait != 20*time.Second {
+		t.Fatalf("after a failed probe: allow = %v, %v; want a 20 s wait", ok, wait)
+	}
+	for range 10 {
+		b.failure(later)
+	}
+	if _, wait := b.allow(later); wait != 160*time.Second {
+		t.Fatalf("cooldown grew to %v, want it capped at 16 × 10 s", wait)
+	}
+	b.success()
+	if ok, _ := b.allow(later); !ok || b.state(later) != breakerClosed {
+		t.Fatal("a success did not close the breaker")
+	}
+	// A probe that never reached the axis is given back.
+	for range 3 {
+		b.failure(later)
+	}
+	end := later.Add(time.Hour)
+	b.allow(end)
+	b.release()
+	if ok, _ := b.allow(end); !ok {
+		t.Fatal("a released probe was not given back")
+	}
+}
+
+func TestReadSubmission(t *testing.T) {
+	type part struct{ name, file, contentType, body string }
+	const meta = `{"to":["000.00.00.G22"],"subject":"V/v thử"}`
+	tests := []struct {
+		name        string
+		contentType string // "" for the writer's multipart type
+		parts       []part
+		wantFiles   []string
+		wantField   string // the first problem's field; "" for none
+	}{
+		{"metadata and two files", "", []part{{"metadata", "", "", meta}, {"file", "a.pdf", "application/pdf", "%PDF-a"}, {"file", "b.txt", "application/octet-stream", "b"}}, []string{"a.pdf", "b.txt"}, ""},
+		{"not multipart", "application/json", nil, nil, "Content-Type"},
+		{"no metadata", "", []part{{"file", "a.pdf", "", "x"}}, nil, "metadata"},
+		{"file without a name", "", []part{{"metadata", "", "", meta}, {"file", "", "", "x"}}, nil, "file[0]"},
+		{"unknown part", "", []part{{"metadata", "", "", meta}, {"photo", "p.jpg", "", "x"}}, nil, "photo"},
+		{"metadata not JSON", "", []part{{"metadata", "", "", "{"}}, nil, "(root)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body bytes.Buffer
+			mw := multipart.NewWriter(&body)
+			for _, p := range tt.parts {
+				h := textproto.MIMEHeader{}
+				cd := `form-data; name="` + p.name + `"`
+				if p.file != "" {
+					cd += `; filename="` + p.file + `"`
+				}
+				h.Set("Content-Disposition", cd)
+				if p.contentType != "" {
+					h.Set("Content-Type", p.contentType)
+				}
+				w, _ := mw.CreatePart(h)
+				w.Write([]byte(p.body))
+			}
+			mw.Close()
+			r, _ := http.NewRequest("POST", "/v1/documents", &body)
+			r.Header.Set("Content-Type", mw.FormDataContentType())
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			m, files, err := readSubmission(r)
+			var ps envelope.Problems
+			if tt.wantField != "" {
+				if !errors.As(err, &ps) {
+					t.Fatalf("readSubmission = %v, want problems naming %s", err, tt.wantField)
+				}
+				if tt.wantField != "(root)" && ps[0].Path != tt.wantField {
+					t.Fatalf("problem field = %q, want %q (%v)", ps[0].Path, tt.wantField, ps)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("readSubmission: %v", err)
+			}
+			var names []string
+			for _, f := range files {
+				names = append(names, f.Name)
+				if f.ContentType == "application/octet-stream" {
+					t.Errorf("%s kept the generic content type; want it left for the builder to guess", f.Name)
+				}
+			}
+			if diff := cmp.Diff(tt.wantFiles, names); diff != "" || m.Subject != "V/v thử" {
+				t.Errorf("files (-want +got):\n%s subject %q", diff, m.Subject)
+			}
+		})
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	deadline := time.Date(2026, 3, 17, 12, 0, 0, 0, envelope.Vietnam)
+	out := outRecord{
+		Kind: kindDocument, DocumentID: "000.00.07.H26,2026/03/16,15/UBND-VP", MessageType: "edoc",
+		To: []string{"000.00.00.G22", "000.00.00.H29"}, Subject: "V/v", Notation: "15/UBND-VP", Title: "V/v",
+		Deadline: deadline, Client: "legacy",
+	}
+	r := &queue.Record{Meta: out.meta()}
+	got := readOut(r)
+	if diff := cmp.Diff(out, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("readOut(meta()) (-want +got):\n%s", diff)
+	}
+	if !got.sentTo("000.00.00.H29") || got.sentTo("000.00.00.H2") {
+		t.Error("sentTo matches by part of a code, want whole codes only")
+	}
+	now := time.Date(2026, 3, 16, 9, 0, 0, 0, time.UTC)
+	r.Meta = merge(r.Meta, markAmbiguous)
+	if !readOut(r).Ambiguous {
+		t.Error("markAmbiguous not read back")
+	}
+	r.Meta = merge(r.Meta, markSent("axis-1", now))
+	if got := readOut(r); got.Ambiguous || got.AxisDocID != "axis-1" || !got.SentAt.Equal(now) {
+		t.Errorf("after markSent: %+v", got)
+	}
+	in := inRecord{AxisDocID: "a1", MessageType: "status", From: "000.00.00.G22", Inbox: inboxStatus, Kind: kindStatus, StatusCode: "03"}
+	if diff := cmp.Diff(in, readIn(&queue.Record{Meta: in.meta()})); diff != "" {
+		t.Errorf("readIn(meta()) (-want +got):\n%s", diff)
+	}
+	for _, k := range []string{outDocumentKey("d"), outStatusKey("t", "d", "03"), fetchedKey("a"), deliveredKey("f", "d")} {
+		if strings.TrimSpace(k) == "" {
+			t.Error("empty key")
+		}
+	}
+}
+
+// merge is what the store does with a partial update.
+func merge(dst, src map[string]string) map[string]string {
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
+}

@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"fmt"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rs/zerolog"
+
+	"lienthong/envelope"
+	"lienthong/gateway/localapi"
+	"lienthong/queue"
+)
+
+// process verifies one stored package, read once, and delivers it: a
+// document to the inbox, a status to the record it is about.
+func (in *inbound) process(r *queue.Record) {
+	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", readIn(r).AxisDocID).Logger()
+	raw, err := in.store.Payload(r)
+	if err != nil {
+		if _, err := in.store.Dead(in.clock.Now(), r.ID, r.Lease, err.Error()); err != nil {
+			log.Error().Err(err).Msg("dead")
+		}
+		log.Error().Err(err).Msg("stored package unreadable: dead letter")
+		return
+	}
+	cr := in.creds.Load()
+	start := time.Now()
+	pkg, err := envelope.OpenInbound(raw, cr.policy, envelope.VerifyOptions{Trust: cr.trust, Now: in.clock.Now})
+	in.m.verifyDur.Observe(time.Since(start).Seconds())
+	if err != nil {
+		var claimed *envelope.Package
+		if pkg != nil {
+			claimed = pkg.Claimed
+		}
+		in.quarantine(r, claimed, err.Error(), log)
+		return
+	}
+	if pkg.Package.Kind == envelope.KindStatus {
+		in.receiveStatus(r, pkg.Package.Status, log)
+		return
+	}
+	doc := pkg.Package.Document
+	h := doc.Header
+	log = log.With().Str("document_id", h.DocumentID).Str("from", h.From.OrganID).Logger()
+	if reason := in.checkDocument(doc); reason != "" {
+		in.quarantine(r, pkg.Package, reason, log)
+		return
+	}
+	owner, err := in.store.Claim(r.ID, deliveredKey(h.From.OrganID, h.DocumentID))
+	if err != nil {
+		in.retry(r, err, log)
+		return
+	}
+	if owner != r.ID {
+		in.finish(r, inRecord{Inbox: inboxDuplicate, DuplicateOf: owner}, log)
+		in.m.messages.WithLabelValues("in", "duplicate").Inc()
+		log.Info().Str("first", owner).Msg("duplicate delivery of a document already received: not delivered again")
+		return
+	}
+	item := inboxItem(r, doc)
+	if pkg.SignatureErr != nil {
+		item.SignatureWarning = pkg.SignatureErr.Error()
+		log.Warn().Err(pkg.SignatureErr).Msg("signature did not hold; delivered because policy for this sender is warn")
+	}
+	if err := in.inbox.write(item, doc.Attachments); err != nil {
+		in.retry(r, err, log)
+		return
+	}
+	if in.autoArrived {
+		if _, err := in.answers.queueStatus(h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority); err != nil {
+			in.retry(r, err, log)
+			return
+		}
+	}
+	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log)
+	in.inbox.put(item)
+	in.m.messages.WithLabelValues("in", "delivered").Inc()
+	log.Info().Int("priority", item.Priority).Int("files", len(item.Files)).Str("subject", h.Subject).Msg("document delivered to the inbox")
+	in.hook.inboxChanged(item)
+}
+
+// checkDocument applies the rules beyond the signature: the package is
+// for us and its sender is a known agency.
+func (in *inbound) checkDocument(doc *envelope.Document) string {
+	h := doc.Header
+	if !slices.ContainsFunc(h.To, func(o envelope.Organization) bool { return o.OrganID == in.me.OrganID }) {
+		return fmt.Sprintf("MessageHeader/To: this agency %s is not among the recipients", in.me.OrganID)
+	}
+	if in.dir.Len() > 0 {
+		if _, ok := in.dir.Lookup(h.From.OrganID); !ok {
+			return fmt.Sprintf("MessageHeader/From/OrganId: sender %q is not in the agency directory", h.From.OrganID)
+		}
+	}
+	return ""
+}
+
+// quarantine holds back a package that failed verification, with the
+// reason, and answers the sender 02 when policy says so and the sender
+// can be read from the package (p, which may be nil).
+func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason string, log zerolog.Logger) {
+	item := &localapi.InboxItem{ID: r.ID, State: localapi.InboxQuarantined, Reason: reason, Received: r.Created, From: readIn(r).From}
+	var doc *envelope.Document
+	if p != nil && p.Kind == envelope.KindDocument {
+		doc = p.Document
+		*item = *inboxItem(r, doc)
+		item.State, item.Reason, item.Files = localapi.InboxQuarantined, reason, nil
+	}
+	if err := in.inbox.write(item, nil); err != nil {
+		in.retry(r, err, log)
+		return
+	}
+	answered := ""
+	if doc != nil && in.refuseInvalid && doc.Header.From.OrganID != "" && doc.Header.DocumentID != "" {
+		desc := "Từ chối tiếp nhận: " + truncate(reason, 480)
+		if _, err := in.answers.queueStatus(doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority); err != nil {
+			in.retry(r, err, log)
+			return
+		}
+		answered = string(envelope.StatusRefused)
+	}
+	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason}, log)
+	in.inbox.put(item)
+	in.m.messages.WithLabelValues("in", "quarantined").Inc()
+	log.Warn().Str("reason", reason).Str("from", item.From).Str("answered", answered).Msg("package quarantined")
+	in.hook.inboxChanged(item)
+}
+
+func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger) {
+	if _, err := in.store.Done(in.clock.Now(), r.ID, r.Lease, rec.meta()); err != nil {
+		log.Error().Err(err).Msg("close inbound record; it will be processed again")
+	}
+}
+
+func (in *inbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
+	if _, err := in.store.Retry(in.clock.Now(), r.ID, r.Lease, cause); err != nil {
+		log.Error().Err(err).Msg("retry inbound")
+	}
+	in.m.retries.WithLabelValues("in").Inc()
+	log.Error().Err(cause).Msg("inbound processing failed: will retry")
+}
+
+// inboxItem is the legacy system's view of a verified document.
+func inboxItem(r *queue.Record, doc *envelope.Document) *localapi.InboxItem {
+	h := doc.Header
+	it := &localapi.InboxItem{
+		ID: r.ID, State: localapi.InboxNew, DocumentID: h.DocumentID, From: h.From.OrganID, FromName: h.From.OrganName,
+		CodeNumber: h.Code.CodeNumber, CodeNotation: h.Code.CodeNotation, Subject: h.Subject,
+		Priority: int(h.OtherInfo.Priority), Received: r.Created,
+	}
+	if doc.Business != nil {
+		it.BusinessDocType = int(doc.Business.DocType)
+		it.TargetDocumentID = doc.Business.DocumentID
+	}
+	if d := h.PromulgationInfo.PromulgationDate; !d.IsZero() {
+		it.Promulgated = d.String()
+	}
+	return it
+}
+
+// responseFor names a received document in a status about it.
+func responseFor(doc *envelope.Document) envelope.ResponseFor {
+	h := doc.Header
+	return envelope.ResponseFor{
+		OrganID: h.From.OrganID, Code: h.Code.CodeNumber + "/" + h.Code.CodeNotation,
+		PromulgationDate: h.PromulgationInfo.PromulgationDate, DocumentID: h.DocumentID,
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,168 @@
+package gateway
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"lienthong/queue"
+)
+
+// This file is the one place that knows how the engine's records are kept
+// in the queue: their idempotency keys and their metadata keys. Everything
+// else reads and writes the typed records below.
+
+// kind tells a document record from a status record.
+type kind string
+
+const (
+	kindDocument kind = "document"
+	kindStatus   kind = "status"
+)
+
+// Metadata keys. Changing one orphans what earlier versions stored.
+const (
+	metaKind        = "kind"
+	metaDocumentID  = "documentId"
+	metaMessageType = "messageType"
+	metaTo          = "to" // comma-separated recipient codes
+	metaSubject     = "subject"
+	metaNotation    = "notation" // number/notation, as the axis lists it
+	metaTitle       = "title"    // the axis's title of the package
+	metaDeadline    = "deadline"
+	metaAxisDocID   = "axisDocId"
+	metaSentAt      = "sentAt"
+	metaAmbiguous   = "ambiguous" // the last attempt may have reached the axis
+	metaClient      = "client"
+	metaRecalled    = "recalled"
+	metaStatusCode  = "statusCode"
+	metaInbox       = "inbox" // the inbox state, or "status" / "duplicate"
+	metaReason      = "reason"
+	metaFrom        = "from"
+	metaDuplicateOf = "duplicateOf"
+)
+
+// Inbox dispositions of an inbound record besides the item states.
+const (
+	inboxStatus    = "status"    // a status package, applied
+	inboxDuplicate = "duplicate" // a repeat of a delivered document
+)
+
+// outRecord is what the engine keeps about a package it sends.
+type outRecord struct {
+	Kind        kind
+	DocumentID  string
+	MessageType string
+	To          []string // recipient codes
+	Subject     string
+	Notation    string // number/notation
+	Title       string
+	Deadline    time.Time // legal dispatch deadline; zero for statuses
+	AxisDocID   string
+	SentAt      time.Time
+	Ambiguous   bool // the last attempt may have reached the axis
+	Client      string
+	Recalled    bool
+	StatusCode  string // of a status package
+}
+
+func readOut(r *queue.Record) outRecord {
+	m := r.Meta
+	o := outRecord{
+		Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], MessageType: m[metaMessageType],
+		Subject: m[metaSubject], Notation: m[metaNotation], Title: m[metaTitle], AxisDocID: m[metaAxisDocID],
+		Ambiguous: m[metaAmbiguous] != "", Client: m[metaClient], Recalled: m[metaRecalled] != "", StatusCode: m[metaStatusCode],
+	}
+	if t := m[metaTo]; t != "" {
+		o.To = strings.Split(t, ",")
+	}
+	o.Deadline, _ = time.Parse(time.RFC3339, m[metaDeadline])
+	o.SentAt, _ = time.Parse(time.RFC3339Nano, m[metaSentAt])
+	return o
+}
+
+// meta is the whole record as stored when it is put.
+func (o outRecord) meta() map[string]string {
+	m := map[string]string{
+		metaKind: string(o.Kind), metaDocumentID: o.DocumentID, metaMessageType: o.MessageType,
+		metaTo: strings.Join(o.To, ","), metaNotation: o.Notation, metaTitle: o.Title,
+	}
+	set := func(k, v string) {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	set(metaSubject, o.Subject)
+	set(metaClient, o.Client)
+	set(metaStatusCode, o.StatusCode)
+	if !o.Deadline.IsZero() {
+		m[metaDeadline] = o.Deadline.Format(time.RFC3339)
+	}
+	return m
+}
+
+// sentTo reports whether code is among the record's recipients.
+func (o outRecord) sentTo(code string) bool { return slices.Contains(o.To, code) }
+
+// Partial updates of an outbound record.
+var (
+	markAmbiguous = map[string]string{metaAmbiguous: "1"}
+	markRecalled  = map[string]string{metaRecalled: "1"}
+)
+
+func markSent(axisDocID string, at time.Time) map[string]string {
+	return map[string]string{metaAxisDocID: axisDocID, metaSentAt: at.Format(time.RFC3339Nano), metaAmbiguous: ""}
+}
+
+// inRecord is what the engine keeps about a package it received.
+type inRecord struct {
+	AxisDocID   string
+	MessageType string
+	From        string // the sender's code: the axis's word until verified
+	Inbox       string // item state, inboxStatus or inboxDuplicate; "" while processing
+	Kind        kind
+	DocumentID  string
+	StatusCode  string
+	Reason      string // why it was quarantined
+	DuplicateOf string
+}
+
+func readIn(r *queue.Record) inRecord {
+	m := r.Meta
+	return inRecord{
+		AxisDocID: m[metaAxisDocID], MessageType: m[metaMessageType], From: m[metaFrom], Inbox: m[metaInbox],
+		Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], StatusCode: m[metaStatusCode],
+		Reason: m[metaReason], DuplicateOf: m[metaDuplicateOf],
+	}
+}
+
+// meta is the record's non-empty fields, for a put or a closing update.
+func (i inRecord) meta() map[string]string {
+	m := map[string]string{}
+	for k, v := range map[string]string{
+		metaAxisDocID: i.AxisDocID, metaMessageType: i.MessageType, metaFrom: i.From, metaInbox: i.Inbox,
+		metaKind: string(i.Kind), metaDocumentID: i.DocumentID, metaStatusCode: i.StatusCode,
+		metaReason: i.Reason, metaDuplicateOf: i.DuplicateOf,
+	} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// Idempotency keys: one record per document we send, per status we send,
+// per axis package we fetch, and per document we deliver.
+func outDocumentKey(documentID string) string { return "doc:" + documentID }
+
+func outStatusKey(to, documentID, code string) string {
+	return "status:" + to + "|" + documentID + "|" + code
+}
+
+func fetchedKey(axisDocID string) string { return "axis:" + axisDocID }
+
+func deliveredKey(from, documentID string) string { return "doc:" + from + "|" + documentID }
+
+// released marks what a killed process left in flight: an outbound send
+// may have reached the axis, so it is reconciled before any resend.
+var released = map[queue.Direction]map[string]string{queue.Outbound: markAmbiguous}

@@ -1,0 +1,177 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"lienthong/gateway/axis"
+	"lienthong/queue"
+)
+
+// axisSender is what the sending side needs of the axis.
+type axisSender interface {
+	SendEdoc(ctx context.Context, r axis.SendRequest) (string, error)
+	GetSentEdocList(ctx context.Context, messageType, docID string) ([]axis.SentItem, error)
+}
+
+var _ axisSender = (*axis.Client)(nil)
+
+// sender is one send slot: it leases the most urgent due record at or
+// above minPriority and sends it. sends run on hard, which outlives ctx by
+// the shutdown grace.
+func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
+	for ctx.Err() == nil {
+		now := o.clock.Now()
+		if ok, wait := o.breaker.allow(now); !ok {
+			sleep(ctx, o.clock, wait, nil)
+			continue
+		}
+		woken := o.wake.wait()
+		r, err := o.store.Lease(now, queue.Outbound, minPriority)
+		if err != nil {
+			o.breaker.release()
+			if !errors.Is(err, queue.ErrEmpty) {
+				o.log.Error().Err(err).Msg("lease outbound")
+			}
+			sleep(ctx, o.clock, idle(o.store, queue.Outbound, now), woken)
+			continue
+		}
+		o.send(hard, r)
+	}
+}
+
+func (o *outbound) send(ctx context.Context, r *queue.Record) {
+	rec := readOut(r)
+	log := o.log.With().Str("id", r.ID).Str("document_id", rec.DocumentID).Int("attempt", r.Attempts).Logger()
+	if rec.Ambiguous {
+		docID, found, err := o.reconcile(ctx, r, rec)
+		switch {
+		case err != nil:
+			o.retry(r, err, log)
+			return
+		case found:
+			log.Info().Str("axis_doc_id", docID).Msg("the axis had the package already: not resending")
+			o.sent(r, rec, docID, log)
+			return
+		}
+		log.Info().Msg("the axis does not have the package: sending again")
+	}
+	payload, err := o.store.Payload(r)
+	if err != nil {
+		o.dead(r, fmt.Sprintf("payload unreadable: %v", err), log)
+		return
+	}
+	var to []string
+	if rec.Kind == kindStatus {
+		to = rec.To
+	}
+	docID, err := o.axis.SendEdoc(ctx, axis.SendRequest{
+		From: o.me.OrganID, MessageType: rec.MessageType, To: to,
+		Upload: axis.BytesUpload(r.ID+".edxml", payload),
+	})
+	switch cls := axis.ClassOf(err); {
+	case err == nil:
+		o.breaker.success()
+		o.sent(r, rec, docID, log)
+	case cls == axis.Terminal:
+		o.breaker.success() // the axis answered
+		o.dead(r, err.Error(), log)
+	case cls == axis.Ambiguous:
+		o.breaker.failure(o.clock.Now())
+		if _, err := o.store.SetMeta(r.ID, markAmbiguous); err != nil {
+			log.Error().Err(err).Msg("mark the send ambiguous")
+		}
+		o.retry(r, err, log)
+	default:
+		if o.breaker.failure(o.clock.Now()) {
+			log.Warn().Err(err).Msg("axis failing: pausing sends (circuit breaker open)")
+		}
+		o.retry(r, err, log)
+	}
+}
+
+// reconcile asks the axis whether an attempt that ended without an answer
+// arrived after all, matching the axis's own record of what we sent by
+// type, notation, title and a send time after the record was stored.
+func (o *outbound) reconcile(ctx context.Context, r *queue.Record, rec outRecord) (docID string, found bool, err error) {
+	items, err := o.axis.GetSentEdocList(ctx, rec.MessageType, "")
+	if err != nil {
+		return "", false, fmt.Errorf("reconcile: %w", err)
+	}
+	o.breaker.success()
+	for _, it := range items {
+		sent, err := axis.ParseListTime(it.SentTime)
+		if err != nil || sent.Before(r.Created.Add(-time.Minute)) {
+			continue
+		}
+		if it.FromCode == o.me.OrganID && it.Notation == rec.Notation && it.Title == rec.Title {
+			return it.SenderDocID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log zerolog.Logger) {
+	now := o.clock.Now()
+	done, err := o.store.Done(now, r.ID, r.Lease, markSent(axisDocID, now))
+	if err != nil {
+		log.Error().Err(err).Msg("sent, but the record could not be closed; it will be reconciled")
+		return
+	}
+	o.m.messages.WithLabelValues("out", "sent").Inc()
+	if rec.Kind == kindStatus {
+		o.m.statuses.WithLabelValues("out", rec.StatusCode).Inc()
+	}
+	ev := log.Info()
+	if dl := rec.Deadline; !dl.IsZero() && now.After(dl) {
+		o.m.deadlineMiss.Inc()
+		ev = log.Warn().Time("deadline", dl)
+	}
+	ev.Str("axis_doc_id", axisDocID).Dur("waited", now.Sub(r.Created)).Msg("sent to the axis")
+	if rec.Kind == kindDocument {
+		o.hook.documentChanged(documentView(done))
+	}
+}
+
+func (o *outbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
+	rec, err := o.store.Retry(o.clock.Now(), r.ID, r.Lease, cause)
+	if err != nil {
+		log.Error().Err(err).Msg("retry")
+		return
+	}
+	o.m.retries.WithLabelValues("out").Inc()
+	if rec.State == queue.Dead {
+		o.m.messages.WithLabelValues("out", "dead").Inc()
+		log.Error().Err(cause).Msg("gave up after the retry limit: dead letter (resend it with POST /v1/documents/{id}/resend)")
+		return
+	}
+	log.Warn().Err(cause).Time("next_attempt", rec.NextAttempt).Msg("send failed: will retry")
+}
+
+func (o *outbound) dead(r *queue.Record, reason string, log zerolog.Logger) {
+	if _, err := o.store.Dead(o.clock.Now(), r.ID, r.Lease, reason); err != nil {
+		log.Error().Err(err).Msg("dead")
+		return
+	}
+	o.m.messages.WithLabelValues("out", "dead").Inc()
+	log.Error().Str("reason", reason).Msg("the axis refused the package: dead letter")
+}
+
+// dueStore is what a worker needs to know how long to wait.
+type dueStore interface {
+	NextDue(dir queue.Direction) (time.Time, bool)
+}
+
+// idle is how long a worker waits for work with none due.
+func idle(s dueStore, dir queue.Direction, now time.Time) time.Duration {
+	const most = time.Minute
+	at, ok := s.NextDue(dir)
+	if !ok {
+		return most
+	}
+	return min(max(at.Sub(now), time.Millisecond), most)
+}

@@ -1,0 +1,205 @@
+package gateway
+
+import (
+	"context"
+	"crypto/x509"
+	"net/http/httptest"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"lienthong/envelope"
+	"lienthong/envelope/devca"
+	"lienthong/gateway/axis"
+	"lienthong/gateway/axis/axishub"
+	"lienthong/gateway/clocktest"
+	"lienthong/queue"
+)
+
+const (
+	codeA = "000.00.07.H26"
+	codeB = "000.00.00.G22"
+)
+
+// sendEnv is the sending side alone, against a reference hub over real
+// HTTP, on a fake clock.
+type sendEnv struct {
+	out   *outbound
+	store *queue.Store
+	hub   *axishub.Hub
+	axis  *axis.Client
+	clock *clocktest.Clock
+}
+
+func newSendEnv(t *testing.T, me string) *sendEnv {
+	t.Helper()
+	clock := clocktest.New()
+	hub, err := axishub.Open(axishub.Options{
+		Dir: t.TempDir(), Now: clock.Now, Seed: 1,
+		Systems:  []axishub.System{{SystemID: "sys-a", Secret: "secret-a", Codes: []string{codeA}}},
+		Agencies: []axis.Agency{{ID: "1", Code: codeA, Name: "A"}, {ID: "2", Code: codeB, Name: "B"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	srv := httptest.NewServer(hub)
+	t.Cleanup(srv.Close)
+	client, err := axis.New(axis.Config{Endpoint: srv.URL, SystemID: "sys-a", Secret: []byte("secret-a"), Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(client.Close)
+	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{Now: clock.Now, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if _, err := store.Check(); err != nil {
+			t.Errorf("store check: %v", err)
+		}
+		store.Close()
+	})
+	ca, err := devca.NewCA("test CA", clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Issue(devca.Leaf{Name: "A", Code: codeA}, clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := envelope.NewSigner(key, []*x509.Certificate{cert, ca.Cert}, envelope.SignerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := &atomic.Pointer[credentials]{}
+	creds.Store(&credentials{signer: signer})
+	b := newBreaker(5, time.Second)
+	return &sendEnv{
+		out: &outbound{
+			log: zerolog.New(zerolog.NewTestWriter(t)), clock: clock, store: store, axis: client, creds: creds,
+			m: newMetrics(prometheus.NewRegistry(), b, clock, store.Stats), breaker: b, wake: newSignal(),
+			me: envelope.Organization{OrganID: me, OrganName: "A"}, maxDocument: 1 << 20,
+		},
+		store: store, hub: hub, axis: client, clock: clock,
+	}
+}
+
+// queued puts one status package to B in the queue.
+func (e *sendEnv) queued(t *testing.T) *queue.Record {
+	t.Helper()
+	rf := envelope.ResponseFor{OrganID: codeB, Code: "7/KT", DocumentID: codeB + ",2026/03/16,7/KT", PromulgationDate: envelope.Date{Year: 2026, Month: 3, Day: 16}}
+	r, err := e.out.queueStatus(codeB, rf, envelope.StatusRegistered, "Đã vào sổ", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// attempt leases the due record and sends it once.
+func (e *sendEnv) attempt(t *testing.T) *queue.Record {
+	t.Helper()
+	r, err := e.store.Lease(e.clock.Now(), queue.Outbound, 0)
+	if err != nil {
+		t.Fatalf("lease: %v", err)
+	}
+	e.out.send(context.Background(), r)
+	got, err := e.store.Get(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// atHub is how many status packages the hub holds from A.
+func (e *sendEnv) atHub(t *testing.T) int {
+	t.Helper()
+	items, err := e.axis.GetSentEdocList(context.Background(), axis.MessageStatus, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(items)
+}
+
+func TestSendOutcomes(t *testing.T) {
+	tests := []struct {
+		name   string
+		me     string
+		faults axishub.Faults
+		want   queue.State
+		ambig  bool
+		atHub  int
+	}{
+		{name: "accepted", me: codeA, want: queue.Done, atHub: 1},
+		{name: "refused: terminal, dead letter", me: codeB, want: queue.Dead},
+		{name: "failed: retried", me: codeA, faults: axishub.Faults{ErrorRate: 1}, want: queue.Ready},
+		{name: "dropped after upload: ambiguous", me: codeA, faults: axishub.Faults{DropAfterUpload: 1}, want: queue.Ready, ambig: true, atHub: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newSendEnv(t, tt.me)
+			e.queued(t)
+			e.hub.SetFaults(tt.faults)
+			got := e.attempt(t)
+			e.hub.SetFaults(axishub.Faults{})
+			rec := readOut(got)
+			if got.State != tt.want || rec.Ambiguous != tt.ambig {
+				t.Errorf("state %s, ambiguous %v; want %s, %v (last error %q)", got.State, rec.Ambiguous, tt.want, tt.ambig, got.LastError)
+			}
+			if tt.want == queue.Done && rec.AxisDocID == "" {
+				t.Error("sent without the axis DocId")
+			}
+			if n := e.atHub(t); n != tt.atHub {
+				t.Errorf("the hub holds %d packages, want %d", n, tt.atHub)
+			}
+		})
+	}
+}
+
+// A send that may have reached the axis is first looked up there: found,
+// it is closed without a second upload; not found, it is sent; with the
+// axis unreachable, it waits and stays ambiguous.
+func TestSendReconciles(t *testing.T) {
+	tests := []struct {
+		name      string
+		uploaded  bool // the ambiguous attempt did reach the hub
+		reconcile axishub.Faults
+		want      queue.State
+		ambig     bool
+		atHub     int
+	}{
+		{name: "found: not sent again", uploaded: true, want: queue.Done, atHub: 1},
+		{name: "not found: sent", uploaded: false, want: queue.Done, atHub: 1},
+		{name: "axis down: retried, still ambiguous", uploaded: true, reconcile: axishub.Faults{ErrorRate: 1}, want: queue.Ready, ambig: true, atHub: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newSendEnv(t, codeA)
+			r := e.queued(t)
+			if tt.uploaded {
+				e.hub.SetFaults(axishub.Faults{DropAfterUpload: 1})
+				e.attempt(t)
+			} else {
+				// As a killed process leaves it: marked, never uploaded.
+				if _, err := e.store.SetMeta(r.ID, markAmbiguous); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.clock.Advance(time.Hour) // past any backoff
+			e.hub.SetFaults(tt.reconcile)
+			got := e.attempt(t)
+			e.hub.SetFaults(axishub.Faults{})
+			rec := readOut(got)
+			if got.State != tt.want || rec.Ambiguous != tt.ambig {
+				t.Errorf("state %s, ambiguous %v; want %s, %v (last error %q)", got.State, rec.Ambiguous, tt.want, tt.ambig, got.LastError)
+			}
+			if n := e.atHub(t); n != tt.atHub {
+				t.Errorf("the hub holds %d packages, want %d", n, tt.atHub)
+			}
+		})
+	}
+}
