@@ -24,8 +24,10 @@ const usage = `Usage:
   axishub -listen ADDR -data DIR -systems systems.json -agencies agencies.json [faults]
 
 Serves the axis adapter protocol (XroadVnpt-* headers signed with HMAC-SHA256,
-sendEdoc multipart uploads, JSON answers) at http://ADDR/<operation>, for
-any path prefix. The first line printed is
+sendEdoc as the axis SDK uploads it, raw or multipart, JSON answers) at
+http://ADDR/<operation>, for any path prefix. Timestamps are not checked
+unless -replay-window is set: the SDK stamps in its JVM's zone, once per
+service object. The first line printed is
   axishub listening on http://HOST:PORT
 (-listen 127.0.0.1:0 picks a free port). State lives in DIR/axishub.db and
 survives restarts.
@@ -41,6 +43,10 @@ Faults, to rehearse what a real network and adapter do:
                            uploads: the sender cannot tell they arrived
   -duplicate               deliver each package once more after it is acknowledged
   -slow-read 100000        read uploads at this many bytes per second
+
+Replay protection:
+  -replay-window 5m        refuse calls whose timestamp, read as Vietnam time,
+                           is further than this from the hub's clock
 
 Example:
   axishub -listen 127.0.0.1:8080 -data /tmp/hub -systems systems.json -agencies agencies.json
@@ -72,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.DropAfterUpload, "drop-after-upload", 0, "")
 	fs.BoolVar(&f.Duplicate, "duplicate", false, "")
 	fs.IntVar(&f.SlowRead, "slow-read", 0, "")
+	window := fs.Duration("replay-window", 0, "")
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
 			fs.SetOutput(stdout)
@@ -113,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err
 	}
-	hub, err := axishub.Open(axishub.Options{Dir: *dir, Systems: systems, Agencies: agencies, Faults: f})
+	hub, err := axishub.Open(axishub.Options{Dir: *dir, Systems: systems, Agencies: agencies, Faults: f, Window: *window})
 	if err != nil {
 		return err
 	}

@@ -25,11 +25,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"lienthong/conf"
 	"lienthong/envelope/sigkey"
-	"lienthong/gateway/devstack"
 	"lienthong/gateway/localapi"
 )
 
@@ -51,9 +48,11 @@ Workloads:
   urgent   queue -backlog ordinary documents, then send N Hỏa tốc ones,
            one at a time, and time those
 
--dev runs a development exchange (axis hub, this agency's gateway and a
-peer) in a child process on fresh temporary state, with fsync on, and stops
-it afterwards; its CPU and memory figures are the whole exchange's.
+-dev runs a development exchange (lienthongd -dev: axis hub, this
+agency's gateway and a peer) in a child process on fresh temporary state,
+with fsync on, and stops it afterwards; its CPU and memory figures are the
+whole exchange's. The daemon is -daemon, else lienthongd beside this
+program or on PATH, else built from ./cmd/lienthongd in a source checkout.
 Against a running daemon, -metrics gives its CPU and memory, -config its
 signing key for the bound, and the status workload needs a peer gateway
 (-peer-api, -peer-token-file) to send the documents it answers.
@@ -103,7 +102,8 @@ type benchTarget struct {
 
 func runBench(e *env, args []string) error {
 	fs := newFlags(e, "bench", benchUsage)
-	dev := fs.Bool("dev", false, "run a development exchange for the run")
+	dev := fs.Bool("dev", false, "run a development exchange (lienthongd -dev) for the run")
+	daemon := fs.String("daemon", os.Getenv("LIENTHONG_DAEMON"), "with -dev: the lienthongd to run (default $LIENTHONG_DAEMON, or lienthongd beside this program or on PATH)")
 	api := addAPIFlags(fs)
 	metrics := fs.String("metrics", os.Getenv("LIENTHONG_METRICS"), "the daemon's /metrics URL, for its CPU and memory (default $LIENTHONG_METRICS)")
 	config := fs.String("config", "", "the daemon's configuration, for the signing bound")
@@ -134,7 +134,7 @@ func runBench(e *env, args []string) error {
 	var t *benchTarget
 	var err error
 	if *dev {
-		t, err = startExchange(e)
+		t, err = startExchange(e, *daemon)
 	} else {
 		t, err = apiTarget(api, *metrics, *config, *peerAPI, *peerToken)
 	}
@@ -553,15 +553,15 @@ func apiTarget(a apiFlags, metrics, config, peerAPI, peerToken string) (*benchTa
 	return t, nil
 }
 
-// startExchange runs the development exchange in a child process of this
-// same program, so that its CPU and memory are measured apart from the
-// load generator's.
-func startExchange(e *env) (*benchTarget, error) {
-	dir, err := os.MkdirTemp("", "lienthong-bench-")
+// startExchange runs `lienthongd -dev` as a child on fresh temporary
+// state, so that the exchange's CPU and memory are measured apart from the
+// load generator's, and the operator tool never links the engine.
+func startExchange(e *env, daemon string) (*benchTarget, error) {
+	exe, err := findDaemon(e, daemon)
 	if err != nil {
 		return nil, err
 	}
-	exe, err := os.Executable()
+	dir, err := os.MkdirTemp("", "lienthong-bench-")
 	if err != nil {
 		return nil, err
 	}
@@ -569,10 +569,11 @@ func startExchange(e *env) (*benchTarget, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, benchExchangeCmd, dir)
+	state := filepath.Join(dir, "state")
+	cmd := exec.Command(exe, "-dev", "-state", state, "-log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start %s: %w", exe, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -587,7 +588,7 @@ func startExchange(e *env) (*benchTarget, error) {
 		logFile.Close()
 		os.RemoveAll(dir)
 	}
-	envFile := filepath.Join(dir, "dev.env")
+	envFile := filepath.Join(state, "dev.env")
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		if _, err := os.Stat(envFile); err == nil {
@@ -621,11 +622,45 @@ func startExchange(e *env) (*benchTarget, error) {
 		to:         vars["LIENTHONG_PEER"],
 		metricsURL: vars["LIENTHONG_METRICS"],
 		pid:        cmd.Process.Pid,
-		signing:    &conf.Signing{KeyFile: filepath.Join(dir, "pki", "a.key"), CertFile: filepath.Join(dir, "pki", "a.pem")},
+		signing:    &conf.Signing{KeyFile: filepath.Join(state, "pki", "a.key"), CertFile: filepath.Join(state, "pki", "a.pem")},
 		stop:       stop,
 	}, nil
 }
 
+// findDaemon picks the lienthongd to run: the one named, the one beside
+// this program, the one on PATH, or, in a source checkout, one built now.
+func findDaemon(e *env, named string) (string, error) {
+	if named != "" {
+		return named, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), "lienthongd"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("lienthongd"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat(filepath.Join("cmd", "lienthongd", "main.go")); err != nil {
+		return "", errors.New("no lienthongd found beside this program or on PATH: give -daemon FILE")
+	}
+	out := filepath.Join(os.TempDir(), "lienthong-bench-lienthongd")
+	fmt.Fprintln(e.stderr, "bench: building ./cmd/lienthongd for the exchange")
+	build := exec.CommandContext(e.ctx, "go", "build", "-o", out, "./cmd/lienthongd")
+	build.Stderr = e.stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build lienthongd: %w", err)
+	}
+	return out, nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// readEnv reads dev.env: lines of NAME=value, with or without export and
+// single quotes.
 func readEnv(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -635,31 +670,12 @@ func readEnv(path string) (map[string]string, error) {
 	vars := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			vars[k] = v
+		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			vars[k] = strings.Trim(v, "'")
 		}
 	}
 	return vars, sc.Err()
-}
-
-// benchExchangeCmd is the child's command; it is not listed in the help.
-const benchExchangeCmd = "bench-exchange"
-
-func runBenchExchange(ctx context.Context, args []string, stderr io.Writer) error {
-	if len(args) != 1 {
-		return errUsage
-	}
-	log := zerolog.New(zerolog.SyncWriter(stderr)).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-	s, err := devstack.Open(devstack.Options{Dir: args[0], Log: log})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.Run(ctx, func() {
-		if err := s.WriteEnv(filepath.Join(args[0], "dev.env")); err != nil {
-			log.Error().Err(err).Msg("write dev.env")
-		}
-	})
 }
 
 // cpuSeconds is the daemon's CPU time so far.

@@ -1,23 +1,32 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestMain lets this test binary play the development exchange that
-// "bench -dev" starts as a child of its own executable.
+// TestMain builds the daemon that "bench -dev" runs as its child.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 2 && os.Args[1] == benchExchangeCmd {
-		if err := runBenchExchange(context.Background(), os.Args[2:], os.Stderr); err != nil {
-			os.Exit(1)
-		}
-		os.Exit(0)
+	dir, err := os.MkdirTemp("", "lienthong-test-")
+	if err != nil {
+		panic(err)
 	}
-	os.Exit(m.Run())
+	daemon := filepath.Join(dir, "lienthongd")
+	build := exec.Command("go", "build", "-o", daemon, "lienthong/cmd/lienthongd")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build lienthongd:", err)
+		os.Exit(1)
+	}
+	os.Setenv("LIENTHONG_DAEMON", daemon)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func benchJSON(t *testing.T, args ...string) map[string]any {

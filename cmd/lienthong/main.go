@@ -56,9 +56,6 @@ type command struct {
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) > 0 && args[0] == benchExchangeCmd {
-		return runBenchExchange(ctx, args[1:], stderr)
-	}
 	err := dispatch(e, "lienthong", topUsage, []command{
 		{"envelope", "inspect, build, sign and verify edXML packages", runEnvelope},
 		{"send", "hand a document to the running gateway", runSend},

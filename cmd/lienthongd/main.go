@@ -64,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "run a development exchange on this machine")
 	state := fs.String("state", "", "with -dev: state `folder` (default: a new temporary folder)")
 	version := fs.Bool("version", false, "print the version and exit")
+	logLevel := fs.String("log-level", "info", "with -dev: least `level` logged (debug, info, warn, error); the configuration's log.level otherwise")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -75,7 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "lienthongd", gateway.Version)
 		return nil
 	case *dev:
-		return runDev(ctx, *state, stdout, stderr)
+		return runDev(ctx, *state, *logLevel, stdout, stderr)
 	}
 	c, err := conf.Load(*cfgPath)
 	if err != nil {
@@ -186,8 +187,11 @@ func logger(w io.Writer, format, level string) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-func runDev(ctx context.Context, state string, stdout, stderr io.Writer) error {
-	log := logger(stderr, "console", "info")
+func runDev(ctx context.Context, state, level string, stdout, stderr io.Writer) error {
+	if _, err := zerolog.ParseLevel(level); err != nil || level == "" {
+		return fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	log := logger(stderr, "console", level)
 	if state != "" {
 		if err := os.MkdirAll(state, 0o700); err != nil {
 			return err

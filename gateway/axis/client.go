@@ -3,17 +3,14 @@ package axis
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/url"
@@ -176,12 +173,13 @@ type SendRequest struct {
 
 // SendEdoc uploads a package and returns the axis's id for it.
 func (c *Client) SendEdoc(ctx context.Context, r SendRequest) (string, error) {
-	fields := []Field{{"from", r.From}, {"servicetype", ServiceEdoc}, {"messagetype", r.MessageType}}
+	fields := []Field{c.system(), {"servicetype", ServiceEdoc}, {"messagetype", r.MessageType},
+		{"hash-file", HashFile(r.Upload.SHA256, c.cfg.PaddedHashFile)}, {"from", r.From}}
 	if len(r.To) > 0 {
 		to, _ := json.Marshal(r.To)
 		fields = append(fields, Field{"to", string(to)})
 	}
-	fields = append(c.stamp(fields), Field{"hash-file", HashFile(r.Upload.SHA256, c.cfg.PaddedHashFile)}, Field{"Content-Type", "application/octet-stream"})
+	fields = append(fields, c.timestamp(), Field{"Content-Type", octetStream})
 	a, err := c.do(ctx, call{op: "sendEdoc", method: http.MethodPost, fields: fields, upload: &r.Upload, mutating: true})
 	if err != nil {
 		return "", err
@@ -195,13 +193,13 @@ func (c *Client) SendEdoc(ctx context.Context, r SendRequest) (string, error) {
 // GetReceivedEdocList lists packages of a message type waiting for us.
 func (c *Client) GetReceivedEdocList(ctx context.Context, messageType string) ([]ReceivedItem, error) {
 	var out []ReceivedItem
-	err := c.list(ctx, "getReceivedEdocList", c.jsonFields(Field{"servicetype", ServiceEdoc}, Field{"messagetype", messageType}), &out)
+	err := c.list(ctx, "getReceivedEdocList", c.jsonFields(Field{"servicetype", ServiceEdoc}, Field{"messagetype", messageType}), nil, &out)
 	return out, err
 }
 
 // GetEdoc fetches a package, carried base64 in the JSON answer.
 func (c *Client) GetEdoc(ctx context.Context, docID string) ([]byte, error) {
-	a, err := c.do(ctx, call{op: "getEdoc", method: http.MethodPost, fields: c.jsonFields(Field{"docId", docID})})
+	a, err := c.do(ctx, call{op: "getEdoc", method: http.MethodPost, fields: c.jsonFields(Field{"docId", docID}, c.filePath()), body: emptyJSON})
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +217,7 @@ func (c *Client) GetEdoc(ctx context.Context, docID string) ([]byte, error) {
 // DownloadEdoc streams a package into w and returns its size.
 func (c *Client) DownloadEdoc(ctx context.Context, docID string, w io.Writer) (int64, error) {
 	var n int64
-	_, err := c.do(ctx, call{op: "downloadEdoc", method: http.MethodGet, fields: c.jsonFields(Field{"docId", docID}),
+	_, err := c.do(ctx, call{op: "downloadEdoc", method: http.MethodGet, fields: c.jsonFields(Field{"docId", docID}, c.filePath()),
 		raw: func(r io.Reader) error {
 			var err error
 			n, err = io.Copy(w, io.LimitReader(r, c.cfg.MaxAnswer))
@@ -231,7 +229,9 @@ func (c *Client) DownloadEdoc(ctx context.Context, docID string, w io.Writer) (i
 // UpdateStatus acknowledges a fetched package: StatusDone takes it off our
 // pending list, StatusFail leaves it there for another try.
 func (c *Client) UpdateStatus(ctx context.Context, docID, status string) error {
-	_, err := c.do(ctx, call{op: "updateStatus", method: http.MethodPost, fields: c.jsonFields(Field{"docid", docID}, Field{"status", status})})
+	// The SDK writes status after Content-Type.
+	fields := append(c.jsonFields(Field{"docid", docID}), Field{"status", status})
+	_, err := c.do(ctx, call{op: "updateStatus", method: http.MethodPost, fields: fields, body: emptyJSON})
 	return err
 }
 
@@ -243,7 +243,7 @@ func (c *Client) GetSentEdocList(ctx context.Context, messageType, docID string)
 		f = append(f, Field{"docId", docID})
 	}
 	var out []SentItem
-	err := c.list(ctx, "getSentEdocList", c.jsonFields(f...), &out)
+	err := c.list(ctx, "getSentEdocList", c.jsonFields(f...), nil, &out)
 	return out, err
 }
 
@@ -258,7 +258,7 @@ func (c *Client) CountReceiveStatus(ctx context.Context) (int, error) {
 }
 
 func (c *Client) count(ctx context.Context, op, mt string) (int, error) {
-	a, err := c.do(ctx, call{op: op, method: http.MethodGet, fields: c.jsonFields(Field{"servicetype", ServiceEdoc}, Field{"messagetype", mt})})
+	a, err := c.do(ctx, call{op: op, method: http.MethodPost, fields: c.jsonFields(Field{"servicetype", ServiceEdoc}, Field{"messagetype", mt}), body: emptyJSON})
 	if err != nil {
 		return 0, err
 	}
@@ -272,7 +272,7 @@ func (c *Client) count(ctx context.Context, op, mt string) (int, error) {
 // GetAgenciesList fetches the whole agency directory.
 func (c *Client) GetAgenciesList(ctx context.Context) ([]Agency, error) {
 	var out []Agency
-	err := c.list(ctx, "getAgenciesList", c.jsonFields(), &out)
+	err := c.list(ctx, "getAgenciesList", c.jsonFields(), nil, &out)
 	return out, err
 }
 
@@ -280,7 +280,7 @@ func (c *Client) GetAgenciesList(ctx context.Context) ([]Agency, error) {
 // for incremental sync.
 func (c *Client) GetSynchronizeUnit(ctx context.Context) ([]Agency, error) {
 	var out []Agency
-	err := c.list(ctx, "getSynchronizeUnit", c.jsonFields(), &out)
+	err := c.list(ctx, "getSynchronizeUnit", c.jsonFields(), nil, &out)
 	return out, err
 }
 
@@ -296,21 +296,34 @@ func (c *Client) RegisterAgency(ctx context.Context, r Registration) error {
 
 // DeleteAgency removes an agency registered under our system.
 func (c *Client) DeleteAgency(ctx context.Context, code string) error {
-	_, err := c.do(ctx, call{op: "deleteAgency", method: http.MethodPost, fields: c.jsonFields(Field{"AgencyCode", code}), mutating: true})
+	_, err := c.do(ctx, call{op: "deleteAgency", method: http.MethodPost, fields: c.jsonFields(Field{"AgencyCode", code}), body: emptyJSON, mutating: true})
 	return err
 }
 
-// stamp appends the identity fields every call carries.
-func (c *Client) stamp(f []Field) []Field {
-	return append(f, Field{"systemid", c.cfg.SystemID}, Field{"timestamp", FormatTimestamp(c.cfg.Now())})
+// Content types and the body the SDK sends with calls that carry none.
+const (
+	octetStream = "application/octet-stream"
+	jsonType    = "application/json"
+)
+
+var emptyJSON = []byte("{}")
+
+func (c *Client) system() Field    { return Field{"systemid", c.cfg.SystemID} }
+func (c *Client) timestamp() Field { return Field{"timestamp", FormatTimestamp(c.cfg.Now())} }
+
+// filePath is the SDK's local folder for a fetched package; adapters
+// ignore it, but it is signed, so it goes along.
+func (c *Client) filePath() Field { return Field{"filePath", os.TempDir()} }
+
+// jsonFields lays out a call's fields as the SDK does (its HashMap order,
+// as recorded): systemid, the call's own fields, timestamp, Content-Type.
+func (c *Client) jsonFields(own ...Field) []Field {
+	f := append([]Field{c.system()}, own...)
+	return append(f, c.timestamp(), Field{"Content-Type", jsonType})
 }
 
-func (c *Client) jsonFields(f ...Field) []Field {
-	return append(c.stamp(f), Field{"Content-Type", "application/json"})
-}
-
-func (c *Client) list(ctx context.Context, op string, fields []Field, out any) error {
-	a, err := c.do(ctx, call{op: op, method: http.MethodPost, fields: fields})
+func (c *Client) list(ctx context.Context, op string, fields []Field, body []byte, out any) error {
+	a, err := c.do(ctx, call{op: op, method: http.MethodPost, fields: fields, body: body})
 	if err != nil {
 		return err
 	}
@@ -378,7 +391,7 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*Answer, error) {
 	req.Header[HeaderHash] = []string{sh.Hash}
 	req.Header[HeaderVersion] = []string{ProtocolVersion}
 	req.Header.Set("User-Agent", c.cfg.UserAgent)
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", jsonType)
 	switch {
 	case cl.upload != nil:
 		if err := c.setUpload(req, cl.upload, &sent); err != nil {
@@ -436,37 +449,20 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*Answer, error) {
 	return &a, nil
 }
 
-// setUpload makes a multipart body of exactly known length that streams
-// the package from its source.
+// setUpload makes the SDK's sendEdoc body: the package, streamed from
+// its source, then CRLF, with an exact length and no multipart envelope.
 func (c *Client) setUpload(req *http.Request, u *Upload, sent *atomic.Bool) error {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	var rnd [12]byte
-	rand.Read(rnd[:])
-	if err := mw.SetBoundary("lienthong-" + hex.EncodeToString(rnd[:])); err != nil {
-		return err
-	}
-	name := u.Name
-	if name == "" {
-		name = "package.edxml"
-	}
-	if _, err := mw.CreateFormFile(FilePart, name); err != nil {
-		return err
-	}
-	head := bytes.Clone(buf.Bytes())
-	buf.Reset()
-	if err := mw.Close(); err != nil {
-		return err
-	}
-	tail := bytes.Clone(buf.Bytes())
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.ContentLength = int64(len(head)) + u.Size + int64(len(tail))
+	req.Header.Set("Content-Type", octetStream)
+	req.Header.Set("Cache-Control", "no-cache")
+	req.Header.Set("Pragma", "no-cache")
+	req.Header.Set("Accept", "text/html, image/gif, image/jpeg, */*; q=0.2")
+	req.ContentLength = u.Size + int64(len(crlf))
 	req.GetBody = func() (io.ReadCloser, error) {
 		f, err := u.Open()
 		if err != nil {
 			return nil, err
 		}
-		r := io.MultiReader(bytes.NewReader(head), io.LimitReader(f, u.Size), bytes.NewReader(tail))
+		r := io.MultiReader(io.LimitReader(f, u.Size), strings.NewReader(crlf))
 		return &countingBody{r: r, c: f, done: sent}, nil
 	}
 	body, err := req.GetBody()
@@ -474,122 +470,12 @@ func (c *Client) setUpload(req *http.Request, u *Upload, sent *atomic.Bool) erro
 	return err
 }
 
+// crlf ends every sendEdoc body the SDK writes; hash-file does not cover it.
+const crlf = "\r\n"
+
 func snippet(b []byte) string {
 	if len(b) > 200 {
 		b = b[:200]
 	}
 	return string(b)
-}
-
-// Class sorts failures by what the caller should do next.
-type Class int
-
-const (
-	// Retryable failed before the adapter could act: try again later.
-	Retryable Class = iota
-	// Terminal will fail the same way again: fix the cause first.
-	Terminal
-	// Ambiguous may have taken effect: for a send, look in
-	// getSentEdocList before sending again.
-	Ambiguous
-)
-
-func (c Class) String() string {
-	return [...]string{"retryable", "terminal", "ambiguous"}[c]
-}
-
-// Errors matched with errors.Is by class.
-var (
-	ErrRetryable = errors.New("axis: retryable failure")
-	ErrTerminal  = errors.New("axis: terminal failure")
-	ErrAmbiguous = errors.New("axis: ambiguous failure")
-)
-
-// Error is every failure of a call, classified.
-type Error struct {
-	Op         string
-	Class      Class
-	HTTPStatus int    // 0 when no answer came
-	Code       string // the adapter's ErrorCode
-	Desc       string // the adapter's ErrorDesc, or what went wrong
-	Err        error
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "axis %s (%s)", e.Op, e.Class)
-	if e.HTTPStatus != 0 && e.HTTPStatus != http.StatusOK {
-		fmt.Fprintf(&b, ": HTTP %d", e.HTTPStatus)
-	}
-	if e.Code != "" {
-		fmt.Fprintf(&b, ": ErrorCode %s", e.Code)
-	}
-	if e.Desc != "" {
-		b.WriteString(": " + e.Desc)
-	}
-	if e.Err != nil {
-		b.WriteString(": " + e.Err.Error())
-	}
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is matches the class sentinels.
-func (e *Error) Is(target error) bool {
-	switch target {
-	case ErrRetryable:
-		return e.Class == Retryable
-	case ErrTerminal:
-		return e.Class == Terminal
-	case ErrAmbiguous:
-		return e.Class == Ambiguous
-	}
-	return false
-}
-
-// ClassOf returns the class of any error a call returned; errors from
-// elsewhere count as retryable.
-func ClassOf(err error) Class {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Class
-	}
-	return Retryable
-}
-
-// RetryableCodes are ErrorCodes of a FAIL answer that mean "not now"
-// rather than "never".
-var RetryableCodes = map[string]bool{"500": true, "503": true, "429": true}
-
-func classifyCode(code string) Class {
-	if RetryableCodes[code] {
-		return Retryable
-	}
-	return Terminal
-}
-
-func classifyHTTP(status int) Class {
-	switch {
-	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
-		return Retryable
-	}
-	return Terminal
-}
-
-// transportError classifies a failure with no answer: before the request
-// was fully sent nothing happened; after, a mutating call may have landed.
-func transportError(cl call, err error, sent bool) *Error {
-	e := &Error{Op: cl.op, Class: Retryable, Err: err}
-	var op *net.OpError
-	dial := errors.As(err, &op) && op.Op == "dial"
-	if sent && cl.mutating && !dial {
-		e.Class = Ambiguous
-		e.Desc = "no answer after the request was sent; it may have been accepted"
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() && e.Desc == "" {
-		e.Desc = "timed out"
-	}
-	return e
 }

@@ -22,7 +22,8 @@ const (
 	ProtocolVersion = "3.0.201608"
 	// SDKUserAgent is what the SDK sends; adapters may log or filter on it.
 	SDKUserAgent = "JAVASDKAgent/1.0.0 XRoad/VPCP"
-	// FilePart is the multipart part carrying the package.
+	// FilePart is the multipart part older clients carry the package in;
+	// the SDK sends the package as the raw body.
 	FilePart = "file_doc"
 
 	MessageEdoc   = "edoc"

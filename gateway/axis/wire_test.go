@@ -2,6 +2,7 @@ package axis_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -197,6 +198,11 @@ func render(t *testing.T, secret []byte, req rawRequest) string {
 			fmt.Fprintf(&b, "part %q filename %q, Content-Type %s, %d bytes, sha256 %x\n", p.FormName(), p.FileName(), p.Header.Get("Content-Type"), len(data), sum)
 			fmt.Fprintf(&b, "hash-file matches the part (unpadded): %v\n", hdr["XroadVnpt-hash-file"] == axis.HashFile(sum, false))
 		}
+	case hdr["Content-Type"] == "application/octet-stream":
+		pkg, ok := strings.CutSuffix(string(req.body), "\r\n")
+		sum := sha256.Sum256([]byte(pkg))
+		fmt.Fprintf(&b, "raw body: %d bytes of package, then CRLF: %v, sha256 %x\n", len(pkg), ok, sum)
+		fmt.Fprintf(&b, "hash-file matches the package without the CRLF (unpadded): %v\n", hdr["XroadVnpt-hash-file"] == axis.HashFile(sum, false))
 	case len(req.body) > 0:
 		b.WriteString(string(req.body) + "\n")
 	default:
@@ -267,5 +273,135 @@ func TestWireGolden(t *testing.T) {
 				t.Errorf("request differs from %s (-want +got):\n%s", path, diff)
 			}
 		})
+	}
+}
+
+// sdkShape is what the axis SDK's request for an operation looks like in
+// testdata/sdk-wire.txt: method, Content-Type, the signed field names in
+// order, and the body's form.
+type sdkShape struct{ method, contentType, keys, body string }
+
+func readSDKShapes(t *testing.T) map[string]sdkShape {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "sdk-wire.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]sdkShape{}
+	var op string
+	var cur sdkShape
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case strings.HasPrefix(line, "=== "):
+			f := strings.Fields(line)
+			op, cur = f[2][strings.LastIndexByte(f[2], '/')+1:], sdkShape{method: f[1]}
+		case strings.HasPrefix(line, "-- body "):
+			var n int
+			fmt.Sscanf(line, "-- body %d bytes", &n)
+			cur.body = bodyForm(cur.contentType, n, strings.Contains(line, `\r\n'`))
+			if strings.Contains(cur.keys, ";to;") {
+				op += "-to"
+			}
+			if _, seen := out[op]; !seen {
+				out[op] = cur
+			}
+		case strings.HasPrefix(line, "Content-Type: "):
+			cur.contentType = strings.TrimPrefix(line, "Content-Type: ")
+		case strings.HasPrefix(line, "XroadVnpt-sign-header-key: "):
+			cur.keys = strings.TrimPrefix(line, "XroadVnpt-sign-header-key: ")
+		}
+	}
+	return out
+}
+
+func bodyForm(contentType string, n int, crlf bool) string {
+	switch {
+	case n == 0:
+		return "none"
+	case n == 2 && contentType == "application/json":
+		return "{}"
+	case contentType == "application/octet-stream" && crlf:
+		return "package+CRLF"
+	}
+	return "json"
+}
+
+// TestRequestsMatchTheSDK holds our client to the SDK as recorded: for
+// every operation the same method, Content-Type, body form and signed
+// header set in the same order.
+func TestRequestsMatchTheSDK(t *testing.T) {
+	sdk := readSDKShapes(t)
+	rec := newRecorder(t)
+	cfg := axis.Config{Endpoint: "http://" + rec.ln.Addr().String() + "/XrdAdapter/adapter", SystemID: "00.53.W00", Secret: []byte("secret")}
+	c := axistest.Client(t, cfg)
+	ctx := context.Background()
+	pkg := axistest.Document(t, codeA, codeB)
+	calls := map[string]func() error{
+		"sendEdoc": func() error {
+			_, err := c.SendEdoc(ctx, axis.SendRequest{From: codeA, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("d.edxml", pkg)})
+			return err
+		},
+		"sendEdoc-to": func() error {
+			_, err := c.SendEdoc(ctx, axis.SendRequest{From: codeA, MessageType: axis.MessageEdoc, To: []string{codeB}, Upload: axis.BytesUpload("d.edxml", pkg)})
+			return err
+		},
+		"getReceivedEdocList": func() error { _, err := c.GetReceivedEdocList(ctx, axis.MessageEdoc); return err },
+		"getEdoc":             func() error { _, err := c.GetEdoc(ctx, "d1"); return err },
+		"downloadEdoc":        func() error { _, err := c.DownloadEdoc(ctx, "d1", io.Discard); return err },
+		"updateStatus":        func() error { return c.UpdateStatus(ctx, "d1", axis.StatusDone) },
+		"getSentEdocList":     func() error { _, err := c.GetSentEdocList(ctx, axis.MessageEdoc, ""); return err },
+		"countReceiveEdoc":    func() error { _, err := c.CountReceiveEdoc(ctx); return err },
+		"countReceiveStatus":  func() error { _, err := c.CountReceiveStatus(ctx); return err },
+		"getAgenciesList":     func() error { _, err := c.GetAgenciesList(ctx); return err },
+		"getSynchronizeUnit":  func() error { _, err := c.GetSynchronizeUnit(ctx); return err },
+		"registerAgency": func() error {
+			return c.RegisterAgency(ctx, axis.Registration{Code: "000.01.99.H26", Parent: codeA, Name: "Phòng thử nghiệm", Mail: "thu@example.vn"})
+		},
+		"deleteAgency": func() error { return c.DeleteAgency(ctx, "000.01.99.H26") },
+	}
+	if len(sdk) != len(calls) {
+		t.Errorf("the recording has %d operations, the client %d", len(sdk), len(calls))
+	}
+	for op, want := range sdk {
+		t.Run(op, func(t *testing.T) {
+			call, ok := calls[op]
+			if !ok {
+				t.Fatalf("the client has no %s", op)
+			}
+			if err := call(); err != nil {
+				t.Fatal(err)
+			}
+			req := <-rec.reqs
+			hdr := map[string]string{}
+			for _, h := range req.headers {
+				k, v, _ := strings.Cut(h, ": ")
+				hdr[k] = v
+			}
+			got := sdkShape{method: strings.Fields(req.line)[0], contentType: hdr["Content-Type"], keys: hdr["XroadVnpt-sign-header-key"]}
+			got.body = bodyForm(got.contentType, len(req.body), bytes.HasSuffix(req.body, []byte("\r\n")))
+			if got != want {
+				t.Errorf("request %+v, the SDK sends %+v", got, want)
+			}
+		})
+	}
+}
+
+// The package goes on the wire exactly, then CRLF, and hash-file is the
+// SDK's unpadded hex of the package alone.
+func TestSendBodyIsThePackage(t *testing.T) {
+	rec := newRecorder(t)
+	c := axistest.Client(t, axis.Config{Endpoint: "http://" + rec.ln.Addr().String(), SystemID: "00.53.W00", Secret: []byte("s")})
+	pkg := axistest.Document(t, codeA, codeB)
+	if _, err := c.SendEdoc(context.Background(), axis.SendRequest{From: codeA, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("d.edxml", pkg)}); err != nil {
+		t.Fatal(err)
+	}
+	req := <-rec.reqs
+	if !bytes.Equal(req.body, append(bytes.Clone(pkg), '\r', '\n')) {
+		t.Fatalf("body is %d bytes, want the %d-byte package and CRLF", len(req.body), len(pkg))
+	}
+	for _, h := range req.headers {
+		if k, v, _ := strings.Cut(h, ": "); k == "XroadVnpt-hash-file" && v != axis.HashFile(sha256.Sum256(pkg), false) {
+			t.Errorf("hash-file %s is not the unpadded SHA-256 of the package", v)
+		}
 	}
 }

@@ -1,0 +1,393 @@
+package axishub
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf16"
+
+	bolt "go.etcd.io/bbolt"
+
+	"lienthong/directory"
+	"lienthong/envelope"
+	"lienthong/gateway/axis"
+)
+
+// failure is a FAIL answer.
+type failure struct {
+	code, desc string
+}
+
+func (f *failure) Error() string { return f.desc }
+
+func fail(code, format string, args ...any) error {
+	return &failure{code: code, desc: fmt.Sprintf(format, args...)}
+}
+
+// ServeHTTP answers one axis operation, named by the last path segment.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.calls.Add(1)
+	f, roll, roll2, latency := h.dice()
+	if latency > 0 {
+		select {
+		case <-time.After(latency):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
+	switch {
+	case h.opts.Now().Before(f.OutageUntil):
+		writeAnswer(w, http.StatusServiceUnavailable, op, &axis.Answer{Status: "FAIL", ErrorCode: "503", ErrorDesc: "axis adapter unavailable (outage)"})
+		return
+	case roll < f.ErrorRate:
+		writeAnswer(w, http.StatusInternalServerError, op, &axis.Answer{Status: "FAIL", ErrorCode: "500", ErrorDesc: "axis adapter internal error (injected)"})
+		return
+	}
+	sys, hdr, err := h.authenticate(r)
+	var a *axis.Answer
+	if err == nil {
+		a, err = h.operate(w, r, op, sys, hdr, f, roll2)
+	}
+	if errors.Is(err, errDropped) {
+		return
+	}
+	code := http.StatusOK
+	if err != nil {
+		var fl *failure
+		if !errors.As(err, &fl) {
+			fl = &failure{code: "500", desc: err.Error()}
+			code = http.StatusInternalServerError
+		}
+		a = &axis.Answer{Status: "FAIL", ErrorCode: fl.code, ErrorDesc: fl.desc}
+	}
+	if a == nil {
+		return // already written (downloadEdoc)
+	}
+	writeAnswer(w, code, op, a)
+}
+
+// sendAnswer is sendEdoc's answer: the SDK reads DocId unconditionally,
+// so it is there, empty, on FAIL too.
+type sendAnswer struct {
+	Status    string `json:"status"`
+	ErrorCode string `json:"ErrorCode"`
+	ErrorDesc string `json:"ErrorDesc"`
+	DocID     string `json:"DocId"`
+}
+
+// writeAnswer writes the JSON answer every operation gets: status,
+// ErrorCode and ErrorDesc always, ErrorDesc in ASCII (the SDK reads the
+// answer as US-ASCII, as the production adapter writes it).
+func writeAnswer(w http.ResponseWriter, code int, op string, a *axis.Answer) {
+	a.ErrorDesc = ascii(a.ErrorDesc)
+	var v any = a
+	if op == "sendEdoc" {
+		v = sendAnswer{Status: a.Status, ErrorCode: a.ErrorCode, ErrorDesc: a.ErrorDesc, DocID: a.DocID}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"status":"FAIL","ErrorCode":"500","ErrorDesc":"answer not encodable"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(escapeNonASCII(b))
+}
+
+// escapeNonASCII writes every character outside ASCII as a JSON \u
+// escape: the same JSON, readable by a client that decodes US-ASCII.
+// Outside strings JSON is ASCII, so only string contents change.
+func escapeNonASCII(b []byte) []byte {
+	if !slices.ContainsFunc(b, func(c byte) bool { return c >= 0x80 }) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+len(b)/4)
+	for _, r := range string(b) {
+		switch {
+		case r < 0x80:
+			out = append(out, byte(r))
+		case r > 0xffff:
+			r1, r2 := utf16.EncodeRune(r)
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2)
+		default:
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+	}
+	return out
+}
+
+// ascii drops the Vietnamese marks from a description, so "Thành công"
+// reads "Thanh cong", and replaces anything else outside ASCII.
+func ascii(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x80 {
+			return r
+		}
+		if b := directory.Fold(string(r)); len(b) == 1 && b[0] < 0x80 {
+			if unicode.IsUpper(r) {
+				return unicode.ToUpper(rune(b[0]))
+			}
+			return rune(b[0])
+		}
+		return '?'
+	}, s)
+}
+
+// authenticate checks the HMAC over the received sign-header string, that
+// every signed field arrived as a header with the signed value, the
+// timestamp window and the system id. It returns the signed fields.
+func (h *Hub) authenticate(r *http.Request) (System, map[string]string, error) {
+	signHeader := headerValue(r, axis.HeaderSign)
+	if signHeader == "" {
+		return System{}, nil, fail("401", "missing %s", axis.HeaderSign)
+	}
+	fields := map[string]string{}
+	if err := json.Unmarshal([]byte(signHeader), &fields); err != nil {
+		return System{}, nil, fail("401", "%s is not a JSON object: %v", axis.HeaderSign, err)
+	}
+	hdr := map[string]string{}
+	for k, v := range fields {
+		name, ok := strings.CutPrefix(k, axis.HeaderPrefix)
+		if !ok {
+			return System{}, nil, fail("401", "signed field %q lacks the %s prefix", k, axis.HeaderPrefix)
+		}
+		if got := headerValue(r, k); got != v {
+			return System{}, nil, fail("401", "header %s is %q but was signed as %q", k, got, v)
+		}
+		hdr[name] = v
+	}
+	sys, ok := h.systems[hdr["systemid"]]
+	if !ok {
+		return System{}, nil, fail("401", "unknown systemid %q", hdr["systemid"])
+	}
+	want := axis.HMAC([]byte(sys.Secret), signHeader)
+	if !hmac.Equal([]byte(want), []byte(strings.ToLower(headerValue(r, axis.HeaderHash)))) {
+		return System{}, nil, fail("401", "%s does not match the HMAC of %s under the secret of %s", axis.HeaderHash, axis.HeaderSign, sys.SystemID)
+	}
+	keys := strings.Split(headerValue(r, axis.HeaderSignKey), ";")
+	if len(keys) != len(fields) {
+		return System{}, nil, fail("401", "%s names %d fields, %s holds %d", axis.HeaderSignKey, len(keys), axis.HeaderSign, len(fields))
+	}
+	for _, k := range keys {
+		if _, ok := hdr[k]; !ok {
+			return System{}, nil, fail("401", "%s names %q, which is not signed", axis.HeaderSignKey, k)
+		}
+	}
+	if h.opts.Window > 0 {
+		// Replay protection, off by default: the SDK stamps a service
+		// object once, in the JVM's zone, and integrators keep the object.
+		ts, err := axis.ParseTimestamp(hdr["timestamp"])
+		if err != nil {
+			return System{}, nil, fail("401", "%v", err)
+		}
+		if d := h.opts.Now().Sub(ts); d > h.opts.Window || d < -h.opts.Window {
+			return System{}, nil, fail("401", "timestamp %s is %s away from the hub's clock; the window is %s", hdr["timestamp"], d.Round(time.Second), h.opts.Window)
+		}
+	}
+	return sys, hdr, nil
+}
+
+// headerValue reads a header by the exact name the SDK writes, falling
+// back to Go's canonical form.
+func headerValue(r *http.Request, name string) string {
+	if v, ok := r.Header[name]; ok && len(v) > 0 {
+		return v[0]
+	}
+	return r.Header.Get(name)
+}
+
+func (h *Hub) operate(w http.ResponseWriter, r *http.Request, op string, sys System, hdr map[string]string, f Faults, roll float64) (*axis.Answer, error) {
+	ok := &axis.Answer{Status: "OK", ErrorCode: "0", ErrorDesc: "Thanh cong"}
+	switch op {
+	case "sendEdoc":
+		id, err := h.send(r, sys, hdr, f)
+		if err != nil {
+			return nil, err
+		}
+		if roll < f.DropAfterUpload {
+			return nil, drop(w)
+		}
+		ok.DocID = id
+		return ok, nil
+	case "getReceivedEdocList":
+		items, err := h.received(sys, hdr["messagetype"])
+		return withData(ok, items, err)
+	case "countReceiveEdoc", "countReceiveStatus":
+		mt := axis.MessageEdoc
+		if op == "countReceiveStatus" {
+			mt = axis.MessageStatus
+		}
+		items, err := h.received(sys, mt)
+		if err != nil {
+			return nil, err
+		}
+		ok.Count = json.RawMessage(fmt.Sprint(len(items)))
+		return ok, nil
+	case "getEdoc":
+		b, err := h.fetch(sys, hdr["docId"])
+		return withData(ok, base64.StdEncoding.EncodeToString(b), err)
+	case "downloadEdoc":
+		b, err := h.fetch(sys, hdr["docId"])
+		if err != nil {
+			return nil, err
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(b)
+		return nil, nil
+	case "updateStatus":
+		id := hdr["docid"]
+		if id == "" {
+			id = hdr["docId"]
+		}
+		return ok, h.updateStatus(sys, id, strings.ToLower(hdr["status"]), f.Duplicate)
+	case "getSentEdocList":
+		items, err := h.sent(sys, hdr["messagetype"], hdr["docId"])
+		return withData(ok, items, err)
+	case "getAgenciesList", "getSynchronizeUnit":
+		list, err := h.agencies(op == "getSynchronizeUnit")
+		return withData(ok, list, err)
+	case "registerAgency":
+		return ok, h.register(r)
+	case "deleteAgency":
+		return ok, h.deleteAgency(hdr["AgencyCode"])
+	}
+	return nil, fail("404", "unknown operation %q", op)
+}
+
+func withData(a *axis.Answer, v any, err error) (*axis.Answer, error) {
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	a.Data = b
+	return a, nil
+}
+
+func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults) (string, error) {
+	from := hdr["from"]
+	if !slices.Contains(sys.Codes, from) {
+		return "", fail("403", "Don vi gui %s khong dung voi ma da dang ky: %s", from, sys.SystemID)
+	}
+	mt := strings.ToLower(hdr["messagetype"])
+	if mt != axis.MessageEdoc && mt != axis.MessageStatus {
+		return "", fail("400", "messagetype %q: want edoc or status", hdr["messagetype"])
+	}
+	body, err := readUpload(r, hdr["hash-file"], h.opts.MaxPackage, f)
+	if err != nil {
+		return "", err
+	}
+	pkg, _ := envelope.ParseBytes(body, envelope.ParseOptions{})
+	if pkg == nil {
+		return "", fail("400", "file_doc is not an edXML package")
+	}
+	var to []string
+	if t := hdr["to"]; t != "" {
+		if err := json.Unmarshal([]byte(t), &to); err != nil {
+			return "", fail("400", "to %q is not a JSON array of codes", t)
+		}
+	}
+	d := &doc{DocID: newID(h.opts.Now()), From: from, MessageType: mt, Created: h.opts.Now(), Size: len(body), Recipients: map[string]*recipient{}}
+	switch {
+	case pkg.Status != nil:
+		if len(to) == 0 {
+			to = []string{pkg.Status.ResponseFor.OrganID}
+		}
+		d.Notation = pkg.Status.ResponseFor.Code
+		d.Title = "Status " + string(pkg.Status.StatusCode)
+	case pkg.Document != nil:
+		if len(to) == 0 {
+			for _, o := range pkg.Document.Header.To {
+				to = append(to, o.OrganID)
+			}
+		}
+		d.Title = pkg.Document.Header.Subject
+		d.Notation = pkg.Document.Header.Code.CodeNumber + "/" + pkg.Document.Header.Code.CodeNotation
+	}
+	if len(to) == 0 {
+		return "", fail("400", "the package names no recipient")
+	}
+	err = h.db.Update(func(tx *bolt.Tx) error {
+		ab := tx.Bucket(bAgencies)
+		for _, code := range to {
+			var a axis.Agency
+			if v := ab.Get([]byte(code)); v == nil || json.Unmarshal(v, &a) != nil || a.Deleted {
+				return fail("404", "unknown recipient %s", code)
+			}
+			d.Recipients[code] = &recipient{Status: "pending", Updated: d.Created}
+			if err := tx.Bucket(bPending).Put(pendingKey(code, d.DocID), []byte(mt)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket(bBlobs).Put([]byte(d.DocID), body); err != nil {
+			return err
+		}
+		return putDoc(tx, d)
+	})
+	return d.DocID, err
+}
+
+// readUpload reads sendEdoc's package in the SDK's form (the raw file and
+// a CRLF, which hash-file does not cover) or, from older clients, as the
+// multipart part file_doc, and checks it against hash-file.
+func readUpload(r *http.Request, hashFile string, limit int64, f Faults) ([]byte, error) {
+	src := r.Body
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, fail("400", "multipart body: %v", err)
+		}
+		for {
+			p, err := mr.NextPart()
+			if err == io.EOF {
+				return nil, fail("400", "no %s part in the upload", axis.FilePart)
+			}
+			if err != nil {
+				return nil, fail("400", "multipart body: %v", err)
+			}
+			if p.FormName() == axis.FilePart {
+				src = p
+				break
+			}
+		}
+	}
+	var in io.Reader = src
+	if f.SlowRead > 0 {
+		in = &slowReader{r: src, rate: f.SlowRead}
+	}
+	body, err := io.ReadAll(io.LimitReader(in, limit+3))
+	if err != nil {
+		return nil, fail("400", "reading the package: %v", err)
+	}
+	got := strings.ToLower(hashFile)
+	matches := func(b []byte) bool {
+		sum := sha256.Sum256(b)
+		return got == axis.HashFile(sum, false) || got == axis.HashFile(sum, true)
+	}
+	switch {
+	case bytes.HasSuffix(body, []byte("\r\n")) && matches(body[:len(body)-2]):
+		body = body[:len(body)-2]
+	case !matches(body):
+		return nil, fail("400", "hash-file %q does not match the SHA-256 of the uploaded file", hashFile)
+	}
+	if len(body) == 0 {
+		return nil, fail("400", "the upload holds no package")
+	}
+	if int64(len(body)) > limit {
+		return nil, fail("413", "package over %d bytes", limit)
+	}
+	return body, nil
+}
