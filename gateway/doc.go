@@ -7,7 +7,24 @@
 // refused ones are quarantined and answered 02. Status packages keep each
 // outbound document's per-recipient state.
 //
-// A Gateway owns every goroutine it starts: Run blocks until its context
-// ends and in-flight sends finish within a bound; Close releases the store,
-// the key and the listeners.
+// A Gateway composes two sides over one store, key and axis client, each
+// holding only what it uses through small interfaces:
+//
+//	gateway.go      Open, Run, Close; the sides composed; worker wake-ups
+//	credentials.go  the signing key and trust, swapped whole by Reload
+//	http.go         the local API: routes, authentication, errors → status
+//	spool.go        the spool folders, for systems that only write files
+//	record.go       how records are kept in the queue: keys and metadata
+//
+//	outbound.go     submit: check, resolve, sign and store; statuses queued
+//	send.go         send slots: lease, send, reconcile an ambiguous send
+//	documents.go    recall, resend and the API's view of a sent document
+//
+//	inbound.go      poll, fetch, store, acknowledge; the receive workers
+//	receive.go      verify once and deliver, or quarantine and refuse
+//	status.go       statuses about our documents, recalls, the inbox answers
+//	inbox.go        the inbox folders and their index
+//
+// Run blocks until its context ends and in-flight sends finish within a
+// bound; Close releases the store, the key and the listeners.
 package gateway

@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
@@ -107,8 +108,54 @@ func (g *Gateway) Handler() http.Handler {
 	api.HandleFunc("GET /v1/directory/search", g.searchDirectory)
 	api.HandleFunc("GET /v1/directory/{code}", g.getAgency)
 	mux.Handle("/v1/", g.authenticate(api))
-	return mux
+	return g.observe(mux, api)
 }
+
+// observe counts every request by route and status and logs the refused
+// ones, so an operator can show what the legacy system was told. Log
+// lines are sampled, so a flood of bad requests cannot flood the journal.
+func (g *Gateway) observe(mux, api *http.ServeMux) http.Handler {
+	log := g.log.With().Str("component", "api").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, route := mux.Handler(r)
+		if route == "/v1/" {
+			if _, p := api.Handler(r); p != "" {
+				route = p
+			}
+		}
+		if route == "" {
+			route = "other"
+		}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(sw, r)
+		g.m.apiRequests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+		if sw.code < 400 {
+			return
+		}
+		ev := log.Warn()
+		if sw.code >= 500 {
+			ev = log.Error()
+		}
+		client, _ := r.Context().Value(clientKey{}).(string)
+		ev.Str("route", route).Str("path", r.URL.Path).Int("status", sw.code).Str("remote", r.RemoteAddr).
+			Str("client", client).Str("error", sw.msg).Msg("local API request refused")
+	})
+}
+
+// statusWriter keeps the status and error message of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+	msg  string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type clientKey struct{}
 
@@ -397,12 +444,17 @@ func (g *Gateway) fail(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrConflict):
 		writeError(w, http.StatusConflict, err.Error(), nil)
 	default:
-		g.log.Error().Err(err).Msg("local API request failed")
 		writeError(w, http.StatusInternalServerError, err.Error(), nil)
 	}
 }
 
 func writeError(w http.ResponseWriter, code int, msg string, ps []localapi.Problem) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.msg = msg
+		for _, p := range ps {
+			sw.msg += "; " + p.Field + ": " + p.Rule
+		}
+	}
 	writeJSON(w, code, localapi.Error{Message: msg, Problems: ps})
 }
 

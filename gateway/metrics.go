@@ -30,6 +30,7 @@ type metrics struct {
 	breakerState  prometheus.GaugeFunc
 	axisLastOK    prometheus.Gauge
 	webhookFailed prometheus.Counter
+	apiRequests   *prometheus.CounterVec // route, code
 }
 
 // newMetrics registers the engine's metrics; the breaker's state and the
@@ -73,6 +74,9 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 		axisLastOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lienthong_axis_last_success_timestamp_seconds", Help: "When an axis call last succeeded.",
 		}),
+		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lienthong_api_requests_total", Help: "Local API requests by route and HTTP status code.",
+		}, []string{"route", "code"}),
 		webhookFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lienthong_webhook_failures_total", Help: "Webhook deliveries the legacy system did not take.",
 		}),
@@ -87,7 +91,7 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 	build.Set(1)
 	reg.MustRegister(m.messages, m.retries, m.axisDuration, m.signDuration, m.verifyDur, m.statuses,
 		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.breakerState, m.axisLastOK,
-		m.webhookFailed, build, &queueCollector{clock: clock, stats: stats},
+		m.webhookFailed, m.apiRequests, build, &queueCollector{clock: clock, stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {
 		m.messages.WithLabelValues("out", r)

@@ -183,7 +183,7 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, r outRe
 	o.m.signDuration.Observe(time.Since(start).Seconds())
 	rec, existed, err := o.store.Put(queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Payload: raw, Meta: r.meta()})
 	if err != nil {
-		return nil, false, o.storeError(err, key)
+		return nil, false, o.storeError(err)
 	}
 	if !existed {
 		o.wake.notify()
@@ -192,10 +192,9 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, r outRe
 }
 
 // storeError tells a full disk apart so the API can say 503.
-func (o *outbound) storeError(err error, key string) error {
+func (o *outbound) storeError(err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		o.log.Error().Err(err).Str("key", key).Msg("disk full: refusing new work until space returns")
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: disk full, free space in the state folder: %v", ErrUnavailable, err)
 	}
 	return err
 }
@@ -205,8 +204,6 @@ func (o *outbound) storeError(err error, key string) error {
 func (o *outbound) signable() error {
 	cert, now := o.creds.Load().signer.Certificate(), o.clock.Now()
 	if now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
-		o.log.Error().Time("not_before", cert.NotBefore).Time("not_after", cert.NotAfter).
-			Msg("signing certificate not valid now: refusing new documents until it is rotated (systemctl reload)")
 		return fmt.Errorf("%w: the signing certificate %q is valid from %s to %s, not now: install a valid one and reload the gateway",
 			ErrUnavailable, cert.Subject.CommonName, cert.NotBefore.Format("2006-01-02"), cert.NotAfter.Format("2006-01-02"))
 	}

@@ -57,7 +57,8 @@ func (g *Gateway) spoolOne(path string) {
 	dest := "sent"
 	switch {
 	case errors.Is(err, ErrUnavailable):
-		return // stays for the next scan
+		log.Warn().Err(err).Msg("spool document not taken now: it stays in outbox/ for the next scan")
+		return
 	case err != nil:
 		dest = "failed"
 		var ps envelope.Problems

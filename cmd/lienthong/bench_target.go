@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"lienthong/conf"
+	"lienthong/envelope/sigkey"
+	"lienthong/gateway/localapi"
+)
+
+type benchTarget struct {
+	api, peer  *localapi.Client
+	me, to     string // our agency's code and the recipient's
+	metricsURL string
+	pid        int // the daemon's process, when local
+	signing    *conf.Signing
+	stop       func()
+}
+
+// signBound counts the signatures the key makes in d with every core.
+func signBound(s conf.Signing, d time.Duration) (float64, string, error) {
+	kc := sigkey.Config{KeyFile: s.KeyFile, PKCS11URI: s.PKCS11URI, CertFile: s.CertFile, ChainFile: s.ChainFile}
+	if s.KeyPassword.Set() {
+		p, err := s.KeyPassword.Path()
+		if err != nil {
+			return 0, "", err
+		}
+		kc.PassFile = p
+	}
+	key, err := sigkey.Load(kc)
+	if err != nil {
+		return 0, "", err
+	}
+	defer key.Close()
+	digest := sha256.Sum256([]byte("lienthong bench"))
+	var count atomic.Int64
+	var failure atomic.Value
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if _, err := key.Signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+					failure.Store(err)
+					return
+				}
+				count.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := failure.Load().(error); ok {
+		return 0, "", err
+	}
+	return round(float64(count.Load()) / time.Since(start).Seconds()), keyName(key), nil
+}
+
+func keyName(k *sigkey.Key) string {
+	cert := k.Chain[0]
+	switch pub := cert.PublicKey.(type) {
+	case interface{ Size() int }:
+		return fmt.Sprintf("%s %d", cert.PublicKeyAlgorithm, pub.Size()*8)
+	default:
+		return cert.PublicKeyAlgorithm.String()
+	}
+}
+
+func apiTarget(a apiFlags, metrics, config, peerAPI, peerToken string) (*benchTarget, error) {
+	c, err := a.client()
+	if err != nil {
+		return nil, err
+	}
+	t := &benchTarget{api: c, me: os.Getenv("LIENTHONG_AGENCY"), metricsURL: metrics, stop: func() {}}
+	if config != "" {
+		cfg, err := conf.Load(config)
+		if err != nil {
+			return nil, err
+		}
+		t.signing = &cfg.Signing
+	}
+	if peerAPI != "" {
+		tok := os.Getenv("LIENTHONG_PEER_TOKEN")
+		if peerToken != "" {
+			b, err := os.ReadFile(peerToken)
+			if err != nil {
+				return nil, err
+			}
+			tok = strings.TrimSpace(string(b))
+		}
+		t.peer = &localapi.Client{Base: peerAPI, Token: tok}
+	}
+	return t, nil
+}
+
+// startExchange runs `lienthongd -dev` as a child on fresh temporary
+// state, so that the exchange's CPU and memory are measured apart from the
+// load generator's, and the operator tool never links the engine.
+func startExchange(e *env, daemon string) (*benchTarget, error) {
+	exe, err := findDaemon(e, daemon)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "lienthong-bench-")
+	if err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(dir, "exchange.log"))
+	if err != nil {
+		return nil, err
+	}
+	state := filepath.Join(dir, "state")
+	cmd := exec.Command(exe, "-dev", "-state", state, "-log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", exe, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+		os.RemoveAll(dir)
+	}
+	envFile := filepath.Join(state, "dev.env")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(envFile); err == nil {
+			break
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			log, _ := os.ReadFile(logFile.Name())
+			stop()
+			return nil, fmt.Errorf("development exchange ended before it was ready (%v):\n%s", err, log)
+		case <-e.ctx.Done():
+			stop()
+			return nil, e.ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, errors.New("development exchange not ready within 2 minutes")
+		}
+	}
+	vars, err := readEnv(envFile)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	return &benchTarget{
+		api:        &localapi.Client{Base: vars["LIENTHONG_API"], Token: vars["LIENTHONG_TOKEN"]},
+		peer:       &localapi.Client{Base: vars["LIENTHONG_PEER_API"], Token: vars["LIENTHONG_PEER_TOKEN"]},
+		me:         vars["LIENTHONG_AGENCY"],
+		to:         vars["LIENTHONG_PEER"],
+		metricsURL: vars["LIENTHONG_METRICS"],
+		pid:        cmd.Process.Pid,
+		signing:    &conf.Signing{KeyFile: filepath.Join(state, "pki", "a.key"), CertFile: filepath.Join(state, "pki", "a.pem")},
+		stop:       stop,
+	}, nil
+}
+
+// findDaemon picks the lienthongd to run: the one named, the one beside
+// this program, the one on PATH, or, in a source checkout, one built now.
+func findDaemon(e *env, named string) (string, error) {
+	if named != "" {
+		return named, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), "lienthongd"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("lienthongd"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat(filepath.Join("cmd", "lienthongd", "main.go")); err != nil {
+		return "", errors.New("no lienthongd found beside this program or on PATH: give -daemon FILE")
+	}
+	out := filepath.Join(os.TempDir(), "lienthong-bench-lienthongd")
+	fmt.Fprintln(e.stderr, "bench: building ./cmd/lienthongd for the exchange")
+	build := exec.CommandContext(e.ctx, "go", "build", "-o", out, "./cmd/lienthongd")
+	build.Stderr = e.stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("build lienthongd: %w", err)
+	}
+	return out, nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// readEnv reads dev.env: lines of NAME=value, with or without export and
+// single quotes.
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	vars := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			vars[k] = strings.Trim(v, "'")
+		}
+	}
+	return vars, sc.Err()
+}
+
+// cpuSeconds is the daemon's CPU time so far.
+func (t *benchTarget) cpuSeconds(ctx context.Context) (float64, error) {
+	if t.pid != 0 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid))
+		if err != nil {
+			return 0, err
+		}
+		// Fields after the command name, which ends with ')': utime and
+		// stime are the 12th and 13th, in clock ticks of 1/100 s.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		return (ut + st) / 100, nil
+	}
+	v, _ := scrape(ctx, t.metricsURL, "process_cpu_seconds_total")
+	return v, nil
+}
+
+// peakRSS is the daemon's high-water resident memory in MiB: the kernel's
+// own figure for a local child, else the current RSS from its metrics.
+func (t *benchTarget) peakRSS(ctx context.Context) float64 {
+	if t.pid != 0 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", t.pid))
+		if err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+					kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+					return round(kb / 1024)
+				}
+			}
+		}
+		return 0
+	}
+	v, _ := scrape(ctx, t.metricsURL, "process_resident_memory_bytes")
+	return round(v / (1 << 20))
+}
+
+func scrape(ctx context.Context, url, name string) (float64, error) {
+	if url == "" {
+		return 0, errors.New("no metrics URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s not in %s", name, url)
+}
