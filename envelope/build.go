@@ -256,15 +256,16 @@ func (x *xmlWriter) document(d *Document, opts BuildOptions) error {
 	}
 	x.header(&d.Header)
 	if len(d.Trace) > 0 || d.Business != nil {
+		// Bussiness first, as the axis SDK's library writes it.
 		x.open("TraceHeaderList")
+		if d.Business != nil {
+			x.business(d.Business)
+		}
 		for _, t := range d.Trace {
 			x.open("TraceHeader")
 			x.leaf("OrganId", t.OrganID)
 			x.leaf("Timestamp", t.Timestamp.In(Vietnam).Format(timestampLayout))
 			x.close("TraceHeader")
-		}
-		if d.Business != nil {
-			x.business(d.Business)
 		}
 		x.close("TraceHeaderList")
 	}
@@ -364,6 +365,12 @@ func (x *xmlWriter) header(h *MessageHeader) {
 		x.close("SignerInfo")
 	}
 	x.opt("DueDate", h.DueDate.String())
+	x.otherInfo(&h.OtherInfo)
+	for _, r := range h.ResponseFor {
+		x.responseFor(r)
+	}
+	x.leaf("SteeringType", strconv.Itoa(int(h.SteeringType)))
+	// ToPlaces last, as both the standard's samples and the SDK write it.
 	if len(h.ToPlaces) > 0 {
 		x.open("ToPlaces")
 		for _, p := range h.ToPlaces {
@@ -371,11 +378,6 @@ func (x *xmlWriter) header(h *MessageHeader) {
 		}
 		x.close("ToPlaces")
 	}
-	x.otherInfo(&h.OtherInfo)
-	for _, r := range h.ResponseFor {
-		x.responseFor(r)
-	}
-	x.leaf("SteeringType", strconv.Itoa(int(h.SteeringType)))
 	x.close("MessageHeader")
 }
 
@@ -403,8 +405,8 @@ func (x *xmlWriter) responseFor(r ResponseFor) {
 	x.open("ResponseFor")
 	x.leaf("OrganId", r.OrganID)
 	x.opt("Code", r.Code)
+	x.leaf("DocumentId", r.DocumentID) // before the date, as the SDK's library writes it
 	x.opt("PromulgationDate", r.PromulgationDate.String())
-	x.leaf("DocumentId", r.DocumentID)
 	x.close("ResponseFor")
 }
 
@@ -418,9 +420,12 @@ func (x *xmlWriter) staff(s *StaffInfo) {
 }
 
 func (x *xmlWriter) business(b *Business) {
+	// The order of the standard's samples.
 	x.open("Bussiness")
+	x.opt("DocumentId", b.DocumentID)
 	x.leaf("BussinessDocType", strconv.Itoa(int(b.DocType)))
 	x.opt("BussinessDocReason", b.Reason)
+	x.optInt("Paper", b.Paper)
 	if bi := b.DocumentInfo; bi != nil {
 		x.open("BussinessDocumentInfo")
 		x.opt("DocumentInfo", bi.DocumentInfo)
@@ -437,11 +442,9 @@ func (x *xmlWriter) business(b *Business) {
 		}
 		x.close("BussinessDocumentInfo")
 	}
-	x.opt("DocumentId", b.DocumentID)
 	if b.StaffInfo != nil {
 		x.staff(b.StaffInfo)
 	}
-	x.optInt("Paper", b.Paper)
 	if len(b.ReplacementInfo) > 0 {
 		x.open("ReplacementInfoList")
 		for _, r := range b.ReplacementInfo {

@@ -35,7 +35,7 @@ func FuzzParse(f *testing.F) {
 			}
 			t.Fatalf("Parse failed with an undocumented error: %v", err)
 		}
-		pkg.Signed = false // Build writes no signature
+		pkg.Signed, pkg.SignaturePlaceholder = false, false // Build writes no signature
 		out, err := BuildBytes(pkg, BuildOptions{})
 		if err != nil {
 			t.Fatalf("Build of a valid parsed package: %v", err)

@@ -1,6 +1,9 @@
 package envelope
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Namespace is the edXML namespace of QCVN 102:2016.
 const Namespace = "http://www.mic.gov.vn/TBT/QCVN_102_2016"
@@ -30,9 +33,12 @@ type Package struct {
 	Kind     Kind
 	Document *Document
 	Status   *Status
-	// Signed reports that the header carries a Signature element. It says
-	// nothing about whether the signature is valid.
+	// Signed reports that the header carries an XML-DSig Signature
+	// element. It says nothing about whether the signature is valid.
 	Signed bool
+	// SignaturePlaceholder reports a Signature element outside the XML-DSig
+	// namespace, as the axis SDK's library writes: the package is unsigned.
+	SignaturePlaceholder bool
 }
 
 // Document is a document package (messagetype edoc).
@@ -228,3 +234,34 @@ const (
 	dateLayout      = "2006/01/02"
 	timestampLayout = "2006/01/02 15:04:05"
 )
+
+// Targets are the documents a revocation, update or replacement acts on,
+// in each of the forms senders write: Bussiness/DocumentId when given;
+// for a replacement ReplacementInfo's; for a revocation or update without
+// them, the ResponseFor it carries, else the package's own DocumentId
+// (the axis SDK's library reuses the original's). Nil for a new document.
+func (d *Document) Targets() []string {
+	b := d.Business
+	if b == nil || b.DocType == BusinessNew {
+		return nil
+	}
+	var out []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	add(b.DocumentID)
+	for _, r := range b.ReplacementInfo {
+		add(r.DocumentID)
+	}
+	if len(out) == 0 && b.DocType != BusinessReplace {
+		for _, r := range d.Header.ResponseFor {
+			add(r.DocumentID)
+		}
+		if len(out) == 0 {
+			add(d.Header.DocumentID)
+		}
+	}
+	return out
+}

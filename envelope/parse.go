@@ -159,7 +159,14 @@ func (d *decoder) pkg(root *etree.Element) *Package {
 		d.probs.add("edXMLHeader", "is required", "")
 		return nil
 	}
-	pkg := &Package{Signed: len(all(hdr, "Signature")) > 0}
+	pkg := &Package{}
+	for _, s := range all(hdr, "Signature") {
+		if s.NamespaceURI() == DSigNamespace {
+			pkg.Signed = true
+		} else {
+			pkg.SignaturePlaceholder = true
+		}
+	}
 	if len(all(hdr, "Signature")) > 1 {
 		d.probs.add("edXMLHeader/Signature", fmt.Sprintf("appears %d times, at most once is allowed", len(all(hdr, "Signature"))), "")
 	}

@@ -22,6 +22,11 @@ type Summary struct {
 	ResponseForDocumentID string              `json:"responseForDocumentId,omitempty"`
 	Attachments           []AttachmentSummary `json:"attachments"`
 	Signed                bool                `json:"signed"`
+	// SignaturePlaceholder: a Signature element outside the XML-DSig
+	// namespace, which signs nothing.
+	SignaturePlaceholder bool `json:"signaturePlaceholder,omitempty"`
+	// Targets are the documents a revocation, update or replacement acts on.
+	Targets []string `json:"targets,omitempty"`
 }
 
 // AttachmentSummary describes an attachment by the bytes carried in the
@@ -36,7 +41,7 @@ type AttachmentSummary struct {
 
 // Summary returns the package's summary.
 func (p *Package) Summary() Summary {
-	s := Summary{Kind: p.Kind.String(), To: []string{}, Attachments: []AttachmentSummary{}, Signed: p.Signed}
+	s := Summary{Kind: p.Kind.String(), To: []string{}, Attachments: []AttachmentSummary{}, Signed: p.Signed, SignaturePlaceholder: p.SignaturePlaceholder}
 	switch {
 	case p.Document != nil:
 		h := &p.Document.Header
@@ -51,6 +56,7 @@ func (p *Package) Summary() Summary {
 		if b := p.Document.Business; b != nil {
 			s.BusinessDocType = int(b.DocType)
 		}
+		s.Targets = p.Document.Targets()
 		for _, a := range p.Document.Attachments {
 			sum := sha256.Sum256(a.Data)
 			s.Attachments = append(s.Attachments, AttachmentSummary{

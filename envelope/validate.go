@@ -209,7 +209,10 @@ func (v *validator) business(p string, b *Business) {
 		v.add(p+"/BussinessDocType", "must be 0 (new), 1 (revoke), 2 (update) or 3 (replace)", fmt.Sprint(int(b.DocType)))
 	}
 	v.str(p+"/BussinessDocReason", b.Reason, false, 500)
-	v.str(p+"/DocumentId", b.DocumentID, b.DocType != BusinessNew, 200)
+	// A revocation or an update may name its target by the package's own
+	// DocumentId, as the axis SDK's library writes them; a replacement
+	// names its targets here or in ReplacementInfoList.
+	v.str(p+"/DocumentId", b.DocumentID, b.DocType == BusinessReplace && len(b.ReplacementInfo) == 0, 200)
 	if b.Paper != nil && *b.Paper != 0 && *b.Paper != 1 {
 		v.add(p+"/Paper", "must be 0 or 1", fmt.Sprint(*b.Paper))
 	}

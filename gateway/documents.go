@@ -3,8 +3,11 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"lienthong/envelope"
+	"lienthong/gateway/axis"
 	"lienthong/gateway/localapi"
 	"lienthong/queue"
 )
@@ -16,21 +19,93 @@ func (o *outbound) Recall(id, reason string) (*queue.Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.State != queue.Done {
-		return nil, fmt.Errorf("%w: the document has not reached the axis yet (state %s)", ErrConflict, r.State)
+	rec, err := sentDocument(r, "recalled")
+	if err != nil {
+		return nil, err
 	}
-	rec := readOut(r)
-	rf := envelope.ResponseFor{OrganID: o.me.OrganID, Code: rec.Notation, DocumentID: rec.DocumentID}
 	if reason == "" {
 		reason = "Đề nghị thu hồi văn bản"
 	}
 	for _, to := range rec.To {
+		// The agency asked, by which the axis routes statuses, as the
+		// SDK's library writes a recall.
+		rf := envelope.ResponseFor{OrganID: to, Code: rec.Notation, DocumentID: rec.DocumentID, PromulgationDate: rec.Promulgated}
 		if _, err := o.queueStatus(to, rf, envelope.StatusRecall, reason, nil, r.Priority); err != nil {
 			return nil, err
 		}
 	}
-	o.log.Warn().Str("id", id).Str("document_id", rf.DocumentID).Strs("to", rec.To).Msg("recall requested")
+	o.log.Warn().Str("id", id).Str("document_id", rec.DocumentID).Strs("to", rec.To).Msg("recall requested")
 	return o.store.SetMeta(id, markRecalled)
+}
+
+// sentDocument refuses what cannot be recalled or revoked: a status
+// package, a revocation, or a document the axis does not hold yet.
+func sentDocument(r *queue.Record, what string) (outRecord, error) {
+	rec := readOut(r)
+	switch {
+	case rec.Kind != kindDocument:
+		return rec, fmt.Errorf("%w: %s is a status package; only a document can be %s", ErrConflict, r.ID, what)
+	case rec.Business == envelope.BusinessRevoke:
+		return rec, fmt.Errorf("%w: %s is itself a revocation", ErrConflict, r.ID)
+	case r.State != queue.Done:
+		return rec, fmt.Errorf("%w: the document has not been sent yet (state %s)", ErrConflict, documentView(r).State)
+	}
+	return rec, nil
+}
+
+// Revoke withdraws a sent document with a revocation package, as the axis
+// SDK's library writes one: business type 1 under the original's
+// DocumentId and Code, ResponseFor naming the original, no Bussiness
+// DocumentId and no attachments; as urgent as the original. Each recipient
+// answers 15 (agreed) or 16 (refused), shown on the original.
+func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
+	r, err := o.document(id)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := sentDocument(r, "revoked")
+	if err != nil {
+		return nil, err
+	}
+	key := outDocumentKey(rec.DocumentID) + "|" + strconv.Itoa(int(envelope.BusinessRevoke))
+	if done, err := o.store.GetByKey(queue.Outbound, key); err == nil {
+		return done, nil
+	}
+	if err := o.signable(); err != nil {
+		return nil, err
+	}
+	raw, err := o.store.Payload(r)
+	if err != nil {
+		return nil, err
+	}
+	orig, err := envelope.ParseBytes(raw, envelope.ParseOptions{})
+	if err != nil || orig.Document == nil {
+		return nil, fmt.Errorf("read the sent package of %s: %v", id, err)
+	}
+	if reason == "" {
+		reason = "Thu hồi văn bản"
+	}
+	h := orig.Document.Header
+	h.Subject = truncate("Thu hồi: "+h.Subject, 480)
+	h.ResponseFor = []envelope.ResponseFor{{OrganID: o.me.OrganID, Code: rec.Notation, DocumentID: rec.DocumentID, PromulgationDate: rec.Promulgated}}
+	paper := 0
+	doc := &envelope.Document{
+		Header:   h,
+		Trace:    []envelope.TraceHeader{{OrganID: o.me.OrganID, Timestamp: o.clock.Now().In(envelope.Vietnam).Truncate(time.Second)}},
+		Business: &envelope.Business{DocType: envelope.BusinessRevoke, Reason: reason, Paper: &paper},
+	}
+	out, _, err := o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, r.Priority, outRecord{
+		Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: rec.DocumentID, To: rec.To, Subject: h.Subject,
+		Notation: rec.Notation, Title: h.Subject, Client: rec.Client, Promulgated: rec.Promulgated, Business: envelope.BusinessRevoke,
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.log.Warn().Str("id", id).Str("revocation_id", out.ID).Str("document_id", rec.DocumentID).Strs("to", rec.To).Msg("revocation queued")
+	if _, err := o.store.SetMeta(id, markRecalled); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Resend brings a dead outbound record back to the queue.

@@ -101,6 +101,7 @@ func (g *Gateway) Handler() http.Handler {
 	api.HandleFunc("GET /v1/documents/{id}", g.getDocument)
 	api.HandleFunc("POST /v1/documents/{id}/resend", g.resendDocument)
 	api.HandleFunc("POST /v1/documents/{id}/recall", g.recallDocument)
+	api.HandleFunc("POST /v1/documents/{id}/revoke", g.revokeDocument)
 	api.HandleFunc("GET /v1/inbox", g.listInbox)
 	api.HandleFunc("GET /v1/inbox/{id}", g.getInbox)
 	api.HandleFunc("GET /v1/inbox/{id}/files/{n}", g.getInboxFile)
@@ -311,6 +312,16 @@ func (g *Gateway) resendDocument(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) recallDocument(w http.ResponseWriter, r *http.Request) {
+	g.withReason(w, r, g.out.Recall)
+}
+
+func (g *Gateway) revokeDocument(w http.ResponseWriter, r *http.Request) {
+	g.withReason(w, r, g.out.Revoke)
+}
+
+// withReason reads an optional {"reason": "..."} body and answers 202
+// with the record the action returns.
+func (g *Gateway) withReason(w http.ResponseWriter, r *http.Request, act func(id, reason string) (*queue.Record, error)) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
@@ -320,7 +331,7 @@ func (g *Gateway) recallDocument(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rec, err := g.out.Recall(r.PathValue("id"), body.Reason)
+	rec, err := act(r.PathValue("id"), body.Reason)
 	if err != nil {
 		g.fail(w, err)
 		return

@@ -187,7 +187,8 @@ func TestRecordRoundTrip(t *testing.T) {
 	out := outRecord{
 		Kind: kindDocument, DocumentID: "000.00.07.H26,2026/03/16,15/UBND-VP", MessageType: "edoc",
 		To: []string{"000.00.00.G22", "000.00.00.H29"}, Subject: "V/v", Notation: "15/UBND-VP", Title: "V/v",
-		Deadline: deadline, Client: "legacy",
+		Deadline: deadline, Client: "legacy", Promulgated: envelope.Date{Year: 2026, Month: 3, Day: 16},
+		Business: envelope.BusinessRevoke,
 	}
 	r := &queue.Record{Meta: out.meta()}
 	got := readOut(r)

@@ -105,9 +105,18 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 		return nil, false, ps
 	}
 	h := doc.Header
+	bt := doc.Business.DocType
 	key := outDocumentKey(h.DocumentID)
 	if r, err := o.store.GetByKey(queue.Outbound, key); err == nil {
-		return r, true, nil
+		if readOut(r).Business == bt {
+			return r, true, nil
+		}
+		// A revocation, update or replacement under the DocumentId of
+		// the document it is about: a message of its own.
+		key += "|" + strconv.Itoa(int(bt))
+		if r, err := o.store.GetByKey(queue.Outbound, key); err == nil {
+			return r, true, nil
+		}
 	}
 	if err := o.signable(); err != nil {
 		return nil, false, err
@@ -116,6 +125,7 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 		Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: h.DocumentID, To: codes, Subject: h.Subject,
 		Notation: h.Code.CodeNumber + "/" + h.Code.CodeNotation, Title: h.Subject,
 		Deadline: dispatchDeadline(dateTime(h.PromulgationInfo.PromulgationDate), now), Client: s.Client,
+		Promulgated: h.PromulgationInfo.PromulgationDate, Business: bt,
 	})
 	if err != nil || existed {
 		return rec, existed, err

@@ -48,7 +48,11 @@ func (in *inbound) process(r *queue.Record) {
 		in.quarantine(r, pkg.Package, reason, log)
 		return
 	}
-	owner, err := in.store.Claim(r.ID, deliveredKey(h.From.OrganID, h.DocumentID))
+	key := deliveredKey(h.From.OrganID, h.DocumentID)
+	if doc.Business != nil && doc.Business.DocType != envelope.BusinessNew {
+		key = changeKey(h.From.OrganID, h.DocumentID, int(doc.Business.DocType), r.SHA256)
+	}
+	owner, err := in.store.Claim(r.ID, key)
 	if err != nil {
 		in.retry(r, err, log)
 		return
@@ -60,6 +64,7 @@ func (in *inbound) process(r *queue.Record) {
 		return
 	}
 	item := inboxItem(r, doc)
+	originals := in.originals(h.From.OrganID, item)
 	if pkg.SignatureErr != nil {
 		item.SignatureWarning = pkg.SignatureErr.Error()
 		log.Warn().Err(pkg.SignatureErr).Msg("signature did not hold; delivered because policy for this sender is warn")
@@ -73,6 +78,10 @@ func (in *inbound) process(r *queue.Record) {
 			in.retry(r, err, log)
 			return
 		}
+	}
+	if err := in.markChanged(originals, item, doc.Business, log); err != nil {
+		in.retry(r, err, log)
+		return
 	}
 	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log)
 	in.inbox.put(item)
@@ -151,7 +160,10 @@ func inboxItem(r *queue.Record, doc *envelope.Document) *localapi.InboxItem {
 	}
 	if doc.Business != nil {
 		it.BusinessDocType = int(doc.Business.DocType)
-		it.TargetDocumentID = doc.Business.DocumentID
+		it.Targets = doc.Targets()
+		if len(it.Targets) > 0 {
+			it.TargetDocumentID = it.Targets[0]
+		}
 	}
 	if d := h.PromulgationInfo.PromulgationDate; !d.IsZero() {
 		it.Promulgated = d.String()

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"lienthong/envelope"
 	"lienthong/queue"
 )
 
@@ -40,6 +43,8 @@ const (
 	metaReason      = "reason"
 	metaFrom        = "from"
 	metaDuplicateOf = "duplicateOf"
+	metaPromulgated = "promulgated" // yyyy/MM/dd of a document we send
+	metaBusiness    = "business"    // 1 revoke, 2 update, 3 replace; absent for a new document
 )
 
 // Inbox dispositions of an inbound record besides the item states.
@@ -64,6 +69,8 @@ type outRecord struct {
 	Client      string
 	Recalled    bool
 	StatusCode  string // of a status package
+	Promulgated envelope.Date
+	Business    envelope.BusinessType
 }
 
 func readOut(r *queue.Record) outRecord {
@@ -78,6 +85,16 @@ func readOut(r *queue.Record) outRecord {
 	}
 	o.Deadline, _ = time.Parse(time.RFC3339, m[metaDeadline])
 	o.SentAt, _ = time.Parse(time.RFC3339Nano, m[metaSentAt])
+	o.Promulgated = parseDate(m[metaPromulgated])
+	if o.Promulgated.IsZero() {
+		// Earlier records: the date is the DocumentId's second part.
+		if parts := strings.Split(o.DocumentID, ","); len(parts) >= 3 {
+			o.Promulgated = parseDate(parts[1])
+		}
+	}
+	if b, err := strconv.Atoi(m[metaBusiness]); err == nil {
+		o.Business = envelope.BusinessType(b)
+	}
 	return o
 }
 
@@ -98,7 +115,19 @@ func (o outRecord) meta() map[string]string {
 	if !o.Deadline.IsZero() {
 		m[metaDeadline] = o.Deadline.Format(time.RFC3339)
 	}
+	set(metaPromulgated, o.Promulgated.String())
+	if o.Business != envelope.BusinessNew {
+		m[metaBusiness] = strconv.Itoa(int(o.Business))
+	}
 	return m
+}
+
+func parseDate(s string) envelope.Date {
+	t, err := time.Parse("2006/01/02", s)
+	if err != nil {
+		return envelope.Date{}
+	}
+	return envelope.DateOf(t)
 }
 
 // sentTo reports whether code is among the record's recipients.
@@ -162,6 +191,13 @@ func outStatusKey(to, documentID, code string) string {
 func fetchedKey(axisDocID string) string { return "axis:" + axisDocID }
 
 func deliveredKey(from, documentID string) string { return "doc:" + from + "|" + documentID }
+
+// changeKey is a revocation, update or replacement's own slot: a message
+// about a document, told from a repeat of the same package by its type
+// and content, whether or not it reuses the original's DocumentId.
+func changeKey(from, documentID string, bt int, payloadSHA256 string) string {
+	return fmt.Sprintf("change:%s|%s|%d|%s", from, documentID, bt, payloadSHA256)
+}
 
 // released marks what a killed process left in flight: an outbound send
 // may have reached the axis, so it is reconciled before any resend.

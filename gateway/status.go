@@ -110,6 +110,9 @@ func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.Inbo
 	if item.State == localapi.InboxQuarantined {
 		return nil, fmt.Errorf("%w: a quarantined package was already refused", ErrConflict)
 	}
+	if rule := answerRule(item, req.Code); rule != "" {
+		return nil, fmt.Errorf("%w: %s", ErrConflict, rule)
+	}
 	rf := envelope.ResponseFor{OrganID: item.From, Code: item.CodeNumber + "/" + item.CodeNotation, DocumentID: item.DocumentID}
 	if d, err := time.ParseInLocation("2006/01/02", item.Promulgated, envelope.Vietnam); err == nil {
 		rf.PromulgationDate = envelope.DateOf(d)
@@ -133,5 +136,38 @@ func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.Inbo
 	if err := in.inbox.update(item); err != nil {
 		return nil, err
 	}
+	if err := in.mirrorAnswer(item, req.Code, rec.ID); err != nil {
+		return nil, err
+	}
 	return item, nil
+}
+
+// answerRule says why code cannot follow the item's last answer, or "":
+// 03 → 04 → 05 → 06 only forward (05 may repeat); 02 only before the
+// document was registered; 15 and 16 only to a recall, revocation, update
+// or replacement, and once.
+func answerRule(item *localapi.InboxItem, code string) string {
+	last := item.StatusCode
+	switch code {
+	case "15", "16":
+		if !item.Recall && item.BusinessDocType == 0 {
+			return "15 and 16 answer a recall, revocation, update or replacement; this document was not asked back"
+		}
+		if last == "15" || last == "16" {
+			return "already answered " + last + " to the sender's request"
+		}
+		return ""
+	case "02":
+		if last != "" && last != "01" && last != "02" {
+			return "02 (refuse) cannot follow " + last + ": the document was already taken in"
+		}
+		return ""
+	}
+	if last == "02" {
+		return code + " cannot follow 02: the document was refused"
+	}
+	if last == "15" || last == "16" || !advances(last, code) {
+		return code + " cannot follow " + last + ": statuses go 03 → 04 → 05 → 06"
+	}
+	return ""
 }

@@ -156,10 +156,13 @@ const outboxUsage = `Usage:
   lienthong outbox [--state STATE]
   lienthong outbox resend ID
   lienthong outbox recall [--reason TEXT] ID
+  lienthong outbox revoke [--reason TEXT] ID
 
 Lists outbound documents (STATE: accepted, sending, retry, sent, dead),
-puts a dead one back in the queue, or asks the recipients of a sent one to
-give it back (status 13).
+puts a dead one back in the queue, asks the recipients of a sent one to
+give it back (status 13), or withdraws it with a revocation package
+(business type 1). Recipients answer 15 (agreed) or 16 (refused), shown
+per recipient on the document.
 
 Example:
   $ lienthong outbox --state dead
@@ -170,7 +173,7 @@ func runOutbox(e *env, args []string) error {
 	fs := newFlags(e, "outbox", outboxUsage)
 	api := addAPIFlags(fs)
 	state := fs.String("state", "", "only documents in this state")
-	reason := fs.String("reason", "", "with recall: why")
+	reason := fs.String("reason", "", "with recall or revoke: why")
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
 	}
@@ -186,6 +189,8 @@ func runOutbox(e *env, args []string) error {
 		v, err = c.Resend(e.ctx, fs.Arg(1))
 	case fs.NArg() == 2 && fs.Arg(0) == "recall":
 		v, err = c.Recall(e.ctx, fs.Arg(1), *reason)
+	case fs.NArg() == 2 && fs.Arg(0) == "revoke":
+		v, err = c.Revoke(e.ctx, fs.Arg(1), *reason)
 	default:
 		fs.Usage()
 		return errUsage

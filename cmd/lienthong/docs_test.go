@@ -45,7 +45,7 @@ func TestBashCompletion(t *testing.T) {
 		{"lienthong envelope s", "sign"},
 		{"lienthong envelope sign --pk", "--pkcs11-uri"},
 		{"lienthong envelope sign --key ag", "agency.pem"},
-		{"lienthong outbox re", "resend recall"},
+		{"lienthong outbox re", "resend recall revoke"},
 		{"lienthong outbox resend --to", "--token-file"},
 		{"lienthong --api x inbox an", "answer"},
 		{"lienthong completion", "completion"},

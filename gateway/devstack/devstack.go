@@ -6,6 +6,7 @@
 package devstack
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
@@ -50,6 +51,9 @@ type Options struct {
 	Log zerolog.Logger
 	// Clock drives the gateways and the hub; real time when nil.
 	Clock gateway.Clock
+	// RecallAnswer is what the peer answers a recall (13) or a revocation,
+	// update or replacement: "15" (agree, the default) or "16" (refuse).
+	RecallAnswer string
 	// ManualPeer leaves the peer's inbox to the caller instead of
 	// answering every document with 03.
 	ManualPeer bool
@@ -236,9 +240,17 @@ func (s *Stack) Run(ctx context.Context, ready func()) error {
 }
 
 // answerAll is the peer's document system: it registers (03) every
-// document that arrives; the peer gateway has already answered 01.
+// document that arrives, the peer gateway having answered 01, and answers
+// a recall, revocation, update or replacement with RecallAnswer.
 func (s *Stack) answerAll(ctx context.Context) {
+	agree := cmp.Or(s.opts.RecallAnswer, "15")
 	for ctx.Err() == nil {
+		recalls, err := s.PeerClient.Inbox(ctx, localapi.InboxRecall, 0)
+		if err == nil {
+			for _, it := range recalls {
+				s.peerAnswer(ctx, it.ID, agree, "Đồng ý thu hồi (dev)")
+			}
+		}
 		items, err := s.PeerClient.Inbox(ctx, localapi.InboxNew, 30*time.Second)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -251,10 +263,20 @@ func (s *Stack) answerAll(ctx context.Context) {
 			continue
 		}
 		for _, it := range items {
-			if _, err := s.PeerClient.Answer(ctx, it.ID, localapi.StatusRequest{Code: "03", Description: "Đã vào sổ văn bản đến", Staff: "Văn thư (dev)"}); err != nil && ctx.Err() == nil {
-				s.opts.Log.Warn().Err(err).Str("id", it.ID).Msg("dev peer: answer")
+			if it.BusinessDocType != 0 {
+				s.peerAnswer(ctx, it.ID, agree, "Đồng ý (dev)")
+				continue
 			}
+			s.peerAnswer(ctx, it.ID, "03", "Đã vào sổ văn bản đến")
 		}
+	}
+}
+
+func (s *Stack) peerAnswer(ctx context.Context, id, code, desc string) {
+	_, err := s.PeerClient.Answer(ctx, id, localapi.StatusRequest{Code: code, Description: desc, Staff: "Văn thư (dev)"})
+	var e *localapi.Error
+	if err != nil && ctx.Err() == nil && !(errors.As(err, &e) && e.Status == http.StatusConflict) {
+		s.opts.Log.Warn().Err(err).Str("id", id).Str("code", code).Msg("dev peer: answer")
 	}
 }
 

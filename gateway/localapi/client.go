@@ -76,6 +76,14 @@ func (c *Client) Resend(ctx context.Context, id string) (*Document, error) {
 	return &d, c.do(ctx, http.MethodPost, "/v1/documents/"+url.PathEscape(id)+"/resend", "", nil, &d)
 }
 
+// Revoke withdraws a sent document with a revocation package; it returns
+// the revocation's record.
+func (c *Client) Revoke(ctx context.Context, id, reason string) (*Document, error) {
+	b, _ := json.Marshal(map[string]string{"reason": reason})
+	var d Document
+	return &d, c.do(ctx, http.MethodPost, "/v1/documents/"+url.PathEscape(id)+"/revoke", "application/json", bytes.NewReader(b), &d)
+}
+
 // Recall asks the recipients to give a sent document back.
 func (c *Client) Recall(ctx context.Context, id, reason string) (*Document, error) {
 	b, _ := json.Marshal(map[string]string{"reason": reason})

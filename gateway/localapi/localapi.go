@@ -70,11 +70,22 @@ type InboxItem struct {
 	Priority        int    `json:"priority"`
 	BusinessDocType int    `json:"businessDocType"` // 0 new, 1 revoke, 2 update, 3 replace
 	// TargetDocumentID is the document a revoke, update or replace is about.
-	TargetDocumentID string    `json:"targetDocumentId,omitempty"`
-	Promulgated      string    `json:"promulgationDate,omitempty"` // yyyy/MM/dd
-	Received         time.Time `json:"received"`
-	Files            []File    `json:"files,omitempty"`
-	StatusCode       string    `json:"statusCode,omitempty"` // the last status we answered
+	TargetDocumentID string `json:"targetDocumentId,omitempty"`
+	// Targets are all the documents it is about (a replacement may name
+	// several); TargetIDs the inbox items holding them; TargetUnknown is
+	// set when none of them was ever delivered here.
+	Targets       []string `json:"targets,omitempty"`
+	TargetIDs     []string `json:"targetIds,omitempty"`
+	TargetUnknown bool     `json:"targetUnknown,omitempty"`
+	// ChangedBy lists the revocations, updates and replacements the sender
+	// sent about this document, newest last; Change names the newest:
+	// revoked, updated or replaced. Answer them 15 (agree) or 16 (refuse).
+	ChangedBy   []InboxChange `json:"changedBy,omitempty"`
+	Change      string        `json:"change,omitempty"`
+	Promulgated string        `json:"promulgationDate,omitempty"` // yyyy/MM/dd
+	Received    time.Time     `json:"received"`
+	Files       []File        `json:"files,omitempty"`
+	StatusCode  string        `json:"statusCode,omitempty"` // the last status we answered
 	// StatusID is the outbound record carrying that answer, to follow
 	// with GET /v1/documents/{id} until the axis took it.
 	StatusID string `json:"statusId,omitempty"`
@@ -86,6 +97,21 @@ type InboxItem struct {
 	// SignatureWarning is set when policy let an unverified package through.
 	SignatureWarning string `json:"signatureWarning,omitempty"`
 }
+
+// InboxChange is a later package about an inbox item: its own inbox item
+// and what it does.
+type InboxChange struct {
+	ID     string `json:"id"`     // the inbox item of the revocation, update or replacement
+	Change string `json:"change"` // revoked, updated or replaced
+	Reason string `json:"reason,omitempty"`
+}
+
+// What a later package did to an inbox item (InboxItem.Change).
+const (
+	ChangeRevoked  = "revoked"
+	ChangeUpdated  = "updated"
+	ChangeReplaced = "replaced"
+)
 
 // Inbox states.
 const (

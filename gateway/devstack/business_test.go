@@ -1,0 +1,124 @@
+package devstack_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"lienthong/gateway/devstack"
+	"lienthong/gateway/localapi"
+)
+
+// A document the peer already registered (03) is revoked: the revocation
+// reuses its DocumentId, is delivered, not dropped as a duplicate, and is
+// linked to the original, which waits for the clerk's answer; the 15
+// comes back as the recipient's state of the original.
+func TestRevokeRegisteredDocument(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	acc, err := s.Client.Submit(ctx, memo("V/v sẽ bị thu hồi", 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig localapi.InboxItem
+	eventually(t, clock, 500*time.Millisecond, "the document at the peer", func() bool {
+		items := newInbox(t, s.PeerClient, localapi.InboxNew)
+		if len(items) == 1 {
+			orig = items[0]
+		}
+		return len(items) == 1
+	})
+	if _, err := s.PeerClient.Answer(ctx, orig.ID, localapi.StatusRequest{Code: "03"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "03 at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "03"
+	})
+	rev, err := s.Client.Revoke(ctx, acc.ID, "Ban hành nhầm")
+	if err != nil {
+		t.Fatalf("Revoke: %v", err)
+	}
+	if rev.ID == acc.ID || rev.DocumentID != acc.DocumentID || rev.Priority != 2 {
+		t.Errorf("revocation record %+v, want its own record under the original's DocumentId, as urgent", rev)
+	}
+	if again, err := s.Client.Revoke(ctx, acc.ID, "Ban hành nhầm"); err != nil || again.ID != rev.ID {
+		t.Errorf("second Revoke = %v, %v; want the first revocation again", again, err)
+	}
+	var change localapi.InboxItem
+	eventually(t, clock, 500*time.Millisecond, "the revocation in the peer's inbox", func() bool {
+		items := newInbox(t, s.PeerClient, localapi.InboxNew)
+		if len(items) == 1 {
+			change = items[0]
+		}
+		return len(items) == 1
+	})
+	if change.BusinessDocType != 1 || change.DocumentID != orig.DocumentID || !slices.Equal(change.TargetIDs, []string{orig.ID}) || change.TargetUnknown {
+		t.Fatalf("revocation item = %+v, want type 1 linked to %s", change, orig.ID)
+	}
+	got, err := s.PeerClient.InboxItem(ctx, orig.ID)
+	if err != nil || got.Change != localapi.ChangeRevoked || got.State != localapi.InboxRecall || got.StatusCode != "03" ||
+		len(got.ChangedBy) != 1 || got.ChangedBy[0].ID != change.ID || got.ChangedBy[0].Reason != "Ban hành nhầm" {
+		t.Fatalf("original after the revocation = %+v (%v), want it registered, marked revoked and waiting for 15/16", got, err)
+	}
+	if _, err := s.PeerClient.Answer(ctx, change.ID, localapi.StatusRequest{Code: "15"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.PeerClient.InboxItem(ctx, orig.ID); got.State != localapi.InboxAnswered || got.StatusCode != "15" {
+		t.Errorf("original after 15 to its revocation = %+v, want it answered 15 too", got)
+	}
+	eventually(t, clock, 500*time.Millisecond, "15 (revocation agreed) at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "15"
+	})
+}
+
+// The dev peer agrees to a recall by itself, as the README's tour shows.
+func TestDevPeerAnswersRecall(t *testing.T) {
+	s, clock := start(t, devstack.Options{})
+	ctx := context.Background()
+	acc, err := s.Client.Submit(ctx, memo("V/v thu hồi tự động", 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "03 at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "03"
+	})
+	if _, err := s.Client.Recall(ctx, acc.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "15 (recall agreed) at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "15"
+	})
+}
+
+// Answers follow the status order, and only documents are recalled.
+func TestAnswerOrderAndRecallOfStatus(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	if _, err := s.Client.Submit(ctx, memo("V/v thứ tự trạng thái", 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	var item localapi.InboxItem
+	eventually(t, clock, 500*time.Millisecond, "the document at the peer", func() bool {
+		items := newInbox(t, s.PeerClient, localapi.InboxNew)
+		if len(items) == 1 {
+			item = items[0]
+		}
+		return len(items) == 1
+	})
+	answered, err := s.PeerClient.Answer(ctx, item.ID, localapi.StatusRequest{Code: "03"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"02", "15", "01"} {
+		if _, err := s.PeerClient.Answer(ctx, item.ID, localapi.StatusRequest{Code: code}); status(err) != 409 && status(err) != 422 {
+			t.Errorf("answer %s after 03: %v, want a refusal naming the rule", code, err)
+		}
+	}
+	if _, err := s.PeerClient.Answer(ctx, item.ID, localapi.StatusRequest{Code: "05"}); err != nil {
+		t.Errorf("05 after 03: %v", err)
+	}
+	if _, err := s.PeerClient.Recall(ctx, answered.StatusID, ""); status(err) != 409 {
+		t.Errorf("recall of a status package: %v, want 409", err)
+	}
+}
