@@ -295,7 +295,7 @@ func (g *Gateway) Run(ctx context.Context, ready func()) error {
 	case err = <-errc:
 		stopLoops()
 	}
-	g.log.Info().Dur("grace", g.grace).Msg("stopping: finishing in-flight sends")
+	g.log.Info().Str("grace", g.grace.String()).Msg("stopping: finishing in-flight sends")
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.grace)
 	defer cancel()
 	for _, srv := range []*http.Server{g.apiSrv, g.metSrv} {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"net/http/httptest"
 	"path/filepath"
 	"sync/atomic"
@@ -201,5 +202,41 @@ func TestSendReconciles(t *testing.T) {
 				t.Errorf("the hub holds %d packages, want %d", n, tt.atHub)
 			}
 		})
+	}
+}
+
+// A recall names, in ResponseFor, the agency asked and the document's
+// date, as the SDK's library writes it; statuses are routed by it.
+func TestRecallNamesTheAgencyAsked(t *testing.T) {
+	e := newSendEnv(t, codeA)
+	docID := codeA + ",2026/03/16,15/UBND-VP"
+	r, _, err := e.store.Put(queue.Item{Dir: queue.Outbound, Key: outDocumentKey(docID), Payload: []byte("<sent/>"), Meta: outRecord{
+		Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: docID, To: []string{codeB}, Notation: "15/UBND-VP", Title: "V/v",
+	}.meta()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.out.Recall(r.ID, ""); !errors.Is(err, ErrConflict) {
+		t.Fatalf("recall of a document not sent yet = %v, want ErrConflict", err)
+	}
+	l, _ := e.store.Lease(e.clock.Now(), queue.Outbound, 0)
+	if _, err := e.store.Done(e.clock.Now(), l.ID, l.Lease, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.out.Recall(r.ID, "Ban hành nhầm"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.store.GetByKey(queue.Outbound, outStatusKey(codeB, docID, "13"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := e.store.Payload(st)
+	p, err := envelope.ParseBytes(raw, envelope.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf := p.Status.ResponseFor
+	if rf.OrganID != codeB || rf.DocumentID != docID || rf.PromulgationDate != (envelope.Date{Year: 2026, Month: 3, Day: 16}) {
+		t.Errorf("recall ResponseFor = %+v, want the agency asked (%s) and the document's date", rf, codeB)
 	}
 }

@@ -122,3 +122,47 @@ func TestAnswerOrderAndRecallOfStatus(t *testing.T) {
 		t.Errorf("recall of a status package: %v, want 409", err)
 	}
 }
+
+// A replacement submitted with business type 3 in its metadata reaches
+// the peer linked to the document it replaces, and the peer's 15 shows on
+// the replacement.
+func TestReplaceThroughMetadata(t *testing.T) {
+	s, clock := start(t, devstack.Options{})
+	ctx := context.Background()
+	first, err := s.Client.Submit(ctx, memo("V/v bản cũ", 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "03 for the first", func() bool {
+		return recipientStatus(t, s.Client, first.ID) == "03"
+	})
+	m := memo("V/v bản thay thế", 0)
+	m["codeNumber"] = "153"
+	m["business"] = map[string]any{"type": 3, "reason": "Thay thế văn bản", "replacements": []map[string]any{{"documentId": first.DocumentID, "organIds": []string{devstack.PeerCode}}}}
+	second, err := s.Client.Submit(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "15 for the replacement", func() bool {
+		return recipientStatus(t, s.Client, second.ID) == "15"
+	})
+	items, err := s.PeerClient.Inbox(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig, repl localapi.InboxItem
+	for _, it := range items {
+		switch it.DocumentID {
+		case first.DocumentID:
+			orig = it
+		case second.DocumentID:
+			repl = it
+		}
+	}
+	if repl.BusinessDocType != 3 || !slices.Equal(repl.Targets, []string{first.DocumentID}) || !slices.Equal(repl.TargetIDs, []string{orig.ID}) {
+		t.Errorf("replacement item = %+v, want it linked to %s", repl, orig.ID)
+	}
+	if orig.Change != localapi.ChangeReplaced || orig.StatusCode != "03" {
+		t.Errorf("original = %+v, want it registered and marked replaced", orig)
+	}
+}
