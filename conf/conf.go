@@ -74,8 +74,20 @@ type Trust struct {
 	CRLs       string            `toml:"crls"`
 	Signatures string            `toml:"signatures"` // require, warn or off
 	Senders    map[string]string `toml:"senders"`    // per-sender exceptions
-	// RefuseInvalid answers a quarantined package with status 02.
+	// RefuseInvalid answers a quarantined package with status 02, when its
+	// sender is established.
 	RefuseInvalid bool `toml:"refuse_invalid"`
+	// CodeAttributes are the certificate attributes that may name the
+	// signing agency's code: subject serialNumber, UID, CN, OU, O, or SAN
+	// (any subject alternative name).
+	CodeAttributes []string `toml:"code_attributes"`
+	// Bindings is a file binding agency codes (or a code and its units,
+	// CODE/*) to certificates: sha256:FINGERPRINT, spki:SHA256 or
+	// subject:DN, one per line; reloaded with the key.
+	Bindings string `toml:"bindings"`
+	// AllowNoKeyUsage accepts signing certificates without a key usage
+	// extension.
+	AllowNoKeyUsage bool `toml:"allow_no_key_usage"`
 }
 
 // Outbound tunes sending.
@@ -140,7 +152,7 @@ func Default() Config {
 		Axis: Axis{
 			ConnectTimeout: Duration(10 * time.Second), CallTimeout: Duration(10 * time.Minute), MaxConns: 4,
 		},
-		Trust: Trust{Signatures: "require", RefuseInvalid: true},
+		Trust: Trust{Signatures: "require", RefuseInvalid: true, CodeAttributes: []string{"serialNumber", "UID"}},
 		Outbound: Outbound{
 			Workers: 2, UrgentWorkers: 1, MaxAttempts: 50, MaxAge: Duration(72 * time.Hour),
 			RetryBase: Duration(10 * time.Second), RetryCap: Duration(30 * time.Minute),
@@ -200,7 +212,7 @@ var lastKey = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\):(.*)$
 func (c *Config) resolve(dir string) {
 	for _, p := range []*string{
 		&c.StateDir, &c.Axis.CAFile, &c.Axis.CertFile, &c.Axis.KeyFile, &c.Signing.KeyFile, &c.Signing.CertFile,
-		&c.Signing.ChainFile, &c.Trust.Roots, &c.Trust.CRLs, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir,
+		&c.Signing.ChainFile, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir,
 	} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)

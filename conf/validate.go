@@ -100,6 +100,14 @@ func (c *Config) validateSigning(v *validator) {
 func (c *Config) validateTrust(v *validator) {
 	t := c.Trust
 	v.signatureMode("trust.signatures", t.Signatures)
+	for i, a := range t.CodeAttributes {
+		switch a {
+		case "serialNumber", "UID", "CN", "OU", "O", "SAN":
+		default:
+			v.add(fmt.Sprintf("trust.code_attributes[%d]", i), fmt.Sprintf("%q: want serialNumber, UID, CN, OU, O or SAN", a))
+		}
+	}
+	v.file("trust.bindings", t.Bindings)
 	for code, mode := range t.Senders {
 		v.signatureMode("trust.senders."+code, mode)
 		v.code("trust.senders."+code, code)

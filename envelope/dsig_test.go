@@ -3,6 +3,8 @@ package envelope
 import (
 	"bytes"
 	"crypto"
+	crand "crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"math/rand/v2"
@@ -239,6 +241,30 @@ func TestVerifyRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	weakKey, err := rsa.GenerateKey(crand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak, _, err := k.ca.Issue(devca.Leaf{Name: "RSA-1024", Key: weakKey}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withKey := func(c *x509.Certificate, key crypto.Signer) []byte {
+		s, err := NewSigner(key, []*x509.Certificate{c}, SignerOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed(t, s, memoPackage())
+	}
+	tlsOnly, _, err := k.ca.Issue(devca.Leaf{Name: "TLS server", Key: k.rsaKey, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noUsage, _, err := k.ca.Issue(devca.Leaf{Name: "No usage", Key: k.rsaKey, NoKeyUsage: true}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	cases := []struct {
 		name  string
 		in    []byte
@@ -246,6 +272,9 @@ func TestVerifyRefusals(t *testing.T) {
 		want  error
 		words string
 	}{
+		{"RSA-1024", withKey(weak, weakKey), VerifyOptions{Trust: k.trust}, ErrWeakKey, "1024 bits"},
+		{"TLS server only", with(tlsOnly), VerifyOptions{Trust: k.trust}, ErrKeyUsage, "TLS"},
+		{"no key usage", with(noUsage), VerifyOptions{Trust: k.trust}, ErrKeyUsage, "no key usage"},
 		{"expired", with(expired), VerifyOptions{Trust: k.trust, SigningGrace: -1}, ErrExpired, "Expired"},
 		{"expired beyond grace", with(expired), VerifyOptions{Trust: k.trust}, ErrExpired, "valid from"},
 		{"key usage", with(noSign), VerifyOptions{Trust: k.trust}, ErrKeyUsage, "Encipher only"},
@@ -267,9 +296,10 @@ func TestVerifyRefusals(t *testing.T) {
 	}
 }
 
-// TestSigningTimeGrace: a certificate that expired after the package was
-// signed still passes within the grace, checked at the stated signing time.
-func TestSigningTimeGrace(t *testing.T) {
+// TestReceivedTimeGrace: a certificate that expired after the axis received
+// the package still passes within the grace, checked at the time received;
+// a time the signer wrote never counts.
+func TestReceivedTimeGrace(t *testing.T) {
 	k := testKeys(t)
 	signedAt := time.Date(2025, 3, 14, 9, 30, 0, 0, Vietnam)
 	ca, err := devca.NewCA("Grace CA", signedAt)
@@ -288,16 +318,19 @@ func TestSigningTimeGrace(t *testing.T) {
 	trust := NewTrust([]*x509.Certificate{ca.Cert}, nil)
 	at := func(d time.Duration) func() time.Time { return func() time.Time { return signedAt.Add(d) } }
 
-	v, err := VerifyBytes(b, VerifyOptions{Trust: trust, Now: at(24 * time.Hour)})
+	received := signedAt.Add(30 * time.Minute)
+	v, err := VerifyBytes(b, VerifyOptions{Trust: trust, Now: at(24 * time.Hour), ReceivedAt: received})
 	if err != nil {
-		t.Fatalf("a day after signing: %v", err)
+		t.Fatalf("a day after it was received: %v", err)
 	}
-	if !v.CheckedAt.Equal(signedAt) {
-		t.Errorf("CheckedAt = %v, want the signing time %v", v.CheckedAt, signedAt)
+	if !v.CheckedAt.Equal(received) {
+		t.Errorf("CheckedAt = %v, want the time received %v", v.CheckedAt, received)
 	}
 	for _, o := range []VerifyOptions{
-		{Trust: trust, Now: at(5 * 24 * time.Hour)},
-		{Trust: trust, Now: at(24 * time.Hour), SigningGrace: -1},
+		{Trust: trust, Now: at(24 * time.Hour)}, // the package's own timestamps give no grace
+		{Trust: trust, Now: at(5 * 24 * time.Hour), ReceivedAt: received},
+		{Trust: trust, Now: at(24 * time.Hour), ReceivedAt: signedAt.Add(2 * time.Hour)}, // received after expiry
+		{Trust: trust, Now: at(24 * time.Hour), ReceivedAt: received, SigningGrace: -1},
 	} {
 		if _, err := VerifyBytes(b, o); !errors.Is(err, ErrExpired) {
 			t.Errorf("grace %v at %v: err = %v, want expiry", o.SigningGrace, o.Now(), err)

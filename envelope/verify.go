@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/subtle"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ var (
 	ErrExpired            = errors.New("certificate expired or not yet valid")
 	ErrRevoked            = errors.New("certificate revoked")
 	ErrKeyUsage           = errors.New("certificate not allowed to sign")
+	ErrWeakKey            = errors.New("signing key too weak")
 )
 
 // SignatureError says why a signature was refused, in words an operator can
@@ -69,11 +71,18 @@ type VerifyOptions struct {
 	Now func() time.Time
 	// LegacySHA1 accepts RSA-SHA1 signatures and SHA-1 digests from old peers.
 	LegacySHA1 bool
-	// SigningGrace lets a certificate that has expired since signing pass,
-	// when the signing time the package states lies within its validity and
-	// no further back than this. Zero means 72 hours, the time a sender may
-	// keep retrying; negative turns it off.
+	// ReceivedAt is when the axis received the package, as the receiver
+	// knows it (never a time the signer wrote); zero when unknown.
+	ReceivedAt time.Time
+	// SigningGrace lets a certificate that has expired since the axis
+	// received the package pass, when it was valid at ReceivedAt and that
+	// lies no further back than this. Zero means 72 hours, the time a
+	// sender may keep retrying; negative turns it off.
 	SigningGrace time.Duration
+	// AllowNoKeyUsage accepts a signing certificate without a key usage
+	// extension; by default one is required, allowing digitalSignature or
+	// nonRepudiation.
+	AllowNoKeyUsage bool
 	// Parse configures reading: limits, unzipping and validation.
 	Parse ParseOptions
 }
@@ -160,14 +169,17 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) (*Verified, error) {
 
 	at := now()
 	chain, err := opts.Trust.verify(s.certs, at)
-	if errors.Is(err, ErrExpired) && opts.SigningGrace >= 0 {
-		if t, ok := signingTime(pkg); ok && t.Before(at) && at.Sub(t) <= grace(opts.SigningGrace) {
+	if t := opts.ReceivedAt; errors.Is(err, ErrExpired) && opts.SigningGrace >= 0 && !t.IsZero() {
+		if t.Before(at) && at.Sub(t) <= grace(opts.SigningGrace) {
 			if c, err2 := opts.Trust.verify(s.certs, t); err2 == nil {
 				chain, err, at = c, nil, t
 			}
 		}
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := keyPolicy(chain[0], opts.AllowNoKeyUsage); err != nil {
 		return nil, err
 	}
 	v := &Verified{
@@ -187,18 +199,6 @@ func grace(d time.Duration) time.Duration {
 		return 72 * time.Hour
 	}
 	return d
-}
-
-// signingTime is the time a package says it was made: the last trace entry
-// of a document, the timestamp of a status.
-func signingTime(p *Package) (time.Time, bool) {
-	switch {
-	case p.Document != nil && len(p.Document.Trace) > 0:
-		return p.Document.Trace[len(p.Document.Trace)-1].Timestamp, true
-	case p.Status != nil && !p.Status.Timestamp.IsZero():
-		return p.Status.Timestamp, true
-	}
-	return time.Time{}, false
 }
 
 // findSignature returns the one ds:Signature, checked to sit as the last
@@ -542,4 +542,51 @@ func (s *signature) checkValue(sig *etree.Element) error {
 		return sigErr(ErrAlgorithm, "certificate of %q has a %T key; RSA or ECDSA is required", leaf.Subject, pub)
 	}
 	return nil
+}
+
+// keyPolicy refuses signing keys and certificates a document signature
+// must not rest on: RSA under 2048 bits, elliptic curves under P-256, a
+// certificate without key usage (unless allowed), and one whose extended
+// key usage is for TLS or other work only.
+func keyPolicy(leaf *x509.Certificate, allowNoKeyUsage bool) error {
+	switch pub := leaf.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if n := pub.N.BitLen(); n < 2048 {
+			return sigErr(ErrWeakKey, "certificate %q has an RSA key of %d bits; at least 2048 are required", leaf.Subject, n)
+		}
+	case *ecdsa.PublicKey:
+		if n := pub.Curve.Params().BitSize; n < 256 {
+			return sigErr(ErrWeakKey, "certificate %q has an elliptic-curve key of %d bits; P-256 or stronger is required", leaf.Subject, n)
+		}
+	default:
+		return sigErr(ErrWeakKey, "certificate %q has a %s key; RSA or ECDSA is required", leaf.Subject, leaf.PublicKeyAlgorithm)
+	}
+	if leaf.KeyUsage == 0 && !allowNoKeyUsage {
+		return sigErr(ErrKeyUsage, "certificate %q has no key usage; a signing certificate must allow digitalSignature or nonRepudiation", leaf.Subject)
+	}
+	if len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0 {
+		return nil
+	}
+	for _, u := range leaf.ExtKeyUsage {
+		switch u {
+		case x509.ExtKeyUsageAny, x509.ExtKeyUsageEmailProtection, x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageCodeSigning:
+			return nil
+		}
+	}
+	for _, oid := range leaf.UnknownExtKeyUsage {
+		for _, doc := range documentSigningEKUs {
+			if oid.Equal(doc) {
+				return nil
+			}
+		}
+	}
+	return sigErr(ErrKeyUsage, "certificate %q has an extended key usage that does not allow signing documents (only TLS or other work)", leaf.Subject)
+}
+
+// documentSigningEKUs are extended key usages issued for signing
+// documents: RFC 9336 documentSigning, Microsoft's and Adobe's.
+var documentSigningEKUs = []asn1.ObjectIdentifier{
+	{1, 3, 6, 1, 5, 5, 7, 3, 36},
+	{1, 3, 6, 1, 4, 1, 311, 10, 3, 12},
+	{1, 2, 840, 113583, 1, 1, 5},
 }

@@ -19,6 +19,9 @@ type credentials struct {
 	signer *envelope.Signer
 	trust  *envelope.Trust
 	policy envelope.SignaturePolicy
+	binder *binder
+	// allowNoKeyUsage accepts signing certificates without key usage.
+	allowNoKeyUsage bool
 }
 
 func (g *Gateway) openCredentials(s conf.Signing, t conf.Trust) (_ *credentials, err error) {
@@ -30,6 +33,11 @@ func (g *Gateway) openCredentials(s conf.Signing, t conf.Trust) (_ *credentials,
 		cr.key.Close()
 		return nil, err
 	}
+	if cr.binder, err = newBinder(t.CodeAttributes, t.Bindings); err != nil {
+		cr.key.Close()
+		return nil, err
+	}
+	cr.allowNoKeyUsage = t.AllowNoKeyUsage
 	return cr, nil
 }
 

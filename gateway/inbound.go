@@ -19,6 +19,7 @@ import (
 // inStore is what the receiving side needs of the store.
 type inStore interface {
 	Put(queue.Item) (*queue.Record, bool, error)
+	Get(id string) (*queue.Record, error)
 	GetByKey(dir queue.Direction, key string) (*queue.Record, error)
 	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
 	NextDue(dir queue.Direction) (time.Time, bool)
@@ -155,7 +156,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		prio := envelope.PeekPriority(bytes.NewReader(raw))
 		rec, existed, err := in.store.Put(queue.Item{
 			Dir: queue.Inbound, Key: key, Priority: int(prio), Payload: raw,
-			Meta: inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From}.meta(),
+			Meta: inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
 		})
 		if err != nil {
 			return false, fmt.Errorf("store %s: %w", it.DocID, err)

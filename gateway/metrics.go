@@ -31,6 +31,7 @@ type metrics struct {
 	axisLastOK    prometheus.Gauge
 	webhookFailed prometheus.Counter
 	apiRequests   *prometheus.CounterVec // route, code
+	refused       *prometheus.CounterVec // reason
 }
 
 // newMetrics registers the engine's metrics; the breaker's state and the
@@ -74,6 +75,10 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 		axisLastOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lienthong_axis_last_success_timestamp_seconds", Help: "When an axis call last succeeded.",
 		}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lienthong_inbound_refused_total",
+			Help: "Inbound packages quarantined, by reason: signature, binding (signer not bound to From), axis_sender (uploaded by another agency), forged_status, content.",
+		}, []string{"reason"}),
 		apiRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lienthong_api_requests_total", Help: "Local API requests by route and HTTP status code.",
 		}, []string{"route", "code"}),
@@ -91,7 +96,7 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 	build.Set(1)
 	reg.MustRegister(m.messages, m.retries, m.axisDuration, m.signDuration, m.verifyDur, m.statuses,
 		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.breakerState, m.axisLastOK,
-		m.webhookFailed, m.apiRequests, build, &queueCollector{clock: clock, stats: stats},
+		m.webhookFailed, m.apiRequests, m.refused, build, &queueCollector{clock: clock, stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {
 		m.messages.WithLabelValues("out", r)
@@ -100,6 +105,9 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 		m.messages.WithLabelValues("in", r)
 	}
 	m.retries.WithLabelValues("out")
+	for _, r := range refusals {
+		m.refused.WithLabelValues(r)
+	}
 	return m
 }
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -16,7 +17,8 @@ import (
 // process verifies one stored package, read once, and delivers it: a
 // document to the inbox, a status to the record it is about.
 func (in *inbound) process(r *queue.Record) {
-	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", readIn(r).AxisDocID).Logger()
+	rec := readIn(r)
+	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
 	raw, err := in.store.Payload(r)
 	if err != nil {
 		if _, err := in.store.Dead(in.clock.Now(), r.ID, r.Lease, err.Error()); err != nil {
@@ -27,29 +29,55 @@ func (in *inbound) process(r *queue.Record) {
 	}
 	cr := in.creds.Load()
 	start := time.Now()
-	pkg, err := envelope.OpenInbound(raw, cr.policy, envelope.VerifyOptions{Trust: cr.trust, Now: in.clock.Now})
+	pkg, err := envelope.OpenInbound(raw, cr.policy, envelope.VerifyOptions{
+		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: receivedAt(r, rec), AllowNoKeyUsage: cr.allowNoKeyUsage,
+	})
 	in.m.verifyDur.Observe(time.Since(start).Seconds())
-	if err != nil {
-		var claimed *envelope.Package
-		if pkg != nil {
-			claimed = pkg.Claimed
-		}
-		in.quarantine(r, claimed, err.Error(), log)
+	o := in.originOf(rec, pkg, cr)
+	var claimed *envelope.Package
+	if pkg != nil {
+		claimed = pkg.Claimed
+	}
+	switch {
+	case !o.axisOK:
+		// Checked first: whatever else is wrong, this sender is not who
+		// the package says, and must not be answered.
+		in.quarantine(r, claimed, o.uploaderProblem(), refusedAxisSender, o, log)
+		return
+	case err != nil:
+		in.quarantine(r, claimed, err.Error(), refusal(err), o, log)
+		return
+	case o.signed && !o.bound && o.mode == envelope.Require:
+		in.quarantine(r, claimed, o.bindingProblem(), refusedBinding, o, log)
 		return
 	}
+	warning := ""
+	switch {
+	case pkg.SignatureErr != nil:
+		warning = pkg.SignatureErr.Error()
+	case o.signed && !o.bound && o.mode == envelope.Warn:
+		warning = o.bindingProblem()
+	}
 	if pkg.Package.Kind == envelope.KindStatus {
-		in.receiveStatus(r, pkg.Package.Status, log)
+		if !o.authentic() {
+			in.quarantine(r, pkg.Package, "status not applied: its sender is not established ("+cmp.Or(warning, "unsigned")+")", refusedForgedStatus, o, log)
+			return
+		}
+		in.receiveStatus(r, pkg.Package.Status, o, log)
 		return
 	}
 	doc := pkg.Package.Document
 	h := doc.Header
 	log = log.With().Str("document_id", h.DocumentID).Str("from", h.From.OrganID).Logger()
 	if reason := in.checkDocument(doc); reason != "" {
-		in.quarantine(r, pkg.Package, reason, log)
+		in.quarantine(r, pkg.Package, reason, refusedContent, o, log)
 		return
 	}
 	key := deliveredKey(h.From.OrganID, h.DocumentID)
-	if doc.Business != nil && doc.Business.DocType != envelope.BusinessNew {
+	switch {
+	case !o.authentic():
+		key = unverifiedKey(h.From.OrganID, h.DocumentID, r.SHA256)
+	case doc.Business != nil && doc.Business.DocType != envelope.BusinessNew:
 		key = changeKey(h.From.OrganID, h.DocumentID, int(doc.Business.DocType), r.SHA256)
 	}
 	owner, err := in.store.Claim(r.ID, key)
@@ -57,17 +85,30 @@ func (in *inbound) process(r *queue.Record) {
 		in.retry(r, err, log)
 		return
 	}
+	sameID := ""
 	if owner != r.ID {
-		in.finish(r, inRecord{Inbox: inboxDuplicate, DuplicateOf: owner}, log)
-		in.m.messages.WithLabelValues("in", "duplicate").Inc()
-		log.Info().Str("first", owner).Msg("duplicate delivery of a document already received: not delivered again")
-		return
+		first, err := in.store.Get(owner)
+		if err != nil || first.SHA256 == r.SHA256 {
+			in.finish(r, inRecord{Inbox: inboxDuplicate, DuplicateOf: owner}, log)
+			in.m.messages.WithLabelValues("in", "duplicate").Inc()
+			log.Info().Str("first", owner).Msg("duplicate delivery of a document already received: not delivered again")
+			return
+		}
+		// Two authentic packages under one DocumentId: both are kept and
+		// the clerk is told, never one silently dropped.
+		if _, err := in.store.Claim(r.ID, key+"|"+r.SHA256); err != nil {
+			in.retry(r, err, log)
+			return
+		}
+		sameID = owner
+		log.Warn().Str("first", owner).Msg("a second, different package under a DocumentId already delivered: delivered too, flagged")
 	}
 	item := inboxItem(r, doc)
+	item.SameDocumentIDAs = sameID
 	originals := in.originals(h.From.OrganID, item)
-	if pkg.SignatureErr != nil {
-		item.SignatureWarning = pkg.SignatureErr.Error()
-		log.Warn().Err(pkg.SignatureErr).Msg("signature did not hold; delivered because policy for this sender is warn")
+	if warning != "" {
+		item.SignatureWarning = warning
+		log.Warn().Str("warning", warning).Msg("signature did not hold or is not bound to the sender; delivered because policy for this sender is warn")
 	}
 	if err := in.inbox.write(item, doc.Attachments); err != nil {
 		in.retry(r, err, log)
@@ -105,10 +146,10 @@ func (in *inbound) checkDocument(doc *envelope.Document) string {
 	return ""
 }
 
-// quarantine holds back a package that failed verification, with the
-// reason, and answers the sender 02 when policy says so and the sender
-// can be read from the package (p, which may be nil).
-func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason string, log zerolog.Logger) {
+// quarantine holds back a package, with the reason, counted by why, and
+// answers the sender 02 when policy says so and the sender is established
+// (p, the package as read, may be nil).
+func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why string, o origin, log zerolog.Logger) {
 	item := &localapi.InboxItem{ID: r.ID, State: localapi.InboxQuarantined, Reason: reason, Received: r.Created, From: readIn(r).From}
 	var doc *envelope.Document
 	if p != nil && p.Kind == envelope.KindDocument {
@@ -121,7 +162,7 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason strin
 		return
 	}
 	answered := ""
-	if doc != nil && in.refuseInvalid && doc.Header.From.OrganID != "" && doc.Header.DocumentID != "" {
+	if doc != nil && in.refuseInvalid && o.established() && doc.Header.DocumentID != "" {
 		desc := "Từ chối tiếp nhận: " + truncate(reason, 480)
 		if _, err := in.answers.queueStatus(doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority); err != nil {
 			in.retry(r, err, log)
@@ -132,7 +173,9 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason strin
 	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason}, log)
 	in.inbox.put(item)
 	in.m.messages.WithLabelValues("in", "quarantined").Inc()
-	log.Warn().Str("reason", reason).Str("from", item.From).Str("answered", answered).Msg("package quarantined")
+	in.m.refused.WithLabelValues(why).Inc()
+	log.Warn().Str("reason", reason).Str("refused", why).Str("from", item.From).Str("uploader", o.uploader).
+		Str("answered", answered).Msg("package quarantined")
 	in.hook.inboxChanged(item)
 }
 

@@ -45,6 +45,7 @@ const (
 	metaDuplicateOf = "duplicateOf"
 	metaPromulgated = "promulgated" // yyyy/MM/dd of a document we send
 	metaBusiness    = "business"    // 1 revoke, 2 update, 3 replace; absent for a new document
+	metaAxisTime    = "axisTime"    // when the axis says it received the package
 )
 
 // Inbox dispositions of an inbound record besides the item states.
@@ -147,6 +148,7 @@ func markSent(axisDocID string, at time.Time) map[string]string {
 type inRecord struct {
 	AxisDocID   string
 	MessageType string
+	AxisTime    string // the axis's created_time of the package, as listed
 	From        string // the sender's code: the axis's word until verified
 	Inbox       string // item state, inboxStatus or inboxDuplicate; "" while processing
 	Kind        kind
@@ -159,7 +161,7 @@ type inRecord struct {
 func readIn(r *queue.Record) inRecord {
 	m := r.Meta
 	return inRecord{
-		AxisDocID: m[metaAxisDocID], MessageType: m[metaMessageType], From: m[metaFrom], Inbox: m[metaInbox],
+		AxisDocID: m[metaAxisDocID], MessageType: m[metaMessageType], AxisTime: m[metaAxisTime], From: m[metaFrom], Inbox: m[metaInbox],
 		Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], StatusCode: m[metaStatusCode],
 		Reason: m[metaReason], DuplicateOf: m[metaDuplicateOf],
 	}
@@ -169,7 +171,7 @@ func readIn(r *queue.Record) inRecord {
 func (i inRecord) meta() map[string]string {
 	m := map[string]string{}
 	for k, v := range map[string]string{
-		metaAxisDocID: i.AxisDocID, metaMessageType: i.MessageType, metaFrom: i.From, metaInbox: i.Inbox,
+		metaAxisDocID: i.AxisDocID, metaMessageType: i.MessageType, metaAxisTime: i.AxisTime, metaFrom: i.From, metaInbox: i.Inbox,
 		metaKind: string(i.Kind), metaDocumentID: i.DocumentID, metaStatusCode: i.StatusCode,
 		metaReason: i.Reason, metaDuplicateOf: i.DuplicateOf,
 	} {
@@ -197,6 +199,13 @@ func deliveredKey(from, documentID string) string { return "doc:" + from + "|" +
 // and content, whether or not it reuses the original's DocumentId.
 func changeKey(from, documentID string, bt int, payloadSHA256 string) string {
 	return fmt.Sprintf("change:%s|%s|%d|%s", from, documentID, bt, payloadSHA256)
+}
+
+// unverifiedKey is where a package delivered without established
+// authenticity (policy warn) is claimed: never the slot a genuine package
+// of that sender and DocumentId would take.
+func unverifiedKey(from, documentID, payloadSHA256 string) string {
+	return "unverified:" + from + "|" + documentID + "|" + payloadSHA256
 }
 
 // released marks what a killed process left in flight: an outbound send

@@ -51,6 +51,13 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 		docID, found, err := o.reconcile(ctx, r, rec)
 		switch {
 		case err != nil:
+			// Every path settles the breaker: a probe left out would
+			// hold every slot and the poller back for good.
+			if axis.ClassOf(err) == axis.Terminal {
+				o.breaker.success()
+			} else {
+				o.breaker.failure(o.clock.Now())
+			}
 			o.retry(r, err, log)
 			return
 		case found:
@@ -62,6 +69,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 	}
 	payload, err := o.store.Payload(r)
 	if err != nil {
+		o.breaker.release()
 		o.dead(r, fmt.Sprintf("payload unreadable: %v", err), log)
 		return
 	}

@@ -240,3 +240,29 @@ func TestRecallNamesTheAgencyAsked(t *testing.T) {
 		t.Errorf("recall ResponseFor = %+v, want the agency asked (%s) and the document's date", rf, codeB)
 	}
 }
+
+// A send that ends in any way settles the breaker's probe: a probe left
+// out would stop every send and poll of the gateway for good.
+func TestSendSettlesTheProbe(t *testing.T) {
+	e := newSendEnv(t, codeA)
+	r := e.queued(t)
+	if _, err := e.store.SetMeta(r.ID, markAmbiguous); err != nil {
+		t.Fatal(err)
+	}
+	now := e.clock.Now()
+	for range 5 {
+		e.out.breaker.failure(now)
+	}
+	later := now.Add(time.Hour)
+	e.clock.Advance(time.Hour)
+	if ok, _ := e.out.breaker.allow(later); !ok {
+		t.Fatal("no probe after the cooldown")
+	}
+	e.hub.SetFaults(axishub.Faults{ErrorRate: 1}) // the reconcile fails
+	e.attempt(t)
+	e.hub.SetFaults(axishub.Faults{})
+	after := e.clock.Now().Add(time.Hour)
+	if ok, _ := e.out.breaker.allow(after); !ok {
+		t.Fatal("the probe of a failed reconcile was never settled: the breaker stays shut")
+	}
+}

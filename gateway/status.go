@@ -11,29 +11,40 @@ import (
 	"lienthong/queue"
 )
 
-// receiveStatus applies a status package: a recall request (13) marks the
-// received document; any other code moves the recipient's state of our
-// outbound document.
-func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, log zerolog.Logger) {
+// receiveStatus applies an authentic status package where its sender may
+// give it: a recall request (13) only from the sender of the document it
+// names; any other code only from a recipient of our document, 15 and 16
+// only to a recall, revocation, update or replacement. Anything else is
+// quarantined, never applied.
+func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin, log zerolog.Logger) {
 	code, from, docID := st.StatusCode, st.From.OrganID, st.ResponseFor.DocumentID
 	log = log.With().Str("status", string(code)).Str("from", from).Str("document_id", docID).Logger()
 	in.m.statuses.WithLabelValues("in", string(code)).Inc()
 	in.m.messages.WithLabelValues("in", "status").Inc()
 	done := inRecord{Inbox: inboxStatus, Kind: kindStatus, StatusCode: string(code), From: from, DocumentID: docID}
+	forged := func(why string) {
+		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, refusedForgedStatus, o, log)
+	}
 	if code == envelope.StatusRecall {
-		in.recallRequested(from, docID, st.Description, log)
+		if why := in.recallRequested(from, docID, st.Description, log); why != "" {
+			forged(why)
+			return
+		}
 		in.finish(r, done, log)
 		return
 	}
 	out, err := in.store.GetByKey(queue.Outbound, outDocumentKey(docID))
 	if err != nil {
-		in.finish(r, done, log)
-		log.Warn().Msg("status about a document this gateway has no record of: ignored")
+		forged("it is about " + docID + ", which this gateway never sent")
 		return
 	}
-	if !readOut(out).sentTo(from) {
-		in.finish(r, done, log)
-		log.Warn().Msg("status from an agency the document was not sent to: ignored")
+	sent := readOut(out)
+	switch {
+	case !sent.sentTo(from):
+		forged(from + " is not a recipient of " + docID)
+		return
+	case (code == envelope.StatusRecallAgreed || code == envelope.StatusRecallRefused) && !sent.Recalled && sent.Business == envelope.BusinessNew:
+		forged("15 and 16 answer a recall, and " + docID + " was not recalled")
 		return
 	}
 	var current string
@@ -71,16 +82,17 @@ func advances(cur, next string) bool {
 	return rc < 0 || rn < 0 || rn >= rc
 }
 
-func (in *inbound) recallRequested(from, docID, desc string, log zerolog.Logger) {
+// recallRequested marks the inbox document a recall (13) names; it says
+// why not when the sender never sent that document here.
+func (in *inbound) recallRequested(from, docID, desc string, log zerolog.Logger) string {
 	r, err := in.store.GetByKey(queue.Inbound, deliveredKey(from, docID))
 	if err != nil {
-		log.Warn().Msg("recall of a document this gateway never delivered: ignored")
-		return
+		return "a recall of " + docID + ", which " + from + " never delivered here"
 	}
 	item, ok := in.inbox.get(r.ID)
 	if !ok {
 		log.Warn().Str("inbox_id", r.ID).Msg("recall of a document missing from the inbox: ignored")
-		return
+		return ""
 	}
 	item.Recall, item.State = true, localapi.InboxRecall
 	if desc != "" {
@@ -88,10 +100,11 @@ func (in *inbound) recallRequested(from, docID, desc string, log zerolog.Logger)
 	}
 	if err := in.inbox.update(item); err != nil {
 		log.Error().Err(err).Msg("record the recall request")
-		return
+		return ""
 	}
 	log.Warn().Str("inbox_id", r.ID).Msg("sender asks for the document back: answer 15 (agree) or 16 (refuse)")
 	in.hook.inboxChanged(item)
+	return ""
 }
 
 // answerable are the codes the legacy system may answer a document with.

@@ -68,7 +68,11 @@ type Leaf struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	KeyUsage  x509.KeyUsage
-	IsCA      bool
+	// NoKeyUsage leaves the key usage extension out, for tests of the
+	// policy that refuses such certificates.
+	NoKeyUsage  bool
+	ExtKeyUsage []x509.ExtKeyUsage
+	IsCA        bool
 }
 
 // Issue signs a certificate for l and returns it with its key.
@@ -91,7 +95,7 @@ func (ca *CA) Issue(l Leaf, now time.Time) (*x509.Certificate, crypto.Signer, er
 	if l.NotAfter.IsZero() {
 		l.NotAfter = now.AddDate(2, 0, 0)
 	}
-	if l.KeyUsage == 0 {
+	if l.KeyUsage == 0 && !l.NoKeyUsage {
 		l.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment
 	}
 	tmpl := &x509.Certificate{
@@ -100,6 +104,7 @@ func (ca *CA) Issue(l Leaf, now time.Time) (*x509.Certificate, crypto.Signer, er
 		NotBefore:             l.NotBefore,
 		NotAfter:              l.NotAfter,
 		KeyUsage:              l.KeyUsage,
+		ExtKeyUsage:           l.ExtKeyUsage,
 		BasicConstraintsValid: true,
 		IsCA:                  l.IsCA,
 	}

@@ -8,6 +8,7 @@ package devstack
 import (
 	"cmp"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
@@ -79,6 +80,9 @@ type Stack struct {
 	Token      string
 	MetricsURL string
 	CAFile     string
+	// CA is the dev CA that issued both agencies' certificates, so tests
+	// can issue more that the gateways trust.
+	CA         *devca.CA
 	Config     conf.Config // ours
 	PeerConfig conf.Config
 	opts       Options
@@ -107,7 +111,7 @@ func Open(o Options) (_ *Stack, err error) {
 	}()
 	now := o.Clock.Now()
 	pki := filepath.Join(s.Dir, "pki")
-	if s.CAFile, err = writePKI(pki, now); err != nil {
+	if s.CAFile, s.CA, err = writePKI(pki, now); err != nil {
 		return nil, err
 	}
 	secrets := filepath.Join(s.Dir, "secrets")
@@ -319,35 +323,76 @@ var Agencies = []axis.Agency{
 	{ID: "5", Code: "000.00.00.G12", Name: "Bộ Thông tin và Truyền thông", Version: 1},
 }
 
-func writePKI(dir string, now time.Time) (caFile string, err error) {
+func writePKI(dir string, now time.Time) (caFile string, ca *devca.CA, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	caFile = filepath.Join(dir, "ca.pem")
 	if _, err := os.Stat(caFile); err == nil {
-		return caFile, nil // a state folder kept from an earlier run
+		ca, err := loadCA(caFile, filepath.Join(dir, "ca.key"))
+		return caFile, ca, err // a state folder kept from an earlier run
 	}
-	ca, err := devca.NewCA("lienthong dev CA", now)
+	if ca, err = devca.NewCA("lienthong dev CA", now); err != nil {
+		return "", nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(ca.Key)
 	if err != nil {
-		return "", err
+		return "", nil, err
+	}
+	if err := writePEM(filepath.Join(dir, "ca.key"), "PRIVATE KEY", der, 0o600); err != nil {
+		return "", nil, err
 	}
 	for name, who := range map[string][2]string{"a": {AgencyName, AgencyCode}, "b": {PeerName, PeerCode}} {
 		cert, key, err := ca.Issue(devca.Leaf{Name: who[0], Code: who[1]}, now)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(key)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if err := writePEM(filepath.Join(dir, name+".key"), "PRIVATE KEY", der, 0o600); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if err := writePEM(filepath.Join(dir, name+".pem"), "CERTIFICATE", cert.Raw, 0o644); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
-	return caFile, writePEM(caFile, "CERTIFICATE", ca.Cert.Raw, 0o644)
+	return caFile, ca, writePEM(caFile, "CERTIFICATE", ca.Cert.Raw, 0o644)
+}
+
+// loadCA reads the dev CA kept in a state folder; nil when its key was not
+// kept (folders from older versions).
+func loadCA(certFile, keyFile string) (*devca.CA, error) {
+	kb, err := os.ReadFile(keyFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, err
+	}
+	cblock, _ := pem.Decode(cb)
+	kblock, _ := pem.Decode(kb)
+	if cblock == nil || kblock == nil {
+		return nil, fmt.Errorf("dev CA in %s: not PEM", filepath.Dir(certFile))
+	}
+	cert, err := x509.ParseCertificate(cblock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kblock.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("dev CA key in %s cannot sign", keyFile)
+	}
+	return &devca.CA{Cert: cert, Key: signer}, nil
 }
 
 func writePEM(path, kind string, der []byte, mode os.FileMode) error {

@@ -96,6 +96,10 @@ type InboxItem struct {
 	Reason string `json:"reason,omitempty"`
 	// SignatureWarning is set when policy let an unverified package through.
 	SignatureWarning string `json:"signatureWarning,omitempty"`
+	// SameDocumentIDAs names an earlier item delivered under the same
+	// sender and DocumentId with other content: both are kept, check which
+	// one stands.
+	SameDocumentIDAs string `json:"sameDocumentIdAs,omitempty"`
 }
 
 // InboxChange is a later package about an inbox item: its own inbox item

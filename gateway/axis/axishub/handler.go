@@ -167,7 +167,9 @@ func (h *Hub) authenticate(r *http.Request) (System, map[string]string, error) {
 		}
 		hdr[name] = v
 	}
+	h.mu.Lock()
 	sys, ok := h.systems[hdr["systemid"]]
+	h.mu.Unlock()
 	if !ok {
 		return System{}, nil, fail("401", "unknown systemid %q", hdr["systemid"])
 	}

@@ -60,6 +60,14 @@ type Hub struct {
 	calls  atomic.Int64
 }
 
+// AddSystem admits another integration system, as the axis operator
+// registers one.
+func (h *Hub) AddSystem(s System) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.systems[s.SystemID] = s
+}
+
 // Calls counts the requests the hub was sent, so tests can bound how hard
 // gateways press on a failing axis.
 func (h *Hub) Calls() int64 { return h.calls.Load() }
