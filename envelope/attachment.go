@@ -27,9 +27,17 @@ func (a *Attachment) IsZipped() bool {
 		bytes.HasPrefix(a.Data, []byte("PK\x03\x04"))
 }
 
+// MaxZipRatio bounds how much larger than its zip a zipped attachment may
+// expand: documents and scans compress far less, zip bombs far more.
+const MaxZipRatio = 200
+
 // Unzip returns the single file inside a zipped attachment, refusing more
-// than max bytes uncompressed so a zip bomb cannot exhaust memory.
+// than max bytes uncompressed, or MaxZipRatio times the zip, so a zip bomb
+// cannot exhaust memory; any other zip (more files, damage) is an error.
 func (a *Attachment) Unzip(max int64) (name string, data []byte, err error) {
+	if byRatio := int64(len(a.Data)) * MaxZipRatio; byRatio < max {
+		max = byRatio
+	}
 	zr, err := zip.NewReader(bytes.NewReader(a.Data), int64(len(a.Data)))
 	if err != nil {
 		return "", nil, err
@@ -44,7 +52,7 @@ func (a *Attachment) Unzip(max int64) (name string, data []byte, err error) {
 		return "", nil, fmt.Errorf("holds %d files, want 1", len(files))
 	}
 	f := files[0]
-	if f.UncompressedSize64 > uint64(max) {
+	if f.UncompressedSize64 > uint64(max) || f.CompressedSize64 > uint64(len(a.Data)) {
 		return "", nil, &LimitError{What: "unzipped size in bytes", Limit: max}
 	}
 	rc, err := f.Open()

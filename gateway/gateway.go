@@ -113,9 +113,13 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	// Work a killed process held is due now; a send it had started may
 	// have reached the axis, so the axis is asked before sending again.
-	left, err := g.store.ReleaseLeases(g.clock.Now(), released)
+	left, setAside, err := g.store.ReleaseLeases(g.clock.Now(), released)
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
+	}
+	for _, r := range setAside {
+		g.log.Error().Str("id", r.ID).Int("crashes", r.Crashes).Str("axis_doc_id", readIn(r).AxisDocID).
+			Msg("inbound package set aside as a dead letter: the daemon died while processing it each time; keep it for analysis (lienthong queue) and ask the sender")
 	}
 	if out, in := left[queue.Outbound], left[queue.Inbound]; out+in > 0 {
 		g.log.Warn().Int("outbound", out).Int("inbound", in).Msg("records left in flight by an earlier run: outbound ones are checked against the axis before any resend")

@@ -398,7 +398,7 @@ func (g *Gateway) getInboxFile(w http.ResponseWriter, r *http.Request) {
 	}
 	defer fh.Close()
 	w.Header().Set("Content-Type", f.ContentType)
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
+	w.Header().Set("Content-Disposition", contentDisposition(f.Name))
 	w.Header().Set("Digest", "sha-256="+f.SHA256)
 	http.ServeContent(w, r, "", time.Time{}, fh)
 }
@@ -480,4 +480,26 @@ func cmpOr(v, def int) int {
 		return def
 	}
 	return v
+}
+
+// contentDisposition names a file as RFC 6266 asks: an ASCII fallback and
+// the UTF-8 name in filename*, from a name already cleaned of path parts.
+func contentDisposition(name string) string {
+	var fallback, star strings.Builder
+	for _, r := range name {
+		switch {
+		case r < 0x80 && r >= 0x20 && r != '"' && r != '\\' && r != 0x7f:
+			fallback.WriteRune(r)
+		default:
+			fallback.WriteByte('_')
+		}
+	}
+	for _, c := range []byte(name) {
+		if ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') || strings.IndexByte("!#$&+-.^_`|~", c) >= 0 {
+			star.WriteByte(c)
+		} else {
+			fmt.Fprintf(&star, "%%%02X", c)
+		}
+	}
+	return `attachment; filename="` + fallback.String() + `"; filename*=UTF-8''` + star.String()
 }

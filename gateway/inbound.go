@@ -78,7 +78,22 @@ type inbound struct {
 	pollInterval  time.Duration
 	autoArrived   bool // answer 01 on delivery
 	refuseInvalid bool // answer 02 on quarantine
+
+	// fetches holds the listed packages that could not be fetched, each
+	// with its own backoff, so one never holds back the ones behind it.
+	fetches map[string]*fetchState
 }
+
+// fetchState is one listed package's failed fetches.
+type fetchState struct {
+	failures int
+	next     time.Time
+	setAside bool
+}
+
+// A listed package that fails this many fetches in a row, or fails in a
+// way a retry cannot fix, is set aside until the next start.
+const maxFetchFailures = 8
 
 // poller lists what the axis holds for us, fetches it and acknowledges
 // it once stored. It polls again at once while lists keep coming back
@@ -114,9 +129,12 @@ func (in *inbound) poller(ctx context.Context) {
 }
 
 // pollOnce fetches every listed package of both message types and
-// returns how many it stored.
+// returns how many it stored. A package that fails waits on its own
+// backoff while the others go on; the poll then reports the last such
+// failure, so a failing axis still opens the breaker.
 func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 	n := 0
+	var failed error
 	for _, mt := range []string{axis.MessageEdoc, axis.MessageStatus} {
 		items, err := in.axis.GetReceivedEdocList(ctx, mt)
 		if err != nil {
@@ -126,16 +144,54 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 			if ctx.Err() != nil {
 				return n, ctx.Err()
 			}
+			if st := in.fetches[it.DocID]; st != nil && (st.setAside || in.clock.Now().Before(st.next)) {
+				continue
+			}
 			stored, err := in.fetch(ctx, mt, it)
 			if err != nil {
-				return n, err
+				if ctx.Err() != nil {
+					return n, ctx.Err()
+				}
+				if in.fetchFailed(ctx, it, err) {
+					failed = err
+				}
+				continue
 			}
+			delete(in.fetches, it.DocID)
 			if stored {
 				n++
 			}
 		}
 	}
-	return n, nil
+	return n, failed
+}
+
+// fetchFailed backs one listed package off, or sets it aside when it can
+// never be fetched, telling the axis where the protocol allows. It reports
+// whether the failure says the axis itself is failing.
+func (in *inbound) fetchFailed(ctx context.Context, it axis.ReceivedItem, err error) bool {
+	if in.fetches == nil {
+		in.fetches = map[string]*fetchState{}
+	}
+	st := in.fetches[it.DocID]
+	if st == nil {
+		st = &fetchState{}
+		in.fetches[it.DocID] = st
+	}
+	st.failures++
+	log := in.log.With().Str("axis_doc_id", it.DocID).Str("from", it.From).Int("failures", st.failures).Logger()
+	terminal := axis.ClassOf(err) == axis.Terminal
+	if terminal || st.failures >= maxFetchFailures {
+		st.setAside = true
+		in.m.messages.WithLabelValues("in", "unfetchable").Inc()
+		ack := in.axis.UpdateStatus(ctx, it.DocID, axis.StatusFail)
+		log.Error().Err(err).AnErr("report_fail", ack).Msg("package set aside until the next start: it cannot be fetched; the others go on (reported to the axis as failed)")
+		return !terminal
+	}
+	wait := min(time.Duration(1<<min(st.failures, 10))*time.Second, 10*time.Minute)
+	st.next = in.clock.Now().Add(wait)
+	log.Warn().Err(err).Str("retry_in", wait.String()).Msg("package not fetched: will try it again; the others go on")
+	return !terminal
 }
 
 // fetch stores one listed package and then acknowledges it: durable

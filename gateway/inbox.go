@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
@@ -47,22 +49,35 @@ func newInbox(dir, spool string, maxFile int64) *inbox {
 	return &inbox{dir: dir, spool: spool, maxFile: maxFile, items: map[string]*localapi.InboxItem{}, changed: make(chan struct{})}
 }
 
+// errUndeliverable marks a package the inbox can never take as it is (a
+// damaged zip, a zip bomb): it is refused, not retried.
+var errUndeliverable = errors.New("undeliverable")
+
 // write writes an item and its files into the inbox, replacing an
-// earlier attempt, and copies it to the spool inbox when one is set.
+// earlier attempt, and copies it to the spool inbox when one is set. All
+// the files together may expand to maxFile bytes at most.
 func (x *inbox) write(item *localapi.InboxItem, atts []envelope.Attachment) error {
 	files := make([]namedFile, 0, len(atts))
 	item.Files = nil
+	left := x.maxFile
 	for i, a := range atts {
 		name, data := a.Name, a.Data
 		if a.IsZipped() {
-			n, d, err := a.Unzip(x.maxFile)
+			n, d, err := a.Unzip(left)
 			if err != nil {
-				return fmt.Errorf("attachment %d: %w", i+1, err)
+				return fmt.Errorf("%w: attachment %d (%s): %v", errUndeliverable, i+1, cleanName(a.Name), err)
 			}
 			name, data = cmp.Or(n, name), d
 		}
+		if left -= int64(len(data)); left < 0 {
+			return fmt.Errorf("%w: the attachments expand to more than %d bytes in all", errUndeliverable, x.maxFile)
+		}
 		sum := sha256.Sum256(data)
-		f := localapi.File{N: i + 1, Name: name, ContentType: a.ContentType, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		clean := cleanName(name)
+		f := localapi.File{N: i + 1, Name: clean, ContentType: a.ContentType, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		if clean != name {
+			f.SenderName = strconv.QuoteToASCII(name)
+		}
 		if a.IsZipped() {
 			f.ContentType = envelope.ContentTypeOf(name)
 		}
@@ -107,20 +122,50 @@ type namedFile struct {
 	data []byte
 }
 
-func fileName(f localapi.File) string { return fmt.Sprintf("%02d-%s", f.N, safeName(f.Name)) }
+// fileName is a file's name on disk: its number and its cleaned name,
+// bounded so that it fits every file system's 255-byte limit.
+func fileName(f localapi.File) string {
+	return fmt.Sprintf("%02d-%s", f.N, boundName(cleanName(f.Name), 240))
+}
 
-// safeName keeps a sender's file name from leaving its folder.
-func safeName(s string) string {
-	s = filepath.Base(strings.ReplaceAll(s, "\\", "/"))
-	if s == "." || s == "/" || s == ".." || s == "" {
-		return "file"
+// cleanName is a sender's file name fit to hand on: no folders, no control
+// or bidirectional-override characters, valid UTF-8, never empty.
+func cleanName(s string) string {
+	s = strings.ToValidUTF8(s, "_")
+	if i := strings.LastIndexAny(s, `/\`); i >= 0 {
+		s = s[i+1:]
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '_'
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case r < 0x20 || r == 0x7f:
+			return -1
+		case r == 0x200e || r == 0x200f || r == 0x061c || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return -1
 		}
 		return r
 	}, s)
+	s = strings.Trim(s, " .")
+	if s == "" {
+		return "file"
+	}
+	return s
+}
+
+// boundName shortens a name to at most n bytes on a rune boundary,
+// keeping a short extension.
+func boundName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	ext := filepath.Ext(s)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	cut := n - len(ext)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ext
 }
 
 // writeFolder writes root/id as a whole: files into a temporary folder,

@@ -101,7 +101,7 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {
 		m.messages.WithLabelValues("out", r)
 	}
-	for _, r := range []string{"fetched", "delivered", "quarantined", "duplicate", "status"} {
+	for _, r := range []string{"fetched", "delivered", "quarantined", "duplicate", "status", "unfetchable"} {
 		m.messages.WithLabelValues("in", r)
 	}
 	m.retries.WithLabelValues("out")

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -111,6 +112,10 @@ func (in *inbound) process(r *queue.Record) {
 		log.Warn().Str("warning", warning).Msg("signature did not hold or is not bound to the sender; delivered because policy for this sender is warn")
 	}
 	if err := in.inbox.write(item, doc.Attachments); err != nil {
+		if errors.Is(err, errUndeliverable) {
+			in.quarantine(r, pkg.Package, err.Error(), refusedContent, o, log)
+			return
+		}
 		in.retry(r, err, log)
 		return
 	}

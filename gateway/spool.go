@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"lienthong/envelope"
@@ -95,11 +97,11 @@ func (g *Gateway) spoolOne(path string) {
 // submitSpool reads one metadata file and the files it names; it returns
 // the attachment paths so they move with it.
 func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, existed bool, err error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, nil, false, err
 	}
-	meta, err := envelope.DecodeMetadata(f)
+	meta, err := envelope.DecodeMetadata(io.LimitReader(f, maxMetadata))
 	f.Close()
 	if err != nil {
 		return nil, nil, false, err
@@ -113,9 +115,9 @@ func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, e
 			continue
 		}
 		p := filepath.Join(filepath.Dir(path), name)
-		data, err := os.ReadFile(p)
+		data, err := readRegular(p)
 		if err != nil {
-			ps = append(ps, envelope.Problem{Path: fmt.Sprintf("attachments[%d].file", i), Rule: "cannot be read", Value: ma.File})
+			ps = append(ps, envelope.Problem{Path: fmt.Sprintf("attachments[%d].file", i), Rule: "cannot be read: " + err.Error(), Value: ma.File})
 			continue
 		}
 		files = append(files, p)
@@ -126,4 +128,35 @@ func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, e
 	}
 	rec, existed, err = g.out.Submit(Submission{Meta: meta, Files: atts, Client: "spool"})
 	return files, rec, existed, err
+}
+
+// openRegular opens a file of the spool without following a link, and
+// only if it is a plain file: a link dropped in outbox/ must not get the
+// daemon to sign and send whatever it points at.
+func openRegular(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%s is a symbolic link, which the spool never follows", filepath.Base(path))
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s is not a regular file", filepath.Base(path))
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func readRegular(path string) ([]byte, error) {
+	f, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }

@@ -181,9 +181,9 @@ func expireLeases(tx *bolt.Tx, d delta, now time.Time) error {
 // Only the process holding the store's lock calls it, at start: a lease
 // found then was held by a process that died, and its work must not wait
 // for the lease to run out.
-func (s *Store) ReleaseLeases(now time.Time, meta map[Direction]map[string]string) (n map[Direction]int, err error) {
+func (s *Store) ReleaseLeases(now time.Time, meta map[Direction]map[string]string) (n map[Direction]int, setAside []*Record, err error) {
 	err = s.write(func(tx *bolt.Tx, d delta) error {
-		n = map[Direction]int{}
+		n, setAside = map[Direction]int{}, nil
 		var ids []string
 		err := tx.Bucket(bucketLeases).ForEach(func(k, _ []byte) error {
 			ids = append(ids, string(k[8:]))
@@ -197,6 +197,15 @@ func (s *Store) ReleaseLeases(now time.Time, meta map[Direction]map[string]strin
 			if err != nil {
 				return err
 			}
+			r.Crashes++
+			if r.Dir == Inbound && r.Crashes >= s.opts.MaxCrashes {
+				err := s.kill(tx, r, d, now, fmt.Sprintf("set aside: the process died %d times in a row while processing it", r.Crashes))
+				if err != nil {
+					return err
+				}
+				setAside = append(setAside, r)
+				continue
+			}
 			err = transition(tx, r, d, now, Ready, "released at start: its worker died", func(r *Record) {
 				r.LeaseUntil, r.NextAttempt, r.Meta = time.Time{}, now, merge(r.Meta, meta[r.Dir])
 			})
@@ -207,7 +216,7 @@ func (s *Store) ReleaseLeases(now time.Time, meta map[Direction]map[string]strin
 		}
 		return nil
 	})
-	return n, err
+	return n, setAside, err
 }
 
 // leased loads a record that must still be under the given lease.
@@ -266,7 +275,7 @@ func (s *Store) Retry(now time.Time, id string, lease uint64, cause error) (*Rec
 		}
 		wait := s.opts.Jitter(s.backoff(r.Attempts))
 		return transition(tx, r, d, now, Ready, "retry: "+msg, func(r *Record) {
-			r.LeaseUntil = time.Time{}
+			r.LeaseUntil, r.Crashes = time.Time{}, 0
 			r.LastError = msg
 			r.NextAttempt = now.Add(wait)
 		})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -589,7 +590,7 @@ func TestReleaseLeasesAtStart(t *testing.T) {
 	if _, err := s.Lease(c.Now(), Inbound, 0); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.ReleaseLeases(c.Now(), map[Direction]map[string]string{Outbound: {"ambiguous": "1"}})
+	n, _, err := s.ReleaseLeases(c.Now(), map[Direction]map[string]string{Outbound: {"ambiguous": "1"}})
 	if err != nil || n[Outbound] != 1 || n[Inbound] != 1 {
 		t.Fatalf("ReleaseLeases = %v, %v; want one lease each way", n, err)
 	}
@@ -599,5 +600,40 @@ func TestReleaseLeasesAtStart(t *testing.T) {
 	}
 	if r, err := s.Lease(c.Now(), Outbound, 0); err != nil || r.ID != out.ID {
 		t.Fatalf("Lease after release = %v, %v; want %s again at once", r, err, out.ID)
+	}
+}
+
+// An inbound record whose processing kills the process is set aside as
+// dead after MaxCrashes deaths in a row; an outbound one never is.
+func TestPoisonSetAsideAfterCrashes(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	in, _, err := s.Put(Item{Dir: Inbound, Key: "poison", Payload: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := put(t, s, "o", 0)
+	for crash := 1; crash <= 3; crash++ {
+		if _, err := s.Lease(c.Now(), Inbound, 0); err != nil {
+			t.Fatalf("crash %d: lease: %v", crash, err)
+		}
+		lease(t, s, c.Now())
+		n, aside, err := s.ReleaseLeases(c.Now(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if crash < 3 && (len(aside) != 0 || n[Inbound] != 1) {
+			t.Fatalf("crash %d: set aside %d, released %v; want it back in the queue", crash, len(aside), n)
+		}
+		if crash == 3 && (len(aside) != 1 || aside[0].ID != in.ID || n[Outbound] != 1) {
+			t.Fatalf("crash 3: set aside %v, released %v; want the inbound record dead, the outbound one back", aside, n)
+		}
+	}
+	got, _ := s.Get(in.ID)
+	if got.State != Dead || !strings.Contains(got.LastError, "died 3 times") {
+		t.Errorf("poison record = %s %q, want dead with the reason", got.State, got.LastError)
+	}
+	if got, _ := s.Get(out.ID); got.State != Ready {
+		t.Errorf("outbound record = %s, want ready", got.State)
 	}
 }

@@ -87,6 +87,9 @@ type Record struct {
 	Updated    time.Time         `json:"updated"`
 	Meta       map[string]string `json:"meta,omitempty"`
 	Recipients []Recipient       `json:"recipients,omitempty"`
+	// Crashes counts the runs that died while this record was leased,
+	// since its last attempt that ended.
+	Crashes int `json:"crashes,omitempty"`
 	History    []Transition      `json:"history"`
 	Size       int64             `json:"size"`           // payload bytes
 	SHA256     string            `json:"sha256"`         // payload hash, hex

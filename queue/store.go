@@ -28,6 +28,12 @@ type Options struct {
 	// 50 attempts and 72 hours.
 	MaxAttempts int
 	MaxAge      time.Duration
+	// MaxCrashes sets aside, as dead, an inbound record whose processing
+	// was under way when the process died this many times in a row: a
+	// package that kills the daemon must not do so for ever. Zero means 3.
+	// Outbound records are never set aside for it: a send only streams
+	// its package, and an interrupted one is reconciled with the axis.
+	MaxCrashes int
 	// BlobThreshold is the payload size from which payloads live as files
 	// in the blob folder beside the database instead of inside it; zero
 	// means 64 KiB, negative keeps every payload in the database. A lone
@@ -56,6 +62,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 50
+	}
+	if o.MaxCrashes <= 0 {
+		o.MaxCrashes = 3
 	}
 	if o.MaxAge <= 0 {
 		o.MaxAge = 72 * time.Hour

@@ -2,10 +2,15 @@ package devstack_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"lienthong/conf"
 	"lienthong/gateway/devstack"
 	"lienthong/gateway/localapi"
 )
@@ -164,5 +169,47 @@ func TestReplaceThroughMetadata(t *testing.T) {
 	}
 	if orig.Change != localapi.ChangeReplaced || orig.StatusCode != "03" {
 		t.Errorf("original = %+v, want it registered and marked replaced", orig)
+	}
+}
+
+// A link in the spool outbox is never followed: neither a metadata file
+// nor an attachment that is a link to a secret gets signed and sent.
+func TestSpoolRefusesLinks(t *testing.T) {
+	spool := t.TempDir()
+	s, clock := start(t, devstack.Options{ManualPeer: true, Configure: func(peer bool, c *conf.Config) {
+		if !peer {
+			c.Spool.Dir, c.Spool.ScanInterval = spool, conf.Duration(time.Second)
+		}
+	}})
+	eventually(t, clock, 500*time.Millisecond, "the spool folders", func() bool {
+		_, err := os.Stat(filepath.Join(spool, "outbox"))
+		return err == nil
+	})
+	secret := filepath.Join(s.Dir, "pki", "a.key")
+	m := memo("V/v lấy trộm khóa", 0)
+	m["attachments"] = []map[string]string{{"file": "key.pdf"}}
+	b, _ := json.Marshal(m)
+	if err := os.Symlink(secret, filepath.Join(spool, "outbox", "key.pdf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spool, "outbox", "steal.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "meta.json")
+	os.WriteFile(target, b, 0o600)
+	if err := os.Symlink(target, filepath.Join(spool, "outbox", "linked.json")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "both refused", func() bool {
+		_, e1 := os.Stat(filepath.Join(spool, "failed", "steal.result.json"))
+		_, e2 := os.Stat(filepath.Join(spool, "failed", "linked.result.json"))
+		return e1 == nil && e2 == nil
+	})
+	r, _ := os.ReadFile(filepath.Join(spool, "failed", "steal.result.json"))
+	if !strings.Contains(string(r), "symbolic link") {
+		t.Errorf("result %s, want the link named", r)
+	}
+	if docs, _ := s.Client.Documents(context.Background(), "", 0); len(docs) != 0 {
+		t.Errorf("%d documents queued from links, want none", len(docs))
 	}
 }

@@ -127,7 +127,10 @@ const (
 
 // File is one attachment of an inbox item; N counts from 1.
 type File struct {
-	N           int    `json:"n"`
+	N int `json:"n"`
+	// SenderName is the name as the sender wrote it, Go-quoted in ASCII,
+	// when Name had to be cleaned of folders or control characters.
+	SenderName  string `json:"senderName,omitempty"`
 	Name        string `json:"name"`
 	ContentType string `json:"contentType"`
 	Size        int64  `json:"size"`

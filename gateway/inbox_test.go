@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"archive/zip"
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"lienthong/envelope"
+	"lienthong/gateway/localapi"
+)
+
+func TestCleanName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"cong-van.pdf", "cong-van.pdf"},
+		{"../../etc/passwd", "passwd"},
+		{"/etc/passwd", "passwd"},
+		{`C:\Users\a\Công văn.pdf`, "Công văn.pdf"},
+		{"evil\x00name.pdf", "evilname.pdf"},
+		{"invoice\u202Efdp.exe", "invoicefdp.exe"}, // right-to-left override
+		{"..", "file"},
+		{"", "file"},
+		{"bad\xffutf8.txt", "bad_utf8.txt"},
+	}
+	for _, tt := range tests {
+		if got := cleanName(tt.in); got != tt.want {
+			t.Errorf("cleanName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestFileNameBounded(t *testing.T) {
+	long := strings.Repeat("Quyết định phê duyệt ", 20) + ".pdf" // 276+ bytes of Vietnamese
+	got := fileName(localapi.File{N: 3, Name: long})
+	if len(got) > 255 || !utf8.ValidString(got) || !strings.HasSuffix(got, ".pdf") || !strings.HasPrefix(got, "03-") {
+		t.Errorf("fileName of a %d-byte name = %q (%d bytes), want at most 255 valid bytes keeping .pdf", len(long), got, len(got))
+	}
+}
+
+func TestContentDisposition(t *testing.T) {
+	got := contentDisposition(`Công văn "số 1".pdf`)
+	want := `attachment; filename="C_ng v_n _s_ 1_.pdf"; filename*=UTF-8''C%C3%B4ng%20v%C4%83n%20%22s%E1%BB%91%201%22.pdf`
+	if got != want {
+		t.Errorf("contentDisposition = %s\nwant %s", got, want)
+	}
+}
+
+func zipOf(t *testing.T, files map[string][]byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for name, data := range files {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// A package the inbox can never take is refused, not retried: zips with
+// two entries, damaged zips, zip bombs alone or in aggregate.
+func TestInboxRefusesUndeliverable(t *testing.T) {
+	zipped := func(name string, data []byte) envelope.Attachment {
+		return envelope.Attachment{Name: name, ContentType: envelope.ContentTypeZip, Data: data}
+	}
+	mib := bytes.Repeat([]byte{0}, 1<<20)
+	tests := []struct {
+		name string
+		atts []envelope.Attachment
+	}{
+		{"two entries", []envelope.Attachment{zipped("a.pdf", zipOf(t, map[string][]byte{"a.pdf": []byte("a"), "b.pdf": []byte("b")}))}},
+		{"damaged", []envelope.Attachment{zipped("a.pdf", append([]byte("PK\x03\x04"), bytes.Repeat([]byte("x"), 100)...))}},
+		{"bomb: ratio", []envelope.Attachment{zipped("a.pdf", zipOf(t, map[string][]byte{"a.pdf": bytes.Repeat(mib, 3)}))}},
+		{"bombs in aggregate", []envelope.Attachment{
+			{Name: "a.pdf", ContentType: "application/pdf", Data: bytes.Repeat([]byte("%PDF"), 1<<18)},
+			{Name: "b.pdf", ContentType: "application/pdf", Data: bytes.Repeat([]byte("%PDF"), 1<<18)},
+			{Name: "c.pdf", ContentType: "application/pdf", Data: bytes.Repeat([]byte("%PDF"), 1<<18)},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := newInbox(t.TempDir(), "", 2<<20)
+			err := x.write(&localapi.InboxItem{ID: "in-1"}, tt.atts)
+			if !errors.Is(err, errUndeliverable) {
+				t.Fatalf("write = %v, want it undeliverable", err)
+			}
+			if _, err := os.Stat(filepath.Join(x.dir, "in-1")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a refused package left a folder behind: %v", err)
+			}
+		})
+	}
+}
+
+// What the inbox does take: the cleaned name handed on, the sender's kept.
+func TestInboxKeepsSenderName(t *testing.T) {
+	x := newInbox(t.TempDir(), "", 1<<20)
+	item := &localapi.InboxItem{ID: "in-1"}
+	if err := x.write(item, []envelope.Attachment{{Name: "../../x\u202Efdp.exe", ContentType: "application/pdf", Data: []byte("%PDF")}}); err != nil {
+		t.Fatal(err)
+	}
+	f := item.Files[0]
+	if f.Name != "xfdp.exe" || f.SenderName != `"../../x\u202efdp.exe"` {
+		t.Errorf("file = %+v, want the cleaned name and the sender's quoted", f)
+	}
+	if _, err := os.Stat(filepath.Join(x.dir, "in-1", fileName(f))); err != nil {
+		t.Error(err)
+	}
+}
