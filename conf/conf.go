@@ -121,6 +121,12 @@ type API struct {
 	// Webhook, when set, is told of new inbound packages and status changes.
 	Webhook       string `toml:"webhook"`
 	WebhookSecret Secret `toml:"webhook_secret"`
+	// MaxConnections caps open connections; more are closed at once, so
+	// idle or slow clients cannot take every descriptor.
+	MaxConnections int `toml:"max_connections"`
+	// MaxUploads caps document submissions read at once; more are answered
+	// 503 with Retry-After.
+	MaxUploads int `toml:"max_uploads"`
 }
 
 // Metrics is the Prometheus listener.
@@ -160,7 +166,7 @@ func Default() Config {
 			Retention: Duration(30 * 24 * time.Hour),
 		},
 		Inbound:   Inbound{PollInterval: Duration(30 * time.Second), Workers: 2, AutoArrived: true},
-		API:       API{Listen: "127.0.0.1:8490"},
+		API:       API{Listen: "127.0.0.1:8490", MaxConnections: 256, MaxUploads: 4},
 		Metrics:   Metrics{Listen: "127.0.0.1:9490"},
 		Directory: Directory{SyncInterval: Duration(24 * time.Hour)},
 		Spool:     Spool{ScanInterval: Duration(5 * time.Second)},

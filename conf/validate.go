@@ -134,12 +134,27 @@ func (c *Config) validateAPI(v *validator) {
 	if a.ClientCA != "" && a.TLSCert == "" {
 		v.add("api.client_ca", "client certificates need api.tls_cert and api.tls_key")
 	}
+	if host, _, err := net.SplitHostPort(a.Listen); err == nil && a.TLSCert == "" && !loopback(host) {
+		v.add("api.listen", fmt.Sprintf("%q is reachable from other machines: set api.tls_cert and api.tls_key, or listen on 127.0.0.1", a.Listen))
+	}
+	v.atLeast("api.max_connections", a.MaxConnections, 8)
+	v.atLeast("api.max_uploads", a.MaxUploads, 1)
 	if a.Webhook != "" {
 		v.httpURL("api.webhook", a.Webhook)
 		if v.require("api.webhook_secret", string(a.WebhookSecret)) {
 			v.secret("api.webhook_secret", a.WebhookSecret)
 		}
 	}
+}
+
+// loopback reports whether a listen host is reachable from this machine
+// only.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 type validator struct{ ps Problems }

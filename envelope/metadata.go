@@ -189,6 +189,10 @@ func (m *Metadata) Document(from Organization, at time.Time, files []Attachment)
 		})
 	}
 	h.DocumentID = m.DocumentID
+	if id := h.DocumentID; id != "" && (!strings.HasPrefix(id, from.OrganID+",") || len(id) > 200 ||
+		strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' })) {
+		ps.add("documentId", "must be the sending agency's code, a comma and the document's own part ("+from.OrganID+",yyyy/MM/dd,number/notation), at most 200 characters, without control characters", id)
+	}
 	if h.DocumentID == "" {
 		h.DocumentID = h.DefaultDocumentID()
 	}

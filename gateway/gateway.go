@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -63,6 +64,7 @@ type Gateway struct {
 	inbox *inbox
 
 	apiLn, metricsLn net.Listener
+	uploads          chan struct{} // submissions being read
 	apiSrv, metSrv   *http.Server
 	metricsHandler   http.Handler
 
@@ -98,6 +100,9 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	g.inbox = newInbox(filepath.Join(c.StateDir, "inbox"), spoolInbox, int64(c.Outbound.MaxDocument))
 	if err := os.MkdirAll(g.inbox.dir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := expectStore(c.StateDir); err != nil {
 		return nil, err
 	}
 	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{
@@ -229,6 +234,8 @@ func (g *Gateway) Ready() (bool, map[string]string) {
 	checks := map[string]string{"store": "ok", "key": "ok", "axis": "ok"}
 	if err := g.Alive(); err != nil {
 		checks["store"] = err.Error()
+	} else if free, ok := freeSpace(g.cfg.StateDir); ok && free < minFreeSpace {
+		checks["store"] = fmt.Sprintf("the state folder's disk has %d MiB free: new work is refused below %d MiB", free>>20, minFreeSpace>>20)
 	}
 	if g.clock.Now().After(g.creds.Load().signer.Certificate().NotAfter) {
 		checks["key"] = "signing certificate expired"
@@ -410,4 +417,40 @@ func (g *Gateway) Alive() error {
 		return nil
 	}
 	return err
+}
+
+// expectStore refuses to start with a new, empty queue in a state folder
+// that held one: its records (documents to send, packages received) would
+// be silently gone. Only a new state folder starts empty.
+func expectStore(dir string) error {
+	path := filepath.Join(dir, "queue.db")
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	var signs []string
+	if _, err := os.Stat(filepath.Join(dir, "directory.db")); err == nil {
+		signs = append(signs, "directory.db")
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "inbox")); len(entries) > 0 {
+		signs = append(signs, fmt.Sprintf("%d inbox item(s)", len(entries)))
+	}
+	if len(signs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("open queue: %s is missing, but %s holds state of earlier runs (%s): restore queue.db from a backup (lienthong queue backup), "+
+		"or move the state folder away to start anew", path, dir, strings.Join(signs, ", "))
+}
+
+// minFreeSpace is the least room the store needs to commit: below it the
+// gateway reports itself not ready.
+const minFreeSpace = 4 << 20
+
+// freeSpace is how many bytes an unprivileged writer may still use on the
+// disk of dir.
+func freeSpace(dir string) (uint64, bool) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, false
+	}
+	return st.Bavail * uint64(st.Bsize), true
 }

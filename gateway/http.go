@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,8 +36,11 @@ func (g *Gateway) listen() error {
 	if err != nil {
 		return fmt.Errorf("api.listen: %w", err)
 	}
-	g.apiLn = ln
-	g.apiSrv = &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	g.apiLn = &limitListener{Listener: ln, slots: make(chan struct{}, max(g.cfg.API.MaxConnections, 8))}
+	g.uploads = make(chan struct{}, max(g.cfg.API.MaxUploads, 1))
+	// Headers in 10 s; an idle keep-alive connection goes after a minute;
+	// a body must keep coming (bodyDeadline).
+	g.apiSrv = &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	if g.cfg.API.TLSCert != "" {
 		tc, err := g.tlsConfig()
 		if err != nil {
@@ -175,9 +179,17 @@ func (g *Gateway) authenticate(next http.Handler) http.Handler {
 }
 
 func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
+	select {
+	case g.uploads <- struct{}{}:
+		defer func() { <-g.uploads }()
+	default:
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%d submissions are being read already (api.max_uploads): try again shortly", cap(g.uploads)), nil)
+		return
+	}
 	limit := int64(g.cfg.Outbound.MaxDocument)
-	r.Body = http.MaxBytesReader(w, r.Body, limit+maxMetadata+1<<20)
-	meta, files, err := readSubmission(r)
+	r.Body = http.MaxBytesReader(w, newBodyDeadline(w, r.Body), limit+maxMetadata+1<<20)
+	meta, files, err := readSubmission(r, g.out.precheck)
 	if err != nil {
 		g.fail(w, err)
 		return
@@ -195,9 +207,13 @@ func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, localapi.Accepted{ID: rec.ID, DocumentID: readOut(rec).DocumentID, Existing: existed})
 }
 
+// maxFiles is how many attachments a document may carry, as readers cap.
+const maxFiles = 256
+
 // readSubmission reads the multipart form: one metadata part, then file
-// parts in attachment order.
-func readSubmission(r *http.Request) (*envelope.Metadata, []envelope.Attachment, error) {
+// parts in attachment order. early, when set, checks the metadata before
+// any file is read.
+func readSubmission(r *http.Request, early func(*envelope.Metadata) error) (*envelope.Metadata, []envelope.Attachment, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return nil, nil, envelope.Problems{{Path: "Content-Type", Rule: "must be multipart/form-data with a metadata part", Value: r.Header.Get("Content-Type")}}
@@ -228,7 +244,18 @@ func readSubmission(r *http.Request) (*envelope.Metadata, []envelope.Attachment,
 				}
 				return nil, nil, bodyError(err)
 			}
+			if early != nil {
+				if err := early(meta); err != nil {
+					return nil, nil, err
+				}
+			}
 		case "file":
+			if meta == nil {
+				return nil, nil, envelope.Problems{{Path: "metadata", Rule: "must come before the files"}}
+			}
+			if len(files) == maxFiles {
+				return nil, nil, envelope.Problems{{Path: fmt.Sprintf("file[%d]", maxFiles), Rule: fmt.Sprintf("a document carries at most %d files", maxFiles)}}
+			}
 			data, err := io.ReadAll(p)
 			if err != nil {
 				return nil, nil, bodyError(err)
@@ -502,4 +529,67 @@ func contentDisposition(name string) string {
 		}
 	}
 	return `attachment; filename="` + fallback.String() + `"; filename*=UTF-8''` + star.String()
+}
+
+// limitListener closes connections beyond its slots at once: a client
+// holding many idle connections cannot take every descriptor, and those
+// waiting get an immediate refusal rather than a hang.
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+type slotConn struct {
+	net.Conn
+	once sync.Once
+	free func()
+}
+
+func (c *slotConn) Close() error {
+	c.once.Do(c.free)
+	return c.Conn.Close()
+}
+
+// bodyDeadline keeps an upload alive while it comes in, and only then: the
+// connection's read deadline moves 30 s ahead for every 256 KiB received,
+// so a client trickling a body is cut off while a slow line is not.
+type bodyDeadline struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	got  int
+	next int
+}
+
+const bodyStep, bodyWait = 256 << 10, 30 * time.Second
+
+func newBodyDeadline(w http.ResponseWriter, body io.ReadCloser) io.ReadCloser {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(bodyWait)) != nil {
+		return body // not a connection that takes deadlines (tests)
+	}
+	return &bodyDeadline{ReadCloser: body, rc: rc, next: bodyStep}
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if b.got += n; b.got >= b.next {
+		b.next = b.got + bodyStep
+		_ = b.rc.SetReadDeadline(time.Now().Add(bodyWait))
+	}
+	return n, err
 }

@@ -115,3 +115,22 @@ func TestInboxKeepsSenderName(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A state folder that held a queue does not start with an empty one.
+func TestExpectStore(t *testing.T) {
+	fresh := t.TempDir()
+	if err := expectStore(fresh); err != nil {
+		t.Errorf("a new state folder: %v", err)
+	}
+	used := t.TempDir()
+	os.MkdirAll(filepath.Join(used, "inbox", "in-0000000001"), 0o750)
+	os.WriteFile(filepath.Join(used, "directory.db"), []byte("x"), 0o600)
+	err := expectStore(used)
+	if err == nil || !strings.Contains(err.Error(), "queue.db is missing") || !strings.Contains(err.Error(), "1 inbox item") {
+		t.Errorf("queue.db gone from a used folder: %v, want a refusal naming the file and what is there", err)
+	}
+	os.WriteFile(filepath.Join(used, "queue.db"), nil, 0o600)
+	if err := expectStore(used); err != nil {
+		t.Errorf("with queue.db present: %v", err)
+	}
+}

@@ -250,6 +250,9 @@ func Compact(path string) (before, after int64, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, 0, fmt.Errorf("compact: %w", err)
 	}
+	if err := checkFile(path); err != nil {
+		return 0, 0, err
+	}
 	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {

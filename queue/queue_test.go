@@ -637,3 +637,30 @@ func TestPoisonSetAsideAfterCrashes(t *testing.T) {
 		t.Errorf("outbound record = %s, want ready", got.State)
 	}
 }
+
+// An empty or truncated queue file is refused with its name and the way
+// back, never opened as an empty queue or mapped past its end.
+func TestOpenRefusesDamagedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "queue.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, _, err := s.Put(Item{Dir: Inbound, Key: fmt.Sprint(i), Payload: bytes.Repeat([]byte("x"), 8000), Meta: map[string]string{"n": fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	fi, _ := os.Stat(path)
+	for _, size := range []int64{0, fi.Size() / 2, 100} {
+		if err := os.Truncate(path, size); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(path, Options{NoSync: true})
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "queue backup") {
+			t.Errorf("Open of a %d-byte file = %v, want ErrDamaged naming the recovery", size, err)
+		}
+	}
+}

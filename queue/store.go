@@ -137,6 +137,9 @@ type group struct {
 // path + ".blobs".
 func Open(path string, opts Options) (*Store, error) {
 	opts = opts.withDefaults()
+	if err := checkFile(path); err != nil {
+		return nil, fmt.Errorf("open queue: %w", err)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:      time.Second,
 		NoSync:       opts.NoSync,

@@ -76,6 +76,9 @@ func TestDiskFullRefusesWith503AndResumes(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 503 {
 		t.Fatalf("submit on a full disk: %v; want 503", err)
 	}
+	if h, _ := s.Client.Ready(ctx); h == nil || h.Ready || h.Checks["store"] == "ok" {
+		t.Errorf("readyz on a full disk = %+v, want not ready, naming the store", h)
+	}
 
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
