@@ -89,11 +89,11 @@ type Record struct {
 	Recipients []Recipient       `json:"recipients,omitempty"`
 	// Crashes counts the runs that died while this record was leased,
 	// since its last attempt that ended.
-	Crashes int `json:"crashes,omitempty"`
-	History    []Transition      `json:"history"`
-	Size       int64             `json:"size"`           // payload bytes
-	SHA256     string            `json:"sha256"`         // payload hash, hex
-	Blob       bool              `json:"blob,omitempty"` // payload in the blob folder
+	Crashes int          `json:"crashes,omitempty"`
+	History []Transition `json:"history"`
+	Size    int64        `json:"size"`           // payload bytes
+	SHA256  string       `json:"sha256"`         // payload hash, hex
+	Blob    bool         `json:"blob,omitempty"` // payload in the blob folder
 }
 
 // Transition is one entry of a record's history.
