@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,6 +189,9 @@ func Load(path string) (Config, error) {
 // paths in it are taken from dir.
 func Parse(b []byte, dir string) (Config, error) {
 	c := Default()
+	if ps := typeProblems(b); len(ps) > 0 {
+		return c, ps
+	}
 	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
 	if err != nil {
 		var pe toml.ParseError
@@ -220,7 +224,7 @@ func (c *Config) resolve(dir string) {
 		&c.StateDir, &c.Axis.CAFile, &c.Axis.CertFile, &c.Axis.KeyFile, &c.Signing.KeyFile, &c.Signing.CertFile,
 		&c.Signing.ChainFile, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir,
 	} {
-		if *p != "" && !filepath.IsAbs(*p) {
+		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "credential:") {
 			*p = filepath.Join(dir, *p)
 		}
 	}
@@ -267,4 +271,48 @@ func Changed(a, b Config) []string {
 		}
 	}
 	return names
+}
+
+// typeProblems finds every value of the wrong type, not only the first
+// the decoder stops at: each setting is decoded on its own.
+func typeProblems(b []byte) Problems {
+	var raw map[string]any
+	if _, err := toml.Decode(string(b), &raw); err != nil {
+		return nil // a syntax error: Parse reports it with its line
+	}
+	var ps Problems
+	var walk func(prefix []string, m map[string]any)
+	walk = func(prefix []string, m map[string]any) {
+		for k, v := range m {
+			path := append(slices.Clone(prefix), k)
+			if sub, ok := v.(map[string]any); ok && !(len(path) == 2 && path[0] == "trust" && path[1] == "senders") {
+				walk(path, sub)
+				continue
+			}
+			var one any = v
+			for i := len(path) - 1; i >= 0; i-- {
+				one = map[string]any{path[i]: one}
+			}
+			var text bytes.Buffer
+			if toml.NewEncoder(&text).Encode(one) != nil {
+				continue
+			}
+			c := Default()
+			if _, err := toml.Decode(text.String(), &c); err != nil {
+				ps = append(ps, Problem{Path: strings.Join(path, "."), Rule: typeRule(err)})
+			}
+		}
+	}
+	walk(nil, raw)
+	slices.SortFunc(ps, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
+	return ps
+}
+
+// typeRule is the decoder's complaint without its line, which would be
+// the line of the one-setting document.
+func typeRule(err error) string {
+	if m := lastKey.FindStringSubmatch(err.Error()); m != nil {
+		return strings.TrimSpace(m[3])
+	}
+	return err.Error()
 }

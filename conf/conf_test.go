@@ -158,3 +158,41 @@ func TestShippedExample(t *testing.T) {
 		}
 	}
 }
+
+// Every value of the wrong type is named in one run, not one per run.
+func TestEveryTypeProblemAtOnce(t *testing.T) {
+	dir := files(t)
+	bad := strings.NewReplacer(
+		`retry_cap = "5m"`, "retry_cap = 5\nworkers = \"two\"",
+		`[api]`, "[api]\nmax_uploads = \"four\"",
+	).Replace(valid)
+	_, err := Parse([]byte(bad), dir)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Parse = %v, want problems", err)
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.Path)
+	}
+	if diff := cmp.Diff([]string{"api.max_uploads", "outbound.retry_cap", "outbound.workers"}, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s\n%v", diff, ps)
+	}
+}
+
+// Secrets from systemd credentials are not refused by a check run by
+// hand; the check says where they will come from.
+func TestCredentialsOutsideTheService(t *testing.T) {
+	t.Setenv("CREDENTIALS_DIRECTORY", "")
+	dir := files(t)
+	text := strings.NewReplacer(`secret = "file:axis.secret"`, `secret = "credential:axis-secret"`,
+		`tokens = "file:tokens"`, `tokens = "credential:api-tokens"`).Replace(valid)
+	c, err := Parse([]byte(text), dir)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	notes := strings.Join(c.Notes(), "\n")
+	if !strings.Contains(notes, `axis.secret: read at start from the systemd credential "axis-secret"`) || !strings.Contains(notes, "api.tokens") {
+		t.Errorf("notes = %q", notes)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"time"
 
 	"lienthong/conf"
@@ -42,7 +43,15 @@ func (g *Gateway) openCredentials(s conf.Signing, t conf.Trust) (_ *credentials,
 }
 
 func (g *Gateway) openKey(s conf.Signing) (*sigkey.Key, *envelope.Signer, error) {
-	kc := sigkey.Config{KeyFile: s.KeyFile, PKCS11URI: s.PKCS11URI, CertFile: s.CertFile, ChainFile: s.ChainFile}
+	keyFile := s.KeyFile
+	if strings.HasPrefix(keyFile, "credential:") {
+		p, err := conf.Secret(keyFile).Path()
+		if err != nil {
+			return nil, nil, fmt.Errorf("signing.key_file: %w", err)
+		}
+		keyFile = p
+	}
+	kc := sigkey.Config{KeyFile: keyFile, PKCS11URI: s.PKCS11URI, CertFile: s.CertFile, ChainFile: s.ChainFile}
 	if s.KeyPassword.Set() {
 		p, err := s.KeyPassword.Path()
 		if err != nil {

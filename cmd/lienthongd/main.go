@@ -91,6 +91,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *check {
+		for _, n := range c.Notes() {
+			fmt.Fprintln(stdout, "  note:", n)
+		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -54,7 +55,20 @@ func (c *Client) Submit(ctx context.Context, metadata any, files []Upload) (*Acc
 	}
 	mw.Close()
 	var a Accepted
-	return &a, c.do(ctx, http.MethodPost, "/v1/documents", mw.FormDataContentType(), &body, &a)
+	// A gateway reading as many submissions as it takes answers 503 with
+	// a short Retry-After: wait and send again, a few times.
+	for try := 1; ; try++ {
+		err := c.do(ctx, http.MethodPost, "/v1/documents", mw.FormDataContentType(), bytes.NewReader(body.Bytes()), &a)
+		var e *Error
+		if try == 10 || !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.RetryAfter <= 0 || e.RetryAfter > 5*time.Second {
+			return &a, err
+		}
+		select {
+		case <-ctx.Done():
+			return &a, ctx.Err()
+		case <-time.After(e.RetryAfter):
+		}
+	}
 }
 
 // Document returns an outbound document's state.
@@ -163,6 +177,9 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		e := &Error{Status: resp.StatusCode}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			e.RetryAfter = time.Duration(s) * time.Second
+		}
 		if json.Unmarshal(b, e) != nil || e.Message == "" {
 			e.Message = strings.TrimSpace(string(b))
 		}

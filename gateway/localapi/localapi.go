@@ -173,9 +173,11 @@ type Problem struct {
 
 // Error is every error answer's body.
 type Error struct {
-	Status   int       `json:"-"`
-	Message  string    `json:"error"`
-	Problems []Problem `json:"problems,omitempty"`
+	Status int `json:"-"`
+	// RetryAfter is the answer's Retry-After: a 503 that will pass later.
+	RetryAfter time.Duration `json:"-"`
+	Message    string        `json:"error"`
+	Problems   []Problem     `json:"problems,omitempty"`
 }
 
 func (e *Error) Error() string {
