@@ -157,7 +157,7 @@ func (m *Metadata) Document(from Organization, at time.Time, files []Attachment)
 	h := MessageHeader{
 		From:             from,
 		Code:             Code{CodeNumber: m.CodeNumber, CodeNotation: m.CodeNotation},
-		PromulgationInfo: PromulgationInfo{Place: m.Place, PromulgationDate: metaDate(&ps, "promulgationDate", m.PromulgationDate)},
+		PromulgationInfo: PromulgationInfo{Place: m.Place, PromulgationDate: promulgated(&ps, m.PromulgationDate, at)},
 		DocumentType:     DocumentType{Type: m.DocumentType.Type, TypeName: m.DocumentType.Name},
 		Subject:          m.Subject,
 		Content:          m.Content,
@@ -322,6 +322,7 @@ var metaFields = []struct{ elem, json string }{
 	{"edXMLHeader/MessageHeader/SteeringType", "steeringType"},
 	{"edXMLHeader/MessageHeader/DocumentId", "documentId"},
 	{"edXMLHeader/MessageHeader/From", "from"},
+	{"edXMLHeader/MessageHeader/To", "to"},
 	{"edXMLHeader/TraceHeaderList/Bussiness/BussinessDocType", "business.type"},
 	{"edXMLHeader/TraceHeaderList/Bussiness/DocumentId", "business.documentId"},
 	{"edXMLHeader/TraceHeaderList/Bussiness", "business"},
@@ -357,4 +358,13 @@ func metaField(path string) string {
 		}
 	}
 	return path
+}
+
+// promulgated is the document's date: as given, or the day it is handed
+// over, in Vietnam.
+func promulgated(ps *Problems, s string, at time.Time) Date {
+	if s == "" {
+		return DateOf(at.In(Vietnam))
+	}
+	return metaDate(ps, "promulgationDate", s)
 }

@@ -169,7 +169,7 @@ func documentView(r *queue.Record) *localapi.Document {
 		}
 		for _, got := range r.Recipients {
 			if got.OrganID == to {
-				t := got.UpdatedAt
+				t := got.UpdatedAt.UTC()
 				rc.StatusCode, rc.Description, rc.UpdatedAt = got.Status, got.Description, &t
 			}
 		}

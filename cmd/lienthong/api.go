@@ -23,7 +23,7 @@ type apiFlags struct {
 func addAPIFlags(fs *flagSet) apiFlags {
 	return apiFlags{
 		url:       fs.String("api", os.Getenv("LIENTHONG_API"), "local API base URL (default $LIENTHONG_API)"),
-		tokenFile: fs.String("token-file", "", "file holding the bearer token (default $LIENTHONG_TOKEN)"),
+		tokenFile: fs.String("token-file", "", "file holding the bearer token (without it, the token in $LIENTHONG_TOKEN)"),
 	}
 }
 

@@ -113,7 +113,7 @@ configuration). Problems are printed one per line, named by JSON field.
 
 Example:
   lienthong envelope build --metadata docs/examples/cong-van.json \
-      --attach docs/examples/cong-van.pdf > cong-van.edxml
+      --attach docs/examples/cong-van-152.pdf > cong-van.edxml
 `
 
 // multiFlag collects a repeated flag.

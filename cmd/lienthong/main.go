@@ -152,8 +152,24 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) error {
 			return flag.ErrHelp
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		return errUsage
+	// Flags may come after the words, as the help shows them
+	// (inbox answer --staff X ID 03, inbox get ID 1 -o FILE): parse,
+	// set each word aside, parse on. After "--" all is words.
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return errUsage
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			words = append(words, rest...)
+			break
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
 	}
-	return nil
+	return fs.Parse(append([]string{"--"}, words...))
 }

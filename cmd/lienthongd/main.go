@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/mattn/go-isatty"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -30,10 +31,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "lienthongd:", err)
-		}
+		fmt.Fprintln(os.Stderr, "lienthongd:", err)
 		os.Exit(1)
 	}
 }
@@ -179,9 +181,13 @@ func serve(ctx context.Context, log zerolog.Logger, runFn func(context.Context, 
 
 func logger(w io.Writer, format, level string) zerolog.Logger {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
+	w0 := w
 	w = zerolog.SyncWriter(w) // one line at a time from every goroutine
 	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+		// Colours only on a terminal: a log written to a file stays text.
+		f, isFile := w0.(*os.File)
+		noColor := !isFile || !isatty.IsTerminal(f.Fd())
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05", NoColor: noColor}
 	}
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,8 +71,8 @@ func waitForEnv(t *testing.T, path string, within time.Duration, diagnose func()
 		if b, err := os.ReadFile(path); err == nil {
 			vars := map[string]string{}
 			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-				k, v, _ := strings.Cut(l, "=")
-				vars[k] = v
+				k, v, _ := strings.Cut(strings.TrimPrefix(l, "export "), "=")
+				vars[k] = strings.Trim(v, "'")
 			}
 			return vars
 		}
@@ -79,5 +80,36 @@ func waitForEnv(t *testing.T, path string, within time.Duration, diagnose func()
 			t.Fatalf("no %s within %v:\n%s", path, within, diagnose())
 		}
 		time.Sleep(20 * time.Millisecond) // polling for the file, bounded by the deadline
+	}
+}
+
+// dev.env works with "." in a POSIX shell, and a -dev restarted on the
+// same state folder keeps its URLs.
+func TestDevEnvSourcedAndPortsKept(t *testing.T) {
+	dir := t.TempDir()
+	env := filepath.Join(dir, "dev.env")
+	devOnce := func() map[string]string {
+		os.Remove(env)
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errb bytes.Buffer
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, []string{"-dev", "-state", dir}, &out, &errb) }()
+		vars := waitForEnv(t, env, 30*time.Second, errb.String)
+		cmd := exec.Command("sh", "-c", `. "$1" && echo "$LIENTHONG_API|$LIENTHONG_TOKEN"`, "sh", env)
+		got, err := cmd.Output()
+		if want := vars["LIENTHONG_API"] + "|" + vars["LIENTHONG_TOKEN"]; err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf(". dev.env; echo = %q (%v), want %q", got, err, want)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run -dev: %v", err)
+		}
+		return vars
+	}
+	first, second := devOnce(), devOnce()
+	for _, k := range []string{"LIENTHONG_API", "LIENTHONG_PEER_API", "LIENTHONG_METRICS"} {
+		if first[k] != second[k] {
+			t.Errorf("%s moved from %s to %s across a restart", k, first[k], second[k])
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -87,6 +88,7 @@ type Stack struct {
 	PeerConfig conf.Config
 	opts       Options
 	hubSrv     *http.Server
+	ports      map[string]string // listener addresses of an earlier run
 	hubLn      net.Listener
 	temporary  bool
 }
@@ -143,7 +145,8 @@ func Open(o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	s.Hub = hub
-	if s.hubLn, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+	s.ports = readPorts(filepath.Join(s.Dir, "ports.json"))
+	if s.hubLn, err = net.Listen("tcp", s.port("hub")); err != nil {
 		return nil, err
 	}
 	s.HubURL = "http://" + s.hubLn.Addr().String()
@@ -180,9 +183,9 @@ func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config
 	c.Signing.KeyFile = filepath.Join(s.Dir, "pki", name+".key")
 	c.Signing.CertFile = filepath.Join(s.Dir, "pki", name+".pem")
 	c.Trust.Roots = s.CAFile
-	c.API.Listen = "127.0.0.1:0"
+	c.API.Listen = s.port("api-" + name)
 	c.API.Tokens = conf.Secret("file:" + filepath.Join(s.Dir, "secrets", "tokens-"+name))
-	c.Metrics.Listen = "127.0.0.1:0"
+	c.Metrics.Listen = s.port("metrics-" + name)
 	if peer {
 		c.Metrics.Listen = ""
 	}
@@ -306,11 +309,52 @@ func (s *Stack) Close() error {
 }
 
 // WriteEnv writes the shell variables a user needs to talk to our gateway.
+// The file is for ". dev.env" in any POSIX shell: each line exports one
+// single-quoted value.
 func (s *Stack) WriteEnv(path string) error {
-	text := fmt.Sprintf("LIENTHONG_API=%s\nLIENTHONG_TOKEN=%s\nLIENTHONG_AGENCY=%s\nLIENTHONG_PEER=%s\nLIENTHONG_METRICS=%s\n"+
-		"LIENTHONG_PEER_API=%s\nLIENTHONG_PEER_TOKEN=%s\n",
-		s.Client.Base, s.Token, AgencyCode, PeerCode, s.MetricsURL, s.PeerClient.Base, s.PeerClient.Token)
-	return atomicfile.WriteFile(path, []byte(text), 0o600)
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"LIENTHONG_API", s.Client.Base}, {"LIENTHONG_TOKEN", s.Token}, {"LIENTHONG_AGENCY", AgencyCode},
+		{"LIENTHONG_PEER", PeerCode}, {"LIENTHONG_METRICS", s.MetricsURL},
+		{"LIENTHONG_PEER_API", s.PeerClient.Base}, {"LIENTHONG_PEER_TOKEN", s.PeerClient.Token},
+	} {
+		fmt.Fprintf(&b, "export %s='%s'\n", kv[0], strings.ReplaceAll(kv[1], "'", `'\''`))
+	}
+	if err := atomicfile.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	return s.savePorts()
+}
+
+// port is the address a listener of the stack had in an earlier run of
+// the same state folder, when it is free, so that a restarted -dev keeps
+// its URLs; a new port otherwise.
+func (s *Stack) port(name string) string {
+	if addr := s.ports[name]; addr != "" {
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	return "127.0.0.1:0"
+}
+
+func readPorts(path string) map[string]string {
+	m := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m
+}
+
+// savePorts keeps the addresses the listeners got, for the next run.
+func (s *Stack) savePorts() error {
+	m := map[string]string{"hub": s.hubLn.Addr().String(), "api-a": s.Agency.APIAddr(), "api-b": s.Peer.APIAddr()}
+	if a := s.Agency.MetricsAddr(); a != "" {
+		m["metrics-a"] = a
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	return atomicfile.WriteFile(filepath.Join(s.Dir, "ports.json"), b, 0o600)
 }
 
 // Agencies is the directory the dev hub serves: the two agencies of the
