@@ -25,6 +25,9 @@ const DefaultPath = "/etc/lienthong/lienthong.toml"
 type Config struct {
 	StateDir  string    `toml:"state_dir"` // queue, directory snapshot, spool
 	Agency    Agency    `toml:"agency"`
+	// Agencies are further agencies this gateway serves, for a city's or
+	// ministry's shared system: each sends and receives as itself.
+	Agencies []Agency `toml:"agencies"`
 	Axis      Axis      `toml:"axis"`
 	Signing   Signing   `toml:"signing"`
 	Trust     Trust     `toml:"trust"`
@@ -43,6 +46,9 @@ type Agency struct {
 	Name  string `toml:"name"`
 	Email string `toml:"email"`
 	Phone string `toml:"phone"`
+	// Units serves every unit under the code too, as the synced directory
+	// knows them, each under its own name.
+	Units bool `toml:"units"`
 }
 
 // Axis says how to reach the national axis adapter.
@@ -67,6 +73,12 @@ type Signing struct {
 	CertFile    string `toml:"cert_file"`
 	ChainFile   string `toml:"chain_file"`
 	LegacySHA1  bool   `toml:"legacy_sha1"`
+	// KeyDir holds one key per agency served, CODE.key with CODE.pem (and
+	// CODE.chain.pem): each agency signs with its own certificate.
+	KeyDir string `toml:"key_dir"`
+	// Shared lets an agency without a key of its own in KeyDir sign with
+	// the key above; otherwise such an agency cannot send (503).
+	Shared bool `toml:"shared"`
 }
 
 // Trust decides which inbound signatures are accepted.
@@ -222,7 +234,7 @@ var lastKey = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\):(.*)$
 func (c *Config) resolve(dir string) {
 	for _, p := range []*string{
 		&c.StateDir, &c.Axis.CAFile, &c.Axis.CertFile, &c.Axis.KeyFile, &c.Signing.KeyFile, &c.Signing.CertFile,
-		&c.Signing.ChainFile, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir,
+		&c.Signing.ChainFile, &c.Signing.KeyDir, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir,
 	} {
 		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "credential:") {
 			*p = filepath.Join(dir, *p)

@@ -59,6 +59,18 @@ func (c *Config) validateAgency(v *validator) {
 		v.code("agency.code", c.Agency.Code)
 	}
 	v.require("agency.name", c.Agency.Name)
+	seen := map[string]bool{c.Agency.Code: true}
+	for i, a := range c.Agencies {
+		p := fmt.Sprintf("agencies[%d]", i)
+		if v.require(p+".code", a.Code) {
+			v.code(p+".code", a.Code)
+		}
+		if seen[a.Code] {
+			v.add(p+".code", fmt.Sprintf("%s is served twice", a.Code))
+		}
+		seen[a.Code] = true
+		v.require(p+".name", a.Name)
+	}
 }
 
 func (c *Config) validateAxis(v *validator) {
@@ -100,6 +112,7 @@ func (c *Config) validateSigning(v *validator) {
 	}
 	v.file("signing.cert_file", s.CertFile)
 	v.file("signing.chain_file", s.ChainFile)
+	v.file("signing.key_dir", s.KeyDir)
 }
 
 func (c *Config) validateTrust(v *validator) {

@@ -19,14 +19,18 @@ import (
 
 // originals finds the inbox items of the documents a change names, and
 // marks the change's item when none was ever delivered here.
-func (in *inbound) originals(from string, item *localapi.InboxItem) []*localapi.InboxItem {
+func (in *inbound) originals(from, suffix string, item *localapi.InboxItem) []*localapi.InboxItem {
 	var out []*localapi.InboxItem
 	for _, target := range item.Targets {
-		r, err := in.store.GetByKey(queue.Inbound, deliveredKey(from, target))
+		r, err := in.store.GetByKey(queue.Inbound, deliveredKey(from, target)+suffix)
 		if err != nil {
 			continue
 		}
-		if orig, ok := in.inbox.get(r.ID); ok && orig.ID != item.ID {
+		id := r.ID
+		if item.Agency != "" {
+			id = in.inbox.idFor(r.ID, item.Agency)
+		}
+		if orig, ok := in.inbox.get(id); ok && orig.ID != item.ID {
 			out = append(out, orig)
 			item.TargetIDs = append(item.TargetIDs, orig.ID)
 		}

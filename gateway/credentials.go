@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,19 +24,39 @@ type credentials struct {
 	binder *binder
 	// allowNoKeyUsage accepts signing certificates without key usage.
 	allowNoKeyUsage bool
+	// agencies are those served; agencyKeys their own keys; shared lets
+	// the others sign with key.
+	agencies   *agencies
+	agencyKeys map[string]agencyKey
+	shared     bool
 }
 
-func (g *Gateway) openCredentials(s conf.Signing, t conf.Trust) (_ *credentials, err error) {
-	cr := &credentials{}
+// close releases every key the credentials hold.
+func (cr *credentials) close() error {
+	var errs []error
+	errs = append(errs, cr.key.Close())
+	for _, k := range cr.agencyKeys {
+		errs = append(errs, k.key.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (g *Gateway) openCredentials(c conf.Config) (_ *credentials, err error) {
+	s, t := c.Signing, c.Trust
+	cr := &credentials{agencies: newAgencies(c), shared: s.Shared}
 	if cr.key, cr.signer, err = g.openKey(s); err != nil {
 		return nil, err
 	}
-	if cr.trust, cr.policy, err = openTrust(t); err != nil {
+	if cr.agencyKeys, err = openAgencyKeys(s); err != nil {
 		cr.key.Close()
 		return nil, err
 	}
+	if cr.trust, cr.policy, err = openTrust(t); err != nil {
+		cr.close()
+		return nil, err
+	}
 	if cr.binder, err = newBinder(t.CodeAttributes, t.Bindings); err != nil {
-		cr.key.Close()
+		cr.close()
 		return nil, err
 	}
 	cr.allowNoKeyUsage = t.AllowNoKeyUsage
@@ -119,25 +140,27 @@ func openTrust(t conf.Trust) (*envelope.Trust, envelope.SignaturePolicy, error) 
 func (g *Gateway) Reload(c conf.Config) (restartNeeded []string, err error) {
 	g.reload.Lock()
 	defer g.reload.Unlock()
-	cr, err := g.openCredentials(c.Signing, c.Trust)
+	cr, err := g.openCredentials(c)
 	if err != nil {
 		return nil, err
 	}
 	// Unlike at start, where receiving goes on under an expired key, a
 	// rotation to a certificate that cannot sign now is a mistake.
 	if cert, now := cr.signer.Certificate(), g.clock.Now(); now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
-		cr.key.Close()
+		cr.close()
 		return nil, fmt.Errorf("signing.cert_file: certificate %q is valid from %s to %s, not now (%s)",
 			cert.Subject.CommonName, cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), now.Format(time.RFC3339))
 	}
 	old := g.creds.Swap(cr)
-	g.retired = append(g.retired, old.key) // a send may still be signing with it
+	g.retired = append(g.retired, old) // a send may still be signing with it
 	oc, nc := old.signer.Certificate(), cr.signer.Certificate()
 	g.m.certExpiry.Set(float64(nc.NotAfter.Unix()))
 	g.log.Info().Str("old_subject", oc.Subject.String()).Str("old_serial", oc.SerialNumber.String()).
 		Str("subject", nc.Subject.String()).Str("serial", nc.SerialNumber.String()).Time("not_after", nc.NotAfter).
 		Msg("reloaded signing key and trust")
+	g.log.Info().Int("agencies", len(cr.agencies.byCode)).Int("agency_keys", len(cr.agencyKeys)).Msg("agencies served")
 	was, now := g.cfg, c
 	was.Signing, was.Trust, now.Signing, now.Trust = conf.Signing{}, conf.Trust{}, conf.Signing{}, conf.Trust{}
+	was.Agencies, now.Agencies = nil, nil
 	return conf.Changed(was, now), nil
 }

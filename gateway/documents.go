@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -30,7 +31,7 @@ func (o *outbound) Recall(id, reason string) (*queue.Record, error) {
 		// The agency asked, by which the axis routes statuses, as the
 		// SDK's library writes a recall.
 		rf := envelope.ResponseFor{OrganID: to, Code: rec.Notation, DocumentID: rec.DocumentID, PromulgationDate: rec.Promulgated}
-		if _, err := o.queueStatus(to, rf, envelope.StatusRecall, reason, nil, r.Priority); err != nil {
+		if _, err := o.queueStatus(rec.From, to, rf, envelope.StatusRecall, reason, nil, r.Priority); err != nil {
 			return nil, err
 		}
 	}
@@ -71,7 +72,7 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 	if done, err := o.store.GetByKey(queue.Outbound, key); err == nil {
 		return done, nil
 	}
-	if err := o.signable(); err != nil {
+	if err := o.signable(rec.From); err != nil {
 		return nil, err
 	}
 	raw, err := o.store.Payload(r)
@@ -87,15 +88,16 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 	}
 	h := orig.Document.Header
 	h.Subject = truncate("Thu hồi: "+h.Subject, 480)
-	h.ResponseFor = []envelope.ResponseFor{{OrganID: o.me.OrganID, Code: rec.Notation, DocumentID: rec.DocumentID, PromulgationDate: rec.Promulgated}}
+	sender := cmp.Or(rec.From, o.me.OrganID)
+	h.ResponseFor = []envelope.ResponseFor{{OrganID: sender, Code: rec.Notation, DocumentID: rec.DocumentID, PromulgationDate: rec.Promulgated}}
 	paper := 0
 	doc := &envelope.Document{
 		Header:   h,
-		Trace:    []envelope.TraceHeader{{OrganID: o.me.OrganID, Timestamp: o.clock.Now().In(envelope.Vietnam).Truncate(time.Second)}},
+		Trace:    []envelope.TraceHeader{{OrganID: sender, Timestamp: o.clock.Now().In(envelope.Vietnam).Truncate(time.Second)}},
 		Business: &envelope.Business{DocType: envelope.BusinessRevoke, Reason: reason, Paper: &paper},
 	}
 	out, _, err := o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, r.Priority, outRecord{
-		Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: rec.DocumentID, To: rec.To, Subject: h.Subject,
+		From: rec.From, Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: rec.DocumentID, To: rec.To, Subject: h.Subject,
 		Notation: rec.Notation, Title: h.Subject, Client: rec.Client, Promulgated: rec.Promulgated, Business: envelope.BusinessRevoke,
 	})
 	if err != nil {

@@ -14,4 +14,6 @@ var (
 	ErrNotFound = errors.New("no such record")
 	// ErrConflict: the record's state does not allow the request.
 	ErrConflict = errors.New("not possible in the record's state")
+	// ErrForbidden: the client's token does not cover that agency.
+	ErrForbidden = errors.New("outside this client's agencies")
 )

@@ -21,7 +21,6 @@ import (
 	"lienthong/conf"
 	"lienthong/directory"
 	"lienthong/envelope"
-	"lienthong/envelope/sigkey"
 	"lienthong/gateway/axis"
 	"lienthong/queue"
 )
@@ -51,12 +50,12 @@ type Gateway struct {
 	store   *queue.Store
 	dir     *directory.Directory
 	creds   atomic.Pointer[credentials]
-	retired []*sigkey.Key // keys replaced by Reload, closed with the gateway
+	retired []*credentials // replaced by Reload, closed with the gateway
 	reload  sync.Mutex
 	axis    *axis.Client
 	m       *metrics
 	breaker *breaker
-	tokens  map[[32]byte]string // sha256(token) → client name
+	tokens  map[[32]byte]client // sha256(token) → the client
 	hook    *webhook
 
 	out   *outbound
@@ -133,7 +132,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open directory: %w", err)
 	}
-	cr, err := g.openCredentials(c.Signing, c.Trust)
+	cr, err := g.openCredentials(c)
 	if err != nil {
 		return nil, err
 	}
@@ -189,14 +188,16 @@ func (g *Gateway) openAxis() error {
 	return err
 }
 
-// loadTokens reads "client token" lines; a line with one word is a token
-// for a client named after its line.
+// loadTokens reads "client token [scope]" lines; a line with one word is
+// a token for a client named after its line. The scope is the agencies the
+// client may act for: codes, CODE/* for a code and its units, or *; a
+// line without one may act for all.
 func (g *Gateway) loadTokens() error {
 	text, err := g.cfg.API.Tokens.Read()
 	if err != nil {
 		return fmt.Errorf("api.tokens: %w", err)
 	}
-	g.tokens = map[[32]byte]string{}
+	g.tokens = map[[32]byte]client{}
 	for i, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
 		switch {
@@ -204,13 +205,19 @@ func (g *Gateway) loadTokens() error {
 			continue
 		case len(f) == 1:
 			f = []string{fmt.Sprintf("client-%d", i+1), f[0]}
-		case len(f) > 2:
-			return fmt.Errorf("api.tokens line %d: want \"client-name token\"", i+1)
+		case len(f) > 3:
+			return fmt.Errorf("api.tokens line %d: want \"client-name token [agencies]\"", i+1)
 		}
 		if len(f[1]) < 16 {
 			return fmt.Errorf("api.tokens line %d: token of client %s is shorter than 16 characters", i+1, f[0])
 		}
-		g.tokens[sha256.Sum256([]byte(f[1]))] = f[0]
+		c := client{name: f[0]}
+		if len(f) == 3 {
+			if c.scope, err = parseScope(f[2]); err != nil {
+				return fmt.Errorf("api.tokens line %d: client %s: %w", i+1, f[0], err)
+			}
+		}
+		g.tokens[sha256.Sum256([]byte(f[1]))] = c
 	}
 	if len(g.tokens) == 0 {
 		return errors.New("api.tokens: no token in the file")
@@ -341,10 +348,10 @@ func (g *Gateway) Close() error {
 			g.axis.Close()
 		}
 		if cr := g.creds.Load(); cr != nil {
-			errs = append(errs, cr.key.Close())
+			errs = append(errs, cr.close())
 		}
-		for _, k := range g.retired {
-			errs = append(errs, k.Close())
+		for _, cr := range g.retired {
+			errs = append(errs, cr.close())
 		}
 		if g.dir != nil {
 			errs = append(errs, g.dir.Close())
@@ -396,7 +403,7 @@ func (g *Gateway) compose(base zerolog.Logger) {
 	c := g.cfg
 	me := envelope.Organization{OrganID: c.Agency.Code, OrganName: c.Agency.Name, Email: c.Agency.Email, Telephone: c.Agency.Phone}
 	g.out = &outbound{
-		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,
+		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir, dirLookup: g.dir,
 		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, me: me,
 		maxDocument: int64(c.Outbound.MaxDocument),
 	}

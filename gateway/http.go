@@ -110,6 +110,7 @@ func (g *Gateway) Handler() http.Handler {
 	api.HandleFunc("GET /v1/inbox/{id}", g.getInbox)
 	api.HandleFunc("GET /v1/inbox/{id}/files/{n}", g.getInboxFile)
 	api.HandleFunc("POST /v1/inbox/{id}/status", g.postInboxStatus)
+	api.HandleFunc("GET /v1/agencies", g.listAgencies)
 	api.HandleFunc("GET /v1/directory/search", g.searchDirectory)
 	api.HandleFunc("GET /v1/directory/{code}", g.getAgency)
 	mux.Handle("/v1/", g.authenticate(api))
@@ -141,7 +142,7 @@ func (g *Gateway) observe(mux, api *http.ServeMux) http.Handler {
 		if sw.code >= 500 {
 			ev = log.Error()
 		}
-		client, _ := r.Context().Value(clientKey{}).(string)
+		client := clientOf(r).name
 		ev.Str("route", route).Str("path", r.URL.Path).Int("status", sw.code).Str("remote", r.RemoteAddr).
 			Str("client", client).Str("error", sw.msg).Msg("local API request refused")
 	})
@@ -168,13 +169,13 @@ type clientKey struct{}
 func (g *Gateway) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		name, known := g.tokens[sha256.Sum256([]byte(strings.TrimSpace(tok)))]
+		c, known := g.tokens[sha256.Sum256([]byte(strings.TrimSpace(tok)))]
 		if !ok || !known {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lienthong"`)
 			writeError(w, http.StatusUnauthorized, "a valid bearer token is required", nil)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, name)))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientKey{}, c)))
 	})
 }
 
@@ -194,8 +195,8 @@ func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, err)
 		return
 	}
-	client, _ := r.Context().Value(clientKey{}).(string)
-	rec, existed, err := g.out.Submit(Submission{Meta: meta, Files: files, Client: client})
+	c := clientOf(r)
+	rec, existed, err := g.out.Submit(Submission{Meta: meta, Files: files, Client: c.name, Allowed: c.allows})
 	if err != nil {
 		g.fail(w, err)
 		return
@@ -289,7 +290,7 @@ func bodyError(err error) error {
 }
 
 func (g *Gateway) getDocument(w http.ResponseWriter, r *http.Request) {
-	rec, err := g.out.document(r.PathValue("id"))
+	rec, err := g.scopedDocument(r)
 	if err != nil {
 		g.fail(w, err)
 		return
@@ -321,7 +322,11 @@ func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := []*localapi.Document{}
+	c := clientOf(r)
 	for _, rec := range recs {
+		if !c.allows(g.agencyOfDocument(rec)) {
+			continue
+		}
 		if d := documentView(rec); want == "" || d.State == want {
 			out = append(out, d)
 		}
@@ -330,6 +335,10 @@ func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) resendDocument(w http.ResponseWriter, r *http.Request) {
+	if _, err := g.scopedDocument(r); err != nil {
+		g.fail(w, err)
+		return
+	}
 	rec, err := g.out.Resend(r.PathValue("id"))
 	if err != nil {
 		g.fail(w, err)
@@ -358,6 +367,10 @@ func (g *Gateway) withReason(w http.ResponseWriter, r *http.Request, act func(id
 			return
 		}
 	}
+	if _, err := g.scopedDocument(r); err != nil {
+		g.fail(w, err)
+		return
+	}
 	rec, err := act(r.PathValue("id"), body.Reason)
 	if err != nil {
 		g.fail(w, err)
@@ -385,13 +398,15 @@ func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
 		wait = d
 	}
 	limit, _ := strconv.Atoi(q.Get("limit"))
-	items, changed := g.inbox.list(state, limit)
+	c := clientOf(r)
+	allow := func(it *localapi.InboxItem) bool { return c.allows(g.agencyOfItem(it)) }
+	items, changed := g.inbox.list(state, limit, allow)
 	if len(items) == 0 && wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-changed:
-			items, _ = g.inbox.list(state, limit)
+			items, _ = g.inbox.list(state, limit, allow)
 		case <-t.C:
 		case <-r.Context().Done():
 			return
@@ -404,9 +419,9 @@ func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) getInbox(w http.ResponseWriter, r *http.Request) {
-	item, ok := g.inbox.get(r.PathValue("id"))
-	if !ok {
-		g.fail(w, fmt.Errorf("%w: %s", ErrNotFound, r.PathValue("id")))
+	item, err := g.scopedItem(r)
+	if err != nil {
+		g.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, item)
@@ -416,6 +431,10 @@ func (g *Gateway) getInboxFile(w http.ResponseWriter, r *http.Request) {
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil {
 		g.fail(w, envelope.Problems{{Path: "n", Rule: "must be a file number from 1", Value: r.PathValue("n")}})
+		return
+	}
+	if _, err := g.scopedItem(r); err != nil {
+		g.fail(w, err)
 		return
 	}
 	f, fh, err := g.inbox.file(r.PathValue("id"), n)
@@ -434,6 +453,10 @@ func (g *Gateway) postInboxStatus(w http.ResponseWriter, r *http.Request) {
 	var req localapi.StatusRequest
 	if err := json.NewDecoder(io.LimitReader(r.Body, maxMetadata)).Decode(&req); err != nil {
 		g.fail(w, envelope.Problems{{Path: "body", Rule: "is not a JSON status request: " + err.Error()}})
+		return
+	}
+	if _, err := g.scopedItem(r); err != nil {
+		g.fail(w, err)
 		return
 	}
 	item, err := g.in.Answer(r.PathValue("id"), req)
@@ -481,6 +504,8 @@ func (g *Gateway) fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusNotFound, err.Error(), nil)
 	case errors.Is(err, ErrConflict):
 		writeError(w, http.StatusConflict, err.Error(), nil)
+	case errors.Is(err, ErrForbidden):
+		writeError(w, http.StatusForbidden, err.Error(), nil)
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error(), nil)
 	}

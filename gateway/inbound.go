@@ -46,8 +46,8 @@ type senders interface {
 
 // answerer queues the status packages the receiving side sends back.
 type answerer interface {
-	queueStatus(to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int) (*queue.Record, error)
-	signable() error
+	queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int) (*queue.Record, error)
+	signable(code string) error
 }
 
 var (

@@ -263,12 +263,12 @@ func (x *inbox) get(id string) (*localapi.InboxItem, bool) {
 
 // list returns items in a state ("" for all), oldest first, and a channel
 // closed at the next change, for long polls.
-func (x *inbox) list(state string, limit int) ([]localapi.InboxItem, <-chan struct{}) {
+func (x *inbox) list(state string, limit int, allow func(*localapi.InboxItem) bool) ([]localapi.InboxItem, <-chan struct{}) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var out []localapi.InboxItem
 	for _, it := range x.items {
-		if state == "" || it.State == state {
+		if (state == "" || it.State == state) && (allow == nil || allow(it)) {
 			out = append(out, *it)
 		}
 	}
@@ -290,4 +290,25 @@ func (x *inbox) drop(store recordGetter) {
 			delete(x.items, id)
 		}
 	}
+}
+
+// idFor finds the item an agency got of the package stored as record id:
+// one record, one item per agency it was delivered to.
+func (x *inbox) idFor(record, agency string) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for n := 1; n <= 64; n++ {
+		id := record
+		if n > 1 {
+			id = record + "-" + strconv.Itoa(n)
+		}
+		it, ok := x.items[id]
+		if !ok {
+			break
+		}
+		if it.Agency == agency {
+			return id
+		}
+	}
+	return record
 }

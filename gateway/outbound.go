@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -51,6 +52,7 @@ type outbound struct {
 	store       outStore
 	axis        axisSender
 	dir         resolver
+	dirLookup   senders // names of the units served
 	creds       *atomic.Pointer[credentials]
 	m           *metrics
 	breaker     *breaker
@@ -65,6 +67,8 @@ type Submission struct {
 	Meta   *envelope.Metadata
 	Files  []envelope.Attachment
 	Client string // which client system, for the log
+	// Allowed says which agencies the client may send as; nil allows all.
+	Allowed func(code string) bool
 }
 
 // Submit checks, addresses, builds, signs and durably stores a document.
@@ -73,8 +77,17 @@ type Submission struct {
 func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err error) {
 	now := o.clock.Now()
 	m := s.Meta
-	if m.From != nil && m.From.OrganID != "" && m.From.OrganID != o.me.OrganID {
-		return nil, false, envelope.Problems{{Path: "from.organId", Rule: "must be this gateway's own agency " + o.me.OrganID, Value: m.From.OrganID}}
+	cr := o.creds.Load()
+	me := o.me
+	if m.From != nil && m.From.OrganID != "" {
+		org, ok := cr.agencies.serves(m.From.OrganID, o.dirLookup)
+		if !ok {
+			return nil, false, envelope.Problems{{Path: "from.organId", Rule: "is not an agency this gateway serves (agency, agencies)", Value: m.From.OrganID}}
+		}
+		me = mergeOrg(org, m.From)
+	}
+	if s.Allowed != nil && !s.Allowed(me.OrganID) {
+		return nil, false, fmt.Errorf("%w: this client may not send as %s", ErrForbidden, me.OrganID)
 	}
 	var size int64
 	for _, f := range s.Files {
@@ -84,7 +97,7 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 		return nil, false, fmt.Errorf("%w: %d bytes of files, limit %d", ErrTooLarge, size, o.maxDocument)
 	}
 	// Every problem is reported at once: the metadata's and the recipients'.
-	doc, err := m.Document(o.me, now, s.Files)
+	doc, err := m.Document(me, now, s.Files)
 	var ps envelope.Problems
 	if err != nil && !errors.As(err, &ps) {
 		return nil, false, err
@@ -119,11 +132,11 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 			return r, true, nil
 		}
 	}
-	if err := o.signable(); err != nil {
+	if err := o.signable(me.OrganID); err != nil {
 		return nil, false, err
 	}
 	rec, existed, err = o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, int(h.OtherInfo.Priority), outRecord{
-		Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: h.DocumentID, To: codes, Subject: h.Subject,
+		From: o.recordFrom(me.OrganID), Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: h.DocumentID, To: codes, Subject: h.Subject,
 		Notation: h.Code.CodeNumber + "/" + h.Code.CodeNotation, Title: h.Subject,
 		Deadline: dispatchDeadline(dateTime(h.PromulgationInfo.PromulgationDate), now), Client: s.Client,
 		Promulgated: h.PromulgationInfo.PromulgationDate, Business: bt,
@@ -147,7 +160,11 @@ func (o *outbound) precheck(m *envelope.Metadata) error {
 	if !errors.As(err, &ps) {
 		return err
 	}
-	if _, derr := m.Document(o.me, now, nil); derr != nil {
+	me := o.me
+	if m.From != nil && m.From.OrganID != "" {
+		me.OrganID = m.From.OrganID
+	}
+	if _, derr := m.Document(me, now, nil); derr != nil {
 		var more envelope.Problems
 		errors.As(derr, &more)
 		for _, p := range more {
@@ -183,10 +200,21 @@ func (o *outbound) resolve(codes []string, now time.Time) error {
 // queueStatus builds, signs and stores a status package to one agency. A
 // status already queued for the same document, recipient and code is not
 // queued twice; 05 (processing) may repeat.
-func (o *outbound) queueStatus(to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int) (*queue.Record, error) {
+func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int) (*queue.Record, error) {
 	now := o.clock.Now()
-	st := &envelope.Status{From: o.me, ResponseFor: rf, StaffInfo: staff, StatusCode: code, Description: desc, Timestamp: now.In(envelope.Vietnam).Truncate(time.Second)}
+	me := o.me
+	if from != "" && from != o.me.OrganID {
+		org, ok := o.creds.Load().agencies.serves(from, o.dirLookup)
+		if !ok {
+			return nil, fmt.Errorf("status from %s: %w", from, errNotServed)
+		}
+		me = org
+	}
+	st := &envelope.Status{From: me, ResponseFor: rf, StaffInfo: staff, StatusCode: code, Description: desc, Timestamp: now.In(envelope.Vietnam).Truncate(time.Second)}
 	key := outStatusKey(to, rf.DocumentID, string(code))
+	if me.OrganID != o.me.OrganID {
+		key += "|from:" + me.OrganID
+	}
 	if code == envelope.StatusProcessing {
 		key += "|" + strconv.FormatInt(now.UnixNano(), 10)
 	}
@@ -194,7 +222,7 @@ func (o *outbound) queueStatus(to string, rf envelope.ResponseFor, code envelope
 		return r, nil
 	}
 	rec, existed, err := o.signAndPut(&envelope.Package{Kind: envelope.KindStatus, Status: st}, key, prio, outRecord{
-		Kind: kindStatus, MessageType: axis.MessageStatus, To: []string{to}, DocumentID: rf.DocumentID,
+		From: o.recordFrom(me.OrganID), Kind: kindStatus, MessageType: axis.MessageStatus, To: []string{to}, DocumentID: rf.DocumentID,
 		StatusCode: string(code), Notation: rf.Code, Title: "Status " + string(code),
 	})
 	if err != nil {
@@ -209,8 +237,12 @@ func (o *outbound) queueStatus(to string, rf envelope.ResponseFor, code envelope
 // signAndPut signs a package and stores it for sending: the one path of
 // documents and statuses into the outbound queue.
 func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, r outRecord) (*queue.Record, bool, error) {
+	signer, err := o.creds.Load().signerFor(cmp.Or(r.From, o.me.OrganID))
+	if err != nil {
+		return nil, false, err
+	}
 	start := time.Now()
-	raw, err := o.creds.Load().signer.SignBytes(p, envelope.BuildOptions{})
+	raw, err := signer.SignBytes(p, envelope.BuildOptions{})
 	if err != nil {
 		return nil, false, fmt.Errorf("sign: %w", err)
 	}
@@ -233,15 +265,42 @@ func (o *outbound) storeError(err error) error {
 	return err
 }
 
-// signable refuses new work the key cannot sign validly now: recipients
-// would refuse the package, so the legacy system hears it at once.
-func (o *outbound) signable() error {
-	cert, now := o.creds.Load().signer.Certificate(), o.clock.Now()
-	if now.After(cert.NotAfter) || now.Before(cert.NotBefore) {
-		return fmt.Errorf("%w: the signing certificate %q is valid from %s to %s, not now: install a valid one and reload the gateway",
-			ErrUnavailable, cert.Subject.CommonName, cert.NotBefore.Format("2006-01-02"), cert.NotAfter.Format("2006-01-02"))
+// signable refuses new work an agency's key cannot sign validly now:
+// recipients would refuse the package, so the legacy system hears it at
+// once. One agency's missing or expired key stops that agency only.
+func (o *outbound) signable(code string) error {
+	code = cmp.Or(code, o.me.OrganID)
+	s, err := o.creds.Load().signerFor(code)
+	if err != nil {
+		return err
 	}
-	return nil
+	return validNow(s, code, o.clock.Now())
+}
+
+// recordFrom is the agency a record names: none for the primary agency,
+// as records of one-agency versions were written.
+func (o *outbound) recordFrom(code string) string {
+	if code == o.me.OrganID {
+		return ""
+	}
+	return code
+}
+
+// mergeOrg is an agency as the metadata describes it, on what the
+// configuration knows.
+func mergeOrg(known envelope.Organization, m *envelope.MetaOrganization) envelope.Organization {
+	o := m.Organization()
+	o.OrganID = known.OrganID
+	if o.OrganName == "" {
+		o.OrganName = known.OrganName
+	}
+	if o.Email == "" {
+		o.Email = known.Email
+	}
+	if o.Telephone == "" {
+		o.Telephone = known.Telephone
+	}
+	return o
 }
 
 // dispatchDeadline is noon of the first working day after the day the

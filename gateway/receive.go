@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -70,43 +70,78 @@ func (in *inbound) process(r *queue.Record) {
 	doc := pkg.Package.Document
 	h := doc.Header
 	log = log.With().Str("document_id", h.DocumentID).Str("from", h.From.OrganID).Logger()
-	if reason := in.checkDocument(doc); reason != "" {
+	ours, reason := in.checkDocument(doc)
+	if reason != "" {
 		in.quarantine(r, pkg.Package, reason, refusedContent, o, log)
 		return
 	}
-	key := deliveredKey(h.From.OrganID, h.DocumentID)
+	delivered := 0
+	for i, agency := range ours {
+		ok, settled := in.deliver(r, pkg, agency, i, o, warning, log)
+		if settled {
+			return // retried or quarantined as a whole
+		}
+		if ok {
+			delivered++
+		}
+	}
+	if delivered == 0 {
+		in.finish(r, inRecord{Inbox: inboxDuplicate}, log)
+		return
+	}
+	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log)
+}
+
+// deliver makes one agency's inbox item of a document: each agency a
+// package names gets its own, answered separately. It reports whether the
+// item was delivered (not a duplicate), and whether the record was
+// settled otherwise (retried or quarantined), which ends the processing.
+func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelope.Organization, n int, o origin, warning string, log zerolog.Logger) (delivered, settled bool) {
+	doc := pkg.Package.Document
+	h := doc.Header
+	log = log.With().Str("agency", agency.OrganID).Logger()
+	suffix := ""
+	if agency.OrganID != in.me.OrganID {
+		suffix = "|" + agency.OrganID
+	}
+	key := deliveredKey(h.From.OrganID, h.DocumentID) + suffix
 	switch {
 	case !o.authentic():
-		key = unverifiedKey(h.From.OrganID, h.DocumentID, r.SHA256)
+		key = unverifiedKey(h.From.OrganID, h.DocumentID, r.SHA256) + suffix
 	case doc.Business != nil && doc.Business.DocType != envelope.BusinessNew:
-		key = changeKey(h.From.OrganID, h.DocumentID, int(doc.Business.DocType), r.SHA256)
+		key = changeKey(h.From.OrganID, h.DocumentID, int(doc.Business.DocType), r.SHA256) + suffix
 	}
 	owner, err := in.store.Claim(r.ID, key)
 	if err != nil {
 		in.retry(r, err, log)
-		return
+		return false, true
 	}
 	sameID := ""
 	if owner != r.ID {
 		first, err := in.store.Get(owner)
 		if err != nil || first.SHA256 == r.SHA256 {
-			in.finish(r, inRecord{Inbox: inboxDuplicate, DuplicateOf: owner}, log)
 			in.m.messages.WithLabelValues("in", "duplicate").Inc()
 			log.Info().Str("first", owner).Msg("duplicate delivery of a document already received: not delivered again")
-			return
+			return false, false
 		}
 		// Two authentic packages under one DocumentId: both are kept and
 		// the clerk is told, never one silently dropped.
 		if _, err := in.store.Claim(r.ID, key+"|"+r.SHA256); err != nil {
 			in.retry(r, err, log)
-			return
+			return false, true
 		}
 		sameID = owner
 		log.Warn().Str("first", owner).Msg("a second, different package under a DocumentId already delivered: delivered too, flagged")
 	}
 	item := inboxItem(r, doc)
+	if n > 0 {
+		item.ID = r.ID + "-" + strconv.Itoa(n+1)
+	}
+	if len(in.creds.Load().agencies.byCode) > 1 || len(in.creds.Load().agencies.units) > 0 {
+		item.Agency = agency.OrganID
+	}
 	item.SameDocumentIDAs = sameID
-	originals := in.originals(h.From.OrganID, item)
+	originals := in.originals(h.From.OrganID, suffix, item)
 	if warning != "" {
 		item.SignatureWarning = warning
 		log.Warn().Str("warning", warning).Msg("signature did not hold or is not bound to the sender; delivered because policy for this sender is warn")
@@ -114,41 +149,42 @@ func (in *inbound) process(r *queue.Record) {
 	if err := in.inbox.write(item, doc.Attachments); err != nil {
 		if errors.Is(err, errUndeliverable) {
 			in.quarantine(r, pkg.Package, err.Error(), refusedContent, o, log)
-			return
+			return false, true
 		}
 		in.retry(r, err, log)
-		return
+		return false, true
 	}
 	if in.autoArrived {
-		if _, err := in.answers.queueStatus(h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority); err != nil {
+		if _, err := in.answers.queueStatus(agency.OrganID, h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority); err != nil {
 			in.retry(r, err, log)
-			return
+			return false, true
 		}
 	}
 	if err := in.markChanged(originals, item, doc.Business, log); err != nil {
 		in.retry(r, err, log)
-		return
+		return false, true
 	}
-	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log)
 	in.inbox.put(item)
 	in.m.messages.WithLabelValues("in", "delivered").Inc()
-	log.Info().Int("priority", item.Priority).Int("files", len(item.Files)).Str("subject", h.Subject).Msg("document delivered to the inbox")
+	log.Info().Str("inbox_id", item.ID).Int("priority", item.Priority).Int("files", len(item.Files)).Str("subject", h.Subject).Msg("document delivered to the inbox")
 	in.hook.inboxChanged(item)
+	return true, false
 }
 
 // checkDocument applies the rules beyond the signature: the package is
-// for us and its sender is a known agency.
-func (in *inbound) checkDocument(doc *envelope.Document) string {
+// for agencies we serve, which it returns, and its sender is a known one.
+func (in *inbound) checkDocument(doc *envelope.Document) ([]envelope.Organization, string) {
 	h := doc.Header
-	if !slices.ContainsFunc(h.To, func(o envelope.Organization) bool { return o.OrganID == in.me.OrganID }) {
-		return fmt.Sprintf("MessageHeader/To: this agency %s is not among the recipients", in.me.OrganID)
+	ours := in.creds.Load().agencies.ours(h.To, in.dir)
+	if len(ours) == 0 {
+		return nil, fmt.Sprintf("MessageHeader/To: no agency this gateway serves (%s) is among the recipients", in.me.OrganID)
 	}
 	if in.dir.Len() > 0 {
 		if _, ok := in.dir.Lookup(h.From.OrganID); !ok {
-			return fmt.Sprintf("MessageHeader/From/OrganId: sender %q is not in the agency directory", h.From.OrganID)
+			return nil, fmt.Sprintf("MessageHeader/From/OrganId: sender %q is not in the agency directory", h.From.OrganID)
 		}
 	}
-	return ""
+	return ours, ""
 }
 
 // quarantine holds back a package, with the reason, counted by why, and
@@ -169,7 +205,11 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 	answered := ""
 	if doc != nil && in.refuseInvalid && o.established() && doc.Header.DocumentID != "" {
 		desc := "Từ chối tiếp nhận: " + truncate(reason, 480)
-		if _, err := in.answers.queueStatus(doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority); err != nil {
+		from := ""
+		if ours := in.creds.Load().agencies.ours(doc.Header.To, in.dir); len(ours) > 0 {
+			from = ours[0].OrganID
+		}
+		if _, err := in.answers.queueStatus(from, doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority); err != nil {
 			in.retry(r, err, log)
 			return
 		}

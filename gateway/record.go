@@ -56,6 +56,7 @@ const (
 
 // outRecord is what the engine keeps about a package it sends.
 type outRecord struct {
+	From        string // the agency it is sent as; "" in records of one-agency versions
 	Kind        kind
 	DocumentID  string
 	MessageType string
@@ -77,7 +78,7 @@ type outRecord struct {
 func readOut(r *queue.Record) outRecord {
 	m := r.Meta
 	o := outRecord{
-		Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], MessageType: m[metaMessageType],
+		From: m[metaFrom], Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], MessageType: m[metaMessageType],
 		Subject: m[metaSubject], Notation: m[metaNotation], Title: m[metaTitle], AxisDocID: m[metaAxisDocID],
 		Ambiguous: m[metaAmbiguous] != "", Client: m[metaClient], Recalled: m[metaRecalled] != "", StatusCode: m[metaStatusCode],
 	}
@@ -110,6 +111,7 @@ func (o outRecord) meta() map[string]string {
 			m[k] = v
 		}
 	}
+	set(metaFrom, o.From)
 	set(metaSubject, o.Subject)
 	set(metaClient, o.Client)
 	set(metaStatusCode, o.StatusCode)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 		to = rec.To
 	}
 	docID, err := o.axis.SendEdoc(ctx, axis.SendRequest{
-		From: o.me.OrganID, MessageType: rec.MessageType, To: to,
+		From: cmp.Or(rec.From, o.me.OrganID), MessageType: rec.MessageType, To: to,
 		Upload: axis.BytesUpload(r.ID+".edxml", payload),
 	})
 	switch cls := axis.ClassOf(err); {
@@ -116,7 +117,7 @@ func (o *outbound) reconcile(ctx context.Context, r *queue.Record, rec outRecord
 		if err != nil || sent.Before(r.Created.Add(-time.Minute)) {
 			continue
 		}
-		if it.FromCode == o.me.OrganID && it.Notation == rec.Notation && it.Title == rec.Title {
+		if it.FromCode == cmp.Or(rec.From, o.me.OrganID) && it.Notation == rec.Notation && it.Title == rec.Title {
 			return it.SenderDocID, true, nil
 		}
 	}

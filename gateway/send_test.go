@@ -78,7 +78,7 @@ func newSendEnv(t *testing.T, me string) *sendEnv {
 		t.Fatal(err)
 	}
 	creds := &atomic.Pointer[credentials]{}
-	creds.Store(&credentials{signer: signer})
+	creds.Store(&credentials{signer: signer, agencies: &agencies{primary: me, byCode: map[string]envelope.Organization{me: {OrganID: me}}}})
 	b := newBreaker(5, time.Second)
 	return &sendEnv{
 		out: &outbound{
@@ -94,7 +94,7 @@ func newSendEnv(t *testing.T, me string) *sendEnv {
 func (e *sendEnv) queued(t *testing.T) *queue.Record {
 	t.Helper()
 	rf := envelope.ResponseFor{OrganID: codeB, Code: "7/KT", DocumentID: codeB + ",2026/03/16,7/KT", PromulgationDate: envelope.Date{Year: 2026, Month: 3, Day: 16}}
-	r, err := e.out.queueStatus(codeB, rf, envelope.StatusRegistered, "Đã vào sổ", nil, 0)
+	r, err := e.out.queueStatus("", codeB, rf, envelope.StatusRegistered, "Đã vào sổ", nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

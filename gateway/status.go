@@ -26,7 +26,7 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, refusedForgedStatus, o, log)
 	}
 	if code == envelope.StatusRecall {
-		if why := in.recallRequested(from, docID, st.Description, log); why != "" {
+		if why := in.recallRequested(from, docID, st.ResponseFor.OrganID, st.Description, log); why != "" {
 			forged(why)
 			return
 		}
@@ -84,12 +84,22 @@ func advances(cur, next string) bool {
 
 // recallRequested marks the inbox document a recall (13) names; it says
 // why not when the sender never sent that document here.
-func (in *inbound) recallRequested(from, docID, desc string, log zerolog.Logger) string {
-	r, err := in.store.GetByKey(queue.Inbound, deliveredKey(from, docID))
+func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.Logger) string {
+	key, agency := deliveredKey(from, docID), ""
+	if asked != "" && asked != in.me.OrganID {
+		if _, ok := in.creds.Load().agencies.serves(asked, in.dir); ok {
+			key, agency = key+"|"+asked, asked
+		}
+	}
+	r, err := in.store.GetByKey(queue.Inbound, key)
 	if err != nil {
 		return "a recall of " + docID + ", which " + from + " never delivered here"
 	}
-	item, ok := in.inbox.get(r.ID)
+	id := r.ID
+	if agency != "" {
+		id = in.inbox.idFor(r.ID, agency)
+	}
+	item, ok := in.inbox.get(id)
 	if !ok {
 		log.Warn().Str("inbox_id", r.ID).Msg("recall of a document missing from the inbox: ignored")
 		return ""
@@ -138,10 +148,10 @@ func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.Inbo
 	if desc == "" {
 		desc = envelope.StatusCode(req.Code).Name()
 	}
-	if err := in.answers.signable(); err != nil {
+	if err := in.answers.signable(item.Agency); err != nil {
 		return nil, err
 	}
-	rec, err := in.answers.queueStatus(item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority)
+	rec, err := in.answers.queueStatus(item.Agency, item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority)
 	if err != nil {
 		return nil, err
 	}

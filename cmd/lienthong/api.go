@@ -287,3 +287,33 @@ func dirFromAPI(e *env, api apiFlags, lookup string, words []string, limit int) 
 	}
 	return nil
 }
+
+const agenciesUsage = `Usage:
+  lienthong agencies
+
+Lists the agencies the running gateway serves that your token covers:
+each one's signing key (own, shared or none), certificate expiry and the
+documents it has waiting. A city's or ministry's gateway serves many; the
+per-agency figures live here rather than in Prometheus labels.
+
+Example:
+  $ lienthong agencies
+`
+
+func runAgencies(e *env, args []string) error {
+	fs := newFlags(e, "agencies", agenciesUsage)
+	api := addAPIFlags(fs)
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	c, err := api.client()
+	if err != nil {
+		return err
+	}
+	list, err := c.Agencies(e.ctx)
+	return answer(e, list, err)
+}

@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		{"status", "show an outbound document's state and its recipients' statuses", runStatus},
 		{"outbox", "list, resend or recall outbound documents", runOutbox},
 		{"inbox", "list, read and answer received documents", runInbox},
+		{"agencies", "list the agencies the gateway serves, their keys and queues", runAgencies},
 		{"dir", "check identifier codes; search the agency directory", runDir},
 		{"queue", "check, count, compact and back up a queue file offline", runQueue},
 		{"axis", "talk to the axis adapter directly: send, list, get, ack, sent, agencies", runAxis},

@@ -41,9 +41,13 @@ const (
 	AgencyCode = "000.00.07.H26" // ours: Sở Thông tin và Truyền thông Hà Nội
 	AgencyName = "Sở Thông tin và Truyền thông Hà Nội (dev)"
 	PeerCode   = "000.00.00.G22" // the peer: Văn phòng Chính phủ
-	PeerName   = "Văn phòng Chính phủ (dev)"
-	systemA    = "00.53.W00"
-	systemB    = "00.54.W00"
+	// UnitCode is a unit of our agency that our gateway serves too, with
+	// its own key, as a city's shared system serves its departments.
+	UnitCode = "000.01.07.H26"
+	UnitName = "Phòng Công nghệ thông tin, Sở TT&TT Hà Nội (dev)"
+	PeerName = "Văn phòng Chính phủ (dev)"
+	systemA  = "00.53.W00"
+	systemB  = "00.54.W00"
 )
 
 // Options shape a stack. The zero value runs on real time in a fresh
@@ -79,8 +83,10 @@ type Stack struct {
 	Client     *localapi.Client // ours, with our token
 	PeerClient *localapi.Client
 	Token      string
-	MetricsURL string
-	CAFile     string
+	// ScopedToken may act for UnitCode only.
+	ScopedToken string
+	MetricsURL  string
+	CAFile      string
 	// CA is the dev CA that issued both agencies' certificates, so tests
 	// can issue more that the gateways trust.
 	CA         *devca.CA
@@ -116,16 +122,22 @@ func Open(o Options) (_ *Stack, err error) {
 	if s.CAFile, s.CA, err = writePKI(pki, now); err != nil {
 		return nil, err
 	}
+	if err := writeUnitKey(filepath.Join(pki, "units"), s.CA, now); err != nil {
+		return nil, err
+	}
 	secrets := filepath.Join(s.Dir, "secrets")
 	v := map[string]string{}
-	for _, name := range []string{"axis-a", "axis-b", "token-a", "token-b"} {
+	for _, name := range []string{"axis-a", "axis-b", "token-a", "token-b", "token-unit"} {
 		if v[name], err = secret(filepath.Join(secrets, name)); err != nil {
 			return nil, err
 		}
 	}
 	secretA, secretB, peerToken := v["axis-a"], v["axis-b"], v["token-b"]
-	s.Token = v["token-a"]
-	for name, line := range map[string]string{"tokens-a": "dev-legacy " + s.Token, "tokens-b": "peer-legacy " + peerToken} {
+	s.Token, s.ScopedToken = v["token-a"], v["token-unit"]
+	for name, line := range map[string]string{
+		"tokens-a": "dev-legacy " + s.Token + "\nunit-legacy " + s.ScopedToken + " " + UnitCode,
+		"tokens-b": "peer-legacy " + peerToken,
+	} {
 		if err := os.WriteFile(filepath.Join(secrets, name), []byte(line+"\n"), 0o600); err != nil {
 			return nil, err
 		}
@@ -136,7 +148,7 @@ func Open(o Options) (_ *Stack, err error) {
 	hub, err := axishub.Open(axishub.Options{
 		Dir: filepath.Join(s.Dir, "hub"), Now: o.Clock.Now, Faults: o.Faults,
 		Systems: []axishub.System{
-			{SystemID: systemA, Secret: secretA, Codes: []string{AgencyCode}},
+			{SystemID: systemA, Secret: secretA, Codes: []string{AgencyCode, UnitCode}},
 			{SystemID: systemB, Secret: secretB, Codes: []string{PeerCode}},
 		},
 		Agencies: Agencies,
@@ -182,6 +194,10 @@ func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config
 	c.Axis.Secret = conf.Secret("file:" + filepath.Join(s.Dir, "secrets", "axis-"+name))
 	c.Signing.KeyFile = filepath.Join(s.Dir, "pki", name+".key")
 	c.Signing.CertFile = filepath.Join(s.Dir, "pki", name+".pem")
+	if !peer {
+		c.Agencies = []conf.Agency{{Code: UnitCode, Name: UnitName}}
+		c.Signing.KeyDir = filepath.Join(s.Dir, "pki", "units")
+	}
 	c.Trust.Roots = s.CAFile
 	c.API.Listen = s.port("api-" + name)
 	c.API.Tokens = conf.Secret("file:" + filepath.Join(s.Dir, "secrets", "tokens-"+name))
@@ -316,6 +332,7 @@ func (s *Stack) WriteEnv(path string) error {
 	for _, kv := range [][2]string{
 		{"LIENTHONG_API", s.Client.Base}, {"LIENTHONG_TOKEN", s.Token}, {"LIENTHONG_AGENCY", AgencyCode},
 		{"LIENTHONG_PEER", PeerCode}, {"LIENTHONG_METRICS", s.MetricsURL},
+		{"LIENTHONG_AGENCIES", AgencyCode + " " + UnitCode}, {"LIENTHONG_SCOPED_TOKEN", s.ScopedToken},
 		{"LIENTHONG_PEER_API", s.PeerClient.Base}, {"LIENTHONG_PEER_TOKEN", s.PeerClient.Token},
 	} {
 		fmt.Fprintf(&b, "export %s='%s'\n", kv[0], strings.ReplaceAll(kv[1], "'", `'\''`))
@@ -361,6 +378,7 @@ func (s *Stack) savePorts() error {
 // stack and a few more to search.
 var Agencies = []axis.Agency{
 	{ID: "1", Code: AgencyCode, Name: AgencyName, Version: 1},
+	{ID: "6", Code: UnitCode, Name: UnitName, Parent: AgencyCode, Version: 1},
 	{ID: "2", Code: PeerCode, Name: PeerName, Version: 1},
 	{ID: "3", Code: "000.00.00.H26", Name: "Ủy ban nhân dân thành phố Hà Nội", Version: 1},
 	{ID: "4", Code: "000.00.00.H29", Name: "Ủy ban nhân dân Thành phố Hồ Chí Minh", Version: 1},
@@ -459,4 +477,28 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// writeUnitKey issues the unit's own key and certificate into the key
+// folder our gateway signs for its agencies from.
+func writeUnitKey(dir string, ca *devca.CA, now time.Time) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	base := filepath.Join(dir, UnitCode)
+	if _, err := os.Stat(base + ".key"); err == nil || ca == nil {
+		return nil
+	}
+	cert, key, err := ca.Issue(devca.Leaf{Name: UnitName, Code: UnitCode}, now)
+	if err != nil {
+		return err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := writePEM(base+".pem", "CERTIFICATE", cert.Raw, 0o644); err != nil {
+		return err
+	}
+	return writePEM(base+".key", "PRIVATE KEY", der, 0o600)
 }

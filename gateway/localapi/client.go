@@ -148,6 +148,12 @@ func (c *Client) Agency(ctx context.Context, code string) (*Agency, error) {
 	return &a, c.do(ctx, http.MethodGet, "/v1/directory/"+url.PathEscape(code), "", nil, &a)
 }
 
+// Agencies lists the agencies the gateway serves that the token covers.
+func (c *Client) Agencies(ctx context.Context) ([]ServedAgency, error) {
+	var out []ServedAgency
+	return out, c.do(ctx, http.MethodGet, "/v1/agencies", "", nil, &out)
+}
+
 // Ready asks /readyz.
 func (c *Client) Ready(ctx context.Context) (*Health, error) {
 	var h Health

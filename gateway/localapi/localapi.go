@@ -59,7 +59,10 @@ const (
 // InboxItem is an inbound package delivered to (or held back from) the
 // legacy system.
 type InboxItem struct {
-	ID              string `json:"id"`
+	ID string `json:"id"`
+	// Agency is which of the gateway's agencies it was delivered to, when
+	// the gateway serves more than one; each answers its own item.
+	Agency          string `json:"agency,omitempty"`
 	State           string `json:"state"` // new, answered, recall, quarantined
 	DocumentID      string `json:"documentId,omitempty"`
 	From            string `json:"from,omitempty"`
@@ -116,6 +119,24 @@ const (
 	ChangeUpdated  = "updated"
 	ChangeReplaced = "replaced"
 )
+
+// ServedAgency is one agency the gateway serves, as GET /v1/agencies lists
+// it: what per-agency metrics would be, kept off Prometheus labels so that
+// thousands of agencies do not multiply the series.
+type ServedAgency struct {
+	Code string `json:"code"`
+	Name string `json:"name,omitempty"`
+	// Units: every unit under the code is served too.
+	Units bool `json:"units,omitempty"`
+	// Key is own (its key in signing.key_dir), shared (the main key) or
+	// none (it cannot send).
+	Key string `json:"key"`
+	// NotAfter is when its signing certificate expires.
+	NotAfter *time.Time `json:"notAfter,omitempty"`
+	// Queued and Oldest count its documents not yet sent.
+	Queued int        `json:"queued"`
+	Oldest *time.Time `json:"oldest,omitempty"`
+}
 
 // Inbox states.
 const (
