@@ -23,11 +23,11 @@ const DefaultPath = "/etc/lienthong/lienthong.toml"
 // Config is the whole daemon configuration. Field comments give the TOML
 // key; Default fills every value a fresh install can live with.
 type Config struct {
-	StateDir  string    `toml:"state_dir"` // queue, directory snapshot, spool
-	Agency    Agency    `toml:"agency"`
+	StateDir string `toml:"state_dir"` // queue, directory snapshot, spool
+	Agency   Agency `toml:"agency"`
 	// Agencies are further agencies this gateway serves, for a city's or
 	// ministry's shared system: each sends and receives as itself.
-	Agencies []Agency `toml:"agencies"`
+	Agencies  []Agency  `toml:"agencies"`
 	Axis      Axis      `toml:"axis"`
 	Signing   Signing   `toml:"signing"`
 	Trust     Trust     `toml:"trust"`
