@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
 	"lienthong/queue"
@@ -471,7 +472,7 @@ func (g *Gateway) searchDirectory(w http.ResponseWriter, r *http.Request) {
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
 	out := []localapi.Agency{}
 	for _, e := range g.dir.Search(r.URL.Query().Get("q"), cmpOr(limit, 20)) {
-		out = append(out, localapi.Agency{Code: e.Code, Name: e.Name, Parent: e.Parent, Mail: e.Mail, Deleted: e.Deleted})
+		out = append(out, g.agencyView(e))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -482,7 +483,7 @@ func (g *Gateway) getAgency(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, fmt.Errorf("%w: agency %s", ErrNotFound, r.PathValue("code")))
 		return
 	}
-	writeJSON(w, http.StatusOK, localapi.Agency{Code: e.Code, Name: e.Name, Parent: e.Parent, Mail: e.Mail, Deleted: e.Deleted})
+	writeJSON(w, http.StatusOK, g.agencyView(e))
 }
 
 // fail maps an error to its status: the one place the API decides codes.
@@ -617,4 +618,10 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(time.Now().Add(bodyWait))
 	}
 	return n, err
+}
+
+// agencyView is a directory entry as the API shows it, marked when ours.
+func (g *Gateway) agencyView(e directory.Entry) localapi.Agency {
+	_, ours := g.creds.Load().agencies.serves(e.Code, g.dir)
+	return localapi.Agency{Code: e.Code, Name: e.Name, Parent: e.Parent, Mail: e.Mail, Deleted: e.Deleted, Ours: ours}
 }

@@ -64,6 +64,8 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 		{"GET", "/v1/directory/search?q=ha+noi", s.Token, "", s.Client.Base},
 		{"GET", "/v1/documents", "wrong-token-wrong-token", "", s.Client.Base},
 		{"GET", "/readyz", "", "", s.Client.Base},
+		{"GET", "/v1/agencies", s.Token, "", s.Client.Base},
+		{"GET", "/v1/directory/" + devstack.UnitCode, s.Token, "", s.Client.Base},
 	}
 	for _, c := range calls {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {

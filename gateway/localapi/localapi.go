@@ -175,6 +175,8 @@ type Agency struct {
 	Parent  string `json:"parent,omitempty"`
 	Mail    string `json:"mail,omitempty"`
 	Deleted bool   `json:"deleted,omitempty"`
+	// Ours: this gateway serves the agency.
+	Ours bool `json:"ours,omitempty"`
 }
 
 // Event is what the webhook posts: a new inbox item or a status change of
