@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"os"
 	"path"
 	"strings"
 	"time"
@@ -94,13 +95,19 @@ func (a Attachment) zipped() (Attachment, error) {
 	if err != nil {
 		return a, err
 	}
-	if _, err := w.Write(a.Data); err != nil {
+	r, err := a.Open()
+	if err != nil {
+		return a, err
+	}
+	_, err = io.Copy(w, r)
+	r.Close()
+	if err != nil {
 		return a, err
 	}
 	if err := zw.Close(); err != nil {
 		return a, err
 	}
-	a.Data = buf.Bytes()
+	a.Data, a.Path = buf.Bytes(), ""
 	a.ContentType = ContentTypeZip
 	return a, nil
 }
@@ -127,4 +134,25 @@ func ContentTypeOf(name string) string {
 		}
 	}
 	return "application/octet-stream"
+}
+
+// Open reads the attachment's content, from Data or from the file Path
+// names.
+func (a *Attachment) Open() (io.ReadCloser, error) {
+	if a.Path != "" {
+		return os.Open(a.Path)
+	}
+	return io.NopCloser(bytes.NewReader(a.Data)), nil
+}
+
+// Size is the content's length in bytes; -1 when its file is unreadable.
+func (a *Attachment) Size() int64 {
+	if a.Path == "" {
+		return int64(len(a.Data))
+	}
+	fi, err := os.Stat(a.Path)
+	if err != nil {
+		return -1
+	}
+	return fi.Size()
 }

@@ -105,7 +105,7 @@ func buildSize(p *Package) int {
 	n := 8 << 10
 	if p.Kind == KindDocument && p.Document != nil {
 		for _, a := range p.Document.Attachments {
-			n += len(a.Data)*4/3 + 1024
+			n += int(a.Size())*4/3 + 1024
 		}
 	}
 	return n
@@ -326,7 +326,11 @@ func (x *xmlWriter) attachment(a Attachment) {
 	x.raw("<ContentTransferEncoded>")
 	if x.err == nil {
 		enc := base64.NewEncoder(base64.StdEncoding, x.w)
-		_, x.err = enc.Write(a.Data)
+		var r io.ReadCloser
+		if r, x.err = a.Open(); x.err == nil {
+			_, x.err = io.Copy(enc, r)
+			r.Close()
+		}
 		if x.err == nil {
 			x.err = enc.Close()
 		}

@@ -185,6 +185,9 @@ type Attachment struct {
 	Description string
 	ContentType string // "application/zip" when the sender zipped it
 	Data        []byte // after base64 decoding, still zipped if it was
+	// Path names a file holding the content instead of Data, for a
+	// document too large to hold: the builder streams it in chunks.
+	Path string `json:",omitempty"`
 }
 
 // Status is a status package (messagetype status, §3).

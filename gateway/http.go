@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -191,7 +192,8 @@ func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := int64(g.cfg.Outbound.MaxDocument)
 	r.Body = http.MaxBytesReader(w, newBodyDeadline(w, r.Body), limit+maxMetadata+1<<20)
-	meta, files, err := readSubmission(r, g.out.precheck)
+	meta, files, err := readSubmission(r, g.store.TempDir(), g.out.precheck)
+	defer removeFiles(files)
 	if err != nil {
 		g.fail(w, err)
 		return
@@ -213,9 +215,10 @@ func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
 const maxFiles = 256
 
 // readSubmission reads the multipart form: one metadata part, then file
-// parts in attachment order. early, when set, checks the metadata before
-// any file is read.
-func readSubmission(r *http.Request, early func(*envelope.Metadata) error) (*envelope.Metadata, []envelope.Attachment, error) {
+// parts in attachment order, each written to a file in tmp as it arrives
+// (in memory when tmp is ""). early, when set, checks the metadata before
+// any file is read. The files are the caller's to remove, also on error.
+func readSubmission(r *http.Request, tmp string, early func(*envelope.Metadata) error) (_ *envelope.Metadata, files []envelope.Attachment, err error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return nil, nil, envelope.Problems{{Path: "Content-Type", Rule: "must be multipart/form-data with a metadata part", Value: r.Header.Get("Content-Type")}}
@@ -225,7 +228,6 @@ func readSubmission(r *http.Request, early func(*envelope.Metadata) error) (*env
 		return nil, nil, envelope.Problems{{Path: "Content-Type", Rule: err.Error()}}
 	}
 	var meta *envelope.Metadata
-	var files []envelope.Attachment
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -258,15 +260,18 @@ func readSubmission(r *http.Request, early func(*envelope.Metadata) error) (*env
 			if len(files) == maxFiles {
 				return nil, nil, envelope.Problems{{Path: fmt.Sprintf("file[%d]", maxFiles), Rule: fmt.Sprintf("a document carries at most %d files", maxFiles)}}
 			}
-			data, err := io.ReadAll(p)
-			if err != nil {
-				return nil, nil, bodyError(err)
-			}
 			name := p.FileName()
 			if name == "" {
-				return nil, nil, envelope.Problems{{Path: fmt.Sprintf("file[%d]", len(files)), Rule: "needs a file name"}}
+				return nil, files, envelope.Problems{{Path: fmt.Sprintf("file[%d]", len(files)), Rule: "needs a file name"}}
 			}
-			files = append(files, envelope.Attachment{Name: name, ContentType: p.Header.Get("Content-Type"), Data: data})
+			a := envelope.Attachment{Name: name, ContentType: p.Header.Get("Content-Type")}
+			if a.Data, a.Path, err = spoolPart(p, tmp); err != nil {
+				if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+					return nil, files, fmt.Errorf("%w: disk full, free space in the state folder: %v", ErrUnavailable, err)
+				}
+				return nil, files, bodyError(err)
+			}
+			files = append(files, a)
 		default:
 			return nil, nil, envelope.Problems{{Path: p.FormName(), Rule: "is not a known part (metadata, file)"}}
 		}
@@ -624,4 +629,35 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 func (g *Gateway) agencyView(e directory.Entry) localapi.Agency {
 	_, ours := g.creds.Load().agencies.serves(e.Code, g.dir)
 	return localapi.Agency{Code: e.Code, Name: e.Name, Parent: e.Parent, Mail: e.Mail, Deleted: e.Deleted, Ours: ours}
+}
+
+// spoolPart writes an uploaded file to a file of its own in tmp, so that
+// an upload is never held whole in memory.
+func spoolPart(r io.Reader, tmp string) ([]byte, string, error) {
+	if tmp == "" {
+		b, err := io.ReadAll(r)
+		return b, "", err
+	}
+	f, err := os.CreateTemp(tmp, "upload-*")
+	if err != nil {
+		return nil, "", err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, "", err
+	}
+	return nil, f.Name(), nil
+}
+
+// removeFiles removes the spooled files of a submission.
+func removeFiles(files []envelope.Attachment) {
+	for _, f := range files {
+		if f.Path != "" {
+			os.Remove(f.Path)
+		}
+	}
 }

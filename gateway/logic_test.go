@@ -154,7 +154,7 @@ func TestReadSubmission(t *testing.T) {
 			if tt.contentType != "" {
 				r.Header.Set("Content-Type", tt.contentType)
 			}
-			m, files, err := readSubmission(r, nil)
+			m, files, err := readSubmission(r, "", nil)
 			var ps envelope.Problems
 			if tt.wantField != "" {
 				if !errors.As(err, &ps) {

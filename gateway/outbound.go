@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,6 +34,8 @@ type outStore interface {
 	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	SetMeta(id string, meta map[string]string) (*queue.Record, error)
 	Resend(id, reason string) (*queue.Record, error)
+	TempDir() string
+	PayloadPath(r *queue.Record) (string, error)
 }
 
 // resolver checks recipients against the agency directory.
@@ -91,7 +95,7 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	}
 	var size int64
 	for _, f := range s.Files {
-		size += int64(len(f.Data))
+		size += f.Size()
 	}
 	if size > o.maxDocument {
 		return nil, false, fmt.Errorf("%w: %d bytes of files, limit %d", ErrTooLarge, size, o.maxDocument)
@@ -241,13 +245,31 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, r outRe
 	if err != nil {
 		return nil, false, err
 	}
+	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Meta: r.meta()}
 	start := time.Now()
-	raw, err := signer.SignBytes(p, envelope.BuildOptions{})
-	if err != nil {
+	if large(p) {
+		// Signed into a file the store takes over: a 100 MiB scan is
+		// never held whole.
+		f, err := os.CreateTemp(o.store.TempDir(), "signed-*")
+		if err != nil {
+			return nil, false, o.storeError(err)
+		}
+		it.File = f.Name()
+		bw := bufio.NewWriterSize(f, 256<<10)
+		err = signer.Sign(bw, p, envelope.BuildOptions{})
+		if err == nil {
+			err = bw.Flush()
+		}
+		err = errors.Join(err, f.Close())
+		if err != nil {
+			os.Remove(it.File)
+			return nil, false, fmt.Errorf("sign: %w", o.storeError(err))
+		}
+	} else if it.Payload, err = signer.SignBytes(p, envelope.BuildOptions{}); err != nil {
 		return nil, false, fmt.Errorf("sign: %w", err)
 	}
 	o.m.signDuration.Observe(time.Since(start).Seconds())
-	rec, existed, err := o.store.Put(queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Payload: raw, Meta: r.meta()})
+	rec, existed, err := o.store.Put(it)
 	if err != nil {
 		return nil, false, o.storeError(err)
 	}
@@ -255,6 +277,21 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, r outRe
 		o.wake.notify()
 	}
 	return rec, existed, nil
+}
+
+// large reports a package worth building into a file rather than memory.
+func large(p *envelope.Package) bool {
+	if p.Document == nil {
+		return false
+	}
+	var n int64
+	for _, a := range p.Document.Attachments {
+		if a.Path != "" {
+			return true
+		}
+		n += a.Size()
+	}
+	return n >= 1<<20
 }
 
 // storeError tells a full disk apart so the API can say 503.

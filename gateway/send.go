@@ -3,8 +3,11 @@ package gateway
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -68,7 +71,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 		}
 		log.Info().Msg("the axis does not have the package: sending again")
 	}
-	payload, err := o.store.Payload(r)
+	upload, err := o.upload(r)
 	if err != nil {
 		o.breaker.release()
 		o.dead(r, fmt.Sprintf("payload unreadable: %v", err), log)
@@ -80,7 +83,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 	}
 	docID, err := o.axis.SendEdoc(ctx, axis.SendRequest{
 		From: cmp.Or(rec.From, o.me.OrganID), MessageType: rec.MessageType, To: to,
-		Upload: axis.BytesUpload(r.ID+".edxml", payload),
+		Upload: upload,
 	})
 	switch cls := axis.ClassOf(err); {
 	case err == nil:
@@ -183,4 +186,27 @@ func idle(s dueStore, dir queue.Direction, now time.Time) time.Duration {
 		return most
 	}
 	return min(max(at.Sub(now), time.Millisecond), most)
+}
+
+// upload is a record's package for sendEdoc: streamed from its blob file
+// when it has one, so a large package is never held whole.
+func (o *outbound) upload(r *queue.Record) (axis.Upload, error) {
+	path, err := o.store.PayloadPath(r)
+	if err != nil {
+		return axis.Upload{}, err
+	}
+	if path == "" {
+		payload, err := o.store.Payload(r)
+		if err != nil {
+			return axis.Upload{}, err
+		}
+		return axis.BytesUpload(r.ID+".edxml", payload), nil
+	}
+	u := axis.Upload{Name: r.ID + ".edxml", Size: r.Size, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	sum, err := hex.DecodeString(r.SHA256)
+	if err != nil || len(sum) != len(u.SHA256) {
+		return axis.Upload{}, fmt.Errorf("record %s has no SHA-256", r.ID)
+	}
+	copy(u.SHA256[:], sum)
+	return u, nil
 }

@@ -47,6 +47,33 @@ func (s *Store) writeBlob(sum string, data []byte) error {
 	return nil
 }
 
+// moveBlob takes a finished file as the blob named by its hash: synced,
+// renamed into place (the same file system), the folder synced.
+func (s *Store) moveBlob(sum, path string) error {
+	final := s.blobPath(sum)
+	if _, err := os.Stat(final); err == nil {
+		return nil // the same content is there already
+	}
+	if !s.opts.NoSync {
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return fmt.Errorf("move blob: %w", err)
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("move blob: %w", err)
+		}
+		return atomicfile.Commit(path, final)
+	}
+	return os.Rename(path, final)
+}
+
+// TempDir is a folder for files that Put will move into the store: on its
+// file system, so the move is a rename. What a crash leaves there is
+// removed at the next Open.
+func (s *Store) TempDir() string { return s.path + ".tmp" }
+
 // addBlobRef changes a blob's reference count, deleting the entry at zero.
 func addBlobRef(tx *bolt.Tx, sum string, n int64) error {
 	b := tx.Bucket(bucketBlobRefs)

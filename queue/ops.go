@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"time"
@@ -21,6 +22,10 @@ type Item struct {
 	NotBefore time.Time
 	Meta      map[string]string
 	Payload   []byte
+	// File, instead of Payload, names a file holding the payload, on the
+	// store's file system: it is moved into the blob folder, never read
+	// whole into memory. Put takes it over; it is gone after a Put.
+	File string
 }
 
 // Put stores an item durably and returns its record. A Put whose key the
@@ -36,19 +41,34 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 		return nil, false, fmt.Errorf("%w: priority %d is not 0-%d", ErrInvalid, it.Priority, MaxPriority)
 	}
 	now := s.opts.Now()
-	sum := sha256.Sum256(it.Payload)
 	r := &Record{
 		Dir: it.Dir, Key: it.Key, Priority: it.Priority, NotBefore: it.NotBefore,
 		NextAttempt: now, Created: now, Meta: it.Meta,
-		Size: int64(len(it.Payload)), SHA256: hex.EncodeToString(sum[:]),
 	}
-	r.Blob = s.opts.BlobThreshold > 0 && r.Size >= s.opts.BlobThreshold
+	if it.File != "" {
+		defer os.Remove(it.File) // gone after the move; a leftover on failure
+		sum, size, err := hashFile(it.File)
+		if err != nil {
+			return nil, false, fmt.Errorf("put %s: %w", it.Key, err)
+		}
+		r.Size, r.SHA256, r.Blob = size, sum, true
+	} else {
+		sum := sha256.Sum256(it.Payload)
+		r.Size, r.SHA256 = int64(len(it.Payload)), hex.EncodeToString(sum[:])
+		r.Blob = s.opts.BlobThreshold > 0 && r.Size >= s.opts.BlobThreshold
+	}
 	if r.Blob {
 		// The file is durable before the record that names it commits; a
 		// crash in between leaves an orphan that Check reports.
 		s.blobMu.RLock()
 		defer s.blobMu.RUnlock()
-		if err := s.writeBlob(r.SHA256, it.Payload); err != nil {
+		var err error
+		if it.File != "" {
+			err = s.moveBlob(r.SHA256, it.File)
+		} else {
+			err = s.writeBlob(r.SHA256, it.Payload)
+		}
+		if err != nil {
 			return nil, false, err
 		}
 	}
@@ -463,6 +483,38 @@ func (s *Store) Payload(r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("payload of %s does not match its hash %s", r.ID, r.SHA256)
 	}
 	return data, nil
+}
+
+// PayloadPath is the file holding a record's payload, checked against its
+// hash by a streaming read, for sending a large payload without holding
+// it; "" for a payload kept inside the store, which Payload reads.
+func (s *Store) PayloadPath(r *Record) (string, error) {
+	if !r.Blob {
+		return "", nil
+	}
+	p := s.blobPath(r.SHA256)
+	sum, _, err := hashFile(p)
+	if err != nil {
+		return "", fmt.Errorf("payload of %s: %w", r.ID, err)
+	}
+	if sum != r.SHA256 {
+		return "", fmt.Errorf("payload of %s does not match its hash %s", r.ID, r.SHA256)
+	}
+	return p, nil
+}
+
+func hashFile(path string) (sum string, size int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // Filter selects records for List. Zero fields select everything.

@@ -156,6 +156,11 @@ func Open(path string, opts Options) (*Store, error) {
 		ops: make(chan *op, opts.MaxBatch), quit: make(chan struct{}),
 		counts: map[group]int{},
 	}
+	os.RemoveAll(s.TempDir()) // files a crashed run was writing
+	if err := os.MkdirAll(s.TempDir(), 0o700); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open queue %s: %w", path, err)
+	}
 	if err := os.MkdirAll(s.blobs, 0o700); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: %w", path, err)
