@@ -2,8 +2,12 @@ package envelope
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestPeekPriority(t *testing.T) {
@@ -42,5 +46,49 @@ func TestPeekPriority(t *testing.T) {
 		if got := PeekPriority(strings.NewReader(tt.raw)); got != tt.want {
 			t.Errorf("%s: PeekPriority = %d, want %d", tt.name, got, tt.want)
 		}
+	}
+}
+
+// PeekHeader agrees with the full reader on every test package it can
+// route, whatever follows the header.
+func TestPeekHeaderAgreesWithParse(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.edxml"))
+	files = append(files, filepath.Join("testdata", "build", "cong-van.edxml"))
+	n := 0
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := ParseBytes(raw, ParseOptions{})
+		h, herr := PeekHeader(bytes.NewReader(raw))
+		if p == nil {
+			continue
+		}
+		if herr != nil {
+			t.Errorf("%s: PeekHeader: %v", f, herr)
+			continue
+		}
+		n++
+		want := &Header{Kind: p.Kind}
+		switch {
+		case p.Document != nil:
+			d := p.Document.Header
+			want.From, want.Subject, want.Code = d.From.OrganID, d.Subject, d.Code.CodeNumber+"/"+d.Code.CodeNotation
+			for _, o := range d.To {
+				want.To = append(want.To, o.OrganID)
+			}
+			h.ResponseFor = ResponseFor{}
+		case p.Status != nil:
+			st := p.Status
+			want.From, want.StatusCode = st.From.OrganID, st.StatusCode
+			want.ResponseFor = ResponseFor{OrganID: st.ResponseFor.OrganID, Code: st.ResponseFor.Code, DocumentID: st.ResponseFor.DocumentID}
+		}
+		if diff := cmp.Diff(want, h); diff != "" {
+			t.Errorf("%s: PeekHeader differs from Parse (-parse +peek):\n%s", f, diff)
+		}
+	}
+	if n < 5 {
+		t.Fatalf("compared %d packages, want the test set", n)
 	}
 }

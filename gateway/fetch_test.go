@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -39,12 +40,13 @@ func (a *listedAxis) GetReceivedEdocList(_ context.Context, mt string) ([]axis.R
 	return out, nil
 }
 
-func (a *listedAxis) GetEdoc(_ context.Context, id string) ([]byte, error) {
+func (a *listedAxis) GetEdocTo(_ context.Context, id string, w io.Writer) (int64, error) {
 	a.gets[id]++
 	if err := a.errs[id]; err != nil {
-		return nil, err
+		return 0, err
 	}
-	return a.pkgs[id], nil
+	n, err := w.Write(a.pkgs[id])
+	return int64(n), err
 }
 
 func (a *listedAxis) UpdateStatus(_ context.Context, id, status string) error {

@@ -1,10 +1,12 @@
 package gateway
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -29,12 +31,13 @@ type inStore interface {
 	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	Claim(id, key string) (owner string, err error)
 	UpdateRecipient(id string, rc queue.Recipient, replaces func(current queue.Recipient) bool) (*queue.Record, bool, error)
+	TempDir() string
 }
 
 // axisReceiver is what the receiving side needs of the axis.
 type axisReceiver interface {
 	GetReceivedEdocList(ctx context.Context, messageType string) ([]axis.ReceivedItem, error)
-	GetEdoc(ctx context.Context, docID string) ([]byte, error)
+	GetEdocTo(ctx context.Context, docID string, w io.Writer) (int64, error)
 	UpdateStatus(ctx context.Context, docID, status string) error
 }
 
@@ -204,14 +207,16 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 	stored := false
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
-		raw, err := in.axis.GetEdoc(ctx, it.DocID)
+		// Fetched into a file the store takes over: a package of any
+		// size is never held whole on its way in.
+		path, size, err := in.download(ctx, it.DocID)
 		if err != nil {
-			return false, fmt.Errorf("get %s: %w", it.DocID, err)
+			return false, err
 		}
 		// The header alone orders the queue: urgent packages are verified first.
-		prio := envelope.PeekPriority(bytes.NewReader(raw))
+		prio := peekFile(path)
 		rec, existed, err := in.store.Put(queue.Item{
-			Dir: queue.Inbound, Key: key, Priority: int(prio), Payload: raw,
+			Dir: queue.Inbound, Key: key, Priority: int(prio), File: path,
 			Meta: inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
 		})
 		if err != nil {
@@ -219,7 +224,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		}
 		stored = !existed
 		in.m.messages.WithLabelValues("in", "fetched").Inc()
-		log.Info().Str("id", rec.ID).Str("from", it.From).Int("bytes", len(raw)).Msg("package fetched and stored")
+		log.Info().Str("id", rec.ID).Str("from", it.From).Int64("bytes", size).Msg("package fetched and stored")
 		in.wake.notify()
 	case err != nil:
 		return false, err
@@ -245,4 +250,35 @@ func (in *inbound) receiver(ctx context.Context) {
 		}
 		in.process(r)
 	}
+}
+
+// download fetches a listed package into a file of the store's.
+func (in *inbound) download(ctx context.Context, docID string) (string, int64, error) {
+	f, err := os.CreateTemp(in.store.TempDir(), "fetched-*")
+	if err != nil {
+		return "", 0, fmt.Errorf("store %s: %w", docID, err)
+	}
+	bw := bufio.NewWriterSize(f, 256<<10)
+	n, err := in.axis.GetEdocTo(ctx, docID, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", 0, fmt.Errorf("get %s: %w", docID, err)
+	}
+	return f.Name(), n, nil
+}
+
+// peekFile reads a stored package's priority from its header.
+func peekFile(path string) envelope.Priority {
+	f, err := os.Open(path)
+	if err != nil {
+		return envelope.PriorityNormal
+	}
+	defer f.Close()
+	return envelope.PeekPriority(bufio.NewReader(f))
 }

@@ -47,6 +47,16 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 	}
 	if it.File != "" {
 		defer os.Remove(it.File) // gone after the move; a leftover on failure
+		if fi, err := os.Stat(it.File); err == nil && (s.opts.BlobThreshold < 0 || fi.Size() < s.opts.BlobThreshold) {
+			// Small enough to keep inside the store, as a Payload would be.
+			b, err := os.ReadFile(it.File)
+			if err != nil {
+				return nil, false, fmt.Errorf("put %s: %w", it.Key, err)
+			}
+			it.File, it.Payload = "", b
+		}
+	}
+	if it.File != "" {
 		sum, size, err := hashFile(it.File)
 		if err != nil {
 			return nil, false, fmt.Errorf("put %s: %w", it.Key, err)

@@ -664,3 +664,33 @@ func TestOpenRefusesDamagedFile(t *testing.T) {
 		}
 	}
 }
+
+// A payload handed over as a file is moved into the store, not copied
+// whole through memory; a small one is kept inline as a Payload would be.
+func TestPutFile(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	for _, size := range []int{100, 200 << 10} {
+		data := bytes.Repeat([]byte("x"), size)
+		f, err := os.CreateTemp(s.TempDir(), "in-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Write(data)
+		f.Close()
+		r, _, err := s.Put(Item{Dir: Inbound, Key: fmt.Sprint(size), File: f.Name()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(f.Name()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("size %d: the handed-over file is still there", size)
+		}
+		got, err := s.Payload(r)
+		if err != nil || !bytes.Equal(got, data) || r.Blob != (size >= 64<<10) {
+			t.Errorf("size %d: payload %d bytes, %v, blob %v", size, len(got), err, r.Blob)
+		}
+		if p, err := s.PayloadPath(r); err != nil || (p != "") != r.Blob {
+			t.Errorf("size %d: PayloadPath = %q, %v", size, p, err)
+		}
+	}
+}

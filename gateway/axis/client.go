@@ -214,6 +214,20 @@ func (c *Client) GetEdoc(ctx context.Context, docID string) ([]byte, error) {
 	return b, nil
 }
 
+// GetEdocTo fetches a package into w, decoding the base64 of the JSON
+// answer as it arrives, and returns its size: the package is never held
+// whole in memory.
+func (c *Client) GetEdocTo(ctx context.Context, docID string, w io.Writer) (int64, error) {
+	var n int64
+	_, err := c.do(ctx, call{op: "getEdoc", method: http.MethodPost, fields: c.jsonFields(Field{"docId", docID}, c.filePath()), body: emptyJSON,
+		stream: func(r io.Reader) (*Answer, error) {
+			a, got, err := readDataAnswer(io.LimitReader(r, c.cfg.MaxAnswer+1), w)
+			n = got
+			return a, err
+		}})
+	return n, err
+}
+
 // DownloadEdoc streams a package into w and returns its size.
 func (c *Client) DownloadEdoc(ctx context.Context, docID string, w io.Writer) (int64, error) {
 	var n int64
@@ -345,6 +359,8 @@ type call struct {
 	body     []byte
 	mutating bool                  // a lost answer leaves its effect unknown
 	raw      func(io.Reader) error // reads a non-JSON answer
+	// stream reads a JSON answer of a 200 as it arrives.
+	stream func(io.Reader) (*Answer, error)
 }
 
 // countingBody notes when the whole upload has been read by the transport.
@@ -418,6 +434,16 @@ func (c *Client) roundTrip(ctx context.Context, cl call) (*Answer, error) {
 			return nil, &Error{Op: cl.op, Class: Retryable, Desc: "download cut short", Err: err}
 		}
 		return &Answer{Status: "OK"}, nil
+	}
+	if cl.stream != nil && resp.StatusCode == http.StatusOK {
+		a, err := cl.stream(resp.Body)
+		if err != nil {
+			return nil, &Error{Op: cl.op, Class: Retryable, HTTPStatus: resp.StatusCode, Desc: "answer cut short or malformed", Err: err}
+		}
+		if !a.OK() {
+			return nil, &Error{Op: cl.op, Class: classifyCode(a.ErrorCode), HTTPStatus: resp.StatusCode, Code: a.ErrorCode, Desc: a.ErrorDesc}
+		}
+		return a, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxAnswer+1))
 	if err != nil {

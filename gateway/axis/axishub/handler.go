@@ -238,7 +238,18 @@ func (h *Hub) operate(w http.ResponseWriter, r *http.Request, op string, sys Sys
 		return ok, nil
 	case "getEdoc":
 		b, err := h.fetch(sys, hdr["docId"])
-		return withData(ok, base64.StdEncoding.EncodeToString(b), err)
+		if err != nil {
+			return nil, err
+		}
+		// The package goes out base64 inside the JSON as it is encoded,
+		// never as a second and third copy in memory.
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		io.WriteString(w, `{"status":"OK","ErrorCode":"0","ErrorDesc":"Thanh cong","data":"`)
+		enc := base64.NewEncoder(base64.StdEncoding, w)
+		enc.Write(b)
+		enc.Close()
+		io.WriteString(w, `"}`)
+		return nil, nil
 	case "downloadEdoc":
 		b, err := h.fetch(sys, hdr["docId"])
 		if err != nil {
@@ -292,9 +303,10 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	if err != nil {
 		return "", err
 	}
-	pkg, _ := envelope.ParseBytes(body, envelope.ParseOptions{})
-	if pkg == nil {
-		return "", fail("400", "file_doc is not an edXML package")
+	// Routed by the header alone: the hub never reads the attachments.
+	pkg, err := envelope.PeekHeader(bytes.NewReader(body))
+	if err != nil {
+		return "", fail("400", "the upload is not an edXML package: %v", err)
 	}
 	var to []string
 	if t := hdr["to"]; t != "" {
@@ -303,21 +315,19 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 		}
 	}
 	d := &doc{DocID: newID(h.opts.Now()), From: from, MessageType: mt, Created: h.opts.Now(), Size: len(body), Recipients: map[string]*recipient{}}
-	switch {
-	case pkg.Status != nil:
+	switch pkg.Kind {
+	case envelope.KindStatus:
 		if len(to) == 0 {
-			to = []string{pkg.Status.ResponseFor.OrganID}
+			to = []string{pkg.ResponseFor.OrganID}
 		}
-		d.Notation = pkg.Status.ResponseFor.Code
-		d.Title = "Status " + string(pkg.Status.StatusCode)
-	case pkg.Document != nil:
+		d.Notation = pkg.ResponseFor.Code
+		d.Title = "Status " + string(pkg.StatusCode)
+	default:
 		if len(to) == 0 {
-			for _, o := range pkg.Document.Header.To {
-				to = append(to, o.OrganID)
-			}
+			to = pkg.To
 		}
-		d.Title = pkg.Document.Header.Subject
-		d.Notation = pkg.Document.Header.Code.CodeNumber + "/" + pkg.Document.Header.Code.CodeNotation
+		d.Title = pkg.Subject
+		d.Notation = pkg.Code
 	}
 	if len(to) == 0 {
 		return "", fail("400", "the package names no recipient")
