@@ -15,9 +15,17 @@ import (
 	"lienthong/queue"
 )
 
+// largePackage is the size from which received packages are verified one
+// at a time: verification still reads a package whole.
+const largePackage = 8 << 20
+
 // process verifies one stored package, read once, and delivers it: a
 // document to the inbox, a status to the record it is about.
 func (in *inbound) process(r *queue.Record) {
+	if r.Size > largePackage {
+		in.large.Lock()
+		defer in.large.Unlock()
+	}
 	rec := readIn(r)
 	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
 	raw, err := in.store.Payload(r)
