@@ -116,6 +116,24 @@ func (e *sendEnv) attempt(t *testing.T) *queue.Record {
 	return got
 }
 
+// attemptUnder makes one attempt with the hub misbehaving as f.
+func (e *sendEnv) attemptUnder(t *testing.T, f axishub.Faults) *queue.Record {
+	t.Helper()
+	e.hub.SetFaults(f)
+	defer e.hub.SetFaults(axishub.Faults{})
+	return e.attempt(t)
+}
+
+// wantState checks where an attempt left a record.
+func wantState(t *testing.T, got *queue.Record, state queue.State, ambiguous bool) outRecord {
+	t.Helper()
+	rec := readOut(got)
+	if got.State != state || rec.Ambiguous != ambiguous {
+		t.Errorf("state %s, ambiguous %v; want %s, %v (last error %q)", got.State, rec.Ambiguous, state, ambiguous, got.LastError)
+	}
+	return rec
+}
+
 // atHub is how many status packages the hub holds from A.
 func (e *sendEnv) atHub(t *testing.T) int {
 	t.Helper()
@@ -144,13 +162,8 @@ func TestSendOutcomes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newSendEnv(t, tt.me)
 			e.queued(t)
-			e.hub.SetFaults(tt.faults)
-			got := e.attempt(t)
-			e.hub.SetFaults(axishub.Faults{})
-			rec := readOut(got)
-			if got.State != tt.want || rec.Ambiguous != tt.ambig {
-				t.Errorf("state %s, ambiguous %v; want %s, %v (last error %q)", got.State, rec.Ambiguous, tt.want, tt.ambig, got.LastError)
-			}
+			got := e.attemptUnder(t, tt.faults)
+			rec := wantState(t, got, tt.want, tt.ambig)
 			if tt.want == queue.Done && rec.AxisDocID == "" {
 				t.Error("sent without the axis DocId")
 			}
@@ -182,8 +195,7 @@ func TestSendReconciles(t *testing.T) {
 			e := newSendEnv(t, codeA)
 			r := e.queued(t)
 			if tt.uploaded {
-				e.hub.SetFaults(axishub.Faults{DropAfterUpload: 1})
-				e.attempt(t)
+				e.attemptUnder(t, axishub.Faults{DropAfterUpload: 1})
 			} else {
 				// As a killed process leaves it: marked, never uploaded.
 				if _, err := e.store.SetMeta(r.ID, markAmbiguous); err != nil {
@@ -191,13 +203,7 @@ func TestSendReconciles(t *testing.T) {
 				}
 			}
 			e.clock.Advance(time.Hour) // past any backoff
-			e.hub.SetFaults(tt.reconcile)
-			got := e.attempt(t)
-			e.hub.SetFaults(axishub.Faults{})
-			rec := readOut(got)
-			if got.State != tt.want || rec.Ambiguous != tt.ambig {
-				t.Errorf("state %s, ambiguous %v; want %s, %v (last error %q)", got.State, rec.Ambiguous, tt.want, tt.ambig, got.LastError)
-			}
+			wantState(t, e.attemptUnder(t, tt.reconcile), tt.want, tt.ambig)
 			if n := e.atHub(t); n != tt.atHub {
 				t.Errorf("the hub holds %d packages, want %d", n, tt.atHub)
 			}
@@ -258,9 +264,7 @@ func TestSendSettlesTheProbe(t *testing.T) {
 	if ok, _ := e.out.breaker.allow(later); !ok {
 		t.Fatal("no probe after the cooldown")
 	}
-	e.hub.SetFaults(axishub.Faults{ErrorRate: 1}) // the reconcile fails
-	e.attempt(t)
-	e.hub.SetFaults(axishub.Faults{})
+	e.attemptUnder(t, axishub.Faults{ErrorRate: 1}) // the reconcile fails
 	after := e.clock.Now().Add(time.Hour)
 	if ok, _ := e.out.breaker.allow(after); !ok {
 		t.Fatal("the probe of a failed reconcile was never settled: the breaker stays shut")

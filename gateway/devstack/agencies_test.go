@@ -26,14 +26,7 @@ func TestTwoAgenciesOneGateway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, "the unit's document at the peer", func() bool {
-		items := newInbox(t, s.PeerClient, localapi.InboxNew)
-		if len(items) == 1 {
-			got = items[0]
-		}
-		return len(items) == 1
-	})
+	got := waitInbox(t, clock, s.PeerClient, localapi.InboxNew, 1, "the unit's document at the peer")[0]
 	if got.From != devstack.UnitCode || got.DocumentID != acc.DocumentID || got.SignatureWarning != "" {
 		t.Errorf("at the peer: %+v, want it from %s, signed by it", got, devstack.UnitCode)
 	}

@@ -26,14 +26,7 @@ func TestRevokeRegisteredDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var orig localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, "the document at the peer", func() bool {
-		items := newInbox(t, s.PeerClient, localapi.InboxNew)
-		if len(items) == 1 {
-			orig = items[0]
-		}
-		return len(items) == 1
-	})
+	orig := waitInbox(t, clock, s.PeerClient, localapi.InboxNew, 1, "the document at the peer")[0]
 	if _, err := s.PeerClient.Answer(ctx, orig.ID, localapi.StatusRequest{Code: "03"}); err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +43,7 @@ func TestRevokeRegisteredDocument(t *testing.T) {
 	if again, err := s.Client.Revoke(ctx, acc.ID, "Ban hành nhầm"); err != nil || again.ID != rev.ID {
 		t.Errorf("second Revoke = %v, %v; want the first revocation again", again, err)
 	}
-	var change localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, "the revocation in the peer's inbox", func() bool {
-		items := newInbox(t, s.PeerClient, localapi.InboxNew)
-		if len(items) == 1 {
-			change = items[0]
-		}
-		return len(items) == 1
-	})
+	change := waitInbox(t, clock, s.PeerClient, localapi.InboxNew, 1, "the revocation in the peer's inbox")[0]
 	if change.BusinessDocType != 1 || change.DocumentID != orig.DocumentID || !slices.Equal(change.TargetIDs, []string{orig.ID}) || change.TargetUnknown {
 		t.Fatalf("revocation item = %+v, want type 1 linked to %s", change, orig.ID)
 	}
@@ -103,14 +89,7 @@ func TestAnswerOrderAndRecallOfStatus(t *testing.T) {
 	if _, err := s.Client.Submit(ctx, memo("V/v thứ tự trạng thái", 0), nil); err != nil {
 		t.Fatal(err)
 	}
-	var item localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, "the document at the peer", func() bool {
-		items := newInbox(t, s.PeerClient, localapi.InboxNew)
-		if len(items) == 1 {
-			item = items[0]
-		}
-		return len(items) == 1
-	})
+	item := waitInbox(t, clock, s.PeerClient, localapi.InboxNew, 1, "the document at the peer")[0]
 	answered, err := s.PeerClient.Answer(ctx, item.ID, localapi.StatusRequest{Code: "03"})
 	if err != nil {
 		t.Fatal(err)

@@ -38,14 +38,7 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var item localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, "the document at the peer", func() bool {
-		items := newInbox(t, s.PeerClient, localapi.InboxNew)
-		if len(items) == 1 {
-			item = items[0]
-		}
-		return len(items) == 1
-	})
+	item := waitInbox(t, clock, s.PeerClient, localapi.InboxNew, 1, "the document at the peer")[0]
 	if _, err := s.PeerClient.Answer(context.Background(), item.ID, localapi.StatusRequest{Code: "03"}); err != nil {
 		t.Fatal(err)
 	}

@@ -123,14 +123,7 @@ func TestForgeriesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var peerItem localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, "our document at the peer", func() bool {
-		items := newInbox(t, s.PeerClient, localapi.InboxNew)
-		if len(items) == 1 {
-			peerItem = items[0]
-		}
-		return len(items) == 1
-	})
+	peerItem := waitInbox(t, clock, s.PeerClient, localapi.InboxNew, 1, "our document at the peer")[0]
 	if _, err := s.PeerClient.Answer(ctx, peerItem.ID, localapi.StatusRequest{Code: "03"}); err != nil {
 		t.Fatal(err)
 	}
@@ -156,14 +149,7 @@ func TestForgeriesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ours localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, "the peer's document in our inbox", func() bool {
-		items := newInbox(t, s.Client, localapi.InboxNew)
-		if len(items) == 1 {
-			ours = items[0]
-		}
-		return len(items) == 1
-	})
+	ours := waitInbox(t, clock, s.Client, localapi.InboxNew, 1, "the peer's document in our inbox")[0]
 	tp.send(t, thirdCode, statusFrom(devstack.PeerCode, devstack.AgencyCode, genuine.DocumentID, envelope.StatusRecall, clock.Now()))
 	quarantinedOnce(t, s, clock, 3)
 	if it, _ := s.Client.InboxItem(ctx, ours.ID); it.State != localapi.InboxNew || it.Recall {

@@ -112,6 +112,17 @@ func recipientStatus(t *testing.T, c *localapi.Client, id string) string {
 	return d.Recipients[0].StatusCode
 }
 
+// waitInbox waits until c's inbox holds n items in state and returns them.
+func waitInbox(t *testing.T, clock *fakeClock, c *localapi.Client, state string, n int, what string) []localapi.InboxItem {
+	t.Helper()
+	var items []localapi.InboxItem
+	eventually(t, clock, 500*time.Millisecond, what, func() bool {
+		items = newInbox(t, c, state)
+		return len(items) == n
+	})
+	return items
+}
+
 func newInbox(t *testing.T, c *localapi.Client, state string) []localapi.InboxItem {
 	t.Helper()
 	items, err := c.Inbox(context.Background(), state, 0)
