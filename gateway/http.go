@@ -221,11 +221,11 @@ const maxFiles = 256
 func readSubmission(r *http.Request, tmp string, early func(*envelope.Metadata) error) (_ *envelope.Metadata, files []envelope.Attachment, err error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
-		return nil, nil, envelope.Problems{{Path: "Content-Type", Rule: "must be multipart/form-data with a metadata part", Value: r.Header.Get("Content-Type")}}
+		return nil, files, envelope.Problems{{Path: "Content-Type", Rule: "must be multipart/form-data with a metadata part", Value: r.Header.Get("Content-Type")}}
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, nil, envelope.Problems{{Path: "Content-Type", Rule: err.Error()}}
+		return nil, files, envelope.Problems{{Path: "Content-Type", Rule: err.Error()}}
 	}
 	var meta *envelope.Metadata
 	for {
@@ -234,31 +234,28 @@ func readSubmission(r *http.Request, tmp string, early func(*envelope.Metadata) 
 			break
 		}
 		if err != nil {
-			return nil, nil, bodyError(err)
+			return nil, files, bodyError(err)
 		}
 		switch p.FormName() {
 		case "metadata":
 			if meta != nil {
-				return nil, nil, envelope.Problems{{Path: "metadata", Rule: "must be sent once"}}
+				return nil, files, envelope.Problems{{Path: "metadata", Rule: "must be sent once"}}
 			}
 			if meta, err = envelope.DecodeMetadata(io.LimitReader(p, maxMetadata)); err != nil {
 				var ps envelope.Problems
 				if errors.As(err, &ps) {
-					return nil, nil, ps
+					return nil, files, ps
 				}
-				return nil, nil, bodyError(err)
+				return nil, files, bodyError(err)
 			}
 			if early != nil {
 				if err := early(meta); err != nil {
-					return nil, nil, err
+					return nil, files, err
 				}
 			}
 		case "file":
-			if meta == nil {
-				return nil, nil, envelope.Problems{{Path: "metadata", Rule: "must come before the files"}}
-			}
 			if len(files) == maxFiles {
-				return nil, nil, envelope.Problems{{Path: fmt.Sprintf("file[%d]", maxFiles), Rule: fmt.Sprintf("a document carries at most %d files", maxFiles)}}
+				return nil, files, envelope.Problems{{Path: fmt.Sprintf("file[%d]", maxFiles), Rule: fmt.Sprintf("a document carries at most %d files", maxFiles)}}
 			}
 			name := p.FileName()
 			if name == "" {
@@ -273,11 +270,11 @@ func readSubmission(r *http.Request, tmp string, early func(*envelope.Metadata) 
 			}
 			files = append(files, a)
 		default:
-			return nil, nil, envelope.Problems{{Path: p.FormName(), Rule: "is not a known part (metadata, file)"}}
+			return nil, files, envelope.Problems{{Path: p.FormName(), Rule: "is not a known part (metadata, file)"}}
 		}
 	}
 	if meta == nil {
-		return nil, nil, envelope.Problems{{Path: "metadata", Rule: "is required: a JSON part named metadata"}}
+		return nil, files, envelope.Problems{{Path: "metadata", Rule: "is required: a JSON part named metadata"}}
 	}
 	for i := range files {
 		if files[i].ContentType == "application/octet-stream" {

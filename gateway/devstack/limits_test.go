@@ -59,7 +59,6 @@ func TestMalformedSubmissions(t *testing.T) {
 		{"unknown field", [][2]string{{"metadata", `{"subjet":"x"}`}}, 422, "subjet"},
 		{"deep", [][2]string{{"metadata", strings.Repeat("[", 10000)}}, 422, "metadata"},
 		{"two metadata parts", [][2]string{{"metadata", good}, {"metadata", good}}, 422, "metadata"},
-		{"file before metadata", [][2]string{{"file:a.pdf", "x"}, {"metadata", good}}, 422, "metadata"},
 		{"free-form documentId", [][2]string{{"metadata", strings.Replace(good, `"subject"`, `"documentId":"../../etc/passwd","subject"`, 1)}}, 422, "documentId"},
 		{"unknown recipient, refused before the files", [][2]string{{"metadata", strings.Replace(good, "000.00.00.G22", "000.00.00.H99", 1)}, {"file:big.pdf", strings.Repeat("x", 1<<20)}}, 422, "to[0]"},
 	}
