@@ -233,7 +233,7 @@ func (x *inbox) load(store recordGetter) error {
 		if err := json.Unmarshal(b, &it); err != nil {
 			return fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		if _, err := store.Get(it.ID); errors.Is(err, queue.ErrNotFound) {
+		if _, err := store.Get(recordOf(it.ID)); errors.Is(err, queue.ErrNotFound) {
 			continue
 		}
 		x.items[it.ID] = &it
@@ -286,7 +286,7 @@ func (x *inbox) drop(store recordGetter) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for id := range x.items {
-		if _, err := store.Get(id); errors.Is(err, queue.ErrNotFound) {
+		if _, err := store.Get(recordOf(id)); errors.Is(err, queue.ErrNotFound) {
 			delete(x.items, id)
 		}
 	}
@@ -311,4 +311,13 @@ func (x *inbox) idFor(record, agency string) string {
 		}
 	}
 	return record
+}
+
+// recordOf is the record an inbox item came from: an agency's second or
+// later item of one package is the record's id with "-N" added.
+func recordOf(itemID string) string {
+	if i := strings.LastIndexByte(itemID, '-'); i > 0 && strings.Count(itemID, "-") >= 2 {
+		return itemID[:i]
+	}
+	return itemID
 }

@@ -134,3 +134,11 @@ func TestExpectStore(t *testing.T) {
 		t.Errorf("with queue.db present: %v", err)
 	}
 }
+
+func TestRecordOf(t *testing.T) {
+	for in, want := range map[string]string{"in-0000000007": "in-0000000007", "in-0000000007-2": "in-0000000007", "in-0000000007-12": "in-0000000007"} {
+		if got := recordOf(in); got != want {
+			t.Errorf("recordOf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
