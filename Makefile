@@ -48,8 +48,9 @@ fuzz-smoke:
 ## deb: dist/lienthong_$(VERSION)_amd64.deb with both binaries, the unit, man pages and completions
 deb:
 	rm -rf $(PKGROOT) && mkdir -p $(PKGROOT)
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthongd ./cmd/lienthongd
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthong ./cmd/lienthong
+	$(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthongd ./cmd/lienthongd
+	$(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthong ./cmd/lienthong
+	gzip -9n < deploy/deb/changelog > $(PKGROOT)/changelog.gz
 	env -u LIENTHONG_API $(PKGROOT)/lienthong man | gzip -9n > $(PKGROOT)/lienthong.1.gz
 	$(PKGROOT)/lienthongd -h 2>&1 | $(PKGROOT)/lienthong man --name lienthongd --section 8 - | gzip -9n > $(PKGROOT)/lienthongd.8.gz
 	for sh in bash zsh fish; do env -u LIENTHONG_API $(PKGROOT)/lienthong completion $$sh > $(PKGROOT)/lienthong.$$sh; done
