@@ -109,6 +109,17 @@ func TestConnectionAndUploadCaps(t *testing.T) {
 	for _, c := range idle {
 		c.Close()
 	}
+	// The server frees the slots as it sees the connections go: wait for
+	// an answer before going on.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if _, err := s.Client.Ready(context.Background()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the API did not answer after the idle connections closed")
+		}
+		time.Sleep(10 * time.Millisecond) // waiting for the server to notice the closes; the answer ends the wait
+	}
 
 	// One upload in flight, held open; the next is told to come back.
 	pr, pw := io.Pipe()
