@@ -157,11 +157,12 @@ func runBuild(e *env, args []string) error {
 	}
 	var atts []envelope.Attachment
 	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
+		// Streamed from the file as it is encoded: a 100 MiB scan is never
+		// held whole.
+		if _, err := os.Stat(f); err != nil {
 			return err
 		}
-		atts = append(atts, envelope.Attachment{Name: filepath.Base(f), Data: data})
+		atts = append(atts, envelope.Attachment{Name: filepath.Base(f), Path: f})
 	}
 	if meta.From == nil {
 		return errors.New(`metadata: "from" is required when building outside the daemon`)
