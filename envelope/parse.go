@@ -21,6 +21,10 @@ type ParseOptions struct {
 	// Validate, when set, receives the options for the rule check Parse runs
 	// after decoding; nil means the defaults.
 	Validate *ValidateOptions
+
+	// noData leaves attachment contents undecoded: what a package claims
+	// before its signature is checked needs its header, not its files.
+	noData bool
 }
 
 // Parse reads an edXML package. A package that cannot be read at all (not
@@ -378,6 +382,9 @@ func (d *decoder) attachment(el *etree.Element, path string) Attachment {
 	enc := d.one(el, path, "ContentTransferEncoded")
 	if enc == nil {
 		d.probs.add(path+"/ContentTransferEncoded", "is required", "")
+		return a
+	}
+	if d.opts.noData {
 		return a
 	}
 	data, err := decodeBase64(text(enc))

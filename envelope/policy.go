@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -92,18 +93,39 @@ func (p *Package) Sender() string {
 // back with SignatureErr set. Rule problems come back as Problems next to
 // the package, as from Parse.
 func OpenInbound(raw []byte, pol SignaturePolicy, opts VerifyOptions) (*Inbound, error) {
-	doc, err := readTree(bytes.NewReader(raw), opts.Parse.Limits)
+	return OpenInboundReader(bytes.NewReader(raw), pol, opts)
+}
+
+// OpenInboundReader is OpenInbound reading the package from r, so that a
+// caller holding it in a file need not hold it in memory as well.
+func OpenInboundReader(r io.Reader, pol SignaturePolicy, opts VerifyOptions) (*Inbound, error) {
+	doc, err := readTree(r, opts.Parse.Limits)
 	if err != nil {
 		return nil, err
 	}
-	claimed, perr := Decode(doc.Root(), opts.Parse)
+	// What the package claims, its files left undecoded: when the
+	// signature holds, what is read is decoded from what it covers.
+	headerOnly := opts.Parse
+	headerOnly.noData = true
+	claimed, perr := Decode(doc.Root(), headerOnly)
 	if claimed == nil {
 		return nil, perr
 	}
+	// whole decodes the package as sent, files included, for a policy
+	// that takes it unverified.
+	whole := func() (*Package, error) {
+		p, err := Decode(doc.Root(), opts.Parse)
+		if p == nil {
+			return claimed, perr
+		}
+		p.Signed, p.SignaturePlaceholder = claimed.Signed, claimed.SignaturePlaceholder
+		return p, err
+	}
 	in := &Inbound{Mode: pol.For(claimed.Sender()), Claimed: claimed}
 	if in.Mode == Off {
-		in.Package = claimed
-		return in, perr
+		var werr error
+		in.Package, werr = whole()
+		return in, werr
 	}
 	// Decode read the tree without changing it; verify the same tree.
 	v, err := verifyTree(doc, opts)
@@ -112,8 +134,10 @@ func OpenInbound(raw []byte, pol SignaturePolicy, opts VerifyOptions) (*Inbound,
 		in.Verified, in.Package = v, v.Package
 		return in, err
 	case errors.Is(err, ErrSignature) && in.Mode == Warn:
-		in.Package, in.SignatureErr = claimed, err
-		return in, perr
+		var werr error
+		in.Package, werr = whole()
+		in.SignatureErr = err
+		return in, werr
 	}
 	return in, err
 }

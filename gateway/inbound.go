@@ -33,6 +33,7 @@ type inStore interface {
 	Claim(id, key string) (owner string, err error)
 	UpdateRecipient(id string, rc queue.Recipient, replaces func(current queue.Recipient) bool) (*queue.Record, bool, error)
 	TempDir() string
+	PayloadPath(r *queue.Record) (string, error)
 }
 
 // axisReceiver is what the receiving side needs of the axis.

@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -28,7 +32,7 @@ func (in *inbound) process(r *queue.Record) {
 	}
 	rec := readIn(r)
 	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
-	raw, err := in.store.Payload(r)
+	src, err := in.payload(r)
 	if err != nil {
 		if _, err := in.store.Dead(in.clock.Now(), r.ID, r.Lease, err.Error()); err != nil {
 			log.Error().Err(err).Msg("dead")
@@ -38,9 +42,10 @@ func (in *inbound) process(r *queue.Record) {
 	}
 	cr := in.creds.Load()
 	start := time.Now()
-	pkg, err := envelope.OpenInbound(raw, cr.policy, envelope.VerifyOptions{
+	pkg, err := envelope.OpenInboundReader(src, cr.policy, envelope.VerifyOptions{
 		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: receivedAt(r, rec), AllowNoKeyUsage: cr.allowNoKeyUsage,
 	})
+	src.Close()
 	in.m.verifyDur.Observe(time.Since(start).Seconds())
 	o := in.originOf(rec, pkg, cr)
 	var claimed *envelope.Package
@@ -284,4 +289,28 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// payload reads a stored package: from its blob file when it has one, so
+// that verifying does not add a copy of the whole package.
+func (in *inbound) payload(r *queue.Record) (io.ReadCloser, error) {
+	path, err := in.store.PayloadPath(r)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{bufio.NewReaderSize(f, 256<<10), f}, nil
+	}
+	raw, err := in.store.Payload(r)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(raw)), nil
 }
