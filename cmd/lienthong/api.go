@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -252,11 +253,31 @@ func inboxGet(e *env, c *localapi.Client, id, nth, out string) error {
 	if err != nil {
 		return fmt.Errorf("file number %q: want 1, 2, …", nth)
 	}
-	b, err := c.InboxFile(e.ctx, id, n)
+	var w io.Writer = e.stdout
+	var f *os.File
+	if out != "" {
+		if f, err = os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640); err != nil {
+			return err
+		}
+		w = f
+	}
+	total := int64(0)
+	if it, err := c.InboxItem(e.ctx, id); err == nil && n >= 1 && n <= len(it.Files) {
+		total = it.Files[n-1].Size
+	}
+	m := newByteMeter(e, w, "inbox get "+id+" "+nth, total)
+	err = c.InboxFileTo(e.ctx, id, n, m)
+	m.done()
+	if f != nil {
+		err = errors.Join(err, f.Close())
+	}
 	if err != nil {
+		if f != nil {
+			os.Remove(out)
+		}
 		return apiError(e, err)
 	}
-	return writeOut(e, out, b, 0o640)
+	return nil
 }
 
 // dirFromAPI serves dir search and lookup from the running gateway's

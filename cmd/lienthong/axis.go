@@ -127,11 +127,24 @@ func axisSend(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	m := newByteMeter(e, io.Discard, "axis send", up.Size)
+	open := up.Open
+	up.Open = func() (io.ReadCloser, error) {
+		f, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(f, m), f}, nil
+	}
 	req := axis.SendRequest{From: from, MessageType: typ, Upload: up}
 	if to != "" {
 		req.To = strings.Split(to, ",")
 	}
 	id, err := c.SendEdoc(e.ctx, req)
+	m.done()
 	if err != nil {
 		return err
 	}

@@ -189,7 +189,10 @@ func runQueueBackup(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Backup(f); err != nil {
+	m := newByteMeter(e, f, "queue backup", 0)
+	err = s.Backup(m)
+	m.done()
+	if err != nil {
 		f.Close()
 		os.Remove(*out)
 		return err

@@ -125,8 +125,14 @@ func (c *Client) InboxItem(ctx context.Context, id string) (*InboxItem, error) {
 // InboxFile returns the nth file (from 1) of an inbox item.
 func (c *Client) InboxFile(ctx context.Context, id string, n int) ([]byte, error) {
 	var b bytes.Buffer
-	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/inbox/%s/files/%d", url.PathEscape(id), n), "", nil, &b)
+	err := c.InboxFileTo(ctx, id, n, &b)
 	return b.Bytes(), err
+}
+
+// InboxFileTo copies the nth file of an inbox item into w as it arrives,
+// for files too large to hold.
+func (c *Client) InboxFileTo(ctx context.Context, id string, n int, w io.Writer) error {
+	return c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/inbox/%s/files/%d", url.PathEscape(id), n), "", nil, w)
 }
 
 // Answer sends a business status about an inbox item to its sender.
@@ -194,8 +200,8 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 		}
 		return e
 	}
-	if buf, ok := out.(*bytes.Buffer); ok {
-		_, err = io.Copy(buf, resp.Body)
+	if w, ok := out.(io.Writer); ok {
+		_, err = io.Copy(w, resp.Body)
 		return err
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
