@@ -11,8 +11,10 @@
 // holding only what it uses through small interfaces:
 //
 //	gateway.go      Open, Run, Close; the sides composed; worker wake-ups
-//	credentials.go  the signing key and trust, swapped whole by Reload
-//	http.go         the local API: routes, authentication, errors → status
+//	credentials.go  the signing keys and trust, swapped whole by Reload
+//	agencies.go     the agencies served and each one's key
+//	http.go         the local API: routes, limits, errors → status
+//	scope.go        what each client's token may act for
 //	spool.go        the spool folders, for systems that only write files
 //	record.go       how records are kept in the queue: keys and metadata
 //
@@ -20,9 +22,12 @@
 //	send.go         send slots: lease, send, reconcile an ambiguous send
 //	documents.go    recall, resend and the API's view of a sent document
 //
-//	inbound.go      poll, fetch, store, acknowledge; the receive workers
-//	receive.go      verify once and deliver, or quarantine and refuse
+//	inbound.go      poll, fetch into files, acknowledge; the receive workers
+//	receive.go      verify once and deliver per agency, or quarantine
+//	origin.go       who sent it: the axis's uploader and the signer
+//	binding.go      which agency a signing certificate may sign for
 //	status.go       statuses about our documents, recalls, the inbox answers
+//	change.go       revocations, updates and replacements linked to originals
 //	inbox.go        the inbox folders and their index
 //
 // Run blocks until its context ends and in-flight sends finish within a
