@@ -13,7 +13,8 @@
 //	gateway.go      Open, Run, Close; the sides composed; worker wake-ups
 //	credentials.go  the signing keys and trust, swapped whole by Reload
 //	agencies.go     the agencies served and each one's key
-//	http.go         the local API: routes, limits, errors → status
+//	http.go         the local API: routes, errors → status
+//	limits.go       its limits on connections, uploads and slow clients
 //	scope.go        what each client's token may act for
 //	spool.go        the spool folders, for systems that only write files
 //	record.go       how records are kept in the queue: keys and metadata

@@ -15,7 +15,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -559,102 +558,8 @@ func contentDisposition(name string) string {
 	return `attachment; filename="` + fallback.String() + `"; filename*=UTF-8''` + star.String()
 }
 
-// limitListener closes connections beyond its slots at once: a client
-// holding many idle connections cannot take every descriptor, and those
-// waiting get an immediate refusal rather than a hang.
-type limitListener struct {
-	net.Listener
-	slots chan struct{}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case l.slots <- struct{}{}:
-			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
-		default:
-			c.Close()
-		}
-	}
-}
-
-type slotConn struct {
-	net.Conn
-	once sync.Once
-	free func()
-}
-
-func (c *slotConn) Close() error {
-	c.once.Do(c.free)
-	return c.Conn.Close()
-}
-
-// bodyDeadline keeps an upload alive while it comes in, and only then: the
-// connection's read deadline moves 30 s ahead for every 256 KiB received,
-// so a client trickling a body is cut off while a slow line is not.
-type bodyDeadline struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	got  int
-	next int
-}
-
-const bodyStep, bodyWait = 256 << 10, 30 * time.Second
-
-func newBodyDeadline(w http.ResponseWriter, body io.ReadCloser) io.ReadCloser {
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(bodyWait)) != nil {
-		return body // not a connection that takes deadlines (tests)
-	}
-	return &bodyDeadline{ReadCloser: body, rc: rc, next: bodyStep}
-}
-
-func (b *bodyDeadline) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if b.got += n; b.got >= b.next {
-		b.next = b.got + bodyStep
-		_ = b.rc.SetReadDeadline(time.Now().Add(bodyWait))
-	}
-	return n, err
-}
-
 // agencyView is a directory entry as the API shows it, marked when ours.
 func (g *Gateway) agencyView(e directory.Entry) localapi.Agency {
 	_, ours := g.creds.Load().agencies.serves(e.Code, g.dir)
 	return localapi.Agency{Code: e.Code, Name: e.Name, Parent: e.Parent, Mail: e.Mail, Deleted: e.Deleted, Ours: ours}
-}
-
-// spoolPart writes an uploaded file to a file of its own in tmp, so that
-// an upload is never held whole in memory.
-func spoolPart(r io.Reader, tmp string) ([]byte, string, error) {
-	if tmp == "" {
-		b, err := io.ReadAll(r)
-		return b, "", err
-	}
-	f, err := os.CreateTemp(tmp, "upload-*")
-	if err != nil {
-		return nil, "", err
-	}
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return nil, "", err
-	}
-	return nil, f.Name(), nil
-}
-
-// removeFiles removes the spooled files of a submission.
-func removeFiles(files []envelope.Attachment) {
-	for _, f := range files {
-		if f.Path != "" {
-			os.Remove(f.Path)
-		}
-	}
 }
