@@ -1,7 +1,6 @@
 package envelope
 
 import (
-	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -13,39 +12,11 @@ import (
 // a queue can order received packages without reading their attachments.
 // Anything it cannot read counts as ordinary.
 func PeekPriority(r io.Reader) Priority {
-	dec := xml.NewDecoder(skipBOM(&limitedReader{r: r, max: 1 << 20}))
-	var path []string
-	var text strings.Builder
-	for {
-		tok, err := dec.RawToken()
-		if err != nil {
-			return PriorityNormal
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			path = append(path, t.Name.Local)
-			text.Reset()
-		case xml.CharData:
-			if text.Len() < 16 {
-				text.Write(bytes.TrimSpace(t))
-			}
-		case xml.EndElement:
-			n := len(path)
-			switch {
-			case n == 0:
-				return PriorityNormal
-			case n >= 3 && path[n-1] == "Priority" && path[n-2] == "OtherInfo" && path[n-3] == "MessageHeader":
-				p, err := strconv.Atoi(text.String())
-				if err != nil || !Priority(p).Valid() {
-					return PriorityNormal
-				}
-				return Priority(p)
-			case path[n-1] == "MessageHeader":
-				return PriorityNormal
-			}
-			path = path[:n-1]
-		}
+	h, err := PeekHeader(r)
+	if err != nil {
+		return PriorityNormal
 	}
+	return h.Priority
 }
 
 // Header is what routing a package needs, read from its header alone.
@@ -57,11 +28,12 @@ type Header struct {
 	Code        string // number/notation of a document
 	StatusCode  StatusCode
 	ResponseFor ResponseFor // of a status package
+	Priority    Priority    // ordinary when absent or not a valid value
 }
 
-// PeekHeader reads a package's routing header without reading its body
-// or attachments, so that a hub or a queue can route and order packages of
-// any size in constant memory.
+// PeekHeader reads a package's routing header, MessageHeader (or Bkav's
+// Status), and stops there, so that a hub or a queue can route and order
+// packages of any size in constant memory.
 func PeekHeader(r io.Reader) (*Header, error) {
 	dec := xml.NewDecoder(skipBOM(&limitedReader{r: r, max: 4 << 20}))
 	var path []string
@@ -110,6 +82,10 @@ func PeekHeader(r io.Reader) (*Header, error) {
 					h.ResponseFor.DocumentID = v
 				case leaf == "Subject" && (parent == "MessageHeader" || parent == "Status") && h.Subject == "":
 					h.Subject = v // the first, as the reader takes it
+				case parent == "OtherInfo" && leaf == "Priority":
+					if p, err := strconv.Atoi(v); err == nil && Priority(p).Valid() {
+						h.Priority = Priority(p)
+					}
 				case leaf == "StatusCode" && h.StatusCode == "":
 					if len(v) == 1 && v[0] >= '0' && v[0] <= '9' {
 						v = "0" + v // some peers write 5 for 05
@@ -117,7 +93,8 @@ func PeekHeader(r io.Reader) (*Header, error) {
 					h.StatusCode = StatusCode(v)
 				}
 			}
-			if path[n-1] == "edXMLHeader" {
+			// The header ends the read: what follows it is never looked at.
+			if inHeader && n >= 2 && path[n-2] == "edXMLHeader" && (path[n-1] == "MessageHeader" || path[n-1] == "Status") {
 				h.Kind = KindDocument
 				if h.StatusCode != "" {
 					h.Kind = KindStatus

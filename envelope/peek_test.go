@@ -75,6 +75,9 @@ func TestPeekHeaderAgreesWithParse(t *testing.T) {
 		case p.Document != nil:
 			d := p.Document.Header
 			want.From, want.Subject, want.Code = d.From.OrganID, d.Subject, d.Code.CodeNumber+"/"+d.Code.CodeNotation
+			if d.OtherInfo.Priority.Valid() {
+				want.Priority = d.OtherInfo.Priority
+			}
 			for _, o := range d.To {
 				want.To = append(want.To, o.OrganID)
 			}
@@ -90,5 +93,23 @@ func TestPeekHeaderAgreesWithParse(t *testing.T) {
 	}
 	if n < 5 {
 		t.Fatalf("compared %d packages, want the test set", n)
+	}
+}
+
+// BenchmarkPeekHeader: routing a 20 MiB package by its header costs the
+// header, not the package.
+func BenchmarkPeekHeader(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "build", "cong-van.edxml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	end := bytes.Index(raw, []byte("</edXML:edXMLHeader>"))
+	big := append(append(bytes.Clone(raw[:end]), "</edXML:edXMLHeader>"...), bytes.Repeat([]byte("A"), 20<<20)...)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(big)))
+	for b.Loop() {
+		if h, err := PeekHeader(bytes.NewReader(big)); err != nil || h.From == "" {
+			b.Fatal(h, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
@@ -75,11 +76,12 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 	if err := o.signable(rec.From); err != nil {
 		return nil, err
 	}
-	raw, err := o.store.Payload(r)
+	src, err := o.store.OpenPayload(r)
 	if err != nil {
 		return nil, err
 	}
-	orig, err := envelope.ParseBytes(raw, envelope.ParseOptions{})
+	orig, err := envelope.Parse(bufio.NewReader(src), envelope.ParseOptions{})
+	src.Close()
 	if err != nil || orig.Document == nil {
 		return nil, fmt.Errorf("read the sent package of %s: %v", id, err)
 	}

@@ -26,14 +26,13 @@ type inStore interface {
 	GetByKey(dir queue.Direction, key string) (*queue.Record, error)
 	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
 	NextDue(dir queue.Direction) (time.Time, bool)
-	Payload(r *queue.Record) ([]byte, error)
 	Done(now time.Time, id string, lease uint64, meta map[string]string) (*queue.Record, error)
 	Retry(now time.Time, id string, lease uint64, cause error) (*queue.Record, error)
 	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	Claim(id, key string) (owner string, err error)
 	UpdateRecipient(id string, rc queue.Recipient, replaces func(current queue.Recipient) bool) (*queue.Record, bool, error)
 	TempDir() string
-	PayloadPath(r *queue.Record) (string, error)
+	OpenPayload(r *queue.Record) (io.ReadCloser, error)
 }
 
 // axisReceiver is what the receiving side needs of the axis.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/gateway/axis"
 	"lienthong/queue"
@@ -124,5 +123,3 @@ func (o origin) uploaderProblem() string {
 	return fmt.Sprintf("MessageHeader/From/OrganId: the package names %s, but the axis says %s uploaded it, "+
 		"which neither is that agency nor is above it", o.claimed, o.uploader)
 }
-
-var _ senders = (*directory.Directory)(nil)

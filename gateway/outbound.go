@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -28,14 +29,13 @@ type outStore interface {
 	GetByKey(dir queue.Direction, key string) (*queue.Record, error)
 	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
 	NextDue(dir queue.Direction) (time.Time, bool)
-	Payload(r *queue.Record) ([]byte, error)
 	Done(now time.Time, id string, lease uint64, meta map[string]string) (*queue.Record, error)
 	Retry(now time.Time, id string, lease uint64, cause error) (*queue.Record, error)
 	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	SetMeta(id string, meta map[string]string) (*queue.Record, error)
 	Resend(id, reason string) (*queue.Record, error)
 	TempDir() string
-	PayloadPath(r *queue.Record) (string, error)
+	OpenPayload(r *queue.Record) (io.ReadCloser, error)
 }
 
 // resolver checks recipients against the agency directory.

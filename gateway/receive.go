@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -32,7 +29,7 @@ func (in *inbound) process(r *queue.Record) {
 	}
 	rec := readIn(r)
 	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
-	src, err := in.payload(r)
+	src, err := in.store.OpenPayload(r)
 	if err != nil {
 		if _, err := in.store.Dead(in.clock.Now(), r.ID, r.Lease, err.Error()); err != nil {
 			log.Error().Err(err).Msg("dead")
@@ -42,7 +39,7 @@ func (in *inbound) process(r *queue.Record) {
 	}
 	cr := in.creds.Load()
 	start := time.Now()
-	pkg, err := envelope.OpenInboundReader(src, cr.policy, envelope.VerifyOptions{
+	pkg, err := envelope.OpenInboundReader(bufio.NewReaderSize(src, 256<<10), cr.policy, envelope.VerifyOptions{
 		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: receivedAt(r, rec), AllowNoKeyUsage: cr.allowNoKeyUsage,
 	})
 	src.Close()
@@ -150,7 +147,7 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	if n > 0 {
 		item.ID = r.ID + "-" + strconv.Itoa(n+1)
 	}
-	if len(in.creds.Load().agencies.byCode) > 1 || len(in.creds.Load().agencies.units) > 0 {
+	if ags := in.creds.Load().agencies; len(ags.byCode) > 1 || len(ags.units) > 0 {
 		item.Agency = agency.OrganID
 	}
 	item.SameDocumentIDAs = sameID
@@ -289,28 +286,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// payload reads a stored package: from its blob file when it has one, so
-// that verifying does not add a copy of the whole package.
-func (in *inbound) payload(r *queue.Record) (io.ReadCloser, error) {
-	path, err := in.store.PayloadPath(r)
-	if err != nil {
-		return nil, err
-	}
-	if path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{bufio.NewReaderSize(f, 256<<10), f}, nil
-	}
-	raw, err := in.store.Payload(r)
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(bytes.NewReader(raw)), nil
 }

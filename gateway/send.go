@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -188,21 +187,10 @@ func idle(s dueStore, dir queue.Direction, now time.Time) time.Duration {
 	return min(max(at.Sub(now), time.Millisecond), most)
 }
 
-// upload is a record's package for sendEdoc: streamed from its blob file
-// when it has one, so a large package is never held whole.
+// upload is a record's package for sendEdoc, streamed from the store on
+// each attempt.
 func (o *outbound) upload(r *queue.Record) (axis.Upload, error) {
-	path, err := o.store.PayloadPath(r)
-	if err != nil {
-		return axis.Upload{}, err
-	}
-	if path == "" {
-		payload, err := o.store.Payload(r)
-		if err != nil {
-			return axis.Upload{}, err
-		}
-		return axis.BytesUpload(r.ID+".edxml", payload), nil
-	}
-	u := axis.Upload{Name: r.ID + ".edxml", Size: r.Size, Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	u := axis.Upload{Name: r.ID + ".edxml", Size: r.Size, Open: func() (io.ReadCloser, error) { return o.store.OpenPayload(r) }}
 	sum, err := hex.DecodeString(r.SHA256)
 	if err != nil || len(sum) != len(u.SHA256) {
 		return axis.Upload{}, fmt.Errorf("record %s has no SHA-256", r.ID)

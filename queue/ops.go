@@ -513,6 +513,23 @@ func (s *Store) PayloadPath(r *Record) (string, error) {
 	return p, nil
 }
 
+// OpenPayload reads a record's payload, checked against its hash, from its
+// blob file when it has one: a large payload is never held whole.
+func (s *Store) OpenPayload(r *Record) (io.ReadCloser, error) {
+	path, err := s.PayloadPath(r)
+	if err != nil {
+		return nil, err
+	}
+	if path != "" {
+		return os.Open(path)
+	}
+	b, err := s.Payload(r)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
 func hashFile(path string) (sum string, size int64, err error) {
 	f, err := os.Open(path)
 	if err != nil {

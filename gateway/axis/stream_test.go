@@ -3,6 +3,7 @@ package axis
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,19 @@ func TestReadDataAnswer(t *testing.T) {
 	for _, bad := range []string{`{"status":"OK","data":"` + b64[:10], `{"data":"!!!"}`, `not json`, `{"status":"OK","data":"a\nb"}`} {
 		if _, _, err := readDataAnswer(strings.NewReader(bad), &bytes.Buffer{}); err == nil {
 			t.Errorf("readDataAnswer(%.30q) took a broken answer", bad)
+		}
+	}
+}
+
+// BenchmarkReadDataAnswer: getEdoc's 20 MiB answer decoded as it arrives.
+func BenchmarkReadDataAnswer(b *testing.B) {
+	pkg := bytes.Repeat([]byte("<edXML>gói tin</edXML>"), 20<<20/24)
+	answer := []byte(`{"status":"OK","ErrorCode":"0","ErrorDesc":"Thanh cong","data":"` + base64.StdEncoding.EncodeToString(pkg) + `"}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkg)))
+	for b.Loop() {
+		if _, n, err := readDataAnswer(bytes.NewReader(answer), io.Discard); err != nil || n != int64(len(pkg)) {
+			b.Fatal(n, err)
 		}
 	}
 }
