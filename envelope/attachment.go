@@ -8,6 +8,7 @@ import (
 	"mime"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -23,25 +24,56 @@ var zipTime = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 // IsZipped reports whether the attachment is a file the sender zipped for
 // transport, as opposed to a zip archive sent as itself.
 func (a *Attachment) IsZipped() bool {
-	return strings.EqualFold(a.ContentType, ContentTypeZip) &&
-		!strings.EqualFold(path.Ext(a.Name), ".zip") &&
-		bytes.HasPrefix(a.Data, []byte("PK\x03\x04"))
+	if !strings.EqualFold(a.ContentType, ContentTypeZip) || strings.EqualFold(path.Ext(a.Name), ".zip") {
+		return false
+	}
+	r, err := a.Open()
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	head := make([]byte, 4)
+	_, err = io.ReadFull(r, head)
+	return err == nil && string(head) == "PK\x03\x04"
 }
 
 // MaxZipRatio bounds how much larger than its zip a zipped attachment may
 // expand: documents and scans compress far less, zip bombs far more.
 const MaxZipRatio = 200
 
-// Unzip returns the single file inside a zipped attachment, refusing more
-// than max bytes uncompressed, or MaxZipRatio times the zip, so a zip bomb
-// cannot exhaust memory; any other zip (more files, damage) is an error.
+// Unzip returns the single file inside a zipped attachment, as UnzipTo
+// reads it.
 func (a *Attachment) Unzip(max int64) (name string, data []byte, err error) {
-	if byRatio := int64(len(a.Data)) * MaxZipRatio; byRatio < max {
+	var b bytes.Buffer
+	name, _, err = a.UnzipTo(&b, max)
+	return name, b.Bytes(), err
+}
+
+// UnzipTo writes the single file inside a zipped attachment to w,
+// refusing more than max bytes uncompressed, or MaxZipRatio times the zip,
+// so a zip bomb cannot exhaust memory or disk; any other zip (more files,
+// damage) is an error. On error w may hold part of the file.
+func (a *Attachment) UnzipTo(w io.Writer, max int64) (name string, n int64, err error) {
+	var src io.ReaderAt = bytes.NewReader(a.Data)
+	size := int64(len(a.Data))
+	if a.Path != "" {
+		f, err := os.Open(a.Path)
+		if err != nil {
+			return "", 0, err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return "", 0, err
+		}
+		src, size = f, fi.Size()
+	}
+	if byRatio := size * MaxZipRatio; byRatio < max {
 		max = byRatio
 	}
-	zr, err := zip.NewReader(bytes.NewReader(a.Data), int64(len(a.Data)))
+	zr, err := zip.NewReader(src, size)
 	if err != nil {
-		return "", nil, err
+		return "", 0, err
 	}
 	var files []*zip.File
 	for _, f := range zr.File {
@@ -50,38 +82,55 @@ func (a *Attachment) Unzip(max int64) (name string, data []byte, err error) {
 		}
 	}
 	if len(files) != 1 {
-		return "", nil, fmt.Errorf("holds %d files, want 1", len(files))
+		return "", 0, fmt.Errorf("holds %d files, want 1", len(files))
 	}
 	f := files[0]
-	if f.UncompressedSize64 > uint64(max) || f.CompressedSize64 > uint64(len(a.Data)) {
-		return "", nil, &LimitError{What: "unzipped size in bytes", Limit: max}
+	if f.UncompressedSize64 > uint64(max) || f.CompressedSize64 > uint64(size) {
+		return "", 0, &LimitError{What: "unzipped size in bytes", Limit: max}
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return "", nil, err
+		return "", 0, err
 	}
 	defer rc.Close()
-	data, err = io.ReadAll(io.LimitReader(rc, max+1))
+	n, err = io.Copy(w, io.LimitReader(rc, max+1))
 	if err != nil {
-		return "", nil, err
+		return "", n, err
 	}
-	if int64(len(data)) > max {
-		return "", nil, &LimitError{What: "unzipped size in bytes", Limit: max}
+	if n > max {
+		return "", n, &LimitError{What: "unzipped size in bytes", Limit: max}
 	}
-	return f.Name, data, nil
+	return f.Name, n, nil
 }
 
 // unzipInPlace replaces a zipped attachment by its file, typed from the
-// attachment's name.
+// attachment's name; one held in a file is unzipped beside it.
 func (a *Attachment) unzipInPlace(max int64) error {
 	if !a.IsZipped() {
 		return nil
 	}
-	_, data, err := a.Unzip(max)
-	if err != nil {
-		return err
+	if a.Path == "" {
+		_, data, err := a.Unzip(max)
+		if err != nil {
+			return err
+		}
+		a.Data = data
+	} else {
+		f, err := os.CreateTemp(filepath.Dir(a.Path), "unzipped-*")
+		if err != nil {
+			return err
+		}
+		_, _, err = a.UnzipTo(f, max)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return err
+		}
+		os.Remove(a.Path)
+		a.Path = f.Name()
 	}
-	a.Data = data
 	a.ContentType = ContentTypeOf(a.Name)
 	return nil
 }

@@ -33,34 +33,36 @@ func (e endless) Read(p []byte) (int, error) {
 
 const head = `<?xml version="1.0"?><edXML xmlns="http://www.mic.gov.vn/TBT/QCVN_102_2016"><edXMLEnvelope><edXMLHeader><MessageHeader>`
 
+// hostileCases are packages every reader must refuse, and why.
+var hostileCases = []struct {
+	name string
+	in   string
+	lim  Limits
+	want error
+}{
+	{"doctype", `<?xml version="1.0"?><!DOCTYPE edXML SYSTEM "http://example.invalid/x.dtd"><edXML/>`, Limits{}, ErrDTD},
+	{"entity declaration", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><edXML>&e;</edXML>`, Limits{}, ErrDTD},
+	{"undeclared entity", `<edXML>&e;</edXML>`, Limits{}, ErrSyntax},
+	{"depth", head + strings.Repeat("<a>", 40) + strings.Repeat("</a>", 40), Limits{}, ErrLimit},
+	{"elements", head + strings.Repeat("<a/>", 200), Limits{MaxElements: 100}, ErrLimit},
+	{"attributes", `<edXML ` + strings.Repeat(`a="1" `, 0) + attrs(40) + `/>`, Limits{}, ErrLimit},
+	{"attribute size", `<edXML a="` + strings.Repeat("x", 5000) + `"/>`, Limits{}, ErrLimit},
+	{"text size", head + `<Subject>` + strings.Repeat("x", 70<<10) + `</Subject>`, Limits{}, ErrLimit},
+	{"attachments", `<edXML><AttachmentEncoded>` + strings.Repeat("<Attachment/>", 5) + `</AttachmentEncoded></edXML>`, Limits{MaxAttachments: 4}, ErrLimit},
+	{"duplicate attribute", `<edXML a="1" a="2"/>`, Limits{}, ErrSyntax},
+	{"two roots", `<edXML/><edXML/>`, Limits{}, ErrSyntax},
+	{"text outside root", `<edXML/>junk`, Limits{}, ErrSyntax},
+	{"unclosed", `<edXML><edXMLEnvelope>`, Limits{}, ErrSyntax},
+	{"mismatched end", `<edXML></edXMLEnvelope>`, Limits{}, ErrSyntax},
+	{"invalid utf-8", "<edXML>\xff\xfe</edXML>", Limits{}, ErrSyntax},
+	{"control character", "<edXML>\x01</edXML>", Limits{}, ErrSyntax},
+	{"latin-1", `<?xml version="1.0" encoding="ISO-8859-1"?><edXML/>`, Limits{}, ErrSyntax},
+	{"empty", ``, Limits{}, ErrSyntax},
+	{"not edxml", `<Envelope/>`, Limits{}, ErrNotEdXML},
+}
+
 func TestHostileInput(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		lim  Limits
-		want error
-	}{
-		{"doctype", `<?xml version="1.0"?><!DOCTYPE edXML SYSTEM "http://example.invalid/x.dtd"><edXML/>`, Limits{}, ErrDTD},
-		{"entity declaration", `<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><edXML>&e;</edXML>`, Limits{}, ErrDTD},
-		{"undeclared entity", `<edXML>&e;</edXML>`, Limits{}, ErrSyntax},
-		{"depth", head + strings.Repeat("<a>", 40) + strings.Repeat("</a>", 40), Limits{}, ErrLimit},
-		{"elements", head + strings.Repeat("<a/>", 200), Limits{MaxElements: 100}, ErrLimit},
-		{"attributes", `<edXML ` + strings.Repeat(`a="1" `, 0) + attrs(40) + `/>`, Limits{}, ErrLimit},
-		{"attribute size", `<edXML a="` + strings.Repeat("x", 5000) + `"/>`, Limits{}, ErrLimit},
-		{"text size", head + `<Subject>` + strings.Repeat("x", 70<<10) + `</Subject>`, Limits{}, ErrLimit},
-		{"attachments", `<edXML><AttachmentEncoded>` + strings.Repeat("<Attachment/>", 5) + `</AttachmentEncoded></edXML>`, Limits{MaxAttachments: 4}, ErrLimit},
-		{"duplicate attribute", `<edXML a="1" a="2"/>`, Limits{}, ErrSyntax},
-		{"two roots", `<edXML/><edXML/>`, Limits{}, ErrSyntax},
-		{"text outside root", `<edXML/>junk`, Limits{}, ErrSyntax},
-		{"unclosed", `<edXML><edXMLEnvelope>`, Limits{}, ErrSyntax},
-		{"mismatched end", `<edXML></edXMLEnvelope>`, Limits{}, ErrSyntax},
-		{"invalid utf-8", "<edXML>\xff\xfe</edXML>", Limits{}, ErrSyntax},
-		{"control character", "<edXML>\x01</edXML>", Limits{}, ErrSyntax},
-		{"latin-1", `<?xml version="1.0" encoding="ISO-8859-1"?><edXML/>`, Limits{}, ErrSyntax},
-		{"empty", ``, Limits{}, ErrSyntax},
-		{"not edxml", `<Envelope/>`, Limits{}, ErrNotEdXML},
-	}
-	for _, tt := range tests {
+	for _, tt := range hostileCases {
 		t.Run(tt.name, func(t *testing.T) {
 			pkg, err := Parse(strings.NewReader(tt.in), ParseOptions{Limits: tt.lim})
 			if !errors.Is(err, tt.want) {

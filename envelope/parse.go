@@ -22,6 +22,15 @@ type ParseOptions struct {
 	// after decoding; nil means the defaults.
 	Validate *ValidateOptions
 
+	// FileDir is where a package read by offset (ParseAt, VerifyAt,
+	// OpenInboundAt) puts the contents of large attachments, one file each,
+	// named by Attachment.Path; the caller removes them. Empty holds them
+	// in memory.
+	FileDir string
+
+	// splices are the long texts of a package read by offset, left in
+	// its file; nil for a package read whole.
+	splices *splices
 	// noData leaves attachment contents undecoded: what a package claims
 	// before its signature is checked needs its header, not its files.
 	noData bool
@@ -59,6 +68,9 @@ func Decode(root *etree.Element, opts ParseOptions) (*Package, error) {
 	}
 	d := &decoder{opts: opts}
 	pkg := d.pkg(root)
+	if d.err != nil {
+		return nil, d.err
+	}
 	if pkg == nil {
 		return nil, d.probs.err()
 	}
@@ -87,6 +99,7 @@ func Decode(root *etree.Element, opts ParseOptions) (*Package, error) {
 type decoder struct {
 	opts  ParseOptions
 	probs Problems
+	err   error // a failure to write a file, which is not the package's fault
 }
 
 func (d *decoder) reported(path string) bool {
@@ -387,9 +400,15 @@ func (d *decoder) attachment(el *etree.Element, path string) Attachment {
 	if d.opts.noData {
 		return a
 	}
-	data, err := decodeBase64(text(enc))
+	txt := text(enc)
+	if d.opts.splices.contains([]byte(txt)) {
+		d.external(&a, txt, path)
+		return a
+	}
+	data, err := decodeBase64(txt)
 	if err != nil {
-		d.probs.add(path+"/ContentTransferEncoded", "is not valid base64: "+err.Error(), "")
+		d.probs.add(path+"/ContentTransferEncoded", "is not valid base64", "")
+		return a
 	}
 	a.Data = data
 	return a

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/beevik/etree"
 )
 
 // SignatureMode says what an inbound package's signature must be. Peers
@@ -103,6 +105,10 @@ func OpenInboundReader(r io.Reader, pol SignaturePolicy, opts VerifyOptions) (*I
 	if err != nil {
 		return nil, err
 	}
+	return openInbound(doc, pol, opts)
+}
+
+func openInbound(doc *etree.Document, pol SignaturePolicy, opts VerifyOptions) (*Inbound, error) {
 	// What the package claims, its files left undecoded: when the
 	// signature holds, what is read is decoded from what it covers.
 	headerOnly := opts.Parse

@@ -79,12 +79,18 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // (the decoder is strict and knows only XML's five), and the encoding must be
 // UTF-8.
 func readTree(r io.Reader, lim Limits) (*etree.Document, error) {
+	return readTreeSpliced(r, lim, nil)
+}
+
+// readTreeSpliced is readTree over a splicing reader's output: markers may
+// stand only in text, each once, and count for the text they replace.
+func readTreeSpliced(r io.Reader, lim Limits, sp *splices) (*etree.Document, error) {
 	lim = lim.withDefaults()
 	lr := &limitedReader{r: r, max: lim.MaxBytes}
 	dec := xml.NewDecoder(skipBOM(lr))
 	doc := etree.NewDocument()
 	stack := []*etree.Element{&doc.Element}
-	var texts []int // text bytes per open element
+	var texts []int64 // text bytes per open element
 	elements, attachments := 0, 0
 	rootSeen := false
 
@@ -120,6 +126,11 @@ func readTree(r io.Reader, lim Limits) (*etree.Document, error) {
 			if err != nil {
 				return nil, err
 			}
+			for _, a := range el.Attr {
+				if sp.contains([]byte(a.Value)) {
+					return nil, fmt.Errorf("%w: line %d: text marker in an attribute", ErrSyntax, line(dec))
+				}
+			}
 			top.AddChild(el)
 			stack = append(stack, el)
 			texts = append(texts, 0)
@@ -130,21 +141,37 @@ func readTree(r io.Reader, lim Limits) (*etree.Document, error) {
 			stack = stack[:len(stack)-1]
 			texts = texts[:len(texts)-1]
 		case xml.CharData:
+			size := int64(len(t))
+			if sp.contains(t) {
+				var el *etree.Element
+				if len(stack) > 1 {
+					el = top
+				}
+				if size, err = sp.claim(t, el); err != nil {
+					return nil, err
+				}
+			}
 			if len(stack) == 1 {
-				if len(bytes.TrimSpace(t)) > 0 {
+				if len(bytes.TrimSpace(t)) > 0 && !sp.onlySpace(t) {
 					return nil, fmt.Errorf("%w: line %d: text outside the root element", ErrSyntax, line(dec))
 				}
 				continue
 			}
 			n := &texts[len(texts)-1]
-			*n += len(t)
-			if *n > lim.MaxTextBytes && top.Tag != "ContentTransferEncoded" {
+			*n += size
+			if *n > int64(lim.MaxTextBytes) && top.Tag != "ContentTransferEncoded" {
 				return nil, &LimitError{What: "text size in bytes", Limit: int64(lim.MaxTextBytes), Path: treePath(stack, "")}
 			}
 			top.CreateText(string(t))
 		case xml.Comment:
+			if sp.contains(t) {
+				return nil, fmt.Errorf("%w: line %d: text marker in a comment", ErrSyntax, line(dec))
+			}
 			top.CreateComment(string(t))
 		case xml.ProcInst:
+			if sp.contains(t.Inst) {
+				return nil, fmt.Errorf("%w: line %d: text marker in a processing instruction", ErrSyntax, line(dec))
+			}
 			if t.Target != "xml" {
 				top.CreateProcInst(t.Target, string(t.Inst))
 			} else if len(stack) == 1 && !rootSeen {

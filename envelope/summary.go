@@ -3,6 +3,7 @@ package envelope
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 )
 
 // Summary is the short account of a package that operators and the legacy
@@ -35,7 +36,7 @@ type Summary struct {
 type AttachmentSummary struct {
 	Name        string `json:"name"`
 	ContentType string `json:"contentType"`
-	Size        int    `json:"size"`
+	Size        int64  `json:"size"` // -1 when its file is unreadable
 	SHA256      string `json:"sha256"`
 }
 
@@ -58,9 +59,13 @@ func (p *Package) Summary() Summary {
 		}
 		s.Targets = p.Document.Targets()
 		for _, a := range p.Document.Attachments {
-			sum := sha256.Sum256(a.Data)
+			h, n := sha256.New(), int64(-1)
+			if r, err := a.Open(); err == nil {
+				n, _ = io.Copy(h, r)
+				r.Close()
+			}
 			s.Attachments = append(s.Attachments, AttachmentSummary{
-				Name: a.Name, ContentType: a.ContentType, Size: len(a.Data), SHA256: hex.EncodeToString(sum[:]),
+				Name: a.Name, ContentType: a.ContentType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)),
 			})
 		}
 	case p.Status != nil:

@@ -155,7 +155,13 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) (*Verified, error) {
 		return nil, sigErr(ErrSignatureShape, "cannot canonicalise the package: %v", err)
 	}
 	h := s.digestHash.New()
-	h.Write(canon)
+	if sp := opts.Parse.splices; sp != nil {
+		if err := sp.writeCanonical(h, canon); err != nil {
+			return nil, err
+		}
+	} else {
+		h.Write(canon)
+	}
 	if subtle.ConstantTimeCompare(h.Sum(nil), s.digest) != 1 {
 		return nil, sigErr(ErrDigest, "the %s digest of the package differs from the signed DigestValue", s.digestHash)
 	}
@@ -181,6 +187,9 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) (*Verified, error) {
 	}
 	if err := keyPolicy(chain[0], opts.AllowNoKeyUsage); err != nil {
 		return nil, err
+	}
+	if opts.Parse.splices != nil {
+		canon = nil // markers stand for the attachments
 	}
 	v := &Verified{
 		Package:         pkg,
