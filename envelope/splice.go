@@ -260,7 +260,7 @@ type spliceReader struct {
 	state lexState
 	quote byte
 	last  [2]byte // the two bytes before, for the end of a comment, PI or CDATA
-	out   []byte // what the parser reads next, from pos
+	out   []byte  // what the parser reads next, from pos
 	pos   int
 	cand  []byte // a run too short yet to splice
 	candA int64  // its offset
