@@ -129,7 +129,7 @@ func (a *Attachment) unzipInPlace(max int64) error {
 			return err
 		}
 		os.Remove(a.Path)
-		a.Path = f.Name()
+		a.Path, a.size, a.sum = f.Name(), 0, nil
 	}
 	a.ContentType = ContentTypeOf(a.Name)
 	return nil

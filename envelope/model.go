@@ -188,6 +188,11 @@ type Attachment struct {
 	// Path names a file holding the content instead of Data, for a
 	// document too large to hold: the builder streams it in chunks.
 	Path string `json:",omitempty"`
+
+	// size and sum are the content's length and SHA-256 when a read
+	// decoded it into Path, so that its summary need not read it again.
+	size int64
+	sum  []byte
 }
 
 // Status is a status package (messagetype status, §3).

@@ -167,7 +167,7 @@ func (g gen) status() *Status {
 	}
 }
 
-var cmpPackage = cmp.Options{cmpopts.EquateEmpty()}
+var cmpPackage = cmp.Options{cmpopts.EquateEmpty(), cmpopts.IgnoreUnexported(Attachment{})}
 
 // TestRoundTrip checks Parse(Build(x)) == x over random valid packages of
 // both kinds.

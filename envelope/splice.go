@@ -4,12 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 
 	"github.com/beevik/etree"
@@ -445,109 +442,6 @@ func onlySpace(b []byte) bool {
 		}
 	}
 	return true
-}
-
-// external decodes an attachment whose content stayed in the source,
-// into a file in FileDir, or into memory when there is none.
-func (d *decoder) external(a *Attachment, txt, path string) {
-	r, err := d.opts.splices.textReader([]byte(txt))
-	if err != nil {
-		d.err = err
-		return
-	}
-	if d.opts.FileDir == "" {
-		var b bytes.Buffer
-		if _, err := decodeBase64Stream(&b, r); err != nil {
-			d.probs.add(path+"/ContentTransferEncoded", "is not valid base64", "")
-			return
-		}
-		a.Data = b.Bytes()
-		return
-	}
-	f, err := os.CreateTemp(d.opts.FileDir, "attachment-*")
-	if err != nil {
-		d.err = err
-		return
-	}
-	_, err = decodeBase64Stream(f, r)
-	var bad base64.CorruptInputError
-	if cerr := f.Close(); err == nil || errors.As(err, &bad) || errors.Is(err, errBase64) {
-		if cerr != nil {
-			err = cerr
-		}
-	}
-	switch {
-	case err == nil:
-		a.Path = f.Name()
-	case errors.As(err, &bad) || errors.Is(err, errBase64):
-		os.Remove(f.Name())
-		d.probs.add(path+"/ContentTransferEncoded", "is not valid base64", "")
-	default:
-		os.Remove(f.Name())
-		d.err = err
-	}
-}
-
-var errBase64 = errors.New("illegal base64 data")
-
-// decodeBase64Stream is decodeBase64 over a stream: white space skipped,
-// padding optional but, when present, only at the end.
-func decodeBase64Stream(w io.Writer, r io.Reader) (int64, error) {
-	return io.Copy(w, base64.NewDecoder(base64.StdEncoding, &b64Clean{r: r}))
-}
-
-// b64Clean drops white space from base64 text and pads it at the end when
-// the sender left the padding out, as decodeBase64 accepts.
-type b64Clean struct {
-	r    io.Reader
-	n    int64 // base64 characters passed
-	pads int   // '=' seen
-	eof  bool
-}
-
-func (c *b64Clean) Read(p []byte) (int, error) {
-	for {
-		if c.eof {
-			return c.finish(p)
-		}
-		n, err := c.r.Read(p)
-		j := 0
-		for _, b := range p[:n] {
-			switch {
-			case b == ' ' || b == '\t' || b == '\r' || b == '\n':
-				continue
-			case b == '=':
-				c.pads++
-			case c.pads > 0:
-				return 0, fmt.Errorf("%w after padding at character %d", errBase64, c.n)
-			}
-			p[j] = b
-			j++
-			c.n++
-		}
-		if err == io.EOF {
-			c.eof = true
-		} else if err != nil {
-			return j, err
-		}
-		if j > 0 {
-			return j, nil
-		}
-	}
-}
-
-// finish pads an unpadded tail, which decodeBase64 reads as raw base64.
-func (c *b64Clean) finish(p []byte) (int, error) {
-	rem := int(c.n % 4)
-	if rem == 0 || len(p) == 0 {
-		return 0, io.EOF
-	}
-	if c.pads > 0 {
-		return 0, fmt.Errorf("%w: padded but %d characters long", errBase64, c.n)
-	}
-	k := copy(p, "==="[:4-rem])
-	c.n += int64(k)
-	return k, nil
 }
 
 // ParseAt is Parse over a package read by offset (a file of size bytes),

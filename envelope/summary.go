@@ -59,13 +59,18 @@ func (p *Package) Summary() Summary {
 		}
 		s.Targets = p.Document.Targets()
 		for _, a := range p.Document.Attachments {
-			h, n := sha256.New(), int64(-1)
-			if r, err := a.Open(); err == nil {
-				n, _ = io.Copy(h, r)
-				r.Close()
+			n, sum := a.size, a.sum
+			if sum == nil {
+				h := sha256.New()
+				n = -1
+				if r, err := a.Open(); err == nil {
+					n, _ = io.Copy(h, r)
+					r.Close()
+				}
+				sum = h.Sum(nil)
 			}
 			s.Attachments = append(s.Attachments, AttachmentSummary{
-				Name: a.Name, ContentType: a.ContentType, Size: n, SHA256: hex.EncodeToString(h.Sum(nil)),
+				Name: a.Name, ContentType: a.ContentType, Size: n, SHA256: hex.EncodeToString(sum),
 			})
 		}
 	case p.Status != nil:

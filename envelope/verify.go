@@ -154,21 +154,40 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) (*Verified, error) {
 	if err != nil {
 		return nil, sigErr(ErrSignatureShape, "cannot canonicalise the package: %v", err)
 	}
+	// Read what was signed, not what was sent. A package read by offset
+	// has its attachments decoded while the digest is computed, both
+	// streaming from the file, and dropped if the digest does not hold.
+	type parsed struct {
+		pkg *Package
+		err error
+	}
+	read := make(chan parsed, 1)
+	parse := func() {
+		p, err := ParseBytes(canon, opts.Parse)
+		read <- parsed{p, err}
+	}
+	sp := opts.Parse.splices
+	if sp != nil {
+		go parse()
+	}
 	h := s.digestHash.New()
-	if sp := opts.Parse.splices; sp != nil {
-		if err := sp.writeCanonical(h, canon); err != nil {
-			return nil, err
-		}
+	var herr error
+	if sp != nil {
+		herr = sp.writeCanonical(h, canon)
 	} else {
 		h.Write(canon)
+		parse()
 	}
-	if subtle.ConstantTimeCompare(h.Sum(nil), s.digest) != 1 {
+	res := <-read
+	pkg, perr := res.pkg, res.err
+	switch {
+	case herr != nil:
+		removeFiles(pkg)
+		return nil, herr
+	case subtle.ConstantTimeCompare(h.Sum(nil), s.digest) != 1:
+		removeFiles(pkg)
 		return nil, sigErr(ErrDigest, "the %s digest of the package differs from the signed DigestValue", s.digestHash)
-	}
-
-	// Read what was signed, not what was sent.
-	pkg, perr := ParseBytes(canon, opts.Parse)
-	if pkg == nil {
+	case pkg == nil:
 		return nil, perr
 	}
 	pkg.Signed = true
@@ -182,10 +201,11 @@ func verifyTree(doc *etree.Document, opts VerifyOptions) (*Verified, error) {
 			}
 		}
 	}
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = keyPolicy(chain[0], opts.AllowNoKeyUsage)
 	}
-	if err := keyPolicy(chain[0], opts.AllowNoKeyUsage); err != nil {
+	if err != nil {
+		removeFiles(pkg)
 		return nil, err
 	}
 	if opts.Parse.splices != nil {

@@ -58,7 +58,10 @@ func runInspect(e *env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	pkg, err := readPackage(e, fs.Arg(0), envelope.ParseOptions{Limits: envelope.Limits{MaxBytes: *maxBytes}})
+	pkg, done, err := readPackage(e, fs.Arg(0), envelope.ParseOptions{Limits: envelope.Limits{MaxBytes: *maxBytes}})
+	if done != nil {
+		defer done()
+	}
 	if err != nil {
 		return err
 	}
@@ -68,22 +71,59 @@ func runInspect(e *env, args []string) error {
 }
 
 // readPackage parses a package file, printing every problem of an invalid
-// one on its own line.
-func readPackage(e *env, name string, opts envelope.ParseOptions) (*envelope.Package, error) {
-	r, size, closeIn, err := openInput(e, name)
+// one on its own line. Its attachments are read into files of a temporary
+// folder that done removes, so a 100 MiB package costs no 100 MiB of memory.
+func readPackage(e *env, name string, opts envelope.ParseOptions) (pkg *envelope.Package, done func(), err error) {
+	src, size, closeIn, err := openPackage(e, name, opts.Limits.MaxBytes)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer closeIn()
-	if opts.Limits.MaxBytes > 0 && size > opts.Limits.MaxBytes {
-		return nil, fmt.Errorf("%s: %w", name, &envelope.LimitError{What: "size in bytes", Limit: opts.Limits.MaxBytes})
+	if opts.FileDir, err = os.MkdirTemp("", "lienthong-envelope-"); err != nil {
+		return nil, nil, err
 	}
-	pkg, err := envelope.Parse(r, opts)
+	done = func() { os.RemoveAll(opts.FileDir) }
+	pkg, err = envelope.ParseAt(src, size, opts)
 	if err = printProblems(e, err); err != nil && !errors.Is(err, errReported) {
 		err = fmt.Errorf("%s: %w", name, err)
 	}
-	return pkg, err
+	return pkg, done, err
 }
+
+// openPackage opens a package file to be read by offset; standard input
+// ("-") is first copied to a temporary file, at most max bytes (0: the
+// reader's default).
+func openPackage(e *env, name string, max int64) (src io.ReaderAt, size int64, closeFn func(), err error) {
+	if max <= 0 {
+		max = defaultMaxBytes
+	}
+	var f *os.File
+	if name == "-" {
+		if f, err = os.CreateTemp("", "lienthong-stdin-"); err != nil {
+			return nil, 0, nil, err
+		}
+		os.Remove(f.Name())
+		if _, err = io.Copy(f, io.LimitReader(e.stdin, max+1)); err != nil {
+			f.Close()
+			return nil, 0, nil, err
+		}
+	} else if f, err = os.Open(name); err != nil {
+		return nil, 0, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, err
+	}
+	if fi.Size() > max {
+		f.Close()
+		return nil, 0, nil, fmt.Errorf("%s: %w", name, &envelope.LimitError{What: "size in bytes", Limit: max})
+	}
+	return f, fi.Size(), func() { f.Close() }, nil
+}
+
+// defaultMaxBytes is the reader's own default limit on a package.
+const defaultMaxBytes = 160 << 20
 
 // openInput opens a named file, or standard input for "-", with its size
 // when known (-1 otherwise).

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"lienthong/envelope"
@@ -55,7 +56,10 @@ func runSign(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pkg, err := readPackage(e, fs.Arg(0), envelope.ParseOptions{})
+	pkg, done, err := readPackage(e, fs.Arg(0), envelope.ParseOptions{})
+	if done != nil {
+		defer done()
+	}
 	if err != nil {
 		return err
 	}
@@ -112,12 +116,16 @@ func runVerify(e *env, args []string) error {
 		}
 		opts.Now = func() time.Time { return t }
 	}
-	r, _, closeIn, err := openInput(e, fs.Arg(0))
+	src, size, closeIn, err := openPackage(e, fs.Arg(0), *maxBytes)
 	if err != nil {
 		return err
 	}
 	defer closeIn()
-	v, err := envelope.Verify(r, opts)
+	if opts.Parse.FileDir, err = os.MkdirTemp("", "lienthong-envelope-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(opts.Parse.FileDir)
+	v, err := envelope.VerifyAt(src, size, opts)
 	if err != nil {
 		if errors.Is(err, envelope.ErrInvalid) {
 			fmt.Fprintln(e.stderr, "envelope verify: the signature holds, but the signed content breaks rules:")
