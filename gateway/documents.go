@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"bufio"
 	"cmp"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -76,12 +76,7 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 	if err := o.signable(rec.From); err != nil {
 		return nil, err
 	}
-	src, err := o.store.OpenPayload(r)
-	if err != nil {
-		return nil, err
-	}
-	orig, err := envelope.Parse(bufio.NewReader(src), envelope.ParseOptions{})
-	src.Close()
+	orig, err := o.readSent(r)
 	if err != nil || orig.Document == nil {
 		return nil, fmt.Errorf("read the sent package of %s: %v", id, err)
 	}
@@ -180,4 +175,24 @@ func documentView(r *queue.Record) *localapi.Document {
 		d.Recipients = append(d.Recipients, rc)
 	}
 	return d
+}
+
+// readSent reads a package this gateway sent, for what its header said;
+// its attachments go to a scratch folder, removed at once.
+func (o *outbound) readSent(r *queue.Record) (*envelope.Package, error) {
+	src, err := o.store.OpenPayload(r)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	at, size, err := payloadAt(src)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(o.store.TempDir(), "sent-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	return envelope.ParseAt(at, size, envelope.ParseOptions{FileDir: dir})
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -82,10 +81,6 @@ type inbound struct {
 	pollInterval  time.Duration
 	autoArrived   bool // answer 01 on delivery
 	refuseInvalid bool // answer 02 on quarantine
-
-	// large lets one large package at a time be read and verified whole,
-	// so that receiving workers cannot multiply the largest package.
-	large sync.Mutex
 
 	// fetches holds the listed packages that could not be fetched, each
 	// with its own backoff, so one never holds back the ones behind it.

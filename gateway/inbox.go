@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -55,42 +57,82 @@ var errUndeliverable = errors.New("undeliverable")
 
 // write writes an item and its files into the inbox, replacing an
 // earlier attempt, and copies it to the spool inbox when one is set. All
-// the files together may expand to maxFile bytes at most.
+// the files together may expand to maxFile bytes at most. Files are
+// streamed, from memory or from the files a read left them in, never held.
 func (x *inbox) write(item *localapi.InboxItem, atts []envelope.Attachment) error {
-	files := make([]namedFile, 0, len(atts))
+	if err := os.MkdirAll(x.dir, 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(x.dir, ".tmp-"+item.ID+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
 	item.Files = nil
 	left := x.maxFile
 	for i, a := range atts {
-		name, data := a.Name, a.Data
-		if a.IsZipped() {
-			n, d, err := a.Unzip(left)
-			if err != nil {
-				return fmt.Errorf("%w: attachment %d (%s): %v", errUndeliverable, i+1, cleanName(a.Name), err)
-			}
-			name, data = cmp.Or(n, name), d
+		f, err := writeAttachment(tmp, i+1, &a, left, x.maxFile)
+		if err != nil {
+			return err
 		}
-		if left -= int64(len(data)); left < 0 {
-			return fmt.Errorf("%w: the attachments expand to more than %d bytes in all", errUndeliverable, x.maxFile)
-		}
-		sum := sha256.Sum256(data)
-		clean := cleanName(name)
-		f := localapi.File{N: i + 1, Name: clean, ContentType: a.ContentType, Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
-		if clean != name {
-			f.SenderName = strconv.QuoteToASCII(name)
-		}
-		if a.IsZipped() {
-			f.ContentType = envelope.ContentTypeOf(name)
-		}
+		left -= f.Size
 		item.Files = append(item.Files, f)
-		files = append(files, namedFile{fileName(f), data})
 	}
-	if err := writeFolder(x.dir, item.ID, item, files); err != nil {
+	if err := commitFolder(tmp, x.dir, item); err != nil {
 		return err
 	}
 	if x.spool != "" {
-		return writeFolder(x.spool, item.ID, item, files)
+		return copyFolder(filepath.Join(x.dir, item.ID), x.spool, item)
 	}
 	return nil
+}
+
+// writeAttachment writes the nth attachment into dir, unzipped when the
+// sender zipped it, hashed as it is written, at most left of the max bytes
+// all files may take.
+func writeAttachment(dir string, n int, a *envelope.Attachment, left, max int64) (localapi.File, error) {
+	part := filepath.Join(dir, fmt.Sprintf(".part-%d", n))
+	out, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return localapi.File{}, err
+	}
+	defer out.Close()
+	h := sha256.New()
+	w := io.MultiWriter(out, h)
+	name, zipped := a.Name, a.IsZipped()
+	var size int64
+	if zipped {
+		inner, sz, err := a.UnzipTo(w, left)
+		if err != nil {
+			return localapi.File{}, fmt.Errorf("%w: attachment %d (%s): %v", errUndeliverable, n, cleanName(a.Name), err)
+		}
+		name, size = cmp.Or(inner, name), sz
+	} else {
+		r, err := a.Open()
+		if err != nil {
+			return localapi.File{}, err
+		}
+		size, err = io.Copy(w, io.LimitReader(r, left+1))
+		r.Close()
+		if err != nil {
+			return localapi.File{}, err
+		}
+		if size > left {
+			return localapi.File{}, fmt.Errorf("%w: the attachments come to more than %d bytes in all", errUndeliverable, max)
+		}
+	}
+	if err := out.Sync(); err != nil {
+		return localapi.File{}, err
+	}
+	clean := cleanName(name)
+	f := localapi.File{N: n, Name: clean, ContentType: a.ContentType, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if clean != name {
+		f.SenderName = strconv.QuoteToASCII(name)
+	}
+	if zipped {
+		f.ContentType = envelope.ContentTypeOf(name)
+	}
+	return f, os.Rename(part, filepath.Join(dir, fileName(f)))
 }
 
 // update records an item's state change on disk, then in memory.
@@ -115,11 +157,6 @@ func (x *inbox) file(id string, n int) (*localapi.File, *os.File, error) {
 	f := item.Files[n-1]
 	fh, err := os.Open(filepath.Join(x.dir, id, fileName(f)))
 	return &f, fh, err
-}
-
-type namedFile struct {
-	name string
-	data []byte
 }
 
 // fileName is a file's name on disk: its number and its cleaned name,
@@ -168,42 +205,67 @@ func boundName(s string, n int) string {
 	return s[:cut] + ext
 }
 
-// writeFolder writes root/id as a whole: files into a temporary folder,
-// each synced, then one rename.
-func writeFolder(root, id string, item *localapi.InboxItem, files []namedFile) error {
-	if err := os.MkdirAll(root, 0o750); err != nil {
-		return err
+// scratch makes a folder beside the inbox for the files of a package being
+// read, on the same file system as the items they will be copied into; an
+// interrupted one is removed by load.
+func (x *inbox) scratch(id string) (string, error) {
+	if err := os.MkdirAll(x.dir, 0o750); err != nil {
+		return "", err
 	}
-	tmp, err := os.MkdirTemp(root, ".tmp-"+id+"-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
+	return os.MkdirTemp(x.dir, ".tmp-read-"+id+"-")
+}
+
+// commitFolder adds item.json to a folder of synced files and renames it
+// into root as the item's folder, replacing an earlier one.
+func commitFolder(tmp, root string, item *localapi.InboxItem) error {
 	meta, err := json.MarshalIndent(item, "", "  ")
 	if err != nil {
 		return err
 	}
-	for _, f := range append(files, namedFile{itemFile, meta}) {
-		if err := writeSynced(filepath.Join(tmp, f.name), f.data); err != nil {
-			return err
-		}
+	if err := writeSynced(filepath.Join(tmp, itemFile), bytes.NewReader(meta)); err != nil {
+		return err
 	}
 	if err := atomicfile.SyncDir(tmp); err != nil {
 		return err
 	}
-	final := filepath.Join(root, id)
+	final := filepath.Join(root, item.ID)
 	if err := os.RemoveAll(final); err != nil {
 		return err
 	}
 	return atomicfile.Commit(tmp, final)
 }
 
-func writeSynced(path string, b []byte) error {
+// copyFolder copies an item's committed folder into another root, as a
+// whole.
+func copyFolder(src, root string, item *localapi.InboxItem) error {
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(root, ".tmp-"+item.ID+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	for _, f := range item.Files {
+		in, err := os.Open(filepath.Join(src, fileName(f)))
+		if err != nil {
+			return err
+		}
+		err = writeSynced(filepath.Join(tmp, fileName(f)), in)
+		in.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return commitFolder(tmp, root, item)
+}
+
+func writeSynced(path string, r io.Reader) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
+	_, err = io.Copy(f, r)
 	if err == nil {
 		err = f.Sync()
 	}

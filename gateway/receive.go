@@ -1,10 +1,12 @@
 package gateway
 
 import (
-	"bufio"
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -16,17 +18,11 @@ import (
 	"lienthong/queue"
 )
 
-// largePackage is the size from which received packages are verified one
-// at a time: verification still reads a package whole.
-const largePackage = 8 << 20
-
 // process verifies one stored package, read once, and delivers it: a
-// document to the inbox, a status to the record it is about.
+// document to the inbox, a status to the record it is about. The package
+// is read by offset and its attachments decoded into a folder beside the
+// inbox, so memory does not follow its size.
 func (in *inbound) process(r *queue.Record) {
-	if r.Size > largePackage {
-		in.large.Lock()
-		defer in.large.Unlock()
-	}
 	rec := readIn(r)
 	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
 	src, err := in.store.OpenPayload(r)
@@ -37,12 +33,24 @@ func (in *inbound) process(r *queue.Record) {
 		log.Error().Err(err).Msg("stored package unreadable: dead letter")
 		return
 	}
+	defer src.Close()
+	files, err := in.inbox.scratch(r.ID)
+	if err != nil {
+		in.retry(r, err, log)
+		return
+	}
+	defer os.RemoveAll(files)
+	at, size, err := payloadAt(src)
+	if err != nil {
+		in.retry(r, err, log)
+		return
+	}
 	cr := in.creds.Load()
 	start := time.Now()
-	pkg, err := envelope.OpenInboundReader(bufio.NewReaderSize(src, 256<<10), cr.policy, envelope.VerifyOptions{
+	pkg, err := envelope.OpenInboundAt(at, size, cr.policy, envelope.VerifyOptions{
 		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: receivedAt(r, rec), AllowNoKeyUsage: cr.allowNoKeyUsage,
+		Parse: envelope.ParseOptions{FileDir: files},
 	})
-	src.Close()
 	in.m.verifyDur.Observe(time.Since(start).Seconds())
 	o := in.originOf(rec, pkg, cr)
 	var claimed *envelope.Package
@@ -246,6 +254,26 @@ func (in *inbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
 	}
 	in.m.retries.WithLabelValues("in").Inc()
 	log.Error().Err(cause).Msg("inbound processing failed: will retry")
+}
+
+// payloadAt gives a stored package as read by offset: a file as it is, a
+// small payload from memory.
+func payloadAt(src io.Reader) (io.ReaderAt, int64, error) {
+	switch s := src.(type) {
+	case *os.File:
+		fi, err := s.Stat()
+		if err != nil {
+			return nil, 0, err
+		}
+		return s, fi.Size(), nil
+	case interface {
+		io.ReaderAt
+		Size() int64
+	}:
+		return s, s.Size(), nil
+	}
+	b, err := io.ReadAll(src)
+	return bytes.NewReader(b), int64(len(b)), err
 }
 
 // inboxItem is the legacy system's view of a verified document.
