@@ -1,16 +1,19 @@
 package axishub
 
 import (
-	"bytes"
+	"bufio"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"mime"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/gateway/axis"
+	"lienthong/queue/atomicfile"
 )
 
 // failure is a FAIL answer.
@@ -237,26 +241,28 @@ func (h *Hub) operate(w http.ResponseWriter, r *http.Request, op string, sys Sys
 		ok.Count = json.RawMessage(fmt.Sprint(len(items)))
 		return ok, nil
 	case "getEdoc":
-		b, err := h.fetch(sys, hdr["docId"])
+		src, err := h.fetch(sys, hdr["docId"])
 		if err != nil {
 			return nil, err
 		}
-		// The package goes out base64 inside the JSON as it is encoded,
-		// never as a second and third copy in memory.
+		defer src.Close()
+		// The package goes out base64 inside the JSON as it is read from
+		// its file, never whole in memory.
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		io.WriteString(w, `{"status":"OK","ErrorCode":"0","ErrorDesc":"Thanh cong","data":"`)
 		enc := base64.NewEncoder(base64.StdEncoding, w)
-		enc.Write(b)
+		io.Copy(enc, src)
 		enc.Close()
 		io.WriteString(w, `"}`)
 		return nil, nil
 	case "downloadEdoc":
-		b, err := h.fetch(sys, hdr["docId"])
+		src, err := h.fetch(sys, hdr["docId"])
 		if err != nil {
 			return nil, err
 		}
+		defer src.Close()
 		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Write(b)
+		io.Copy(w, src)
 		return nil, nil
 	case "updateStatus":
 		id := hdr["docid"]
@@ -299,12 +305,13 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	if mt != axis.MessageEdoc && mt != axis.MessageStatus {
 		return "", fail("400", "messagetype %q: want edoc or status", hdr["messagetype"])
 	}
-	body, err := readUpload(r, hdr["hash-file"], h.opts.MaxPackage, f)
+	up, size, err := h.readUpload(r, hdr["hash-file"], f)
 	if err != nil {
 		return "", err
 	}
+	defer os.Remove(up) // gone by then when stored
 	// Routed by the header alone: the hub never reads the attachments.
-	pkg, err := envelope.PeekHeader(bytes.NewReader(body))
+	pkg, err := peekFile(up)
 	if err != nil {
 		return "", fail("400", "the upload is not an edXML package: %v", err)
 	}
@@ -314,7 +321,7 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 			return "", fail("400", "to %q is not a JSON array of codes", t)
 		}
 	}
-	d := &doc{DocID: newID(h.opts.Now()), From: from, MessageType: mt, Created: h.opts.Now(), Size: len(body), Recipients: map[string]*recipient{}}
+	d := &doc{DocID: newID(h.opts.Now()), From: from, MessageType: mt, Created: h.opts.Now(), Size: int(size), Recipients: map[string]*recipient{}}
 	switch pkg.Kind {
 	case envelope.KindStatus:
 		if len(to) == 0 {
@@ -344,31 +351,50 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 				return err
 			}
 		}
-		if err := tx.Bucket(bBlobs).Put([]byte(d.DocID), body); err != nil {
+		// The file is in place, and durable, before the record that
+		// names it commits.
+		if err := os.Rename(up, filepath.Join(h.blobs, d.DocID)); err != nil {
+			return err
+		}
+		if err := atomicfile.SyncDir(h.blobs); err != nil {
 			return err
 		}
 		return putDoc(tx, d)
 	})
+	if err != nil {
+		os.Remove(filepath.Join(h.blobs, d.DocID))
+	}
 	return d.DocID, err
 }
 
-// readUpload reads sendEdoc's package in the SDK's form (the raw file and
-// a CRLF, which hash-file does not cover) or, from older clients, as the
-// multipart part file_doc, and checks it against hash-file.
-func readUpload(r *http.Request, hashFile string, limit int64, f Faults) ([]byte, error) {
+func peekFile(path string) (*envelope.Header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return envelope.PeekHeader(bufio.NewReader(f))
+}
+
+// readUpload writes sendEdoc's package, in the SDK's form (the raw file
+// and a CRLF, which hash-file does not cover) or, from older clients, as
+// the multipart part file_doc, to a file beside the blobs, synced, and
+// checks it against hash-file as it is written.
+func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (path string, size int64, err error) {
+	limit := h.opts.MaxPackage
 	src := r.Body
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		mr, err := r.MultipartReader()
 		if err != nil {
-			return nil, fail("400", "multipart body: %v", err)
+			return "", 0, fail("400", "multipart body: %v", err)
 		}
 		for {
 			p, err := mr.NextPart()
 			if err == io.EOF {
-				return nil, fail("400", "no %s part in the upload", axis.FilePart)
+				return "", 0, fail("400", "no %s part in the upload", axis.FilePart)
 			}
 			if err != nil {
-				return nil, fail("400", "multipart body: %v", err)
+				return "", 0, fail("400", "multipart body: %v", err)
 			}
 			if p.FormName() == axis.FilePart {
 				src = p
@@ -380,26 +406,73 @@ func readUpload(r *http.Request, hashFile string, limit int64, f Faults) ([]byte
 	if f.SlowRead > 0 {
 		in = &slowReader{r: src, rate: f.SlowRead}
 	}
-	body, err := io.ReadAll(io.LimitReader(in, limit+3))
+	out, err := os.CreateTemp(h.blobs, ".upload-")
 	if err != nil {
-		return nil, fail("400", "reading the package: %v", err)
+		return "", 0, err
 	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(out.Name())
+		}
+	}()
+	// The last two bytes are held back from the hash: they may be the
+	// SDK's CRLF, which hash-file does not cover.
+	hw := &holdBack{h: sha256.New()}
+	n, err := io.Copy(io.MultiWriter(out, hw), io.LimitReader(in, limit+3))
+	if err != nil {
+		return "", 0, fail("400", "reading the package: %v", err)
+	}
+	without := hw.h.Sum(nil)
+	hw.h.Write(hw.tail)
+	with := hw.h.Sum(nil)
 	got := strings.ToLower(hashFile)
 	matches := func(b []byte) bool {
-		sum := sha256.Sum256(b)
+		sum := [32]byte(b)
 		return got == axis.HashFile(sum, false) || got == axis.HashFile(sum, true)
 	}
 	switch {
-	case bytes.HasSuffix(body, []byte("\r\n")) && matches(body[:len(body)-2]):
-		body = body[:len(body)-2]
-	case !matches(body):
-		return nil, fail("400", "hash-file %q does not match the SHA-256 of the uploaded file", hashFile)
+	case string(hw.tail) == "\r\n" && matches(without):
+		n -= 2
+		if err := out.Truncate(n); err != nil {
+			return "", 0, err
+		}
+	case !matches(with):
+		return "", 0, fail("400", "hash-file %q does not match the SHA-256 of the uploaded file", hashFile)
 	}
-	if len(body) == 0 {
-		return nil, fail("400", "the upload holds no package")
+	if n == 0 {
+		return "", 0, fail("400", "the upload holds no package")
 	}
-	if int64(len(body)) > limit {
-		return nil, fail("413", "package over %d bytes", limit)
+	if n > limit {
+		return "", 0, fail("413", "package over %d bytes", limit)
 	}
-	return body, nil
+	if err := out.Sync(); err != nil {
+		return "", 0, err
+	}
+	return out.Name(), n, nil
+}
+
+// holdBack hashes what is written but its last two bytes.
+type holdBack struct {
+	h    hash.Hash
+	tail []byte
+}
+
+func (b *holdBack) Write(p []byte) (int, error) {
+	if len(b.tail)+len(p) <= 2 {
+		b.tail = append(b.tail, p...)
+		return len(p), nil
+	}
+	if len(p) < 2 {
+		all := append(b.tail, p...)
+		b.h.Write(all[:len(all)-2])
+		b.tail = append(b.tail[:0:0], all[len(all)-2:]...)
+		return len(p), nil
+	}
+	b.h.Write(b.tail)
+	b.h.Write(p[:len(p)-2])
+	b.tail = append(b.tail[:0], p[len(p)-2:]...)
+	return len(p), nil
 }

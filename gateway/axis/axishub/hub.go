@@ -51,6 +51,7 @@ type Options struct {
 // Hub is the reference axis adapter; it is an http.Handler.
 type Hub struct {
 	db      *bolt.DB
+	blobs   string // one file per package, named by its DocId
 	systems map[string]System
 	opts    Options
 
@@ -88,11 +89,15 @@ func Open(opts Options) (*Hub, error) {
 			opts.Seed = opts.Seed<<8 | uint64(c)
 		}
 	}
+	blobs := filepath.Join(opts.Dir, "axishub.blobs")
+	if err := os.MkdirAll(blobs, 0o700); err != nil {
+		return nil, fmt.Errorf("axishub store: %w", err)
+	}
 	db, err := bolt.Open(filepath.Join(opts.Dir, "axishub.db"), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("axishub store: %w", err)
 	}
-	h := &Hub{db: db, systems: map[string]System{}, opts: opts, faults: opts.Faults, rnd: mrand.New(mrand.NewPCG(opts.Seed, 1))}
+	h := &Hub{db: db, blobs: blobs, systems: map[string]System{}, opts: opts, faults: opts.Faults, rnd: mrand.New(mrand.NewPCG(opts.Seed, 1))}
 	for _, s := range opts.Systems {
 		if s.SystemID == "" || s.Secret == "" {
 			db.Close()

@@ -201,7 +201,12 @@ func TestSDKSendForms(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil || a["status"] != "OK" || a["DocId"] == "" || a["ErrorDesc"] != "Thanh cong" {
 				t.Fatalf("answer %s (%v)", w.Body.Bytes(), err)
 			}
-			stored, err := h.fetch(System{Codes: []string{"000.00.00.G22"}}, a["DocId"])
+			src, err := h.fetch(System{Codes: []string{"000.00.00.G22"}}, a["DocId"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := io.ReadAll(src)
+			src.Close()
 			if err != nil || !bytes.Equal(stored, pkg) {
 				t.Fatalf("stored %d bytes (%v), want the %d of the package without the CRLF", len(stored), err, len(pkg))
 			}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -99,9 +101,10 @@ func (h *Hub) received(sys System, mt string) ([]axis.ReceivedItem, error) {
 	return items, err
 }
 
-// fetch returns a package to one of its recipients.
-func (h *Hub) fetch(sys System, id string) ([]byte, error) {
-	var out []byte
+// fetch opens a package for one of its recipients. A store written before
+// packages were kept as files still has them in the blobs bucket.
+func (h *Hub) fetch(sys System, id string) (io.ReadCloser, error) {
+	var old []byte
 	err := h.db.View(func(tx *bolt.Tx) error {
 		d, err := getDoc(tx, id)
 		if err != nil {
@@ -110,10 +113,16 @@ func (h *Hub) fetch(sys System, id string) ([]byte, error) {
 		if !slices.ContainsFunc(sys.Codes, func(c string) bool { return d.Recipients[c] != nil }) {
 			return fail("403", "document %s is not addressed to %s", id, sys.SystemID)
 		}
-		out = bytes.Clone(tx.Bucket(bBlobs).Get([]byte(id)))
+		old = bytes.Clone(tx.Bucket(bBlobs).Get([]byte(id)))
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		return io.NopCloser(bytes.NewReader(old)), nil
+	}
+	return os.Open(filepath.Join(h.blobs, id))
 }
 
 func (h *Hub) updateStatus(sys System, id, status string, duplicate bool) error {
