@@ -4,7 +4,10 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -138,4 +141,71 @@ func BenchmarkVerify(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkVerifyAt verifies signed packages from a file, the way a stored
+// package is verified, its attachments decoded into a scratch folder:
+// memory stays flat from a status package to 20 MiB of attachments.
+func BenchmarkVerifyAt(b *testing.B) {
+	k := testKeys(b)
+	s := k.signer(b, SignerOptions{})
+	for _, c := range []struct {
+		name string
+		p    *Package
+	}{
+		{"status", &Package{Kind: KindStatus, Status: testStatus()}},
+		{"memo-200KiB", &Package{Kind: KindDocument, Document: memo(200 << 10)}},
+		{"memo-1MiB", &Package{Kind: KindDocument, Document: memo(1 << 20)}},
+		{"big-20MiB", &Package{Kind: KindDocument, Document: memo(20 << 20)}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			f := signedFile(b, s, c.p)
+			fi, _ := f.Stat()
+			dir := b.TempDir()
+			b.SetBytes(fi.Size())
+			b.ReportAllocs()
+			for b.Loop() {
+				v, err := VerifyAt(f, fi.Size(), VerifyOptions{Trust: k.trust, Parse: ParseOptions{FileDir: dir}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				removeFiles(v.Package)
+			}
+		})
+	}
+}
+
+// BenchmarkParseAt reads the same files without verifying.
+func BenchmarkParseAt(b *testing.B) {
+	k := testKeys(b)
+	s := k.signer(b, SignerOptions{})
+	for _, n := range []int{200 << 10, 20 << 20} {
+		b.Run(fmt.Sprintf("memo-%dKiB", n>>10), func(b *testing.B) {
+			f := signedFile(b, s, &Package{Kind: KindDocument, Document: memo(n)})
+			fi, _ := f.Stat()
+			dir := b.TempDir()
+			b.SetBytes(fi.Size())
+			b.ReportAllocs()
+			for b.Loop() {
+				p, err := ParseAt(f, fi.Size(), ParseOptions{FileDir: dir})
+				if err != nil {
+					b.Fatal(err)
+				}
+				removeFiles(p)
+			}
+		})
+	}
+}
+
+func signedFile(b *testing.B, s *Signer, p *Package) *os.File {
+	b.Helper()
+	f, err := os.Create(filepath.Join(b.TempDir(), "signed.edxml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	if err := s.Sign(f, p, BuildOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return f
 }

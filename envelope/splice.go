@@ -269,7 +269,8 @@ type spliceReader struct {
 }
 
 func newSpliceReader(src io.ReaderAt, size int64, s *splices) *spliceReader {
-	return &spliceReader{r: bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 256<<10), s: s}
+	buf := int(min(max(size, 4<<10), 256<<10)) // no more than a small package needs
+	return &spliceReader{r: bufio.NewReaderSize(io.NewSectionReader(src, 0, size), buf), s: s}
 }
 
 func (z *spliceReader) Read(p []byte) (int, error) {
