@@ -227,3 +227,30 @@ func merge(dst, src map[string]string) map[string]string {
 	}
 	return dst
 }
+
+// A progress status written before a refusal or a change's answer, and
+// received after it, does not replace it; one written after does.
+func TestSupersedes(t *testing.T) {
+	t0 := time.Date(2026, 3, 16, 9, 0, 0, 0, time.UTC)
+	answered := queue.Recipient{Status: "15", UpdatedAt: t0}
+	tests := []struct {
+		cur  queue.Recipient
+		next string
+		at   time.Time
+		want bool
+	}{
+		{answered, "01", t0, false},
+		{answered, "01", t0.Add(-time.Second), false},
+		{answered, "05", t0.Add(time.Second), true},
+		{queue.Recipient{Status: "02", UpdatedAt: t0}, "03", t0.Add(time.Minute), true},
+		{queue.Recipient{Status: "02", UpdatedAt: t0}, "01", t0.Add(-time.Minute), false},
+		{queue.Recipient{Status: "03", UpdatedAt: t0}, "15", t0.Add(-time.Minute), true}, // answers always count
+		{queue.Recipient{}, "01", time.Time{}, true},
+		{queue.Recipient{Status: "03", UpdatedAt: t0}, "01", t0.Add(time.Minute), false},
+	}
+	for _, tt := range tests {
+		if got := supersedes(tt.cur, tt.next, tt.at); got != tt.want {
+			t.Errorf("supersedes(%s at %s, %s at %s) = %v, want %v", tt.cur.Status, tt.cur.UpdatedAt.Format(time.TimeOnly), tt.next, tt.at.Format(time.TimeOnly), got, tt.want)
+		}
+	}
+}

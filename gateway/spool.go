@@ -107,6 +107,7 @@ func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, e
 		return nil, nil, false, err
 	}
 	var atts []envelope.Attachment
+	defer func() { removeFiles(atts) }()
 	var ps envelope.Problems
 	for i, ma := range meta.Attachments {
 		name := filepath.Base(ma.File)
@@ -115,13 +116,15 @@ func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, e
 			continue
 		}
 		p := filepath.Join(filepath.Dir(path), name)
-		data, err := readRegular(p)
+		// Copied, as it is read, into the store's temporary folder: the
+		// file checked is the file sent, whatever happens to it after.
+		data, copied, err := g.readRegular(p)
 		if err != nil {
 			ps = append(ps, envelope.Problem{Path: fmt.Sprintf("attachments[%d].file", i), Rule: "cannot be read: " + err.Error(), Value: ma.File})
 			continue
 		}
 		files = append(files, p)
-		atts = append(atts, envelope.Attachment{Name: name, Data: data})
+		atts = append(atts, envelope.Attachment{Name: name, Data: data, Path: copied})
 	}
 	if len(ps) > 0 {
 		return files, nil, false, ps
@@ -152,11 +155,24 @@ func openRegular(path string) (*os.File, error) {
 	return f, nil
 }
 
-func readRegular(path string) ([]byte, error) {
+// readRegular copies a plain file of the spool into the store's temporary
+// folder, at most the largest document a submission may be.
+func (g *Gateway) readRegular(path string) (data []byte, copied string, err error) {
 	f, err := openRegular(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	limit := int64(g.cfg.Outbound.MaxDocument)
+	if limit <= 0 {
+		limit = 1 << 62
+	}
+	data, copied, err = spoolPart(io.LimitReader(f, limit+1), g.store.TempDir())
+	if err == nil {
+		if fi, serr := os.Stat(copied); copied != "" && serr == nil && fi.Size() > limit {
+			os.Remove(copied)
+			return nil, "", fmt.Errorf("larger than outbound.max_document (%d bytes)", limit)
+		}
+	}
+	return data, copied, err
 }

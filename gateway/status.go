@@ -49,7 +49,7 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 	}
 	var current string
 	out, applied, err := in.store.UpdateRecipient(out.ID, queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp},
-		func(cur queue.Recipient) bool { current = cur.Status; return advances(cur.Status, string(code)) })
+		func(cur queue.Recipient) bool { current = cur.Status; return supersedes(cur, string(code), st.Timestamp) })
 	if err != nil {
 		in.retry(r, err, log)
 		return
@@ -80,6 +80,29 @@ func advances(cur, next string) bool {
 	}
 	rc, rn := rank(cur), rank(next)
 	return rc < 0 || rn < 0 || rn >= rc
+}
+
+// supersedes reports whether a status received now replaces a recipient's
+// current one. Statuses cross the axis out of order: besides the order of
+// advances, a progress status (01, 03–06) replaces a refusal or an answer
+// to a recall or change only when it was written later, so a late 01 does
+// not undo a 15.
+func supersedes(cur queue.Recipient, next string, at time.Time) bool {
+	if !advances(cur.Status, next) {
+		return false
+	}
+	if progress(next) && !progress(cur.Status) && cur.Status != "" && cur.Status != "sent" {
+		return at.After(cur.UpdatedAt)
+	}
+	return true
+}
+
+func progress(code string) bool {
+	switch code {
+	case "01", "03", "04", "05", "06":
+		return true
+	}
+	return false
 }
 
 // recallRequested marks the inbox document a recall (13) names; it says
