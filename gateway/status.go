@@ -49,7 +49,10 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 	}
 	var current string
 	out, applied, err := in.store.UpdateRecipient(out.ID, queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp},
-		func(cur queue.Recipient) bool { current = cur.Status; return supersedes(cur, string(code), st.Timestamp) })
+		func(cur queue.Recipient) bool {
+			current = cur.Status
+			return supersedes(cur, string(code), st.Timestamp)
+		})
 	if err != nil {
 		in.retry(r, err, log)
 		return
