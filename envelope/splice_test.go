@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -320,4 +321,33 @@ func FuzzSplicedAgrees(f *testing.F) {
 			t.Fatalf("Parse and ParseAt disagree\nParse:\n%v\nParseAt:\n%v", whole, byOffset)
 		}
 	})
+}
+
+// TestVerifyAtMemoryFlat: verifying a package of 16 MiB of attachments
+// from its file allocates a small constant, not the package: buffers, the
+// header's tree, the signature.
+func TestVerifyAtMemoryFlat(t *testing.T) {
+	k := testKeys(t)
+	f, err := os.Create(filepath.Join(t.TempDir(), "big.edxml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := k.signer(t, SignerOptions{}).Sign(f, &Package{Kind: KindDocument, Document: memo(16 << 20)}, BuildOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := f.Stat()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v, err := VerifyAt(f, fi.Size(), VerifyOptions{Trust: k.trust, Parse: ParseOptions{FileDir: t.TempDir()}})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Package.Summary().Attachments[0].Size; got != 16<<20 {
+		t.Fatalf("attachment of %d bytes, want %d", got, 16<<20)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+		t.Errorf("verifying a %d MiB package allocated %d KiB; it should not follow the package's size", fi.Size()>>20, n>>10)
+	}
 }

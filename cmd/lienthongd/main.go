@@ -59,9 +59,10 @@ Flags:
 `
 
 // defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT says
-// otherwise: the collector works harder near it instead of letting a large
-// document's garbage double the process's memory.
-const defaultMemoryLimit = 768 << 20
+// otherwise, below the unit's MemoryHigh: documents stream, so the heap
+// stays far under it, and near it the collector works harder instead of
+// the kernel slowing the daemon.
+const defaultMemoryLimit = 384 << 20
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
