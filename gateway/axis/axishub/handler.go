@@ -351,12 +351,7 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 				return err
 			}
 		}
-		// The file is in place, and durable, before the record that
-		// names it commits.
-		if err := os.Rename(up, filepath.Join(h.blobs, d.DocID)); err != nil {
-			return err
-		}
-		if err := atomicfile.SyncDir(h.blobs); err != nil {
+		if err := h.keep(tx, d.DocID, up, size); err != nil {
 			return err
 		}
 		return putDoc(tx, d)
@@ -365,6 +360,37 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 		os.Remove(filepath.Join(h.blobs, d.DocID))
 	}
 	return d.DocID, err
+}
+
+// smallPackage is the size up to which a package is kept inside the store,
+// committed with its record, rather than as a file of its own: a status
+// package then costs the one commit, not three more flushes.
+const smallPackage = 64 << 10
+
+// keep stores an uploaded package: a small one in the blobs bucket, a
+// larger one as a file, in place and durable before the record that names
+// it commits.
+func (h *Hub) keep(tx *bolt.Tx, id, up string, size int64) error {
+	if size <= smallPackage {
+		b, err := os.ReadFile(up)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bBlobs).Put([]byte(id), b)
+	}
+	f, err := os.Open(up)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(up, filepath.Join(h.blobs, id)); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(h.blobs)
 }
 
 func peekFile(path string) (*envelope.Header, error) {
@@ -378,8 +404,8 @@ func peekFile(path string) (*envelope.Header, error) {
 
 // readUpload writes sendEdoc's package, in the SDK's form (the raw file
 // and a CRLF, which hash-file does not cover) or, from older clients, as
-// the multipart part file_doc, to a file beside the blobs, synced, and
-// checks it against hash-file as it is written.
+// the multipart part file_doc, to a file beside the blobs, and checks it
+// against hash-file as it is written.
 func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (path string, size int64, err error) {
 	limit := h.opts.MaxPackage
 	src := r.Body
@@ -447,9 +473,6 @@ func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (path strin
 	}
 	if n > limit {
 		return "", 0, fail("413", "package over %d bytes", limit)
-	}
-	if err := out.Sync(); err != nil {
-		return "", 0, err
 	}
 	return out.Name(), n, nil
 }

@@ -101,10 +101,10 @@ func (h *Hub) received(sys System, mt string) ([]axis.ReceivedItem, error) {
 	return items, err
 }
 
-// fetch opens a package for one of its recipients. A store written before
-// packages were kept as files still has them in the blobs bucket.
+// fetch opens a package for one of its recipients: a small one from the
+// blobs bucket, a larger one from its file.
 func (h *Hub) fetch(sys System, id string) (io.ReadCloser, error) {
-	var old []byte
+	var small []byte
 	err := h.db.View(func(tx *bolt.Tx) error {
 		d, err := getDoc(tx, id)
 		if err != nil {
@@ -113,14 +113,14 @@ func (h *Hub) fetch(sys System, id string) (io.ReadCloser, error) {
 		if !slices.ContainsFunc(sys.Codes, func(c string) bool { return d.Recipients[c] != nil }) {
 			return fail("403", "document %s is not addressed to %s", id, sys.SystemID)
 		}
-		old = bytes.Clone(tx.Bucket(bBlobs).Get([]byte(id)))
+		small = bytes.Clone(tx.Bucket(bBlobs).Get([]byte(id)))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if old != nil {
-		return io.NopCloser(bytes.NewReader(old)), nil
+	if small != nil {
+		return io.NopCloser(bytes.NewReader(small)), nil
 	}
 	return os.Open(filepath.Join(h.blobs, id))
 }
