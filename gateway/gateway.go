@@ -138,6 +138,9 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	g.creds.Store(cr)
 	g.m = newMetrics(o.Registerer, g.breaker, g.clock, g.store.Stats)
+	o.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "lienthong_flushes_total", Help: "Writes made durable on disk (fsync), by the queue and the inbox: the cost that bounds durable throughput.",
+	}, func() float64 { return float64(g.Flushes()) }))
 	g.m.certExpiry.Set(float64(cr.signer.Certificate().NotAfter.Unix()))
 	g.m.dirAgencies.Set(float64(g.dir.Len()))
 	if t := g.dir.LastSync(); !t.IsZero() {
@@ -461,3 +464,7 @@ func freeSpace(dir string) (uint64, bool) {
 	}
 	return st.Bavail * uint64(st.Bsize), true
 }
+
+// Flushes is how many times the gateway has made writes durable on disk,
+// its queue and its inbox together, since it opened.
+func (g *Gateway) Flushes() uint64 { return g.store.Flushes() + g.inbox.flushes.Load() }

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"lienthong/envelope"
@@ -45,6 +46,8 @@ type inbox struct {
 	mu      sync.Mutex
 	items   map[string]*localapi.InboxItem
 	changed chan struct{} // closed and replaced on every change
+
+	flushes atomic.Uint64 // fsyncs of item files and folders
 }
 
 func newInbox(dir, spool string, maxFile int64) *inbox {
@@ -71,18 +74,18 @@ func (x *inbox) write(item *localapi.InboxItem, atts []envelope.Attachment) erro
 	item.Files = nil
 	left := x.maxFile
 	for i, a := range atts {
-		f, err := writeAttachment(tmp, i+1, &a, left, x.maxFile)
+		f, err := x.writeAttachment(tmp, i+1, &a, left, x.maxFile)
 		if err != nil {
 			return err
 		}
 		left -= f.Size
 		item.Files = append(item.Files, f)
 	}
-	if err := commitFolder(tmp, x.dir, item); err != nil {
+	if err := x.commitFolder(tmp, x.dir, item); err != nil {
 		return err
 	}
 	if x.spool != "" {
-		return copyFolder(filepath.Join(x.dir, item.ID), x.spool, item)
+		return x.copyFolder(filepath.Join(x.dir, item.ID), x.spool, item)
 	}
 	return nil
 }
@@ -90,7 +93,7 @@ func (x *inbox) write(item *localapi.InboxItem, atts []envelope.Attachment) erro
 // writeAttachment writes the nth attachment into dir, unzipped when the
 // sender zipped it, hashed as it is written, at most left of the max bytes
 // all files may take.
-func writeAttachment(dir string, n int, a *envelope.Attachment, left, max int64) (localapi.File, error) {
+func (x *inbox) writeAttachment(dir string, n int, a *envelope.Attachment, left, max int64) (localapi.File, error) {
 	part := filepath.Join(dir, fmt.Sprintf(".part-%d", n))
 	out, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
 	if err != nil {
@@ -121,6 +124,7 @@ func writeAttachment(dir string, n int, a *envelope.Attachment, left, max int64)
 			return localapi.File{}, fmt.Errorf("%w: the attachments come to more than %d bytes in all", errUndeliverable, max)
 		}
 	}
+	x.flushes.Add(1)
 	if err := out.Sync(); err != nil {
 		return localapi.File{}, err
 	}
@@ -141,6 +145,7 @@ func (x *inbox) update(item *localapi.InboxItem) error {
 	if err != nil {
 		return err
 	}
+	x.flushes.Add(2) // the file, then its folder
 	if err := atomicfile.WriteFile(filepath.Join(x.dir, item.ID, itemFile), b, 0o640); err != nil {
 		return err
 	}
@@ -217,14 +222,15 @@ func (x *inbox) scratch(id string) (string, error) {
 
 // commitFolder adds item.json to a folder of synced files and renames it
 // into root as the item's folder, replacing an earlier one.
-func commitFolder(tmp, root string, item *localapi.InboxItem) error {
+func (x *inbox) commitFolder(tmp, root string, item *localapi.InboxItem) error {
 	meta, err := json.MarshalIndent(item, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := writeSynced(filepath.Join(tmp, itemFile), bytes.NewReader(meta)); err != nil {
+	if err := x.writeSynced(filepath.Join(tmp, itemFile), bytes.NewReader(meta)); err != nil {
 		return err
 	}
+	x.flushes.Add(2) // the folder, then its parent once renamed
 	if err := atomicfile.SyncDir(tmp); err != nil {
 		return err
 	}
@@ -237,7 +243,7 @@ func commitFolder(tmp, root string, item *localapi.InboxItem) error {
 
 // copyFolder copies an item's committed folder into another root, as a
 // whole.
-func copyFolder(src, root string, item *localapi.InboxItem) error {
+func (x *inbox) copyFolder(src, root string, item *localapi.InboxItem) error {
 	if err := os.MkdirAll(root, 0o750); err != nil {
 		return err
 	}
@@ -251,22 +257,23 @@ func copyFolder(src, root string, item *localapi.InboxItem) error {
 		if err != nil {
 			return err
 		}
-		err = writeSynced(filepath.Join(tmp, fileName(f)), in)
+		err = x.writeSynced(filepath.Join(tmp, fileName(f)), in)
 		in.Close()
 		if err != nil {
 			return err
 		}
 	}
-	return commitFolder(tmp, root, item)
+	return x.commitFolder(tmp, root, item)
 }
 
-func writeSynced(path string, r io.Reader) error {
+func (x *inbox) writeSynced(path string, r io.Reader) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
 	if err != nil {
 		return err
 	}
 	_, err = io.Copy(f, r)
 	if err == nil {
+		x.flushes.Add(1)
 		err = f.Sync()
 	}
 	return errors.Join(err, f.Close())

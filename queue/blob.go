@@ -41,6 +41,7 @@ func (s *Store) writeBlob(sum string, data []byte) error {
 	if s.opts.NoSync {
 		return os.Rename(tmp.Name(), final)
 	}
+	s.flushed(2) // the file, then its folder
 	if err := atomicfile.Commit(tmp.Name(), final); err != nil {
 		return fmt.Errorf("write blob: %w", err)
 	}
@@ -64,6 +65,7 @@ func (s *Store) moveBlob(sum, path string) error {
 		if err != nil {
 			return fmt.Errorf("move blob: %w", err)
 		}
+		s.flushed(2) // the file, then its folder
 		return atomicfile.Commit(path, final)
 	}
 	return os.Rename(path, final)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -124,6 +125,20 @@ type Store struct {
 
 	mu     sync.Mutex
 	counts map[group]int // records per direction, state and priority
+
+	flushes atomic.Uint64
+}
+
+// Flushes is how many times the store has asked the disk to make writes
+// durable (fsync or fdatasync), since it was opened: the cost that bounds
+// durable throughput, counted so that it can be measured per package.
+func (s *Store) Flushes() uint64 { return s.flushes.Load() }
+
+// flushed counts n flushes unless syncing is off.
+func (s *Store) flushed(n uint64) {
+	if !s.opts.NoSync {
+		s.flushes.Add(n)
+	}
 }
 
 // group is one cell of Stats.
@@ -293,6 +308,9 @@ func (s *Store) commit(batch []*op) {
 		}
 		return nil
 	})
+	if err == nil {
+		s.flushed(2) // bbolt syncs the pages, then the meta page
+	}
 	if err != nil && len(batch) > 1 {
 		// One write broke the transaction: give each its own.
 		for _, o := range batch {

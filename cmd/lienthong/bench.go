@@ -75,9 +75,18 @@ type benchResult struct {
 	Backlog        int     `json:"backlog,omitempty"`
 	BacklogWaiting int     `json:"backlog_waiting_at_end,omitempty"`
 	DaemonCPU      float64 `json:"daemon_cpu_s"`
-	DaemonPeakRSS  float64 `json:"daemon_peak_rss_mib"`
-	Cores          int     `json:"cores"`
-	Key            string  `json:"key,omitempty"`
+	// CPUPerPackage and FlushesPerPackage are each party's share (gateway,
+	// hub, peer) per timed package, from the development exchange.
+	CPUPerPackage     map[string]float64 `json:"cpu_ms_per_package,omitempty"`
+	FlushesPerPackage map[string]float64 `json:"flushes_per_package,omitempty"`
+	// ExchangeCPU is the whole exchange's CPU per package, the runtime's
+	// included; CPUBound is the packages per second it allows on Cores.
+	ExchangeCPU   float64 `json:"exchange_cpu_ms_per_package,omitempty"`
+	CPUBound      float64 `json:"cpu_bound_per_s,omitempty"`
+	OfCPUBound    float64 `json:"throughput_of_cpu_bound,omitempty"`
+	DaemonPeakRSS float64 `json:"daemon_peak_rss_mib"`
+	Cores         int     `json:"cores"`
+	Key           string  `json:"key,omitempty"`
 }
 
 func runBench(e *env, args []string) error {
@@ -136,8 +145,16 @@ func runBench(e *env, args []string) error {
 		}
 	}
 	b := &bench{e: e, t: t, conc: *conc, run: randomRun(), progress: isTerminal(e.stderr)}
-	cpu0, err := t.cpuSeconds(e.ctx)
-	if err != nil {
+	var cpu0 float64
+	var use0 map[string]partyUse
+	b.mark = func() (err error) {
+		if cpu0, err = t.cpuSeconds(e.ctx); err != nil {
+			return err
+		}
+		use0, err = t.parties(e.ctx)
+		return err
+	}
+	if err := b.mark(); err != nil {
 		return err
 	}
 	var lat map[int][]float64
@@ -153,6 +170,16 @@ func runBench(e *env, args []string) error {
 	case "status":
 		lat, span, err = b.statuses(*n)
 	}
+	if err != nil {
+		return err
+	}
+	// The exchange finishes what the timed packages set off (the peer
+	// fetching and applying them) before their cost is read.
+	settle := t.settle
+	if *workload == "urgent" {
+		settle = t.parties // the backlog is still draining, by design
+	}
+	use1, err := settle(e.ctx)
 	if err != nil {
 		return err
 	}
@@ -177,6 +204,9 @@ func runBench(e *env, args []string) error {
 	if r.SignBound > 0 {
 		r.OfBound = round(r.Throughput / r.SignBound)
 	}
+	if use0 != nil && use1 != nil && r.Completed > 0 {
+		r.perParty(use0, use1)
+	}
 	b.report(r, lat)
 	if *asJSON {
 		line, _ := json.Marshal(r)
@@ -186,6 +216,27 @@ func runBench(e *env, args []string) error {
 		return fmt.Errorf("%d of %d packages timed, %d submissions failed", r.Completed, r.N, r.Errors)
 	}
 	return nil
+}
+
+// perParty divides each party's use during the run by the packages timed.
+func (r *benchResult) perParty(before, after map[string]partyUse) {
+	n := float64(r.Completed)
+	r.CPUPerPackage, r.FlushesPerPackage = map[string]float64{}, map[string]float64{}
+	total := 0.0
+	for party, a := range after {
+		cpu := (a.CPUSeconds - before[party].CPUSeconds) * 1000 / n
+		total += cpu
+		if party == "other" {
+			continue
+		}
+		r.CPUPerPackage[party] = round(cpu)
+		r.FlushesPerPackage[party] = round((a.Flushes - before[party].Flushes) / n)
+	}
+	r.ExchangeCPU = round(total)
+	if total > 0 {
+		r.CPUBound = round(float64(r.Cores) * 1000 / total)
+		r.OfCPUBound = round(r.Throughput / r.CPUBound)
+	}
 }
 
 func (b *bench) report(r *benchResult, lat map[int][]float64) {
@@ -202,6 +253,14 @@ func (b *bench) report(r *benchResult, lat map[int][]float64) {
 		fmt.Fprintf(w, "backlog         %d ordinary documents queued first; %d still waiting at the end\n", r.Backlog, r.BacklogWaiting)
 	}
 	fmt.Fprintf(w, "daemon          %.1f CPU s, peak RSS %.0f MiB\n", r.DaemonCPU, r.DaemonPeakRSS)
+	for _, p := range []string{"gateway", "hub", "peer"} {
+		if cpu, ok := r.CPUPerPackage[p]; ok {
+			fmt.Fprintf(w, "  %-13s %.2f ms CPU, %.1f flushes per package\n", p, cpu, r.FlushesPerPackage[p])
+		}
+	}
+	if r.CPUBound > 0 {
+		fmt.Fprintf(w, "CPU bound       %.0f packages/s (%.2f ms CPU per package for the whole exchange, %d cores); throughput is %.2f of it\n", r.CPUBound, r.ExchangeCPU, r.Cores, r.OfCPUBound)
+	}
 	if r.SignBound > 0 {
 		fmt.Fprintf(w, "signing bound   %.0f signatures/s (%s, %d cores); throughput is %.2f of it\n", r.SignBound, r.Key, r.Cores, r.OfBound)
 	} else {
@@ -222,6 +281,8 @@ type bench struct {
 	errors   atomic.Int64
 	progress bool
 	firstErr sync.Once
+	// mark is called where the timed work starts, after any setup.
+	mark func() error
 }
 
 type upload = localapi.Upload
@@ -417,6 +478,9 @@ func (b *bench) statuses(n int) (map[int][]float64, time.Duration, error) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if err := b.mark(); err != nil {
+		return nil, 0, err
 	}
 	bar = newProgressBar(b, "answers sent", 2*n)
 	ids := b.each(n, bar, func(i int) (string, error) {

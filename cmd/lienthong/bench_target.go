@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,7 +30,8 @@ type benchTarget struct {
 	api, peer  *localapi.Client
 	me, to     string // our agency's code and the recipient's
 	metricsURL string
-	pid        int // the daemon's process, when local
+	partiesURL string // the development exchange's per-party use
+	pid        int    // the daemon's process, when local
 	signing    *conf.Signing
 	stop       func()
 }
@@ -178,6 +180,7 @@ func startExchange(e *env, daemon string) (*benchTarget, error) {
 		me:         vars["LIENTHONG_AGENCY"],
 		to:         vars["LIENTHONG_PEER"],
 		metricsURL: vars["LIENTHONG_METRICS"],
+		partiesURL: vars["LIENTHONG_PARTIES"],
 		pid:        cmd.Process.Pid,
 		signing:    &conf.Signing{KeyFile: filepath.Join(state, "pki", "a.key"), CertFile: filepath.Join(state, "pki", "a.pem")},
 		stop:       stop,
@@ -292,4 +295,64 @@ func scrape(ctx context.Context, url, name string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s not in %s", name, url)
+}
+
+// partyUse is one party's CPU seconds and flushes so far, as the
+// development exchange reports them.
+type partyUse struct {
+	CPUSeconds float64 `json:"cpu_s"`
+	Flushes    float64 `json:"flushes"`
+}
+
+// parties reads each party's use so far; nil when the target cannot tell
+// its parties apart.
+func (t *benchTarget) parties(ctx context.Context) (map[string]partyUse, error) {
+	if t.partiesURL == "" {
+		return nil, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.partiesURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", t.partiesURL, resp.Status)
+	}
+	var use map[string]partyUse
+	return use, json.NewDecoder(resp.Body).Decode(&use)
+}
+
+// settle waits until the exchange's parties stop writing (no flush for
+// half a second, at most a minute) and returns their use then.
+func (t *benchTarget) settle(ctx context.Context) (map[string]partyUse, error) {
+	sum := func(u map[string]partyUse) (n float64) {
+		for _, p := range u {
+			n += p.Flushes
+		}
+		return n
+	}
+	last, err := t.parties(ctx)
+	if last == nil || err != nil {
+		return last, err
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+		now, err := t.parties(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if sum(now) == sum(last) {
+			return now, nil
+		}
+		last = now
+	}
+	return last, nil
 }

@@ -93,6 +93,7 @@ type Stack struct {
 	Config     conf.Config // ours
 	PeerConfig conf.Config
 	opts       Options
+	meter      partyMeter
 	hubSrv     *http.Server
 	ports      map[string]string // listener addresses of an earlier run
 	hubLn      net.Listener
@@ -162,7 +163,10 @@ func Open(o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.HubURL = "http://" + s.hubLn.Addr().String()
-	s.hubSrv = &http.Server{Handler: hub, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", hub)
+	mux.HandleFunc("GET "+PartiesPath, s.partiesHandler)
+	s.hubSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	s.Config = s.config("a", AgencyCode, AgencyName, systemA, false)
 	s.PeerConfig = s.config("b", PeerCode, PeerName, systemB, true)
@@ -171,11 +175,17 @@ func Open(o Options) (_ *Stack, err error) {
 		reg = prometheus.NewRegistry()
 	}
 	log := o.Log.With().Str("agency", AgencyCode).Logger()
-	if s.Agency, err = gateway.Open(s.Config, gateway.Options{Log: log, Registerer: reg, Clock: o.Clock, NoSync: o.NoSync}); err != nil {
+	as(PartyGateway, func() {
+		s.Agency, err = gateway.Open(s.Config, gateway.Options{Log: log, Registerer: reg, Clock: o.Clock, NoSync: o.NoSync})
+	})
+	if err != nil {
 		return nil, fmt.Errorf("our gateway: %w", err)
 	}
 	plog := o.Log.With().Str("agency", PeerCode).Logger()
-	if s.Peer, err = gateway.Open(s.PeerConfig, gateway.Options{Log: plog, Clock: o.Clock, NoSync: o.NoSync}); err != nil {
+	as(PartyPeer, func() {
+		s.Peer, err = gateway.Open(s.PeerConfig, gateway.Options{Log: plog, Clock: o.Clock, NoSync: o.NoSync})
+	})
+	if err != nil {
 		return nil, fmt.Errorf("peer gateway: %w", err)
 	}
 	s.Client = &localapi.Client{Base: "http://" + s.Agency.APIAddr(), Token: s.Token}
@@ -221,20 +231,24 @@ func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config
 func (s *Stack) Run(ctx context.Context, ready func()) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
-	wg.Go(func() {
-		if err := s.hubSrv.Serve(s.hubLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errc <- fmt.Errorf("hub: %w", err)
-		}
+	as(PartyHub, func() {
+		wg.Go(func() {
+			if err := s.hubSrv.Serve(s.hubLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("hub: %w", err)
+			}
+		})
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var up sync.WaitGroup
 	up.Add(2)
-	for _, g := range []*gateway.Gateway{s.Agency, s.Peer} {
-		wg.Go(func() {
-			if err := g.Run(ctx, up.Done); err != nil {
-				errc <- err
-			}
+	for party, g := range map[string]*gateway.Gateway{PartyGateway: s.Agency, PartyPeer: s.Peer} {
+		as(party, func() {
+			wg.Go(func() {
+				if err := g.Run(ctx, up.Done); err != nil {
+					errc <- err
+				}
+			})
 		})
 	}
 	up.Wait()
@@ -244,7 +258,7 @@ func (s *Stack) Run(ctx context.Context, ready func()) error {
 		}
 	}
 	if !s.opts.ManualPeer {
-		wg.Go(func() { s.answerAll(ctx) })
+		as(PartyPeer, func() { wg.Go(func() { s.answerAll(ctx) }) })
 	}
 	if ready != nil {
 		ready()
@@ -334,6 +348,7 @@ func (s *Stack) WriteEnv(path string) error {
 		{"LIENTHONG_PEER", PeerCode}, {"LIENTHONG_METRICS", s.MetricsURL},
 		{"LIENTHONG_AGENCIES", AgencyCode + " " + UnitCode}, {"LIENTHONG_SCOPED_TOKEN", s.ScopedToken},
 		{"LIENTHONG_PEER_API", s.PeerClient.Base}, {"LIENTHONG_PEER_TOKEN", s.PeerClient.Token},
+		{"LIENTHONG_PARTIES", s.HubURL + PartiesPath},
 	} {
 		fmt.Fprintf(&b, "export %s='%s'\n", kv[0], strings.ReplaceAll(kv[1], "'", `'\''`))
 	}

@@ -339,7 +339,7 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	if len(to) == 0 {
 		return "", fail("400", "the package names no recipient")
 	}
-	err = h.db.Update(func(tx *bolt.Tx) error {
+	err = h.update(func(tx *bolt.Tx) error {
 		ab := tx.Bucket(bAgencies)
 		for _, code := range to {
 			var a axis.Agency
@@ -390,6 +390,7 @@ func (h *Hub) keep(tx *bolt.Tx, id, up string, size int64) error {
 	if err := os.Rename(up, filepath.Join(h.blobs, id)); err != nil {
 		return err
 	}
+	h.flushes.Add(2) // the file, then its folder
 	return atomicfile.SyncDir(h.blobs)
 }
 

@@ -52,6 +52,7 @@ type Options struct {
 type Hub struct {
 	db      *bolt.DB
 	blobs   string // one file per package, named by its DocId
+	flushes atomic.Uint64
 	systems map[string]System
 	opts    Options
 
@@ -131,6 +132,21 @@ func Open(opts Options) (*Hub, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// Flushes is how many times the hub has made writes durable on disk since
+// it opened, so that the reference hub's share of an exchange's cost can
+// be told apart from the gateways'.
+func (h *Hub) Flushes() uint64 { return h.flushes.Load() }
+
+// update is one durable write transaction, counted: bbolt syncs its pages,
+// then its meta page.
+func (h *Hub) update(fn func(*bolt.Tx) error) error {
+	err := h.db.Update(fn)
+	if err == nil {
+		h.flushes.Add(2)
+	}
+	return err
 }
 
 // Close closes the store.

@@ -129,7 +129,7 @@ func (h *Hub) updateStatus(sys System, id, status string, duplicate bool) error 
 	if status != axis.StatusDone && status != axis.StatusFail && status != "processing" {
 		return fail("400", "status %q: want done, fail or processing", status)
 	}
-	return h.db.Update(func(tx *bolt.Tx) error {
+	return h.update(func(tx *bolt.Tx) error {
 		d, err := getDoc(tx, id)
 		if err != nil {
 			return err
@@ -247,7 +247,7 @@ func (h *Hub) putAgency(code string, change func(*axis.Agency)) error {
 	if code == "" {
 		return fail("400", "AgencyCode is required")
 	}
-	return h.db.Update(func(tx *bolt.Tx) error {
+	return h.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bAgencies)
 		var a axis.Agency
 		if v := b.Get([]byte(code)); v != nil {
