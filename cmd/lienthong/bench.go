@@ -40,7 +40,11 @@ Workloads:
 -dev runs a development exchange (lienthongd -dev: axis hub, this
 agency's gateway and a peer) in a child process on fresh temporary state,
 with fsync on, and stops it afterwards; its CPU and memory figures are the
-whole exchange's. The daemon is -daemon, else lienthongd beside this
+whole exchange's. It also reports, per timed package, each party's CPU
+(profiled by party inside the exchange) and flushes (fsyncs), from the
+end of any setup until the exchange has finished what the timed packages
+set off, and the bound that the exchange's CPU per package sets on the
+cores. The daemon is -daemon, else lienthongd beside this
 program or on PATH, else built from ./cmd/lienthongd in a source checkout.
 Against a running daemon, -metrics gives its CPU and memory, -config its
 signing key for the bound, and the status workload needs a peer gateway
@@ -104,6 +108,7 @@ func runBench(e *env, args []string) error {
 	conc := fs.Int("concurrency", 8, "submissions in flight at once")
 	backlog := fs.Int("backlog", 5000, "urgent: ordinary documents queued first")
 	asJSON := fs.Bool("json", false, "end with one JSON line")
+	profileDir := fs.String("profile", "", "with -dev: keep the exchange's CPU profiles in this folder, one per interval measured (status: cpu-1.pb.gz is the setup)")
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
 	}
@@ -123,7 +128,7 @@ func runBench(e *env, args []string) error {
 	var t *benchTarget
 	var err error
 	if *dev {
-		t, err = startExchange(e, *daemon)
+		t, err = startExchange(e, *daemon, *profileDir)
 	} else {
 		t, err = apiTarget(api, *metrics, *config, *peerAPI, *peerToken)
 	}
@@ -150,6 +155,9 @@ func runBench(e *env, args []string) error {
 	b.mark = func() (err error) {
 		if cpu0, err = t.cpuSeconds(e.ctx); err != nil {
 			return err
+		}
+		if b.outBase, err = t.outDone(e.ctx); err != nil {
+			b.outBase = -1
 		}
 		use0, err = t.parties(e.ctx)
 		return err
@@ -283,6 +291,9 @@ type bench struct {
 	firstErr sync.Once
 	// mark is called where the timed work starts, after any setup.
 	mark func() error
+	// outBase is the daemon's count of packages sent or dead at the mark,
+	// -1 when it has no metrics to count with.
+	outBase float64
 }
 
 type upload = localapi.Upload
@@ -358,6 +369,9 @@ func (b *bench) failed(err error) {
 func (b *bench) await(c *localapi.Client, ids []string, bar *progressBar) (map[int][]float64, time.Duration, error) {
 	// One listing per poll, not one request per pending record: the load
 	// tool must not load what it measures.
+	if err := b.awaitCount(len(ids)); err != nil {
+		return nil, 0, err
+	}
 	lat := map[int][]float64{}
 	var first, last time.Time
 	pending := make(map[string]bool, len(ids))
@@ -403,6 +417,27 @@ func (b *bench) await(c *localapi.Client, ids []string, bar *progressBar) (map[i
 		}
 	}
 	return lat, last.Sub(first), nil
+}
+
+// awaitCount waits until the daemon has sent (or given up on) n packages
+// since the mark, watching one counter of its metrics, so that the records
+// are listed once at the end instead of on every poll. Without metrics, or
+// once they cannot be read, it leaves the waiting to the listing.
+func (b *bench) awaitCount(n int) error {
+	if b.outBase < 0 {
+		return nil
+	}
+	for {
+		done, err := b.t.outDone(b.e.ctx)
+		if err != nil || done >= b.outBase+float64(n) {
+			return b.e.ctx.Err()
+		}
+		select {
+		case <-b.e.ctx.Done():
+			return b.e.ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (b *bench) documents(n, priority int, files []upload) (map[int][]float64, time.Duration, error) {

@@ -115,7 +115,7 @@ func apiTarget(a apiFlags, metrics, config, peerAPI, peerToken string) (*benchTa
 // startExchange runs `lienthongd -dev` as a child on fresh temporary
 // state, so that the exchange's CPU and memory are measured apart from the
 // load generator's, and the operator tool never links the engine.
-func startExchange(e *env, daemon string) (*benchTarget, error) {
+func startExchange(e *env, daemon, profileDir string) (*benchTarget, error) {
 	exe, err := findDaemon(e, daemon)
 	if err != nil {
 		return nil, err
@@ -131,6 +131,13 @@ func startExchange(e *env, daemon string) (*benchTarget, error) {
 	state := filepath.Join(dir, "state")
 	cmd := exec.Command(exe, "-dev", "-state", state, "-log-level", "warn")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if profileDir != "" {
+		abs, err := filepath.Abs(profileDir)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(os.Environ(), "LIENTHONG_DEV_PROFILE_DIR="+abs)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", exe, err)
 	}
@@ -297,6 +304,17 @@ func scrape(ctx context.Context, url, name string) (float64, error) {
 	return 0, fmt.Errorf("%s not in %s", name, url)
 }
 
+// outDone is how many packages the daemon has sent to the axis or set
+// aside as dead letters, from its metrics.
+func (t *benchTarget) outDone(ctx context.Context) (float64, error) {
+	sent, err := scrape(ctx, t.metricsURL, `lienthong_messages_total{direction="out",result="sent"}`)
+	if err != nil {
+		return 0, err
+	}
+	dead, err := scrape(ctx, t.metricsURL, `lienthong_messages_total{direction="out",result="dead"}`)
+	return sent + dead, err
+}
+
 // partyUse is one party's CPU seconds and flushes so far, as the
 // development exchange reports them.
 type partyUse struct {
@@ -327,7 +345,8 @@ func (t *benchTarget) parties(ctx context.Context) (map[string]partyUse, error) 
 }
 
 // settle waits until the exchange's parties stop writing (no flush for
-// half a second, at most a minute) and returns their use then.
+// 2.5 s, longer than two of the development peer's one-second polls; at
+// most a minute) and returns their use then.
 func (t *benchTarget) settle(ctx context.Context) (map[string]partyUse, error) {
 	sum := func(u map[string]partyUse) (n float64) {
 		for _, p := range u {
@@ -339,6 +358,7 @@ func (t *benchTarget) settle(ctx context.Context) (map[string]partyUse, error) {
 	if last == nil || err != nil {
 		return last, err
 	}
+	quiet := 0
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
@@ -349,7 +369,10 @@ func (t *benchTarget) settle(ctx context.Context) (map[string]partyUse, error) {
 		if err != nil {
 			return nil, err
 		}
-		if sum(now) == sum(last) {
+		if quiet++; sum(now) != sum(last) {
+			quiet = 0
+		}
+		if quiet == 5 {
 			return now, nil
 		}
 		last = now

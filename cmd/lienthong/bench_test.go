@@ -62,10 +62,33 @@ func TestBenchMemoAndUrgent(t *testing.T) {
 	}
 }
 
+// The status workload reports each party's CPU and flushes per package:
+// every party signs, stores or verifies something durable for a status.
 func TestBenchStatus(t *testing.T) {
-	r := benchJSON(t, "-workload", "status", "-n", "5")
-	if r["completed"] != 5.0 || r["p99_ms"].(float64) <= 0 {
+	r := benchJSON(t, "-workload", "status", "-n", "100")
+	if r["completed"] != 100.0 || r["p99_ms"].(float64) <= 0 {
 		t.Errorf("status result = %v", r)
+	}
+	cpu, _ := r["cpu_ms_per_package"].(map[string]any)
+	flushes, _ := r["flushes_per_package"].(map[string]any)
+	sum := 0.0
+	for _, party := range []string{"gateway", "hub", "peer"} {
+		// CPU is sampled at 100 Hz, so one party's share of a short run
+		// may round to nothing; every party flushes for every status.
+		c, ok := cpu[party].(float64)
+		if !ok || c < 0 {
+			t.Errorf("cpu_ms_per_package[%s] = %v", party, cpu[party])
+		}
+		sum += c
+		if v, _ := flushes[party].(float64); v <= 0 {
+			t.Errorf("flushes_per_package[%s] = %v, want a measured figure", party, flushes[party])
+		}
+	}
+	if len(cpu) != 3 || len(flushes) != 3 || sum <= 0 {
+		t.Errorf("per party: cpu %v, flushes %v; want gateway, hub and peer, some CPU", cpu, flushes)
+	}
+	if v, _ := r["cpu_bound_per_s"].(float64); v <= 0 {
+		t.Errorf("cpu_bound_per_s = %v", r["cpu_bound_per_s"])
 	}
 }
 

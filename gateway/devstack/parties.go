@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"sync"
 
@@ -42,7 +45,13 @@ type partyMeter struct {
 	on  bool
 	buf bytes.Buffer
 	cpu map[string]float64
+	n   int // readings so far
 }
+
+// ProfileDirEnv names a folder where the development stack keeps the CPU
+// profile of each interval between two readings (cpu-1.pb.gz, ...), for
+// go tool pprof -tagfocus=party=gateway.
+const ProfileDirEnv = "LIENTHONG_DEV_PROFILE_DIR"
 
 // read returns each party's CPU since the first read, restarting the
 // profile to take what it holds.
@@ -55,6 +64,12 @@ func (m *partyMeter) read() (map[string]float64, error) {
 	if m.on {
 		pprof.StopCPUProfile()
 		m.on = false
+		m.n++
+		if dir := os.Getenv(ProfileDirEnv); dir != "" {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("cpu-%d.pb.gz", m.n)), m.buf.Bytes(), 0o644); err != nil {
+				return nil, err
+			}
+		}
 		p, err := profile.Parse(&m.buf)
 		if err != nil {
 			return nil, err
