@@ -30,6 +30,7 @@ type inStore interface {
 	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	Claim(id, key string) (owner string, err error)
 	UpdateRecipient(id string, rc queue.Recipient, replaces func(current queue.Recipient) bool) (*queue.Record, bool, error)
+	ApplyReport(now time.Time, doneID string, lease uint64, meta map[string]string, id string, rc queue.Recipient, replaces func(current queue.Recipient) bool) (*queue.Record, bool, error)
 	TempDir() string
 	OpenPayload(r *queue.Record) (io.ReadCloser, error)
 }

@@ -48,7 +48,9 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		return
 	}
 	var current string
-	out, applied, err := in.store.UpdateRecipient(out.ID, queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp},
+	// The report and the inbound record's end are one write.
+	out, applied, err := in.store.ApplyReport(in.clock.Now(), r.ID, r.Lease, done.meta(), out.ID,
+		queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp},
 		func(cur queue.Recipient) bool {
 			current = cur.Status
 			return supersedes(cur, string(code), st.Timestamp)
@@ -57,7 +59,6 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		in.retry(r, err, log)
 		return
 	}
-	in.finish(r, done, log)
 	if !applied {
 		log.Info().Str("current", current).Msg("status older than the recipient's current one: kept the current")
 		return

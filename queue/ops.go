@@ -280,11 +280,15 @@ func (s *Store) onLease(id string, lease uint64, fn func(tx *bolt.Tx, r *Record,
 // axis's id for the sent package).
 func (s *Store) Done(now time.Time, id string, lease uint64, meta map[string]string) (*Record, error) {
 	return s.onLease(id, lease, func(tx *bolt.Tx, r *Record, d delta) error {
-		return transition(tx, r, d, now, Done, "done", func(r *Record) {
-			r.LeaseUntil = time.Time{}
-			r.LastError = ""
-			r.Meta = merge(r.Meta, meta)
-		})
+		return finish(tx, r, d, now, meta)
+	})
+}
+
+func finish(tx *bolt.Tx, r *Record, d delta, now time.Time, meta map[string]string) error {
+	return transition(tx, r, d, now, Done, "done", func(r *Record) {
+		r.LeaseUntil = time.Time{}
+		r.LastError = ""
+		r.Meta = merge(r.Meta, meta)
 	})
 }
 
@@ -366,24 +370,50 @@ func (s *Store) Resend(id, reason string) (*Record, error) {
 // against the same old entry. applied is false when the entry was kept.
 func (s *Store) UpdateRecipient(id string, rc Recipient, replaces func(current Recipient) bool) (rec *Record, applied bool, err error) {
 	err = s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := getRecord(tx, id)
+		rec, applied, err = updateRecipient(tx, id, rc, replaces)
+		return err
+	})
+	return rec, applied, err
+}
+
+// ApplyReport is UpdateRecipient on record id and Done on the leased
+// record doneID that carried the report, in one commit: a received status
+// and its being processed become durable together, with one flush.
+func (s *Store) ApplyReport(now time.Time, doneID string, lease uint64, meta map[string]string, id string, rc Recipient, replaces func(current Recipient) bool) (rec *Record, applied bool, err error) {
+	err = s.write(func(tx *bolt.Tx, d delta) error {
+		// Every check before any change: a refused write (a lost lease, a
+		// record gone) leaves the batch it shares a commit with, not half
+		// of itself.
+		r, err := leased(tx, doneID, lease)
 		if err != nil {
 			return err
 		}
-		rec, applied = r, true
-		i := slices.IndexFunc(r.Recipients, func(c Recipient) bool { return c.OrganID == rc.OrganID })
-		switch {
-		case i < 0:
-			r.Recipients = append(r.Recipients, rc)
-		case replaces == nil || replaces(r.Recipients[i]):
-			r.Recipients[i] = rc
-		default:
-			applied = false
-			return nil
+		if _, err := getRecord(tx, id); err != nil {
+			return err
 		}
-		return putRecord(tx, r)
+		if rec, applied, err = updateRecipient(tx, id, rc, replaces); err != nil {
+			return err
+		}
+		return finish(tx, r, d, now, meta)
 	})
 	return rec, applied, err
+}
+
+func updateRecipient(tx *bolt.Tx, id string, rc Recipient, replaces func(current Recipient) bool) (*Record, bool, error) {
+	r, err := getRecord(tx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	i := slices.IndexFunc(r.Recipients, func(c Recipient) bool { return c.OrganID == rc.OrganID })
+	switch {
+	case i < 0:
+		r.Recipients = append(r.Recipients, rc)
+	case replaces == nil || replaces(r.Recipients[i]):
+		r.Recipients[i] = rc
+	default:
+		return r, false, nil
+	}
+	return r, true, putRecord(tx, r)
 }
 
 // SetMeta merges meta into a record's metadata in any state.

@@ -324,6 +324,31 @@ func TestUpdateRecipientTestsInsideTheWrite(t *testing.T) {
 	}
 }
 
+// A report and the end of the record that carried it commit together:
+// both, or, when the carrier's lease is lost, neither.
+func TestApplyReportIsOneWrite(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	sent := put(t, s, "sent", 0)
+	put(t, s, "carrier", 0)
+	lease(t, s, c.Now()) // sent, the older
+	carrier := lease(t, s, c.Now())
+	rc := Recipient{OrganID: "000.00.00.G22", Status: "03"}
+	if _, _, err := s.ApplyReport(c.Now(), carrier.ID, carrier.Lease+1, nil, sent.ID, rc, nil); !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("with a lost lease: %v, want ErrLeaseLost", err)
+	}
+	if got, _ := s.Get(sent.ID); len(got.Recipients) != 0 {
+		t.Fatalf("the report was kept without its carrier's end: %+v", got.Recipients)
+	}
+	rec, applied, err := s.ApplyReport(c.Now(), carrier.ID, carrier.Lease, map[string]string{"k": "v"}, sent.ID, rc, nil)
+	if err != nil || !applied || len(rec.Recipients) != 1 {
+		t.Fatalf("ApplyReport = %+v, %v, %v", rec, applied, err)
+	}
+	if got, _ := s.Get(carrier.ID); got.State != Done || got.Meta["k"] != "v" {
+		t.Errorf("carrier after the report: %s %v, want done with its meta", got.State, got.Meta)
+	}
+}
+
 func TestBlobPayloadsAndPurge(t *testing.T) {
 	c := newClock()
 	opts := testOptions(c)
