@@ -56,6 +56,7 @@ terminal.
 Example:
   $ lienthong bench -dev -workload memo -n 500 -concurrency 8
   $ lienthong bench -dev -workload urgent -backlog 5000 -n 100 -json
+  $ lienthong bench -dev -workload urgent -backlog 10000 -n 100 -hog 2
 `
 
 // benchResult is the -json line; its names are what the published figures
@@ -90,6 +91,7 @@ type benchResult struct {
 	OfCPUBound    float64 `json:"throughput_of_cpu_bound,omitempty"`
 	DaemonPeakRSS float64 `json:"daemon_peak_rss_mib"`
 	Cores         int     `json:"cores"`
+	Hog           int     `json:"hog,omitempty"` // busy loops run beside the exchange
 	Key           string  `json:"key,omitempty"`
 }
 
@@ -108,6 +110,7 @@ func runBench(e *env, args []string) error {
 	conc := fs.Int("concurrency", 8, "submissions in flight at once")
 	backlog := fs.Int("backlog", 5000, "urgent: ordinary documents queued first")
 	asJSON := fs.Bool("json", false, "end with one JSON line")
+	hog := fs.Int("hog", 0, "run this many CPU-bound busy loops beside the exchange for the whole run, as other work on a shared machine")
 	profileDir := fs.String("profile", "", "with -dev: keep the exchange's CPU profiles in this folder, one per interval measured (status: cpu-1.pb.gz is the setup)")
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
@@ -150,6 +153,11 @@ func runBench(e *env, args []string) error {
 		}
 	}
 	b := &bench{e: e, t: t, conc: *conc, run: randomRun(), progress: isTerminal(e.stderr)}
+	if *hog > 0 {
+		stopHog := startHog(*hog)
+		defer stopHog()
+		r.Hog = *hog
+	}
 	var cpu0 float64
 	var use0 map[string]partyUse
 	b.mark = func() (err error) {
@@ -212,7 +220,7 @@ func runBench(e *env, args []string) error {
 	if r.SignBound > 0 {
 		r.OfBound = round(r.Throughput / r.SignBound)
 	}
-	if use0 != nil && use1 != nil && r.Completed > 0 {
+	if use0 != nil && use1 != nil && r.Completed > 0 && *workload != "urgent" {
 		r.perParty(use0, use1)
 	}
 	b.report(r, lat)
@@ -225,6 +233,32 @@ func runBench(e *env, args []string) error {
 	}
 	return nil
 }
+
+// startHog runs n goroutines that only burn CPU, each on its own thread,
+// until stopped: the busy machine the gateway shares in real life.
+func startHog(n int) (stop func()) {
+	done := make(chan struct{})
+	for range n {
+		go func() {
+			runtime.LockOSThread()
+			x := uint64(1)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for range 100_000 {
+					x = x*6364136223846793005 + 1442695040888963407
+				}
+				hogSink.Store(x)
+			}
+		}()
+	}
+	return func() { close(done) }
+}
+
+var hogSink atomic.Uint64
 
 // perParty divides each party's use during the run by the packages timed.
 func (r *benchResult) perParty(before, after map[string]partyUse) {
@@ -250,6 +284,9 @@ func (r *benchResult) perParty(before, after map[string]partyUse) {
 func (b *bench) report(r *benchResult, lat map[int][]float64) {
 	w := b.e.stdout
 	fmt.Fprintf(w, "workload %s: %d packages, %d in flight, %d cores\n", r.Workload, r.N, r.Concurrency, r.Cores)
+	if r.Hog > 0 {
+		fmt.Fprintf(w, "CPU hog         %d busy loops beside the exchange\n", r.Hog)
+	}
 	fmt.Fprintf(w, "throughput      %.1f packages/s (accept → axis accepted)\n", r.Throughput)
 	for _, p := range []int{0, 1, 2, 3} {
 		if l := lat[p]; len(l) > 0 {
@@ -382,21 +419,36 @@ func (b *bench) await(c *localapi.Client, ids []string, bar *progressBar) (map[i
 		if err := b.e.ctx.Err(); err != nil {
 			return nil, 0, err
 		}
-		dead, err := c.Documents(b.e.ctx, localapi.StateDead, 1<<20)
-		if err != nil {
-			return nil, 0, err
+		// A few records are asked for one by one; many with one listing
+		// per state, not one request each.
+		var seen []localapi.Document
+		if len(pending) <= 4 {
+			for id := range pending {
+				d, err := c.Document(b.e.ctx, id)
+				if err != nil {
+					return nil, 0, err
+				}
+				seen = append(seen, *d)
+			}
+		} else {
+			dead, err := c.Documents(b.e.ctx, localapi.StateDead, 1<<20)
+			if err != nil {
+				return nil, 0, err
+			}
+			sent, err := c.Documents(b.e.ctx, localapi.StateSent, 1<<20)
+			if err != nil {
+				return nil, 0, err
+			}
+			seen = append(dead, sent...)
 		}
-		for _, d := range dead {
-			if pending[d.ID] {
+		for _, d := range seen {
+			if !pending[d.ID] {
+				continue
+			}
+			if d.State == localapi.StateDead {
 				return nil, 0, fmt.Errorf("%s became a dead letter: %s", d.ID, d.LastError)
 			}
-		}
-		sent, err := c.Documents(b.e.ctx, localapi.StateSent, 1<<20)
-		if err != nil {
-			return nil, 0, err
-		}
-		for _, d := range sent {
-			if !pending[d.ID] || d.SentAt == nil {
+			if d.SentAt == nil {
 				continue
 			}
 			delete(pending, d.ID)

@@ -56,8 +56,8 @@ func TestBenchMemoAndUrgent(t *testing.T) {
 	if r["workload"] != "memo" || r["n"] != 6.0 || r["completed"] != 6.0 || r["errors"] != 0.0 {
 		t.Errorf("memo result = %v", r)
 	}
-	r = benchJSON(t, "-workload", "urgent", "-backlog", "40", "-n", "3")
-	if v, _ := r["urgent_p99_ms"].(float64); v <= 0 || r["completed"] != 3.0 || r["backlog"] != 40.0 {
+	r = benchJSON(t, "-workload", "urgent", "-backlog", "40", "-n", "3", "-hog", "1")
+	if v, _ := r["urgent_p99_ms"].(float64); v <= 0 || r["completed"] != 3.0 || r["backlog"] != 40.0 || r["hog"] != 1.0 {
 		t.Errorf("urgent result = %v, want 3 urgent documents timed behind 40", r)
 	}
 }
