@@ -378,16 +378,18 @@ func (h *Hub) keep(tx *bolt.Tx, id, up string, size int64) error {
 		}
 		return tx.Bucket(bBlobs).Put([]byte(id), b)
 	}
-	f, err := os.Open(up)
-	if err != nil {
-		return err
+	if f, err := os.Open(up); err == nil {
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
-	err = f.Sync()
-	f.Close()
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(up, filepath.Join(h.blobs, id)); err != nil {
+	final := filepath.Join(h.blobs, id)
+	if err := os.Rename(up, final); err != nil {
+		if _, serr := os.Stat(final); serr == nil && errors.Is(err, os.ErrNotExist) {
+			return atomicfile.SyncDir(h.blobs) // moved by an earlier try of the same write
+		}
 		return err
 	}
 	h.flushes.Add(2) // the file, then its folder

@@ -53,8 +53,12 @@ type Hub struct {
 	db      *bolt.DB
 	blobs   string // one file per package, named by its DocId
 	flushes atomic.Uint64
-	systems map[string]System
-	opts    Options
+
+	wmu        sync.Mutex
+	waiting    []*hubWrite // writes for the next commit
+	committing bool
+	systems    map[string]System
+	opts       Options
 
 	mu     sync.Mutex
 	faults Faults
@@ -139,14 +143,63 @@ func Open(opts Options) (*Hub, error) {
 // be told apart from the gateways'.
 func (h *Hub) Flushes() uint64 { return h.flushes.Load() }
 
-// update is one durable write transaction, counted: bbolt syncs its pages,
-// then its meta page.
+// hubWrite is one write waiting for a commit.
+type hubWrite struct {
+	fn   func(*bolt.Tx) error
+	err  error
+	done chan struct{}
+}
+
+// update runs fn in a durable write transaction, shared with the writes
+// that arrive while another commits (group commit, as the queue does):
+// the first caller commits every write waiting, with one pair of flushes,
+// until none is left. A write that fails is retried alone, so it fails
+// alone.
 func (h *Hub) update(fn func(*bolt.Tx) error) error {
-	err := h.db.Update(fn)
-	if err == nil {
-		h.flushes.Add(2)
+	w := &hubWrite{fn: fn, done: make(chan struct{})}
+	h.wmu.Lock()
+	h.waiting = append(h.waiting, w)
+	if h.committing {
+		h.wmu.Unlock()
+		<-w.done
+		return w.err
 	}
-	return err
+	h.committing = true
+	for len(h.waiting) > 0 {
+		batch := h.waiting
+		h.waiting = nil
+		h.wmu.Unlock()
+		h.commit(batch)
+		h.wmu.Lock()
+	}
+	h.committing = false
+	h.wmu.Unlock()
+	<-w.done
+	return w.err
+}
+
+func (h *Hub) commit(batch []*hubWrite) {
+	err := h.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range batch {
+			if err := w.fn(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		for _, w := range batch {
+			h.commit([]*hubWrite{w})
+		}
+		return
+	}
+	if err == nil {
+		h.flushes.Add(2) // bbolt syncs the pages, then the meta page
+	}
+	for _, w := range batch {
+		w.err = err
+		close(w.done)
+	}
 }
 
 // Close closes the store.
