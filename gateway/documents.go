@@ -32,7 +32,7 @@ func (o *outbound) Recall(id, reason string) (*queue.Record, error) {
 		// The agency asked, by which the axis routes statuses, as the
 		// SDK's library writes a recall.
 		rf := envelope.ResponseFor{OrganID: to, Code: rec.Notation, DocumentID: rec.DocumentID, PromulgationDate: rec.Promulgated}
-		if _, err := o.queueStatus(rec.From, to, rf, envelope.StatusRecall, reason, nil, r.Priority); err != nil {
+		if _, err := o.queueStatus(rec.From, to, rf, envelope.StatusRecall, reason, nil, r.Priority, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +93,7 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 		Trace:    []envelope.TraceHeader{{OrganID: sender, Timestamp: o.clock.Now().In(envelope.Vietnam).Truncate(time.Second)}},
 		Business: &envelope.Business{DocType: envelope.BusinessRevoke, Reason: reason, Paper: &paper},
 	}
-	out, _, err := o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, r.Priority, outRecord{
+	out, _, err := o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, r.Priority, nil, outRecord{
 		From: rec.From, Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: rec.DocumentID, To: rec.To, Subject: h.Subject,
 		Notation: rec.Notation, Title: h.Subject, Client: rec.Client, Promulgated: rec.Promulgated, Business: envelope.BusinessRevoke,
 	})

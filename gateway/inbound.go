@@ -50,7 +50,7 @@ type senders interface {
 
 // answerer queues the status packages the receiving side sends back.
 type answerer interface {
-	queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int) (*queue.Record, error)
+	queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int, also map[string]func(id string) map[string]string) (*queue.Record, error)
 	signable(code string) error
 }
 

@@ -302,8 +302,16 @@ func (x *inbox) load(store recordGetter) error {
 		if err := json.Unmarshal(b, &it); err != nil {
 			return fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		if _, err := store.Get(recordOf(it.ID)); errors.Is(err, queue.ErrNotFound) {
+		rec, err := store.Get(recordOf(it.ID))
+		if errors.Is(err, queue.ErrNotFound) {
 			continue
+		}
+		// An answer newer than item.json is in the store, written with
+		// the status that answered.
+		if err == nil {
+			if code, id, ok := answerOf(rec, it.ID); ok && id != it.StatusID && it.State != localapi.InboxQuarantined {
+				it.StatusCode, it.StatusID, it.State = code, id, localapi.InboxAnswered
+			}
 		}
 		x.items[it.ID] = &it
 	}

@@ -12,6 +12,7 @@ import (
 
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
+	"lienthong/queue"
 )
 
 func TestCleanName(t *testing.T) {
@@ -140,5 +141,49 @@ func TestRecordOf(t *testing.T) {
 		if got := recordOf(in); got != want {
 			t.Errorf("recordOf(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// An answer's new item state is stored with the status, not in item.json;
+// after a restart the inbox reads it back from the store, and an answer
+// item.json already knows is not applied over a later state.
+func TestInboxAnswerStateFromStore(t *testing.T) {
+	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	in, _, err := store.Put(queue.Item{Dir: queue.Inbound, Key: "axis:1", Payload: []byte("<edXML/>")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newInbox(t.TempDir(), "", 1<<20)
+	item := &localapi.InboxItem{ID: in.ID, State: localapi.InboxNew}
+	if err := x.write(item, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := store.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>"), Also: answerMeta(item.ID, "03")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := newInbox(x.dir, "", 1<<20)
+	if err := again.load(store); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := again.get(item.ID)
+	if got.State != localapi.InboxAnswered || got.StatusCode != "03" || got.StatusID != st.ID {
+		t.Fatalf("after restart: %s %s %s, want answered 03 %s", got.State, got.StatusCode, got.StatusID, st.ID)
+	}
+	// A recall after the answer, written to item.json, stays.
+	got.State, got.Recall = localapi.InboxRecall, true
+	if err := again.update(got); err != nil {
+		t.Fatal(err)
+	}
+	third := newInbox(x.dir, "", 1<<20)
+	if err := third.load(store); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := third.get(item.ID); got.State != localapi.InboxRecall {
+		t.Errorf("after a recall and a restart: %s, want recall", got.State)
 	}
 }

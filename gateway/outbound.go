@@ -139,7 +139,7 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	if err := o.signable(me.OrganID); err != nil {
 		return nil, false, err
 	}
-	rec, existed, err = o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, int(h.OtherInfo.Priority), outRecord{
+	rec, existed, err = o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, int(h.OtherInfo.Priority), nil, outRecord{
 		From: o.recordFrom(me.OrganID), Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: h.DocumentID, To: codes, Subject: h.Subject,
 		Notation: h.Code.CodeNumber + "/" + h.Code.CodeNotation, Title: h.Subject,
 		Deadline: dispatchDeadline(dateTime(h.PromulgationInfo.PromulgationDate), now), Client: s.Client,
@@ -204,7 +204,10 @@ func (o *outbound) resolve(codes []string, now time.Time) error {
 // queueStatus builds, signs and stores a status package to one agency. A
 // status already queued for the same document, recipient and code is not
 // queued twice; 05 (processing) may repeat.
-func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int) (*queue.Record, error) {
+//
+// also is metadata for other records that must become durable with the
+// status (see queue.Item.Also); nil when there is none.
+func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int, also map[string]func(id string) map[string]string) (*queue.Record, error) {
 	now := o.clock.Now()
 	me := o.me
 	if from != "" && from != o.me.OrganID {
@@ -223,9 +226,14 @@ func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code en
 		key += "|" + strconv.FormatInt(now.UnixNano(), 10)
 	}
 	if r, err := o.store.GetByKey(queue.Outbound, key); err == nil {
+		for id, meta := range also {
+			if _, err := o.store.SetMeta(id, meta(r.ID)); err != nil {
+				return nil, o.storeError(err)
+			}
+		}
 		return r, nil
 	}
-	rec, existed, err := o.signAndPut(&envelope.Package{Kind: envelope.KindStatus, Status: st}, key, prio, outRecord{
+	rec, existed, err := o.signAndPut(&envelope.Package{Kind: envelope.KindStatus, Status: st}, key, prio, also, outRecord{
 		From: o.recordFrom(me.OrganID), Kind: kindStatus, MessageType: axis.MessageStatus, To: []string{to}, DocumentID: rf.DocumentID,
 		StatusCode: string(code), Notation: rf.Code, Title: "Status " + string(code),
 	})
@@ -240,12 +248,12 @@ func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code en
 
 // signAndPut signs a package and stores it for sending: the one path of
 // documents and statuses into the outbound queue.
-func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, r outRecord) (*queue.Record, bool, error) {
+func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, also map[string]func(id string) map[string]string, r outRecord) (*queue.Record, bool, error) {
 	signer, err := o.creds.Load().signerFor(cmp.Or(r.From, o.me.OrganID))
 	if err != nil {
 		return nil, false, err
 	}
-	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Meta: r.meta()}
+	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Meta: r.meta(), Also: also}
 	start := time.Now()
 	if large(p) {
 		// Signed into a file the store takes over: a 100 MiB scan is

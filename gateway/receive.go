@@ -173,7 +173,7 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 		return false, true
 	}
 	if in.autoArrived {
-		if _, err := in.answers.queueStatus(agency.OrganID, h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority); err != nil {
+		if _, err := in.answers.queueStatus(agency.OrganID, h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority, nil); err != nil {
 			in.retry(r, err, log)
 			return false, true
 		}
@@ -227,7 +227,7 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 		if ours := in.creds.Load().agencies.ours(doc.Header.To, in.dir); len(ours) > 0 {
 			from = ours[0].OrganID
 		}
-		if _, err := in.answers.queueStatus(from, doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority); err != nil {
+		if _, err := in.answers.queueStatus(from, doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority, nil); err != nil {
 			in.retry(r, err, log)
 			return
 		}

@@ -184,6 +184,23 @@ func (i inRecord) meta() map[string]string {
 	return m
 }
 
+// answerMeta records, on a received record, the last answer one of its
+// inbox items got: "CODE|STATUS-RECORD-ID" under "answer|ITEM-ID". It is
+// written in the commit that stores the status, so the inbox's state needs
+// no file of its own made durable.
+func answerMeta(itemID, code string) map[string]func(statusID string) map[string]string {
+	return map[string]func(string) map[string]string{recordOf(itemID): func(statusID string) map[string]string {
+		return map[string]string{"answer|" + itemID: code + "|" + statusID}
+	}}
+}
+
+// answerOf reads answerMeta back: the code and status record an item was
+// last answered with, if any.
+func answerOf(r *queue.Record, itemID string) (code, statusID string, ok bool) {
+	code, statusID, ok = strings.Cut(r.Meta["answer|"+itemID], "|")
+	return code, statusID, ok
+}
+
 // Idempotency keys: one record per document we send, per status we send,
 // per axis package we fetch, and per document we deliver.
 func outDocumentKey(documentID string) string { return "doc:" + documentID }

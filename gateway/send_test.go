@@ -94,7 +94,7 @@ func newSendEnv(t *testing.T, me string) *sendEnv {
 func (e *sendEnv) queued(t *testing.T) *queue.Record {
 	t.Helper()
 	rf := envelope.ResponseFor{OrganID: codeB, Code: "7/KT", DocumentID: codeB + ",2026/03/16,7/KT", PromulgationDate: envelope.Date{Year: 2026, Month: 3, Day: 16}}
-	r, err := e.out.queueStatus("", codeB, rf, envelope.StatusRegistered, "Đã vào sổ", nil, 0)
+	r, err := e.out.queueStatus("", codeB, rf, envelope.StatusRegistered, "Đã vào sổ", nil, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

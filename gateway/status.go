@@ -178,14 +178,15 @@ func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.Inbo
 	if err := in.answers.signable(item.Agency); err != nil {
 		return nil, err
 	}
-	rec, err := in.answers.queueStatus(item.Agency, item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority)
+	// The item's new state is stored with the status, in its commit;
+	// item.json on disk keeps the state of the last other change, and
+	// load reads the answer back from the store.
+	rec, err := in.answers.queueStatus(item.Agency, item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority, answerMeta(item.ID, req.Code))
 	if err != nil {
 		return nil, err
 	}
 	item.StatusCode, item.StatusID, item.State = req.Code, rec.ID, localapi.InboxAnswered
-	if err := in.inbox.update(item); err != nil {
-		return nil, err
-	}
+	in.inbox.put(item)
 	if err := in.mirrorAnswer(item, req.Code, rec.ID); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,11 @@ type Item struct {
 	// store's file system: it is moved into the blob folder, never read
 	// whole into memory. Put takes it over; it is gone after a Put.
 	File string
+	// Also names other records, by id, with metadata (made from this
+	// record's id) to merge into each in the same commit: what must become
+	// durable exactly when this record does, without a write of its own.
+	// Applied also when the key existed, with that record's id.
+	Also map[string]func(id string) map[string]string
 }
 
 // Put stores an item durably and returns its record. A Put whose key the
@@ -83,6 +88,13 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 		}
 	}
 	err = s.write(func(tx *bolt.Tx, d delta) error {
+		// Every check before any change: a refused write leaves the batch
+		// it shares a commit with, not half of itself.
+		for other := range it.Also {
+			if _, err := getRecord(tx, other); err != nil {
+				return err
+			}
+		}
 		keys := tx.Bucket(bucketKeys)
 		if id := keys.Get(keysKey(it.Dir, it.Key)); id != nil {
 			old, err := getRecord(tx, string(id))
@@ -90,7 +102,7 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 				return err
 			}
 			rec, existed = old, true
-			return nil
+			return putAlso(tx, it.Also, old.ID)
 		}
 		seq, err := tx.Bucket(bucketRecords).NextSequence()
 		if err != nil {
@@ -113,12 +125,31 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 			return err
 		}
 		rec, existed = &nr, false
-		return putRecord(tx, &nr)
+		if err := putRecord(tx, &nr); err != nil {
+			return err
+		}
+		return putAlso(tx, it.Also, nr.ID)
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return rec, existed, nil
+}
+
+// putAlso merges an Item's Also into the records it names, which Put
+// checked first.
+func putAlso(tx *bolt.Tx, also map[string]func(id string) map[string]string, id string) error {
+	for other, meta := range also {
+		r, err := getRecord(tx, other)
+		if err != nil {
+			return err
+		}
+		r.Meta = merge(r.Meta, meta(id))
+		if err := putRecord(tx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Lease hands out the due record of the direction with the highest priority

@@ -349,6 +349,35 @@ func TestApplyReportIsOneWrite(t *testing.T) {
 	}
 }
 
+// Put's Also lands in the same commit, with the new record's id, also
+// when the key existed; naming a record that is gone stores nothing.
+func TestPutAlso(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	other := put(t, s, "other", 0)
+	also := map[string]func(string) map[string]string{other.ID: func(id string) map[string]string { return map[string]string{"by": id} }}
+	r, _, err := s.Put(Item{Dir: Outbound, Key: "k", Payload: []byte("p"), Also: also})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(other.ID); got.Meta["by"] != r.ID {
+		t.Errorf("other's meta = %v, want by=%s", got.Meta, r.ID)
+	}
+	if _, existed, err := s.Put(Item{Dir: Outbound, Key: "k", Payload: []byte("p"), Also: map[string]func(string) map[string]string{other.ID: func(id string) map[string]string { return map[string]string{"again": id} }}}); err != nil || !existed {
+		t.Fatalf("second Put: existed %v, %v", existed, err)
+	}
+	if got, _ := s.Get(other.ID); got.Meta["again"] != r.ID {
+		t.Errorf("Also of an existing key: %v", got.Meta)
+	}
+	gone := map[string]func(string) map[string]string{"outbound-9999999999": func(string) map[string]string { return nil }}
+	if _, _, err := s.Put(Item{Dir: Outbound, Key: "k2", Payload: []byte("p"), Also: gone}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Also naming a missing record: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetByKey(Outbound, "k2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the record was stored although its Also failed: %v", err)
+	}
+}
+
 func TestBlobPayloadsAndPurge(t *testing.T) {
 	c := newClock()
 	opts := testOptions(c)
