@@ -30,6 +30,7 @@ type outStore interface {
 	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
 	NextDue(dir queue.Direction) (time.Time, bool)
 	Done(now time.Time, id string, lease uint64, meta map[string]string) (*queue.Record, error)
+	DoneAndLease(now time.Time, id string, lease uint64, meta map[string]string, dir queue.Direction, minPriority int) (done, next *queue.Record, err error)
 	Retry(now time.Time, id string, lease uint64, cause error) (*queue.Record, error)
 	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	SetMeta(id string, meta map[string]string) (*queue.Record, error)

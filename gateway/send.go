@@ -26,28 +26,44 @@ var _ axisSender = (*axis.Client)(nil)
 // sender is one send slot: it leases the most urgent due record at or
 // above minPriority and sends it. sends run on hard, which outlives ctx by
 // the shutdown grace.
+//
+// After a send the axis took, the slot closes the record and leases the
+// next in one commit; the breaker is closed then, so the next needs no
+// permission. A record so leased is sent even when ctx has ended.
 func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
-	for ctx.Err() == nil {
-		now := o.clock.Now()
-		if ok, wait := o.breaker.allow(now); !ok {
-			sleep(ctx, o.clock, wait, nil)
-			continue
-		}
-		woken := o.wake.wait()
-		r, err := o.store.Lease(now, queue.Outbound, minPriority)
-		if err != nil {
-			o.breaker.release()
-			if !errors.Is(err, queue.ErrEmpty) {
-				o.log.Error().Err(err).Msg("lease outbound")
+	var next *queue.Record
+	for ctx.Err() == nil || next != nil {
+		r := next
+		next = nil
+		if r == nil {
+			now := o.clock.Now()
+			if ok, wait := o.breaker.allow(now); !ok {
+				sleep(ctx, o.clock, wait, nil)
+				continue
 			}
-			sleep(ctx, o.clock, idle(o.store, queue.Outbound, now), woken)
-			continue
+			woken := o.wake.wait()
+			var err error
+			if r, err = o.store.Lease(now, queue.Outbound, minPriority); err != nil {
+				o.breaker.release()
+				if !errors.Is(err, queue.ErrEmpty) {
+					o.log.Error().Err(err).Msg("lease outbound")
+				}
+				sleep(ctx, o.clock, idle(o.store, queue.Outbound, now), woken)
+				continue
+			}
 		}
-		o.send(hard, r)
+		chain := -1 // no chaining once the slot is to stop
+		if ctx.Err() == nil {
+			chain = minPriority
+		}
+		next = o.send(hard, r, chain)
 	}
 }
 
-func (o *outbound) send(ctx context.Context, r *queue.Record) {
+// send sends one leased record. When the axis took it and chain is not
+// negative, it returns the next due record at or above priority chain,
+// leased in the commit that closed this one.
+func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.Record {
 	rec := readOut(r)
 	log := o.log.With().Str("id", r.ID).Str("document_id", rec.DocumentID).Int("attempt", r.Attempts).Logger()
 	if rec.Ambiguous {
@@ -62,11 +78,10 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 				o.breaker.failure(o.clock.Now())
 			}
 			o.retry(r, err, log)
-			return
+			return nil
 		case found:
 			log.Info().Str("axis_doc_id", docID).Msg("the axis had the package already: not resending")
-			o.sent(r, rec, docID, log)
-			return
+			return o.sent(r, rec, docID, log, chain)
 		}
 		log.Info().Msg("the axis does not have the package: sending again")
 	}
@@ -74,7 +89,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 	if err != nil {
 		o.breaker.release()
 		o.dead(r, fmt.Sprintf("payload unreadable: %v", err), log)
-		return
+		return nil
 	}
 	var to []string
 	if rec.Kind == kindStatus {
@@ -87,7 +102,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 	switch cls := axis.ClassOf(err); {
 	case err == nil:
 		o.breaker.success()
-		o.sent(r, rec, docID, log)
+		return o.sent(r, rec, docID, log, chain)
 	case cls == axis.Terminal:
 		o.breaker.success() // the axis answered
 		o.dead(r, err.Error(), log)
@@ -103,6 +118,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record) {
 		}
 		o.retry(r, err, log)
 	}
+	return nil
 }
 
 // reconcile asks the axis whether an attempt that ended without an answer
@@ -126,12 +142,20 @@ func (o *outbound) reconcile(ctx context.Context, r *queue.Record, rec outRecord
 	return "", false, nil
 }
 
-func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log zerolog.Logger) {
+// sent closes a record the axis took and, unless chain is negative,
+// leases the next due one at or above that priority in the same commit.
+func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log zerolog.Logger, chain int) (next *queue.Record) {
 	now := o.clock.Now()
-	done, err := o.store.Done(now, r.ID, r.Lease, markSent(axisDocID, now))
+	var done *queue.Record
+	var err error
+	if chain < 0 {
+		done, err = o.store.Done(now, r.ID, r.Lease, markSent(axisDocID, now))
+	} else {
+		done, next, err = o.store.DoneAndLease(now, r.ID, r.Lease, markSent(axisDocID, now), queue.Outbound, chain)
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("sent, but the record could not be closed; it will be reconciled")
-		return
+		return nil
 	}
 	o.m.messages.WithLabelValues("out", "sent").Inc()
 	if rec.Kind == kindStatus {
@@ -146,6 +170,7 @@ func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log ze
 	if rec.Kind == kindDocument {
 		o.hook.documentChanged(documentView(done))
 	}
+	return next
 }
 
 func (o *outbound) retry(r *queue.Record, cause error, log zerolog.Logger) {

@@ -108,7 +108,7 @@ func (e *sendEnv) attempt(t *testing.T) *queue.Record {
 	if err != nil {
 		t.Fatalf("lease: %v", err)
 	}
-	e.out.send(context.Background(), r)
+	e.out.send(context.Background(), r, -1)
 	got, err := e.store.Get(r.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -161,36 +162,63 @@ func (s *Store) Lease(now time.Time, dir Direction, minPriority int) (*Record, e
 		return nil, ErrEmpty // no write, so idle workers cost no fsync
 	}
 	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) error {
-		if err := expireLeases(tx, d, now); err != nil {
-			return err
-		}
-		c := tx.Bucket(bucketReady).Cursor()
-		for p := MaxPriority; p >= minPriority; p-- {
-			prefix := []byte{dir.byte(), byte(255 - p)}
-			k, _ := c.Seek(prefix)
-			if k == nil || !bytes.HasPrefix(k, prefix) || keyTime(k[2:10]).After(now) {
-				continue
-			}
-			r, err := getRecord(tx, string(k[10:]))
-			if err != nil {
-				return err
-			}
-			r.Attempts++
-			lease := uint64(now.UnixNano())
-			if lease <= r.Lease {
-				lease = r.Lease + 1
-			}
-			err = transition(tx, r, d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
-				r.LeaseUntil = now.Add(s.opts.LeaseTime)
-				r.Lease = lease
-			})
-			rec = r
-			return err
-		}
-		return ErrEmpty
+	err := s.write(func(tx *bolt.Tx, d delta) (err error) {
+		rec, err = s.lease(tx, d, now, dir, minPriority)
+		return err
 	})
 	return rec, err
+}
+
+// DoneAndLease is Done, then Lease, in one commit: a send slot closes the
+// record it sent and takes the next due one with one flush instead of
+// two. next is nil when nothing is due.
+func (s *Store) DoneAndLease(now time.Time, id string, lease uint64, meta map[string]string, dir Direction, minPriority int) (done, next *Record, err error) {
+	err = s.write(func(tx *bolt.Tx, d delta) error {
+		r, err := leased(tx, id, lease)
+		if err != nil {
+			return err
+		}
+		if err := finish(tx, r, d, now, meta); err != nil {
+			return err
+		}
+		done = r
+		next, err = s.lease(tx, d, now, dir, minPriority)
+		if errors.Is(err, ErrEmpty) {
+			next, err = nil, nil
+		}
+		return err
+	})
+	return done, next, err
+}
+
+// lease is Lease inside a write.
+func (s *Store) lease(tx *bolt.Tx, d delta, now time.Time, dir Direction, minPriority int) (*Record, error) {
+	if err := expireLeases(tx, d, now); err != nil {
+		return nil, err
+	}
+	c := tx.Bucket(bucketReady).Cursor()
+	for p := MaxPriority; p >= minPriority; p-- {
+		prefix := []byte{dir.byte(), byte(255 - p)}
+		k, _ := c.Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) || keyTime(k[2:10]).After(now) {
+			continue
+		}
+		r, err := getRecord(tx, string(k[10:]))
+		if err != nil {
+			return nil, err
+		}
+		r.Attempts++
+		lease := uint64(now.UnixNano())
+		if lease <= r.Lease {
+			lease = r.Lease + 1
+		}
+		err = transition(tx, r, d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
+			r.LeaseUntil = now.Add(s.opts.LeaseTime)
+			r.Lease = lease
+		})
+		return r, err
+	}
+	return nil, ErrEmpty
 }
 
 // anyDue reports, in a read transaction, whether Lease could hand out or

@@ -378,6 +378,30 @@ func TestPutAlso(t *testing.T) {
 	}
 }
 
+// Closing a record and leasing the next is one commit; with nothing due,
+// the record is closed and next is nil.
+func TestDoneAndLease(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	put(t, s, "a", 0)
+	put(t, s, "b", 2)
+	first := lease(t, s, c.Now())
+	before := s.Flushes()
+	done, next, err := s.DoneAndLease(c.Now(), first.ID, first.Lease, map[string]string{"sent": "1"}, Outbound, 0)
+	if err != nil || done.State != Done || done.Meta["sent"] != "1" || next == nil || next.State != Leased {
+		t.Fatalf("DoneAndLease = %+v, %+v, %v", done, next, err)
+	}
+	if n := s.Flushes() - before; n != 0 {
+		t.Errorf("%d flushes counted with syncing off", n)
+	}
+	if _, last, err := s.DoneAndLease(c.Now(), next.ID, next.Lease, nil, Outbound, 0); err != nil || last != nil {
+		t.Errorf("with nothing due: next %+v, %v", last, err)
+	}
+	if got, _ := s.Get(next.ID); got.State != Done {
+		t.Errorf("the second record: %s, want done", got.State)
+	}
+}
+
 func TestBlobPayloadsAndPurge(t *testing.T) {
 	c := newClock()
 	opts := testOptions(c)
