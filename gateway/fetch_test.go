@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,8 +19,10 @@ import (
 )
 
 // listedAxis is the axis as the receiving side sees it: a list, packages
-// that fail their own way, and the acknowledgements given.
+// that fail their own way, and the acknowledgements given. Safe for the
+// fetchers' concurrent calls, as the real client is.
 type listedAxis struct {
+	mu    sync.Mutex
 	items []axis.ReceivedItem
 	pkgs  map[string][]byte
 	errs  map[string]error
@@ -28,6 +31,8 @@ type listedAxis struct {
 }
 
 func (a *listedAxis) GetReceivedEdocList(_ context.Context, mt string) ([]axis.ReceivedItem, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if mt != axis.MessageEdoc {
 		return nil, nil
 	}
@@ -41,6 +46,8 @@ func (a *listedAxis) GetReceivedEdocList(_ context.Context, mt string) ([]axis.R
 }
 
 func (a *listedAxis) GetEdocTo(_ context.Context, id string, w io.Writer) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.gets[id]++
 	if err := a.errs[id]; err != nil {
 		return 0, err
@@ -50,6 +57,8 @@ func (a *listedAxis) GetEdocTo(_ context.Context, id string, w io.Writer) (int64
 }
 
 func (a *listedAxis) UpdateStatus(_ context.Context, id, status string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.acks[id] = status
 	return nil
 }

@@ -22,7 +22,7 @@ import (
 // document to the inbox, a status to the record it is about. The package
 // is read by offset and its attachments decoded into a folder beside the
 // inbox, so memory does not follow its size.
-func (in *inbound) process(r *queue.Record) {
+func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 	rec := readIn(r)
 	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
 	src, err := in.store.OpenPayload(r)
@@ -61,13 +61,13 @@ func (in *inbound) process(r *queue.Record) {
 	case !o.axisOK:
 		// Checked first: whatever else is wrong, this sender is not who
 		// the package says, and must not be answered.
-		in.quarantine(r, claimed, o.uploaderProblem(), refusedAxisSender, o, log)
+		in.quarantine(r, claimed, o.uploaderProblem(), refusedAxisSender, o, log, ln)
 		return
 	case err != nil:
-		in.quarantine(r, claimed, err.Error(), refusal(err), o, log)
+		in.quarantine(r, claimed, err.Error(), refusal(err), o, log, ln)
 		return
 	case o.signed && !o.bound && o.mode == envelope.Require:
-		in.quarantine(r, claimed, o.bindingProblem(), refusedBinding, o, log)
+		in.quarantine(r, claimed, o.bindingProblem(), refusedBinding, o, log, ln)
 		return
 	}
 	warning := ""
@@ -79,10 +79,10 @@ func (in *inbound) process(r *queue.Record) {
 	}
 	if pkg.Package.Kind == envelope.KindStatus {
 		if !o.authentic() {
-			in.quarantine(r, pkg.Package, "status not applied: its sender is not established ("+cmp.Or(warning, "unsigned")+")", refusedForgedStatus, o, log)
+			in.quarantine(r, pkg.Package, "status not applied: its sender is not established ("+cmp.Or(warning, "unsigned")+")", refusedForgedStatus, o, log, ln)
 			return
 		}
-		in.receiveStatus(r, pkg.Package.Status, o, log)
+		in.receiveStatus(r, pkg.Package.Status, o, log, ln)
 		return
 	}
 	doc := pkg.Package.Document
@@ -90,12 +90,12 @@ func (in *inbound) process(r *queue.Record) {
 	log = log.With().Str("document_id", h.DocumentID).Str("from", h.From.OrganID).Logger()
 	ours, reason := in.checkDocument(doc)
 	if reason != "" {
-		in.quarantine(r, pkg.Package, reason, refusedContent, o, log)
+		in.quarantine(r, pkg.Package, reason, refusedContent, o, log, ln)
 		return
 	}
 	delivered := 0
 	for i, agency := range ours {
-		ok, settled := in.deliver(r, pkg, agency, i, o, warning, log)
+		ok, settled := in.deliver(r, pkg, agency, i, o, warning, log, ln)
 		if settled {
 			return // retried or quarantined as a whole
 		}
@@ -104,17 +104,17 @@ func (in *inbound) process(r *queue.Record) {
 		}
 	}
 	if delivered == 0 {
-		in.finish(r, inRecord{Inbox: inboxDuplicate}, log)
+		in.finish(r, inRecord{Inbox: inboxDuplicate}, log, ln)
 		return
 	}
-	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log)
+	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log, ln)
 }
 
 // deliver makes one agency's inbox item of a document: each agency a
 // package names gets its own, answered separately. It reports whether the
 // item was delivered (not a duplicate), and whether the record was
 // settled otherwise (retried or quarantined), which ends the processing.
-func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelope.Organization, n int, o origin, warning string, log zerolog.Logger) (delivered, settled bool) {
+func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelope.Organization, n int, o origin, warning string, log zerolog.Logger, ln *leaseNext) (delivered, settled bool) {
 	doc := pkg.Package.Document
 	h := doc.Header
 	log = log.With().Str("agency", agency.OrganID).Logger()
@@ -166,7 +166,7 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	}
 	if err := in.inbox.write(item, doc.Attachments); err != nil {
 		if errors.Is(err, errUndeliverable) {
-			in.quarantine(r, pkg.Package, err.Error(), refusedContent, o, log)
+			in.quarantine(r, pkg.Package, err.Error(), refusedContent, o, log, ln)
 			return false, true
 		}
 		in.retry(r, err, log)
@@ -208,7 +208,7 @@ func (in *inbound) checkDocument(doc *envelope.Document) ([]envelope.Organizatio
 // quarantine holds back a package, with the reason, counted by why, and
 // answers the sender 02 when policy says so and the sender is established
 // (p, the package as read, may be nil).
-func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why string, o origin, log zerolog.Logger) {
+func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why string, o origin, log zerolog.Logger, ln *leaseNext) {
 	item := &localapi.InboxItem{ID: r.ID, State: localapi.InboxQuarantined, Reason: reason, Received: r.Created, From: readIn(r).From}
 	var doc *envelope.Document
 	if p != nil && p.Kind == envelope.KindDocument {
@@ -233,7 +233,7 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 		}
 		answered = string(envelope.StatusRefused)
 	}
-	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason}, log)
+	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason}, log, ln)
 	in.inbox.put(item)
 	in.m.messages.WithLabelValues("in", "quarantined").Inc()
 	in.m.refused.WithLabelValues(why).Inc()
@@ -242,8 +242,20 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 	in.hook.inboxChanged(item)
 }
 
-func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger) {
-	if _, err := in.store.Done(in.clock.Now(), r.ID, r.Lease, rec.meta()); err != nil {
+// leaseNext asks that the commit closing a record also lease the next
+// due one, which it then holds; nil asks for no lease.
+type leaseNext struct {
+	next *queue.Record
+}
+
+func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger, ln *leaseNext) {
+	var err error
+	if ln == nil {
+		_, err = in.store.Done(in.clock.Now(), r.ID, r.Lease, rec.meta())
+	} else {
+		_, ln.next, err = in.store.DoneAndLease(in.clock.Now(), r.ID, r.Lease, rec.meta(), queue.Inbound, 0)
+	}
+	if err != nil {
 		log.Error().Err(err).Msg("close inbound record; it will be processed again")
 	}
 }

@@ -16,21 +16,21 @@ import (
 // names; any other code only from a recipient of our document, 15 and 16
 // only to a recall, revocation, update or replacement. Anything else is
 // quarantined, never applied.
-func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin, log zerolog.Logger) {
+func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin, log zerolog.Logger, ln *leaseNext) {
 	code, from, docID := st.StatusCode, st.From.OrganID, st.ResponseFor.DocumentID
 	log = log.With().Str("status", string(code)).Str("from", from).Str("document_id", docID).Logger()
 	in.m.statuses.WithLabelValues("in", string(code)).Inc()
 	in.m.messages.WithLabelValues("in", "status").Inc()
 	done := inRecord{Inbox: inboxStatus, Kind: kindStatus, StatusCode: string(code), From: from, DocumentID: docID}
 	forged := func(why string) {
-		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, refusedForgedStatus, o, log)
+		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, refusedForgedStatus, o, log, ln)
 	}
 	if code == envelope.StatusRecall {
 		if why := in.recallRequested(from, docID, st.ResponseFor.OrganID, st.Description, log); why != "" {
 			forged(why)
 			return
 		}
-		in.finish(r, done, log)
+		in.finish(r, done, log, ln)
 		return
 	}
 	out, err := in.store.GetByKey(queue.Outbound, outDocumentKey(docID))
@@ -49,12 +49,15 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 	}
 	var current string
 	// The report and the inbound record's end are one write.
-	out, applied, err := in.store.ApplyReport(in.clock.Now(), r.ID, r.Lease, done.meta(), out.ID,
+	out, applied, next, err := in.store.ApplyReport(in.clock.Now(), r.ID, r.Lease, done.meta(), out.ID,
 		queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp},
 		func(cur queue.Recipient) bool {
 			current = cur.Status
 			return supersedes(cur, string(code), st.Timestamp)
-		})
+		}, ln != nil)
+	if ln != nil {
+		ln.next = next
+	}
 	if err != nil {
 		in.retry(r, err, log)
 		return

@@ -437,8 +437,10 @@ func (s *Store) UpdateRecipient(id string, rc Recipient, replaces func(current R
 
 // ApplyReport is UpdateRecipient on record id and Done on the leased
 // record doneID that carried the report, in one commit: a received status
-// and its being processed become durable together, with one flush.
-func (s *Store) ApplyReport(now time.Time, doneID string, lease uint64, meta map[string]string, id string, rc Recipient, replaces func(current Recipient) bool) (rec *Record, applied bool, err error) {
+// and its being processed become durable together, with one flush. With
+// leaseNext, the same commit leases the next due record of doneID's
+// direction, returned as next (nil when none is due).
+func (s *Store) ApplyReport(now time.Time, doneID string, lease uint64, meta map[string]string, id string, rc Recipient, replaces func(current Recipient) bool, leaseNext bool) (rec *Record, applied bool, next *Record, err error) {
 	err = s.write(func(tx *bolt.Tx, d delta) error {
 		// Every check before any change: a refused write (a lost lease, a
 		// record gone) leaves the batch it shares a commit with, not half
@@ -453,9 +455,19 @@ func (s *Store) ApplyReport(now time.Time, doneID string, lease uint64, meta map
 		if rec, applied, err = updateRecipient(tx, id, rc, replaces); err != nil {
 			return err
 		}
-		return finish(tx, r, d, now, meta)
+		if err := finish(tx, r, d, now, meta); err != nil {
+			return err
+		}
+		if !leaseNext {
+			return nil
+		}
+		next, err = s.lease(tx, d, now, r.Dir, 0)
+		if errors.Is(err, ErrEmpty) {
+			next, err = nil, nil
+		}
+		return err
 	})
-	return rec, applied, err
+	return rec, applied, next, err
 }
 
 func updateRecipient(tx *bolt.Tx, id string, rc Recipient, replaces func(current Recipient) bool) (*Record, bool, error) {

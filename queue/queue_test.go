@@ -334,15 +334,19 @@ func TestApplyReportIsOneWrite(t *testing.T) {
 	lease(t, s, c.Now()) // sent, the older
 	carrier := lease(t, s, c.Now())
 	rc := Recipient{OrganID: "000.00.00.G22", Status: "03"}
-	if _, _, err := s.ApplyReport(c.Now(), carrier.ID, carrier.Lease+1, nil, sent.ID, rc, nil); !errors.Is(err, ErrLeaseLost) {
+	if _, _, _, err := s.ApplyReport(c.Now(), carrier.ID, carrier.Lease+1, nil, sent.ID, rc, nil, false); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("with a lost lease: %v, want ErrLeaseLost", err)
 	}
 	if got, _ := s.Get(sent.ID); len(got.Recipients) != 0 {
 		t.Fatalf("the report was kept without its carrier's end: %+v", got.Recipients)
 	}
-	rec, applied, err := s.ApplyReport(c.Now(), carrier.ID, carrier.Lease, map[string]string{"k": "v"}, sent.ID, rc, nil)
+	third := put(t, s, "third", 0)
+	rec, applied, next, err := s.ApplyReport(c.Now(), carrier.ID, carrier.Lease, map[string]string{"k": "v"}, sent.ID, rc, nil, true)
 	if err != nil || !applied || len(rec.Recipients) != 1 {
 		t.Fatalf("ApplyReport = %+v, %v, %v", rec, applied, err)
+	}
+	if next == nil || next.ID != third.ID || next.State != Leased {
+		t.Errorf("the next record, leased in the same commit: %+v", next)
 	}
 	if got, _ := s.Get(carrier.ID); got.State != Done || got.Meta["k"] != "v" {
 		t.Errorf("carrier after the report: %s %v, want done with its meta", got.State, got.Meta)
