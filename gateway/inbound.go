@@ -136,7 +136,7 @@ func (in *inbound) poller(ctx context.Context) {
 // fetchers is how many listed packages are fetched at once: their puts
 // share the store's commits and their acknowledgements the hub's, instead
 // of one round trip and one flush after another.
-const fetchers = 4
+const fetchers = 2
 
 // pollOnce fetches every listed package of both message types and
 // returns how many it stored. A package that fails waits on its own
