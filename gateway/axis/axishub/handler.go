@@ -2,6 +2,7 @@ package axishub
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -305,13 +306,13 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	if mt != axis.MessageEdoc && mt != axis.MessageStatus {
 		return "", fail("400", "messagetype %q: want edoc or status", hdr["messagetype"])
 	}
-	up, size, err := h.readUpload(r, hdr["hash-file"], f)
+	up, err := h.readUpload(r, hdr["hash-file"], f)
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(up) // gone by then when stored
+	defer up.discard() // a file is gone by then when stored
 	// Routed by the header alone: the hub never reads the attachments.
-	pkg, err := peekFile(up)
+	pkg, err := up.peek()
 	if err != nil {
 		return "", fail("400", "the upload is not an edXML package: %v", err)
 	}
@@ -321,7 +322,7 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 			return "", fail("400", "to %q is not a JSON array of codes", t)
 		}
 	}
-	d := &doc{DocID: newID(h.opts.Now()), From: from, MessageType: mt, Created: h.opts.Now(), Size: int(size), Recipients: map[string]*recipient{}}
+	d := &doc{DocID: newID(h.opts.Now()), From: from, MessageType: mt, Created: h.opts.Now(), Size: int(up.size), Recipients: map[string]*recipient{}}
 	switch pkg.Kind {
 	case envelope.KindStatus:
 		if len(to) == 0 {
@@ -351,7 +352,7 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 				return err
 			}
 		}
-		if err := h.keep(tx, d.DocID, up, size); err != nil {
+		if err := h.keep(tx, d.DocID, up); err != nil {
 			return err
 		}
 		return putDoc(tx, d)
@@ -362,23 +363,69 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	return d.DocID, err
 }
 
-// smallPackage is the size up to which a package is kept inside the store,
-// committed with its record, rather than as a file of its own: a status
-// package then costs the one commit, not three more flushes.
+// smallPackage is the size up to which a package is read into memory and
+// kept inside the store, committed with its record, rather than written
+// to a file of its own: a status package then costs the one commit and no
+// file at all.
 const smallPackage = 64 << 10
+
+// upload is a package as received: in memory when small, else in a file.
+type upload struct {
+	data []byte
+	path string
+	size int64
+}
+
+// spill writes a package too large for memory to a file: the head read
+// so far, then the rest, hashed on the way.
+func (u *upload) spill(dir string, head []byte, rest io.Reader, hw io.Writer) error {
+	out, err := os.CreateTemp(dir, ".upload-")
+	if err != nil {
+		return err
+	}
+	u.path, u.data = out.Name(), nil
+	_, err = out.Write(head)
+	if err == nil {
+		var n int64
+		n, err = io.Copy(io.MultiWriter(out, hw), rest)
+		u.size += n
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		u.discard()
+		return fail("400", "reading the package: %v", err)
+	}
+	return nil
+}
+
+func (u *upload) discard() {
+	if u.path != "" {
+		os.Remove(u.path)
+	}
+}
+
+func (u *upload) peek() (*envelope.Header, error) {
+	if u.path == "" {
+		return envelope.PeekHeader(bytes.NewReader(u.data))
+	}
+	f, err := os.Open(u.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return envelope.PeekHeader(bufio.NewReader(f))
+}
 
 // keep stores an uploaded package: a small one in the blobs bucket, a
 // larger one as a file, in place and durable before the record that names
 // it commits.
-func (h *Hub) keep(tx *bolt.Tx, id, up string, size int64) error {
-	if size <= smallPackage {
-		b, err := os.ReadFile(up)
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bBlobs).Put([]byte(id), b)
+func (h *Hub) keep(tx *bolt.Tx, id string, up *upload) error {
+	if up.path == "" {
+		return tx.Bucket(bBlobs).Put([]byte(id), up.data)
 	}
-	if f, err := os.Open(up); err == nil {
+	if f, err := os.Open(up.path); err == nil {
 		err = f.Sync()
 		f.Close()
 		if err != nil {
@@ -386,7 +433,7 @@ func (h *Hub) keep(tx *bolt.Tx, id, up string, size int64) error {
 		}
 	}
 	final := filepath.Join(h.blobs, id)
-	if err := os.Rename(up, final); err != nil {
+	if err := os.Rename(up.path, final); err != nil {
 		if _, serr := os.Stat(final); serr == nil && errors.Is(err, os.ErrNotExist) {
 			return atomicfile.SyncDir(h.blobs) // moved by an earlier try of the same write
 		}
@@ -396,34 +443,25 @@ func (h *Hub) keep(tx *bolt.Tx, id, up string, size int64) error {
 	return atomicfile.SyncDir(h.blobs)
 }
 
-func peekFile(path string) (*envelope.Header, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return envelope.PeekHeader(bufio.NewReader(f))
-}
-
-// readUpload writes sendEdoc's package, in the SDK's form (the raw file
+// readUpload reads sendEdoc's package, in the SDK's form (the raw file
 // and a CRLF, which hash-file does not cover) or, from older clients, as
-// the multipart part file_doc, to a file beside the blobs, and checks it
-// against hash-file as it is written.
-func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (path string, size int64, err error) {
+// the multipart part file_doc: into memory up to smallPackage, else into a
+// file beside the blobs; it checks hash-file as the bytes arrive.
+func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (up *upload, err error) {
 	limit := h.opts.MaxPackage
 	src := r.Body
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		mr, err := r.MultipartReader()
 		if err != nil {
-			return "", 0, fail("400", "multipart body: %v", err)
+			return nil, fail("400", "multipart body: %v", err)
 		}
 		for {
 			p, err := mr.NextPart()
 			if err == io.EOF {
-				return "", 0, fail("400", "no %s part in the upload", axis.FilePart)
+				return nil, fail("400", "no %s part in the upload", axis.FilePart)
 			}
 			if err != nil {
-				return "", 0, fail("400", "multipart body: %v", err)
+				return nil, fail("400", "multipart body: %v", err)
 			}
 			if p.FormName() == axis.FilePart {
 				src = p
@@ -435,25 +473,30 @@ func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (path strin
 	if f.SlowRead > 0 {
 		in = &slowReader{r: src, rate: f.SlowRead}
 	}
-	out, err := os.CreateTemp(h.blobs, ".upload-")
-	if err != nil {
-		return "", 0, err
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(out.Name())
-		}
-	}()
+	in = io.LimitReader(in, limit+3)
 	// The last two bytes are held back from the hash: they may be the
 	// SDK's CRLF, which hash-file does not cover.
 	hw := &holdBack{h: sha256.New()}
-	n, err := io.Copy(io.MultiWriter(out, hw), io.LimitReader(in, limit+3))
-	if err != nil {
-		return "", 0, fail("400", "reading the package: %v", err)
+	head := make([]byte, smallPackage+3)
+	n, err := io.ReadFull(in, head)
+	hw.Write(head[:n])
+	up = &upload{data: head[:n], size: int64(n)}
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		// All of it is in memory.
+	case err != nil:
+		return nil, fail("400", "reading the package: %v", err)
+	default:
+		if err := up.spill(h.blobs, head[:n], in, hw); err != nil {
+			return nil, err
+		}
 	}
+	kept := up
+	defer func() {
+		if err != nil {
+			kept.discard()
+		}
+	}()
 	without := hw.h.Sum(nil)
 	hw.h.Write(hw.tail)
 	with := hw.h.Sum(nil)
@@ -464,20 +507,22 @@ func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (path strin
 	}
 	switch {
 	case string(hw.tail) == "\r\n" && matches(without):
-		n -= 2
-		if err := out.Truncate(n); err != nil {
-			return "", 0, err
+		up.size -= 2
+		if up.path == "" {
+			up.data = up.data[:up.size]
+		} else if err := os.Truncate(up.path, up.size); err != nil {
+			return nil, err
 		}
 	case !matches(with):
-		return "", 0, fail("400", "hash-file %q does not match the SHA-256 of the uploaded file", hashFile)
+		return nil, fail("400", "hash-file %q does not match the SHA-256 of the uploaded file", hashFile)
 	}
-	if n == 0 {
-		return "", 0, fail("400", "the upload holds no package")
+	if up.size == 0 {
+		return nil, fail("400", "the upload holds no package")
 	}
-	if n > limit {
-		return "", 0, fail("413", "package over %d bytes", limit)
+	if up.size > limit {
+		return nil, fail("413", "package over %d bytes", limit)
 	}
-	return out.Name(), n, nil
+	return up, nil
 }
 
 // holdBack hashes what is written but its last two bytes.
