@@ -345,8 +345,8 @@ func (t *benchTarget) parties(ctx context.Context) (map[string]partyUse, error) 
 }
 
 // settle waits until the exchange's parties stop writing (no flush for
-// 2.5 s, longer than two of the development peer's one-second polls; at
-// most a minute) and returns their use then.
+// 4 s, longer than three of the development peer's one-second polls, with
+// room for a slow disk; at most a minute) and returns their use then.
 func (t *benchTarget) settle(ctx context.Context) (map[string]partyUse, error) {
 	sum := func(u map[string]partyUse) (n float64) {
 		for _, p := range u {
@@ -372,7 +372,7 @@ func (t *benchTarget) settle(ctx context.Context) (map[string]partyUse, error) {
 		if quiet++; sum(now) != sum(last) {
 			quiet = 0
 		}
-		if quiet == 5 {
+		if quiet == 8 {
 			return now, nil
 		}
 		last = now
