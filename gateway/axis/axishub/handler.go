@@ -445,8 +445,9 @@ func (h *Hub) keep(tx *bolt.Tx, id string, up *upload) error {
 
 // readUpload reads sendEdoc's package, in the SDK's form (the raw file
 // and a CRLF, which hash-file does not cover) or, from older clients, as
-// the multipart part file_doc: into memory up to smallPackage, else into a
-// file beside the blobs; it checks hash-file as the bytes arrive.
+// the multipart part file_doc: into memory up to smallPackage (and the
+// CRLF), else into a file beside the blobs; it checks hash-file as the
+// bytes arrive.
 func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (up *upload, err error) {
 	limit := h.opts.MaxPackage
 	src := r.Body

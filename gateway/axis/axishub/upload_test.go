@@ -1,13 +1,19 @@
 package axishub
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"lienthong/gateway/axis"
 )
 
 // TestHoldBackHashesAllButTail: whatever the writes' sizes, the hash
@@ -66,5 +72,53 @@ func TestGroupCommit(t *testing.T) {
 	})
 	if n := h.Flushes() - before; n >= 2*64 {
 		t.Errorf("%d flushes for 64 concurrent writes: nothing was shared", n)
+	}
+}
+
+// An upload is read whole into memory up to smallPackage and the SDK's
+// CRLF, and spilled to a file beyond that; either way the SDK's CRLF is dropped when hash-file
+// covers the package without it, and a wrong hash-file is refused.
+func TestReadUpload(t *testing.T) {
+	h, err := Open(Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, size := range []int{10, smallPackage - 1, smallPackage, smallPackage + 1, smallPackage + 2, 3 * smallPackage} {
+		pkg := bytes.Repeat([]byte("x"), size)
+		sum := sha256.Sum256(pkg)
+		for _, tc := range []struct {
+			name string
+			body []byte
+			hash string
+		}{
+			{"raw with CRLF", append(bytes.Clone(pkg), "\r\n"...), axis.HashFile(sum, false)},
+			{"raw without CRLF", pkg, axis.HashFile(sum, true)},
+		} {
+			r := httptest.NewRequest(http.MethodPost, "/sendEdoc", bytes.NewReader(tc.body))
+			r.Header.Set("Content-Type", "application/octet-stream")
+			up, err := h.readUpload(r, tc.hash, Faults{})
+			if err != nil {
+				t.Fatalf("%d bytes, %s: %v", size, tc.name, err)
+			}
+			got := up.data
+			if up.path != "" {
+				if got, err = os.ReadFile(up.path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if (up.path != "") != (len(tc.body) > smallPackage+2) || up.size != int64(size) || !bytes.Equal(got, pkg) {
+				t.Errorf("%d bytes, %s: file %q, size %d, content equal %v", size, tc.name, up.path, up.size, bytes.Equal(got, pkg))
+			}
+			up.discard()
+		}
+		r := httptest.NewRequest(http.MethodPost, "/sendEdoc", bytes.NewReader(pkg))
+		if _, err := h.readUpload(r, "00", Faults{}); err == nil {
+			t.Errorf("%d bytes with a wrong hash-file: accepted", size)
+		}
+	}
+	left, _ := os.ReadDir(h.blobs)
+	if len(left) != 0 {
+		t.Errorf("%d files left beside the blobs after refusals and discards", len(left))
 	}
 }
