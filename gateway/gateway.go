@@ -408,7 +408,7 @@ func (g *Gateway) compose(base zerolog.Logger) {
 	g.out = &outbound{
 		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir, dirLookup: g.dir,
 		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, me: me,
-		maxDocument: int64(c.Outbound.MaxDocument), ordinarySigning: newSigningGate(),
+		maxDocument: int64(c.Outbound.MaxDocument),
 	}
 	g.in = &inbound{
 		log: base.With().Str("component", "inbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,

@@ -254,22 +254,3 @@ func TestSupersedes(t *testing.T) {
 		}
 	}
 }
-
-// Ordinary packages take turns to be signed, leaving a core free; an
-// urgent one never waits for a turn.
-func TestSigningGate(t *testing.T) {
-	o := &outbound{ordinarySigning: make(chan struct{}, 1)}
-	done := o.signing(int(envelope.PriorityNormal))
-	if len(o.ordinarySigning) != 1 {
-		t.Fatalf("an ordinary signature holds %d turns, want 1", len(o.ordinarySigning))
-	}
-	urgent := o.signing(int(envelope.PriorityUrgent)) // would block if it waited
-	urgent()
-	if len(o.ordinarySigning) != 1 {
-		t.Errorf("an urgent signature took a turn")
-	}
-	done()
-	if len(o.ordinarySigning) != 0 {
-		t.Errorf("the turn was not given back")
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,26 +65,6 @@ type outbound struct {
 	hook        *webhook
 	me          envelope.Organization
 	maxDocument int64
-	// ordinarySigning holds a token per ordinary package being signed;
-	// nil lets every signature run at once.
-	ordinarySigning chan struct{}
-}
-
-// newSigningGate leaves a core free of ordinary signing (one on a
-// one-core machine): an urgent package is signed without waiting behind a
-// burst of ordinary ones, on the CPU as well as in the queue.
-func newSigningGate() chan struct{} {
-	return make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))
-}
-
-// signing waits for a turn to sign a package of priority prio: Khẩn and
-// above never wait. The returned func ends the turn.
-func (o *outbound) signing(prio int) (done func()) {
-	if o.ordinarySigning == nil || prio >= int(envelope.PriorityUrgent) {
-		return func() {}
-	}
-	o.ordinarySigning <- struct{}{}
-	return func() { <-o.ordinarySigning }
 }
 
 // Submission is one document handed over by the legacy system.
@@ -276,12 +255,27 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, also ma
 		return nil, false, err
 	}
 	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Meta: r.meta(), Also: also}
-	done := o.signing(prio)
 	start := time.Now()
-	err = o.sign(signer, p, &it)
-	done()
-	if err != nil {
-		return nil, false, err
+	if large(p) {
+		// Signed into a file the store takes over: a 100 MiB scan is
+		// never held whole.
+		f, err := os.CreateTemp(o.store.TempDir(), "signed-*")
+		if err != nil {
+			return nil, false, o.storeError(err)
+		}
+		it.File = f.Name()
+		bw := bufio.NewWriterSize(f, 256<<10)
+		err = signer.Sign(bw, p, envelope.BuildOptions{})
+		if err == nil {
+			err = bw.Flush()
+		}
+		err = errors.Join(err, f.Close())
+		if err != nil {
+			os.Remove(it.File)
+			return nil, false, fmt.Errorf("sign: %w", o.storeError(err))
+		}
+	} else if it.Payload, err = signer.SignBytes(p, envelope.BuildOptions{}); err != nil {
+		return nil, false, fmt.Errorf("sign: %w", err)
 	}
 	o.m.signDuration.Observe(time.Since(start).Seconds())
 	rec, existed, err := o.store.Put(it)
@@ -292,33 +286,6 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, also ma
 		o.wake.notify()
 	}
 	return rec, existed, nil
-}
-
-// sign signs p into it: into a file the store takes over for a large
-// package, so that a 100 MiB scan is never held whole, else into memory.
-func (o *outbound) sign(signer *envelope.Signer, p *envelope.Package, it *queue.Item) error {
-	if !large(p) {
-		var err error
-		if it.Payload, err = signer.SignBytes(p, envelope.BuildOptions{}); err != nil {
-			return fmt.Errorf("sign: %w", err)
-		}
-		return nil
-	}
-	f, err := os.CreateTemp(o.store.TempDir(), "signed-*")
-	if err != nil {
-		return o.storeError(err)
-	}
-	it.File = f.Name()
-	bw := bufio.NewWriterSize(f, 256<<10)
-	err = signer.Sign(bw, p, envelope.BuildOptions{})
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err = errors.Join(err, f.Close()); err != nil {
-		os.Remove(it.File)
-		return fmt.Errorf("sign: %w", o.storeError(err))
-	}
-	return nil
 }
 
 // large reports a package worth building into a file rather than memory.
