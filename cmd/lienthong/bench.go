@@ -35,7 +35,8 @@ Workloads:
   memo     N documents with one 200 KiB PDF each
   big      N documents with one 20 MiB attachment each
   urgent   queue -backlog ordinary documents, then send N Hỏa tốc ones,
-           one at a time, and time those
+           one at a time, and time those (-mixed: while ordinary ones
+           keep being submitted)
 
 -dev runs a development exchange (lienthongd -dev: axis hub, this
 agency's gateway and a peer) in a child process on fresh temporary state,
@@ -110,6 +111,7 @@ func runBench(e *env, args []string) error {
 	conc := fs.Int("concurrency", 8, "submissions in flight at once")
 	backlog := fs.Int("backlog", 5000, "urgent: ordinary documents queued first")
 	asJSON := fs.Bool("json", false, "end with one JSON line")
+	mixed := fs.Bool("mixed", false, "urgent: keep submitting ordinary documents while the urgent ones are timed")
 	hog := fs.Int("hog", 0, "run this many CPU-bound busy loops beside the exchange for the whole run, as other work on a shared machine")
 	profileDir := fs.String("profile", "", "with -dev: keep the exchange's CPU profiles in this folder, one per interval measured (status: cpu-1.pb.gz is the setup)")
 	if err := parseFlags(e, fs, args); err != nil {
@@ -182,7 +184,7 @@ func runBench(e *env, args []string) error {
 		lat, span, err = b.documents(*n, 0, attachment("ho-so.pdf", 20<<20))
 	case "urgent":
 		r.Backlog = *backlog
-		lat, span, r.BacklogWaiting, err = b.urgent(*backlog, *n)
+		lat, span, r.BacklogWaiting, err = b.urgent(*backlog, *n, *mixed)
 	case "status":
 		lat, span, err = b.statuses(*n)
 	}
@@ -503,10 +505,33 @@ func (b *bench) documents(n, priority int, files []upload) (map[int][]float64, t
 // urgent queues a backlog of ordinary documents, then sends urgent ones
 // one at a time, each after the last reached the axis, as they come in
 // real life: rarely, and each one wanted at once.
-func (b *bench) urgent(backlog, n int) (map[int][]float64, time.Duration, int, error) {
+func (b *bench) urgent(backlog, n int, mixed bool) (map[int][]float64, time.Duration, int, error) {
 	bar := newProgressBar(b, "backlog queued", backlog)
 	b.submit(b.t.api, b.t.to, backlog, 0, nil, bar)
 	bar.done()
+	if mixed {
+		// Ordinary documents keep coming, conc at a time, while the urgent
+		// ones are timed: their signing competes with the urgent ones'.
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range b.conc {
+			wg.Go(func() {
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					if _, err := b.t.api.Submit(b.e.ctx, b.metadata(b.t.to, 0, nil), nil); err != nil && b.e.ctx.Err() == nil {
+						b.failed(err)
+						return
+					}
+				}
+			})
+		}
+		defer wg.Wait()
+		defer close(stop)
+	}
 	bar = newProgressBar(b, "urgent sent", n)
 	lat := map[int][]float64{}
 	var span time.Duration
