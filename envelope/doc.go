@@ -21,6 +21,11 @@
 // Verify is strict where peers are lax, because signature wrapping lives in
 // leniency, and hands back only what the signature covered.
 //
+// A package in a file is read by offset (ParseAt, VerifyAt, OpenInboundAt):
+// its attachment texts stay in the file, streamed to the digest and decoded
+// to files, so memory follows the package's header, not its attachments.
+// Both readers give the same result on every package.
+//
 // Validation reports every problem of a package, each naming the element path,
 // the rule and the value, so a refused package can be fixed in one round.
 package envelope
