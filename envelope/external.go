@@ -28,6 +28,10 @@ func (d *decoder) external(a *Attachment, txt, path string) {
 		a.Data = b.Bytes()
 		return
 	}
+	if err := os.MkdirAll(d.opts.FileDir, 0o700); err != nil {
+		d.err = err
+		return
+	}
 	f, err := os.CreateTemp(d.opts.FileDir, "attachment-*")
 	if err != nil {
 		d.err = err

@@ -24,8 +24,8 @@ type ParseOptions struct {
 
 	// FileDir is where a package read by offset (ParseAt, VerifyAt,
 	// OpenInboundAt) puts the contents of large attachments, one file each,
-	// named by Attachment.Path; the caller removes them. Empty holds them
-	// in memory.
+	// named by Attachment.Path; it is made when first needed, and the
+	// caller removes it. Empty holds them in memory.
 	FileDir string
 
 	// splices are the long texts of a package read by offset, left in

@@ -210,14 +210,12 @@ func boundName(s string, n int) string {
 	return s[:cut] + ext
 }
 
-// scratch makes a folder beside the inbox for the files of a package being
-// read, on the same file system as the items they will be copied into; an
-// interrupted one is removed by load.
-func (x *inbox) scratch(id string) (string, error) {
-	if err := os.MkdirAll(x.dir, 0o750); err != nil {
-		return "", err
-	}
-	return os.MkdirTemp(x.dir, ".tmp-read-"+id+"-")
+// scratch names a folder beside the inbox for the files of a package being
+// read, on the file system of the items they are copied into. It is made
+// only when a package has files to put there (see envelope's FileDir), so
+// a status costs no folder; what an interrupted read leaves, load removes.
+func (x *inbox) scratch(id string) string {
+	return filepath.Join(x.dir, ".tmp-read-"+id)
 }
 
 // commitFolder adds item.json to a folder of synced files and renames it

@@ -34,11 +34,7 @@ func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 		return
 	}
 	defer src.Close()
-	files, err := in.inbox.scratch(r.ID)
-	if err != nil {
-		in.retry(r, err, log)
-		return
-	}
+	files := in.inbox.scratch(r.ID)
 	defer os.RemoveAll(files)
 	at, size, err := payloadAt(src)
 	if err != nil {
@@ -268,8 +264,9 @@ func (in *inbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
 	log.Error().Err(cause).Msg("inbound processing failed: will retry")
 }
 
-// payloadAt gives a stored package as read by offset: a file as it is, a
-// small payload from memory.
+// payloadAt gives a stored package as read by offset: what the store opens
+// can be (a file, or the payload kept inside the store); anything else is
+// read into memory.
 func payloadAt(src io.Reader) (io.ReaderAt, int64, error) {
 	switch s := src.(type) {
 	case *os.File:

@@ -615,7 +615,9 @@ func (s *Store) PayloadPath(r *Record) (string, error) {
 }
 
 // OpenPayload reads a record's payload, checked against its hash, from its
-// blob file when it has one: a large payload is never held whole.
+// blob file when it has one: a large payload is never held whole. What it
+// returns can also be read by offset (io.ReaderAt): an *os.File, or a
+// reader over the payload kept inside the store, with its Size.
 func (s *Store) OpenPayload(r *Record) (io.ReadCloser, error) {
 	path, err := s.PayloadPath(r)
 	if err != nil {
@@ -628,8 +630,13 @@ func (s *Store) OpenPayload(r *Record) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return io.NopCloser(bytes.NewReader(b)), nil
+	return memPayload{bytes.NewReader(b)}, nil
 }
+
+// memPayload is a payload kept inside the store, opened.
+type memPayload struct{ *bytes.Reader }
+
+func (memPayload) Close() error { return nil }
 
 func hashFile(path string) (sum string, size int64, err error) {
 	f, err := os.Open(path)
