@@ -51,8 +51,10 @@ deb:
 	$(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthongd ./cmd/lienthongd
 	$(GO) build -trimpath -buildmode=pie -ldflags '$(LDFLAGS)' -o $(PKGROOT)/lienthong ./cmd/lienthong
 	gzip -9n < deploy/deb/changelog > $(PKGROOT)/changelog.gz
-	env -u LIENTHONG_API $(PKGROOT)/lienthong man | gzip -9n > $(PKGROOT)/lienthong.1.gz
-	$(PKGROOT)/lienthongd -h 2>&1 | $(PKGROOT)/lienthong man --name lienthongd --section 8 - | gzip -9n > $(PKGROOT)/lienthongd.8.gz
+	env -u LIENTHONG_API -u LIENTHONG_METRICS -u LIENTHONG_PEER -u LIENTHONG_PEER_API -u LIENTHONG_DAEMON \
+	  SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) $(PKGROOT)/lienthong man $(PKGROOT)/man1
+	gzip -9n $(PKGROOT)/man1/*.1
+	gzip -9n < docs/lienthongd.8 > $(PKGROOT)/lienthongd.8.gz
 	for sh in bash zsh fish; do env -u LIENTHONG_API $(PKGROOT)/lienthong completion $$sh > $(PKGROOT)/lienthong.$$sh; done
 	cd deploy/deb && VERSION=$(VERSION) $(GO) run . -config nfpm.yaml -target $(CURDIR)/dist
 

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"lienthong/gateway/localapi"
 )
 
@@ -21,7 +24,7 @@ type apiFlags struct {
 	url, tokenFile *string
 }
 
-func addAPIFlags(fs *flagSet) apiFlags {
+func addAPIFlags(fs *pflag.FlagSet) apiFlags {
 	return apiFlags{
 		url:       fs.String("api", os.Getenv("LIENTHONG_API"), "local API base URL (default $LIENTHONG_API)"),
 		tokenFile: fs.String("token-file", "", "file holding the bearer token (without it, the token in $LIENTHONG_TOKEN)"),
@@ -77,176 +80,173 @@ func apiError(e *env, err error) error {
 	return errReported
 }
 
-const sendUsage = `Usage:
-  lienthong send --metadata FILE [FILE...]
-
-Hands a document to the running gateway: the metadata JSON (the same shape
+const sendLong = `Hands a document to the running gateway: the metadata JSON (the same shape
 as "envelope build", see docs/metadata.md) and its files, in the order its
 attachments list them. Prints {"id","documentId"}; the gateway signs and
-sends it, and "lienthong status ID" follows it.
+sends it, and "lienthong status ID" follows it.`
 
-Example:
-  $ lienthong send --metadata docs/examples/cong-van.json docs/examples/cong-van-152.pdf
-`
+const sendExample = `  lienthong send --metadata docs/examples/cong-van.json docs/examples/cong-van-152.pdf`
 
-func runSend(e *env, args []string) error {
-	fs := newFlags(e, "send", sendUsage)
-	api := addAPIFlags(fs)
-	metaFile := fs.String("metadata", "", "document metadata JSON (required)")
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
-	}
-	if *metaFile == "" {
-		fs.Usage()
-		return errUsage
-	}
-	c, err := api.client()
-	if err != nil {
-		return err
-	}
-	raw, err := os.ReadFile(*metaFile)
-	if err != nil {
-		return err
-	}
-	var meta map[string]any
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		return fmt.Errorf("%s: %w", *metaFile, err)
-	}
-	delete(meta, "from") // the gateway sends as its own agency
-	var files []localapi.Upload
-	for _, f := range fs.Args() {
-		data, err := os.ReadFile(f)
+func sendCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "send --metadata FILE [FILE...]", Short: "hand a document to the running gateway",
+		Long: sendLong, Example: sendExample, Args: argsBetween(0, -1)}
+	api := addAPIFlags(c.Flags())
+	metaFile := c.Flags().String("metadata", "", "document metadata JSON (required)")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if *metaFile == "" {
+			return badUsage(c, "--metadata is required")
+		}
+		cl, err := api.client()
 		if err != nil {
 			return err
 		}
-		files = append(files, localapi.Upload{Name: filepath.Base(f), Data: data})
+		raw, err := os.ReadFile(*metaFile)
+		if err != nil {
+			return err
+		}
+		var meta map[string]any
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return fmt.Errorf("%s: %w", *metaFile, err)
+		}
+		delete(meta, "from") // the gateway sends as its own agency
+		var files []localapi.Upload
+		for _, f := range args {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			files = append(files, localapi.Upload{Name: filepath.Base(f), Data: data})
+		}
+		acc, err := cl.Submit(e.ctx, meta, files)
+		return answer(e, acc, err)
 	}
-	acc, err := c.Submit(e.ctx, meta, files)
-	return answer(e, acc, err)
+	return c
 }
 
-const statusUsage = `Usage:
-  lienthong status ID
+const statusLong = `Shows an outbound document: its state (accepted, sending, retry, sent,
+dead), attempts, last error and each recipient's status code.`
 
-Shows an outbound document: its state (accepted, sending, retry, sent,
-dead), attempts, last error and each recipient's status code.
+const statusExample = `  lienthong status out-0000000001`
 
-Example:
-  $ lienthong status out-0000000001
-`
-
-func runStatus(e *env, args []string) error {
-	fs := newFlags(e, "status", statusUsage)
-	api := addAPIFlags(fs)
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
+func statusCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "status ID", Short: "show an outbound document's state and its recipients' statuses",
+		Long: statusLong, Example: statusExample, Args: nArgs(1)}
+	api := addAPIFlags(c.Flags())
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		cl, err := api.client()
+		if err != nil {
+			return err
+		}
+		d, err := cl.Document(e.ctx, args[0])
+		return answer(e, d, err)
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	c, err := api.client()
-	if err != nil {
-		return err
-	}
-	d, err := c.Document(e.ctx, fs.Arg(0))
-	return answer(e, d, err)
+	return c
 }
 
-const outboxUsage = `Usage:
-  lienthong outbox [--state STATE]
-  lienthong outbox resend ID
-  lienthong outbox recall [--reason TEXT] ID
-  lienthong outbox revoke [--reason TEXT] ID
-
-Lists outbound documents (STATE: accepted, sending, retry, sent, dead),
+const outboxLong = `Lists outbound documents (STATE: accepted, sending, retry, sent, dead),
 puts a dead one back in the queue, asks the recipients of a sent one to
 give it back (status 13), or withdraws it with a revocation package
 (business type 1). Recipients answer 15 (agreed) or 16 (refused), shown
-per recipient on the document.
+per recipient on the document.`
 
-Example:
-  $ lienthong outbox --state dead
-  $ lienthong outbox resend out-0000000007
-`
+const outboxExample = `  lienthong outbox --state dead
+  lienthong outbox resend out-0000000007`
 
-func runOutbox(e *env, args []string) error {
-	fs := newFlags(e, "outbox", outboxUsage)
-	api := addAPIFlags(fs)
-	state := fs.String("state", "", "only documents in this state")
-	reason := fs.String("reason", "", "with recall or revoke: why")
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
+func outboxCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "outbox", Short: "list, resend or recall outbound documents",
+		Long: outboxLong, Example: outboxExample, Args: noCommand}
+	api := addAPIFlags(c.PersistentFlags())
+	state := c.Flags().String("state", "", "only documents in this state")
+	values(c, "state", "accepted", "sending", "retry", "sent", "dead")
+	c.RunE = func(_ *cobra.Command, _ []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Documents(e.ctx, *state, 0) })
 	}
-	c, err := api.client()
+	resend := &cobra.Command{Use: "resend ID", Short: "put a dead document back in the queue", Args: nArgs(1)}
+	resend.RunE = func(_ *cobra.Command, args []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Resend(e.ctx, args[0]) })
+	}
+	recall := &cobra.Command{Use: "recall ID", Short: "ask the recipients of a sent document to give it back (status 13)", Args: nArgs(1)}
+	recallReason := recall.Flags().String("reason", "", "why")
+	recall.RunE = func(_ *cobra.Command, args []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Recall(e.ctx, args[0], *recallReason) })
+	}
+	revoke := &cobra.Command{Use: "revoke ID", Short: "withdraw a sent document with a revocation package", Args: nArgs(1)}
+	revokeReason := revoke.Flags().String("reason", "", "why")
+	revoke.RunE = func(_ *cobra.Command, args []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Revoke(e.ctx, args[0], *revokeReason) })
+	}
+	c.AddCommand(resend, recall, revoke)
+	return c
+}
+
+// call makes one local API call and prints its answer.
+func call(e *env, api apiFlags, f func(*localapi.Client) (any, error)) error {
+	cl, err := api.client()
 	if err != nil {
 		return err
 	}
-	var v any
-	switch {
-	case fs.NArg() == 0:
-		v, err = c.Documents(e.ctx, *state, 0)
-	case fs.NArg() == 2 && fs.Arg(0) == "resend":
-		v, err = c.Resend(e.ctx, fs.Arg(1))
-	case fs.NArg() == 2 && fs.Arg(0) == "recall":
-		v, err = c.Recall(e.ctx, fs.Arg(1), *reason)
-	case fs.NArg() == 2 && fs.Arg(0) == "revoke":
-		v, err = c.Revoke(e.ctx, fs.Arg(1), *reason)
-	default:
-		fs.Usage()
-		return errUsage
-	}
+	v, err := f(cl)
 	return answer(e, v, err)
 }
 
-const inboxUsage = `Usage:
-  lienthong inbox [--state STATE] [--wait 30s]
-  lienthong inbox show ID
-  lienthong inbox get ID N [-o FILE]
-  lienthong inbox answer [--description TEXT] [--staff NAME] ID CODE
-
-Lists received documents (STATE: new, answered, recall, quarantined; --wait
+const inboxLong = `Lists received documents (STATE: new, answered, recall, quarantined; --wait
 holds an empty answer until one arrives), shows one, saves its Nth file, or
 answers it: 02 refuse, 03 registered, 04 assigned, 05 processing, 06 done,
-15/16 agree to or refuse a recall.
+15/16 agree to or refuse a recall.`
 
-Example:
-  $ lienthong inbox --state new
-  $ lienthong inbox get in-0000000001 1 -o cong-van.pdf
-  $ lienthong inbox answer --staff "Văn thư" in-0000000001 03
-`
+const inboxExample = `  lienthong inbox --state new
+  lienthong inbox get in-0000000001 1 -o cong-van.pdf
+  lienthong inbox answer --staff "Văn thư" in-0000000001 03`
 
-func runInbox(e *env, args []string) error {
-	fs := newFlags(e, "inbox", inboxUsage)
-	api := addAPIFlags(fs)
-	state := fs.String("state", "", "only items in this state")
-	wait := fs.Duration("wait", 0, "hold an empty list up to this long")
-	out := fs.String("o", "", "with get: write the file here instead of stdout")
-	desc := fs.String("description", "", "with answer: the status text")
-	staff := fs.String("staff", "", "with answer: who answers")
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
+func inboxCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "inbox", Short: "list, read and answer received documents",
+		Long: inboxLong, Example: inboxExample, Args: noCommand}
+	api := addAPIFlags(c.PersistentFlags())
+	state := c.Flags().String("state", "", "only items in this state")
+	values(c, "state", "new", "answered", "recall", "quarantined")
+	wait := c.Flags().Duration("wait", 0, "hold an empty list up to this long")
+	c.RunE = func(_ *cobra.Command, _ []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Inbox(e.ctx, *state, *wait) })
 	}
-	c, err := api.client()
-	if err != nil {
-		return err
+	show := &cobra.Command{Use: "show ID", Short: "show a received document and its files", Args: nArgs(1)}
+	show.RunE = func(_ *cobra.Command, args []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.InboxItem(e.ctx, args[0]) })
 	}
-	var v any
-	switch {
-	case fs.NArg() == 0:
-		v, err = c.Inbox(e.ctx, *state, *wait)
-	case fs.NArg() == 2 && fs.Arg(0) == "show":
-		v, err = c.InboxItem(e.ctx, fs.Arg(1))
-	case fs.NArg() == 3 && fs.Arg(0) == "get":
-		return inboxGet(e, c, fs.Arg(1), fs.Arg(2), *out)
-	case fs.NArg() == 3 && fs.Arg(0) == "answer":
-		v, err = c.Answer(e.ctx, fs.Arg(1), localapi.StatusRequest{Code: fs.Arg(2), Description: *desc, Staff: *staff})
-	default:
-		fs.Usage()
-		return errUsage
+	get := &cobra.Command{Use: "get ID N", Short: "save a received document's Nth file", Args: nArgs(2),
+		Example: "  lienthong inbox get in-0000000001 1 -o cong-van.pdf"}
+	out := get.Flags().StringP("output", "o", "", "write the file here instead of standard output")
+	get.RunE = func(_ *cobra.Command, args []string) error {
+		cl, err := api.client()
+		if err != nil {
+			return err
+		}
+		return inboxGet(e, cl, args[0], args[1], *out)
 	}
-	return answer(e, v, err)
+	ans := &cobra.Command{Use: "answer ID CODE", Short: "answer a received document with a status code", Args: nArgs(2),
+		Long:    inboxAnswerLong,
+		Example: `  lienthong inbox answer --staff "Văn thư" in-0000000001 03`}
+	ans.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) == 1 {
+			return []cobra.Completion{"02\trefuse", "03\tregistered", "04\tassigned", "05\tprocessing", "06\tdone",
+				"15\tagree to a recall", "16\trefuse a recall"}, cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	desc := ans.Flags().String("description", "", "the status text")
+	staff := ans.Flags().String("staff", "", "who answers")
+	ans.RunE = func(_ *cobra.Command, args []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) {
+			return cl.Answer(e.ctx, args[0], localapi.StatusRequest{Code: args[1], Description: *desc, Staff: *staff})
+		})
+	}
+	c.AddCommand(show, get, ans)
+	return c
 }
+
+const inboxAnswerLong = `Answers a received document with a status package: 02 refuse, 03
+registered, 04 assigned, 05 processing, 06 done, 15/16 agree to or refuse a
+recall. Answers follow that order: a code before one already given is
+refused with the rule.`
 
 func inboxGet(e *env, c *localapi.Client, id, nth, out string) error {
 	n, err := strconv.Atoi(nth)
@@ -309,32 +309,19 @@ func dirFromAPI(e *env, api apiFlags, lookup string, words []string, limit int) 
 	return nil
 }
 
-const agenciesUsage = `Usage:
-  lienthong agencies
-
-Lists the agencies the running gateway serves that your token covers:
+const agenciesLong = `Lists the agencies the running gateway serves that your token covers:
 each one's signing key (own, shared or none), certificate expiry and the
 documents it has waiting. A city's or ministry's gateway serves many; the
-per-agency figures live here rather than in Prometheus labels.
+per-agency figures live here rather than in Prometheus labels.`
 
-Example:
-  $ lienthong agencies
-`
+const agenciesExample = `  lienthong agencies`
 
-func runAgencies(e *env, args []string) error {
-	fs := newFlags(e, "agencies", agenciesUsage)
-	api := addAPIFlags(fs)
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
+func agenciesCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "agencies", Short: "list the agencies the gateway serves, their keys and queues",
+		Long: agenciesLong, Example: agenciesExample, Args: nArgs(0)}
+	api := addAPIFlags(c.Flags())
+	c.RunE = func(_ *cobra.Command, _ []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Agencies(e.ctx) })
 	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return errUsage
-	}
-	c, err := api.client()
-	if err != nil {
-		return err
-	}
-	list, err := c.Agencies(e.ctx)
-	return answer(e, list, err)
+	return c
 }

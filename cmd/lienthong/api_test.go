@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -76,6 +77,23 @@ func TestSendStatusInboxOverTheAPI(t *testing.T) {
 	code, out, _ = lienthong(t, "", append(append([]string{"inbox"}, peer...), "--state", "answered")...)
 	if code != 0 || !strings.Contains(out, acc.DocumentID) {
 		t.Fatalf("peer inbox: exit %d\n%s", code, out)
+	}
+	var items []localapi.InboxItem
+	if err := json.Unmarshal([]byte(out), &items); err != nil || len(items) == 0 {
+		t.Fatalf("peer inbox printed %q, %v", out, err)
+	}
+	// Flags after the words, as the help writes them; "-token-file" in the
+	// single-dash form older scripts use.
+	saved := filepath.Join(t.TempDir(), "saved.pdf")
+	code, _, errOut = lienthong(t, "", "inbox", "get", items[0].ID, "1", "-o", saved, "--api", s.PeerClient.Base, "-token-file", peerToken)
+	want, _ := os.ReadFile("../../docs/examples/cong-van-152.pdf")
+	if got, _ := os.ReadFile(saved); code != 0 || !bytes.Equal(got, want) {
+		t.Fatalf("inbox get ID 1 -o FILE: exit %d, %d bytes saved of %d\n%s", code, len(got), len(want), errOut)
+	}
+	// The item was answered 03: a 02 now is refused with the rule.
+	code, _, errOut = lienthong(t, "", append(append([]string{"inbox", "answer", "--staff", "Văn thư"}, peer...), items[0].ID, "02")...)
+	if code != 1 || !strings.Contains(errOut, "02 (refuse) cannot follow 03") {
+		t.Fatalf("inbox answer 02 after 03: exit %d\n%s", code, errOut)
 	}
 	code, out, _ = lienthong(t, "", append(append([]string{"dir", "search"}, api...), "van phong chinh phu")...)
 	if code != 0 || !strings.Contains(out, devstack.PeerCode) {

@@ -7,32 +7,25 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
 	"lienthong/gateway/axis"
 )
 
-const axisUsage = `Usage:
-  lienthong axis SUBCOMMAND --endpoint URL --system-id ID --secret-file FILE [flags] [args]
-
-Talks to the axis adapter directly, for diagnostics without the daemon.
+const axisLong = `Talks to the axis adapter directly, for diagnostics without the daemon.
 Lists print one JSON object per line. A failure says its class: retryable,
-terminal, or ambiguous (a send that may have arrived: check "sent").
+terminal, or ambiguous (a send that may have arrived: check "sent").`
 
-Subcommands:
-%s
-Example:
-  lienthong axis send --endpoint http://127.0.0.1:8080/XrdAdapter/adapter \
-      --system-id 00.53.W00 --secret-file secret --from 000.00.07.H26 cong-van.edxml
-`
+const axisExample = `  lienthong axis send --endpoint http://127.0.0.1:8080/XrdAdapter/adapter \
+      --system-id 00.53.W00 --secret-file secret --from 000.00.07.H26 cong-van.edxml`
 
-func runAxis(e *env, args []string) error {
-	return dispatch(e, "lienthong axis", axisUsage, []command{
-		{"send", "upload a package; prints the axis DocId", axisSend},
-		{"list", "list packages waiting for us", axisList},
-		{"get", "fetch a package to stdout or --out", axisGet},
-		{"ack", "acknowledge a fetched package (done, or --fail)", axisAck},
-		{"sent", "list what we sent, per recipient", axisSent},
-		{"agencies", "print the axis's agency directory", axisAgencies},
-	}, args)
+func axisCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "axis", Short: "talk to the axis adapter directly: send, list, get, ack, sent, agencies",
+		Long: axisLong, Example: axisExample}
+	af := addAxisFlags(c.PersistentFlags())
+	c.AddCommand(axisSendCmd(e, af), axisListCmd(e, af), axisGetCmd(e, af), axisAckCmd(e, af), axisSentCmd(e, af), axisAgenciesCmd(e, af))
+	return group(c)
 }
 
 // axisFlags are the connection flags every axis subcommand takes.
@@ -41,7 +34,7 @@ type axisFlags struct {
 	padded                                 bool
 }
 
-func addAxisFlags(fs *flagSet) *axisFlags {
+func addAxisFlags(fs *pflag.FlagSet) *axisFlags {
 	f := &axisFlags{}
 	fs.StringVar(&f.endpoint, "endpoint", "", "adapter base URL (required)")
 	fs.StringVar(&f.systemID, "system-id", "", "our integration system id (required)")
@@ -65,26 +58,14 @@ func (f *axisFlags) client() (*axis.Client, error) {
 	})
 }
 
-func axisCommand(e *env, name, usage string, args []string, nargs int, extra func(fs *flagSet)) (*axis.Client, []string, error) {
-	fs := newFlags(e, "axis "+name, usage)
-	af := addAxisFlags(fs)
-	if extra != nil {
-		extra(fs)
+// connect opens the client c's connection flags describe; missing ones
+// are a usage error.
+func (f *axisFlags) connect(c *cobra.Command) (*axis.Client, error) {
+	cl, err := f.client()
+	if err != nil && (f.endpoint == "" || f.systemID == "" || f.secretFile == "") {
+		return nil, &usageError{c, err}
 	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return nil, nil, err
-	}
-	if fs.NArg() != nargs {
-		fs.Usage()
-		return nil, nil, errUsage
-	}
-	c, err := af.client()
-	if err != nil {
-		fmt.Fprintln(e.stderr, "axis "+name+":", err)
-		fs.Usage()
-		return nil, nil, errUsage
-	}
-	return c, fs.Args(), nil
+	return cl, err
 }
 
 func printLines[T any](e *env, items []T) error {
@@ -98,207 +79,197 @@ func printLines[T any](e *env, items []T) error {
 	return nil
 }
 
-const axisSendUsage = `Usage:
-  lienthong axis send [connection flags] --from CODE [--type edoc|status] [--to CODE,...] FILE
+const axisSendLong = `Uploads FILE with sendEdoc and prints the DocId the axis gave it. Without
+--to the axis routes by the package's own recipients.`
 
-Uploads FILE with sendEdoc and prints the DocId the axis gave it. Without
---to the axis routes by the package's own recipients.
+const axisSendExample = `  lienthong axis send --endpoint URL --system-id ID --secret-file secret \
+      --from 000.00.07.H26 cong-van.edxml`
 
-Example:
-  lienthong axis send --endpoint URL --system-id ID --secret-file secret \
-      --from 000.00.07.H26 cong-van.edxml
-`
-
-func axisSend(e *env, args []string) error {
-	var from, typ, to string
-	c, rest, err := axisCommand(e, "send", axisSendUsage, args, 1, func(fs *flagSet) {
-		fs.StringVar(&from, "from", "", "sending agency code (required)")
-		fs.StringVar(&typ, "type", axis.MessageEdoc, "message type: edoc or status")
-		fs.StringVar(&to, "to", "", "comma-separated recipient codes")
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if from == "" {
-		return fmt.Errorf("axis send: --from is required")
-	}
-	up, err := axis.FileUpload(rest[0])
-	if err != nil {
-		return err
-	}
-	m := newByteMeter(e, io.Discard, "axis send", up.Size)
-	open := up.Open
-	up.Open = func() (io.ReadCloser, error) {
-		f, err := open()
-		if err != nil {
-			return nil, err
+func axisSendCmd(e *env, af *axisFlags) *cobra.Command {
+	c := &cobra.Command{Use: "send --from CODE FILE", Short: "upload a package; prints the axis DocId",
+		Long: axisSendLong, Example: axisSendExample, Args: nArgs(1)}
+	from := c.Flags().String("from", "", "sending agency code (required)")
+	typ := c.Flags().String("type", axis.MessageEdoc, "message type: edoc or status")
+	values(c, "type", axis.MessageEdoc, axis.MessageStatus)
+	to := c.Flags().String("to", "", "comma-separated recipient codes")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if *from == "" {
+			return badUsage(c, "--from is required")
 		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{io.TeeReader(f, m), f}, nil
-	}
-	req := axis.SendRequest{From: from, MessageType: typ, Upload: up}
-	if to != "" {
-		req.To = strings.Split(to, ",")
-	}
-	id, err := c.SendEdoc(e.ctx, req)
-	m.done()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, id)
-	return nil
-}
-
-const axisListUsage = `Usage:
-  lienthong axis list [connection flags] [--type edoc|status]
-
-Lists packages waiting for our agencies (getReceivedEdocList).
-
-Example:
-  lienthong axis list --endpoint URL --system-id ID --secret-file secret --type status
-`
-
-func axisList(e *env, args []string) error {
-	var typ string
-	c, _, err := axisCommand(e, "list", axisListUsage, args, 0, func(fs *flagSet) {
-		fs.StringVar(&typ, "type", axis.MessageEdoc, "message type: edoc or status")
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	items, err := c.GetReceivedEdocList(e.ctx, typ)
-	if err != nil {
-		return err
-	}
-	return printLines(e, items)
-}
-
-const axisGetUsage = `Usage:
-  lienthong axis get [connection flags] [--out FILE] [--download] DOCID
-
-Fetches a package (getEdoc, or downloadEdoc with --download) without
-acknowledging it; "axis ack" does that.
-
-Example:
-  lienthong axis get --endpoint URL --system-id ID --secret-file secret --out p.edxml 0194f...
-`
-
-func axisGet(e *env, args []string) error {
-	var out string
-	var download bool
-	c, rest, err := axisCommand(e, "get", axisGetUsage, args, 1, func(fs *flagSet) {
-		fs.StringVar(&out, "out", "", "write the package here instead of stdout")
-		fs.BoolVar(&download, "download", false, "use downloadEdoc (a raw stream) instead of getEdoc")
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	var w io.Writer = e.stdout
-	if out != "" {
-		f, err := os.Create(out)
+		cl, err := af.connect(c)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		w = f
+		defer cl.Close()
+		up, err := axis.FileUpload(args[0])
+		if err != nil {
+			return err
+		}
+		m := newByteMeter(e, io.Discard, "axis send", up.Size)
+		open := up.Open
+		up.Open = func() (io.ReadCloser, error) {
+			f, err := open()
+			if err != nil {
+				return nil, err
+			}
+			return struct {
+				io.Reader
+				io.Closer
+			}{io.TeeReader(f, m), f}, nil
+		}
+		req := axis.SendRequest{From: *from, MessageType: *typ, Upload: up}
+		if *to != "" {
+			req.To = strings.Split(*to, ",")
+		}
+		id, err := cl.SendEdoc(e.ctx, req)
+		m.done()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, id)
+		return nil
 	}
-	if download {
-		_, err = c.DownloadEdoc(e.ctx, rest[0], w)
-		return err
-	}
-	b, err := c.GetEdoc(e.ctx, rest[0])
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
+	return c
 }
 
-const axisAckUsage = `Usage:
-  lienthong axis ack [connection flags] [--fail] DOCID
+const axisListLong = `Lists packages waiting for our agencies (getReceivedEdocList).`
 
-Acknowledges a fetched package with updateStatus done, which takes it off
-the pending list, or fail, which leaves it there.
+const axisListExample = `  lienthong axis list --endpoint URL --system-id ID --secret-file secret --type status`
 
-Example:
-  lienthong axis ack --endpoint URL --system-id ID --secret-file secret 0194f...
-`
-
-func axisAck(e *env, args []string) error {
-	var failed bool
-	c, rest, err := axisCommand(e, "ack", axisAckUsage, args, 1, func(fs *flagSet) {
-		fs.BoolVar(&failed, "fail", false, "report fail instead of done")
-	})
-	if err != nil {
-		return err
+func axisListCmd(e *env, af *axisFlags) *cobra.Command {
+	c := &cobra.Command{Use: "list", Short: "list packages waiting for us",
+		Long: axisListLong, Example: axisListExample, Args: nArgs(0)}
+	typ := c.Flags().String("type", axis.MessageEdoc, "message type: edoc or status")
+	values(c, "type", axis.MessageEdoc, axis.MessageStatus)
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		cl, err := af.connect(c)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		items, err := cl.GetReceivedEdocList(e.ctx, *typ)
+		if err != nil {
+			return err
+		}
+		return printLines(e, items)
 	}
-	defer c.Close()
-	status := axis.StatusDone
-	if failed {
-		status = axis.StatusFail
-	}
-	return c.UpdateStatus(e.ctx, rest[0], status)
+	return c
 }
 
-const axisSentUsage = `Usage:
-  lienthong axis sent [connection flags] [--type edoc|status] [--doc-id ID]
+const axisGetLong = `Fetches a package (getEdoc, or downloadEdoc with --download) without
+acknowledging it; "axis ack" does that.`
 
-Lists what our agencies sent, one line per recipient with its receive state
-(getSentEdocList). After an ambiguous send, look here before sending again.
+const axisGetExample = `  lienthong axis get --endpoint URL --system-id ID --secret-file secret --out p.edxml 0194f...`
 
-Example:
-  lienthong axis sent --endpoint URL --system-id ID --secret-file secret --doc-id 0194f...
-`
-
-func axisSent(e *env, args []string) error {
-	var typ, id string
-	c, _, err := axisCommand(e, "sent", axisSentUsage, args, 0, func(fs *flagSet) {
-		fs.StringVar(&typ, "type", axis.MessageEdoc, "message type: edoc or status")
-		fs.StringVar(&id, "doc-id", "", "only this package")
-	})
-	if err != nil {
+func axisGetCmd(e *env, af *axisFlags) *cobra.Command {
+	c := &cobra.Command{Use: "get DOCID", Short: "fetch a package to standard output or --out",
+		Long: axisGetLong, Example: axisGetExample, Args: nArgs(1)}
+	out := c.Flags().String("out", "", "write the package here instead of standard output")
+	download := c.Flags().Bool("download", false, "use downloadEdoc (a raw stream) instead of getEdoc")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		cl, err := af.connect(c)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		var w io.Writer = e.stdout
+		if *out != "" {
+			f, err := os.Create(*out)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			w = f
+		}
+		if *download {
+			_, err = cl.DownloadEdoc(e.ctx, args[0], w)
+			return err
+		}
+		b, err := cl.GetEdoc(e.ctx, args[0])
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
 		return err
 	}
-	defer c.Close()
-	items, err := c.GetSentEdocList(e.ctx, typ, id)
-	if err != nil {
-		return err
-	}
-	return printLines(e, items)
+	return c
 }
 
-const axisAgenciesUsage = `Usage:
-  lienthong axis agencies [connection flags] [--sync]
+const axisAckLong = `Acknowledges a fetched package with updateStatus done, which takes it off
+the pending list, or fail, which leaves it there.`
 
-Prints the axis's agency directory (getAgenciesList), or with --sync the
-versioned list with deletions (getSynchronizeUnit), one agency per line.
+const axisAckExample = `  lienthong axis ack --endpoint URL --system-id ID --secret-file secret 0194f...`
 
-Example:
-  lienthong axis agencies --endpoint URL --system-id ID --secret-file secret > agencies.jsonl
-`
+func axisAckCmd(e *env, af *axisFlags) *cobra.Command {
+	c := &cobra.Command{Use: "ack DOCID", Short: "acknowledge a fetched package (done, or --fail)",
+		Long: axisAckLong, Example: axisAckExample, Args: nArgs(1)}
+	failed := c.Flags().Bool("fail", false, "report fail instead of done")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		cl, err := af.connect(c)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		status := axis.StatusDone
+		if *failed {
+			status = axis.StatusFail
+		}
+		return cl.UpdateStatus(e.ctx, args[0], status)
+	}
+	return c
+}
 
-func axisAgencies(e *env, args []string) error {
-	var sync bool
-	c, _, err := axisCommand(e, "agencies", axisAgenciesUsage, args, 0, func(fs *flagSet) {
-		fs.BoolVar(&sync, "sync", false, "use getSynchronizeUnit")
-	})
-	if err != nil {
-		return err
+const axisSentLong = `Lists what our agencies sent, one line per recipient with its receive state
+(getSentEdocList). After an ambiguous send, look here before sending again.`
+
+const axisSentExample = `  lienthong axis sent --endpoint URL --system-id ID --secret-file secret --doc-id 0194f...`
+
+func axisSentCmd(e *env, af *axisFlags) *cobra.Command {
+	c := &cobra.Command{Use: "sent", Short: "list what we sent, per recipient",
+		Long: axisSentLong, Example: axisSentExample, Args: nArgs(0)}
+	typ := c.Flags().String("type", axis.MessageEdoc, "message type: edoc or status")
+	values(c, "type", axis.MessageEdoc, axis.MessageStatus)
+	id := c.Flags().String("doc-id", "", "only this package")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		cl, err := af.connect(c)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		items, err := cl.GetSentEdocList(e.ctx, *typ, *id)
+		if err != nil {
+			return err
+		}
+		return printLines(e, items)
 	}
-	defer c.Close()
-	var list []axis.Agency
-	if sync {
-		list, err = c.GetSynchronizeUnit(e.ctx)
-	} else {
-		list, err = c.GetAgenciesList(e.ctx)
+	return c
+}
+
+const axisAgenciesLong = `Prints the axis's agency directory (getAgenciesList), or with --sync the
+versioned list with deletions (getSynchronizeUnit), one agency per line.`
+
+const axisAgenciesExample = `  lienthong axis agencies --endpoint URL --system-id ID --secret-file secret > agencies.jsonl`
+
+func axisAgenciesCmd(e *env, af *axisFlags) *cobra.Command {
+	c := &cobra.Command{Use: "agencies", Short: "print the axis's agency directory",
+		Long: axisAgenciesLong, Example: axisAgenciesExample, Args: nArgs(0)}
+	sync := c.Flags().Bool("sync", false, "use getSynchronizeUnit")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		cl, err := af.connect(c)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		var list []axis.Agency
+		if *sync {
+			list, err = cl.GetSynchronizeUnit(e.ctx)
+		} else {
+			list, err = cl.GetAgenciesList(e.ctx)
+		}
+		if err != nil {
+			return err
+		}
+		return printLines(e, list)
 	}
-	if err != nil {
-		return err
-	}
-	return printLines(e, list)
+	return c
 }

@@ -16,14 +16,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"lienthong/gateway/localapi"
 )
 
-const benchUsage = `Usage:
-  lienthong bench -dev -workload status|memo|big|urgent [-n N] [-concurrency C] [-backlog B] [-json]
-  lienthong bench -api URL -token-file FILE [-metrics URL] [-config FILE] -workload ... 
-
-Measures how fast the gateway takes documents to the axis. For every
+const benchLong = `Measures how fast the gateway takes documents to the axis. For every
 package it times accept → axis accepted with the gateway's own clock (the
 record's created and sentAt), and prints throughput, p50/p90/p99, the
 daemon's CPU seconds and peak RSS, and the signing bound: how many
@@ -31,34 +29,32 @@ signatures per second the configured key makes on this machine, measured
 in the same run.
 
 Workloads:
-  status   answer N received documents with 03 (status packages)
-  memo     N documents with one 200 KiB PDF each
-  big      N documents with one 20 MiB attachment each
-  urgent   queue -backlog ordinary documents, then send N Hỏa tốc ones,
-           one at a time, and time those (-mixed: while ordinary ones
-           keep being submitted)
+    status   answer N received documents with 03 (status packages)
+    memo     N documents with one 200 KiB PDF each
+    big      N documents with one 20 MiB attachment each
+    urgent   queue --backlog ordinary documents, then send N Hỏa tốc ones,
+             one at a time, and time those (--mixed: while ordinary ones
+             keep being submitted)
 
--dev runs a development exchange (lienthongd -dev: axis hub, this
+--dev runs a development exchange (lienthongd -dev: axis hub, this
 agency's gateway and a peer) in a child process on fresh temporary state,
 with fsync on, and stops it afterwards; its CPU and memory figures are the
 whole exchange's. It also reports, per timed package, each party's CPU
 (profiled by party inside the exchange) and flushes (fsyncs), from the
 end of any setup until the exchange has finished what the timed packages
 set off, and the bound that the exchange's CPU per package sets on the
-cores. The daemon is -daemon, else lienthongd beside this
+cores. The daemon is --daemon, else lienthongd beside this
 program or on PATH, else built from ./cmd/lienthongd in a source checkout.
-Against a running daemon, -metrics gives its CPU and memory, -config its
+Against a running daemon, --metrics gives its CPU and memory, --config its
 signing key for the bound, and the status workload needs a peer gateway
-(-peer-api, -peer-token-file) to send the documents it answers.
+(--peer-api, --peer-token-file) to send the documents it answers.
 
-With -json the last line is one JSON object. A progress bar shows on a
-terminal.
+With --json the last line is one JSON object. A progress bar shows on a
+terminal.`
 
-Example:
-  $ lienthong bench -dev -workload memo -n 500 -concurrency 8
-  $ lienthong bench -dev -workload urgent -backlog 5000 -n 100 -json
-  $ lienthong bench -dev -workload urgent -backlog 10000 -n 100 -hog 2
-`
+const benchExample = `  lienthong bench --dev --workload memo -n 500 --concurrency 8
+  lienthong bench --dev --workload urgent --backlog 5000 -n 100 --json
+  lienthong bench --dev --workload urgent --backlog 10000 -n 100 --hog 2`
 
 // benchResult is the -json line; its names are what the published figures
 // quote.
@@ -96,8 +92,10 @@ type benchResult struct {
 	Key           string  `json:"key,omitempty"`
 }
 
-func runBench(e *env, args []string) error {
-	fs := newFlags(e, "bench", benchUsage)
+func benchCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "bench", Short: "measure throughput and latency to the axis (load tool)",
+		Long: benchLong, Example: benchExample, Args: nArgs(0)}
+	fs := c.Flags()
 	dev := fs.Bool("dev", false, "run a development exchange (lienthongd -dev) for the run")
 	daemon := fs.String("daemon", os.Getenv("LIENTHONG_DAEMON"), "with -dev: the lienthongd to run (default $LIENTHONG_DAEMON, or lienthongd beside this program or on PATH)")
 	api := addAPIFlags(fs)
@@ -107,133 +105,133 @@ func runBench(e *env, args []string) error {
 	peerToken := fs.String("peer-token-file", "", "file with the peer API's token (default $LIENTHONG_PEER_TOKEN)")
 	to := fs.String("to", os.Getenv("LIENTHONG_PEER"), "recipient code (default $LIENTHONG_PEER)")
 	workload := fs.String("workload", "memo", "status, memo, big or urgent")
-	n := fs.Int("n", 0, "packages to time (default 200; big 10; urgent 100)")
+	values(c, "workload", "status", "memo", "big", "urgent")
+	n := fs.IntP("n", "n", 0, "packages to time (default 200; big 10; urgent 100)")
 	conc := fs.Int("concurrency", 8, "submissions in flight at once")
 	backlog := fs.Int("backlog", 5000, "urgent: ordinary documents queued first")
 	asJSON := fs.Bool("json", false, "end with one JSON line")
 	mixed := fs.Bool("mixed", false, "urgent: keep submitting ordinary documents while the urgent ones are timed")
 	hog := fs.Int("hog", 0, "run this many CPU-bound busy loops beside the exchange for the whole run, as other work on a shared machine")
 	profileDir := fs.String("profile", "", "with -dev: keep the exchange's CPU profiles in this folder, one per interval measured (status: cpu-1.pb.gz is the setup)")
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 || *conc < 1 || *backlog < 0 {
-		fs.Usage()
-		return errUsage
-	}
-	defaults := map[string]int{"status": 200, "memo": 200, "big": 10, "urgent": 100}
-	if _, ok := defaults[*workload]; !ok {
-		fmt.Fprintf(e.stderr, "bench: -workload %q: must be status, memo, big or urgent\n", *workload)
-		return errUsage
-	}
-	if *n <= 0 {
-		*n = defaults[*workload]
-	}
 
-	var t *benchTarget
-	var err error
-	if *dev {
-		t, err = startExchange(e, *daemon, *profileDir)
-	} else {
-		t, err = apiTarget(api, *metrics, *config, *peerAPI, *peerToken)
-	}
-	if err != nil {
-		return err
-	}
-	defer t.stop()
-	if *to != "" {
-		t.to = *to
-	}
-	if t.to == "" {
-		return errors.New("no recipient: give -to CODE or set LIENTHONG_PEER")
-	}
-
-	r := &benchResult{Workload: *workload, N: *n, Concurrency: *conc, Cores: runtime.NumCPU()}
-	if t.signing != nil {
-		if r.SignBound, r.Key, err = signBound(*t.signing, 2*time.Second); err != nil {
-			return fmt.Errorf("signing bound: %w", err)
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if *conc < 1 || *backlog < 0 {
+			return badUsage(c, "--concurrency must be at least 1 and --backlog at least 0")
 		}
-	}
-	b := &bench{e: e, t: t, conc: *conc, run: randomRun(), progress: isTerminal(e.stderr)}
-	if *hog > 0 {
-		stopHog := startHog(*hog)
-		defer stopHog()
-		r.Hog = *hog
-	}
-	var cpu0 float64
-	var use0 map[string]partyUse
-	b.mark = func() (err error) {
-		if cpu0, err = t.cpuSeconds(e.ctx); err != nil {
+		defaults := map[string]int{"status": 200, "memo": 200, "big": 10, "urgent": 100}
+		if _, ok := defaults[*workload]; !ok {
+			return badUsage(c, "--workload %q: must be status, memo, big or urgent", *workload)
+		}
+		if *n <= 0 {
+			*n = defaults[*workload]
+		}
+
+		var t *benchTarget
+		var err error
+		if *dev {
+			t, err = startExchange(e, *daemon, *profileDir)
+		} else {
+			t, err = apiTarget(api, *metrics, *config, *peerAPI, *peerToken)
+		}
+		if err != nil {
 			return err
 		}
-		if b.outBase, err = t.outDone(e.ctx); err != nil {
-			b.outBase = -1
+		defer t.stop()
+		if *to != "" {
+			t.to = *to
 		}
-		use0, err = t.parties(e.ctx)
-		return err
+		if t.to == "" {
+			return errors.New("no recipient: give -to CODE or set LIENTHONG_PEER")
+		}
+
+		r := &benchResult{Workload: *workload, N: *n, Concurrency: *conc, Cores: runtime.NumCPU()}
+		if t.signing != nil {
+			if r.SignBound, r.Key, err = signBound(*t.signing, 2*time.Second); err != nil {
+				return fmt.Errorf("signing bound: %w", err)
+			}
+		}
+		b := &bench{e: e, t: t, conc: *conc, run: randomRun(), progress: isTerminal(e.stderr)}
+		if *hog > 0 {
+			stopHog := startHog(*hog)
+			defer stopHog()
+			r.Hog = *hog
+		}
+		var cpu0 float64
+		var use0 map[string]partyUse
+		b.mark = func() (err error) {
+			if cpu0, err = t.cpuSeconds(e.ctx); err != nil {
+				return err
+			}
+			if b.outBase, err = t.outDone(e.ctx); err != nil {
+				b.outBase = -1
+			}
+			use0, err = t.parties(e.ctx)
+			return err
+		}
+		if err := b.mark(); err != nil {
+			return err
+		}
+		var lat map[int][]float64
+		var span time.Duration
+		switch *workload {
+		case "memo":
+			lat, span, err = b.documents(*n, 0, attachment("cong-van.pdf", 200<<10))
+		case "big":
+			lat, span, err = b.documents(*n, 0, attachment("ho-so.pdf", 20<<20))
+		case "urgent":
+			r.Backlog = *backlog
+			lat, span, r.BacklogWaiting, err = b.urgent(*backlog, *n, *mixed)
+		case "status":
+			lat, span, err = b.statuses(*n)
+		}
+		if err != nil {
+			return err
+		}
+		// The exchange finishes what the timed packages set off (the peer
+		// fetching and applying them) before their cost is read.
+		settle := t.settle
+		if *workload == "urgent" {
+			settle = t.parties // the backlog is still draining, by design
+		}
+		use1, err := settle(e.ctx)
+		if err != nil {
+			return err
+		}
+		cpu1, err := t.cpuSeconds(e.ctx)
+		if err != nil {
+			return err
+		}
+		r.DaemonCPU, r.DaemonPeakRSS = cpu1-cpu0, t.peakRSS(e.ctx)
+		r.Errors = int(b.errors.Load())
+		timed := lat[3]
+		if *workload != "urgent" {
+			timed = lat[0]
+		}
+		r.Completed = len(timed)
+		if span > 0 {
+			r.Throughput = round(float64(len(timed)) / span.Seconds())
+		}
+		r.P50, r.P90, r.P99, r.Max = percentile(timed, 50), percentile(timed, 90), percentile(timed, 99), percentile(timed, 100)
+		if *workload == "urgent" {
+			r.UrgentP50, r.UrgentP90, r.UrgentP99 = r.P50, r.P90, r.P99
+		}
+		if r.SignBound > 0 {
+			r.OfBound = round(r.Throughput / r.SignBound)
+		}
+		if use0 != nil && use1 != nil && r.Completed > 0 && *workload != "urgent" {
+			r.perParty(use0, use1)
+		}
+		b.report(r, lat)
+		if *asJSON {
+			line, _ := json.Marshal(r)
+			fmt.Fprintln(e.stdout, string(line))
+		}
+		if r.Errors > 0 || r.Completed < r.N {
+			return fmt.Errorf("%d of %d packages timed, %d submissions failed", r.Completed, r.N, r.Errors)
+		}
+		return nil
 	}
-	if err := b.mark(); err != nil {
-		return err
-	}
-	var lat map[int][]float64
-	var span time.Duration
-	switch *workload {
-	case "memo":
-		lat, span, err = b.documents(*n, 0, attachment("cong-van.pdf", 200<<10))
-	case "big":
-		lat, span, err = b.documents(*n, 0, attachment("ho-so.pdf", 20<<20))
-	case "urgent":
-		r.Backlog = *backlog
-		lat, span, r.BacklogWaiting, err = b.urgent(*backlog, *n, *mixed)
-	case "status":
-		lat, span, err = b.statuses(*n)
-	}
-	if err != nil {
-		return err
-	}
-	// The exchange finishes what the timed packages set off (the peer
-	// fetching and applying them) before their cost is read.
-	settle := t.settle
-	if *workload == "urgent" {
-		settle = t.parties // the backlog is still draining, by design
-	}
-	use1, err := settle(e.ctx)
-	if err != nil {
-		return err
-	}
-	cpu1, err := t.cpuSeconds(e.ctx)
-	if err != nil {
-		return err
-	}
-	r.DaemonCPU, r.DaemonPeakRSS = cpu1-cpu0, t.peakRSS(e.ctx)
-	r.Errors = int(b.errors.Load())
-	timed := lat[3]
-	if *workload != "urgent" {
-		timed = lat[0]
-	}
-	r.Completed = len(timed)
-	if span > 0 {
-		r.Throughput = round(float64(len(timed)) / span.Seconds())
-	}
-	r.P50, r.P90, r.P99, r.Max = percentile(timed, 50), percentile(timed, 90), percentile(timed, 99), percentile(timed, 100)
-	if *workload == "urgent" {
-		r.UrgentP50, r.UrgentP90, r.UrgentP99 = r.P50, r.P90, r.P99
-	}
-	if r.SignBound > 0 {
-		r.OfBound = round(r.Throughput / r.SignBound)
-	}
-	if use0 != nil && use1 != nil && r.Completed > 0 && *workload != "urgent" {
-		r.perParty(use0, use1)
-	}
-	b.report(r, lat)
-	if *asJSON {
-		line, _ := json.Marshal(r)
-		fmt.Fprintln(e.stdout, string(line))
-	}
-	if r.Errors > 0 || r.Completed < r.N {
-		return fmt.Errorf("%d of %d packages timed, %d submissions failed", r.Completed, r.N, r.Errors)
-	}
-	return nil
+	return c
 }
 
 // startHog runs n goroutines that only burn CPU, each on its own thread,

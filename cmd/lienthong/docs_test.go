@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -23,90 +24,155 @@ func tool(t *testing.T, name, debPackage string) string {
 	return ""
 }
 
-func TestBashCompletion(t *testing.T) {
+// completes returns what the tool offers for the last of words.
+func completes(t *testing.T, words ...string) []string {
+	t.Helper()
+	code, out, errOut := lienthong(t, "", append([]string{"__complete"}, words...)...)
+	if code != 0 {
+		t.Fatalf("__complete %q: exit %d: %s", words, code, errOut)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if strings.HasPrefix(l, ":") { // the directive
+			break
+		}
+		name, _, _ := strings.Cut(l, "\t")
+		got = append(got, name)
+	}
+	return got
+}
+
+func TestCompletion(t *testing.T) {
+	for _, c := range []struct {
+		words []string // the last is being completed
+		want  string
+	}{
+		{[]string{"out"}, "outbox"},
+		{[]string{"en"}, "envelope"},
+		{[]string{"envelope", "s"}, "sign"},
+		{[]string{"envelope", "sign", "--pk"}, "--pkcs11-uri"},
+		{[]string{"outbox", "re"}, "recall resend revoke"},
+		{[]string{"outbox", "resend", "--to"}, "--token-file"},
+		{[]string{"inbox", "--api", "x", "an"}, "answer"},
+		{[]string{"inbox", "answer", "in-1", ""}, "02 03 04 05 06 15 16"},
+		{[]string{"bench", "--workload", ""}, "status memo big urgent"},
+		{[]string{"axis", "sent", "--type", ""}, "edoc status"},
+		{[]string{"completion", ""}, "bash fish powershell zsh"},
+	} {
+		if got := strings.Join(completes(t, c.words...), " "); got != c.want {
+			t.Errorf("%q completes to %q, want %q", c.words, got, c.want)
+		}
+	}
+}
+
+// TestBashCompletionScript runs the script "completion bash" prints in
+// bash, calling this test binary as the tool.
+func TestBashCompletionScript(t *testing.T) {
 	bash := tool(t, "bash", "bash")
+	// The script builds on the bash-completion package, as in users' shells.
+	const bashCompletion = "/usr/share/bash-completion/bash_completion"
+	if _, err := os.Stat(bashCompletion); err != nil {
+		tool(t, "no-bash-completion", "bash-completion")
+	}
 	code, script, errOut := lienthong(t, "", "completion", "bash")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	dir := t.TempDir()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(self, filepath.Join(dir, "lienthong")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "lienthong.bash"), []byte(script), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "agency.pem"), nil, 0o600); err != nil {
-		t.Fatal(err)
+	// Where the tool offers nothing (a file name), bash completes files.
+	if !strings.Contains(script, "complete -o default -F __start_lienthong lienthong") {
+		t.Error("the script does not fall back to file names")
 	}
 	for _, c := range []struct {
 		line string // what is typed; the last word is being completed
 		want string
 	}{
 		{"lienthong out", "outbox"},
-		{"lienthong en", "envelope"},
 		{"lienthong envelope s", "sign"},
 		{"lienthong envelope sign --pk", "--pkcs11-uri"},
-		{"lienthong envelope sign --key ag", "agency.pem"},
-		{"lienthong outbox re", "resend recall revoke"},
-		{"lienthong outbox resend --to", "--token-file"},
-		{"lienthong --api x inbox an", "answer"},
-		{"lienthong completion", "completion"},
+		{"lienthong inbox answer in-1 1", "15 16"},
 	} {
 		words := strings.Fields(c.line)
-		prog := "source lienthong.bash; COMP_WORDS=(" + strings.Join(words, " ") + "); COMP_CWORD=" +
-			string(rune('0'+len(words)-1)) + "; _lienthong; echo \"${COMPREPLY[*]}\""
+		// compopt works only inside a completion bash itself calls.
+		prog := "compopt() { :; }; source " + bashCompletion + "; source lienthong.bash; COMP_LINE='" + c.line + "'; COMP_POINT=${#COMP_LINE}; COMP_WORDS=(" +
+			strings.Join(words, " ") + "); COMP_CWORD=" + string(rune('0'+len(words)-1)) +
+			`; __start_lienthong; printf '%s\n' "${COMPREPLY[@]}"`
 		cmd := exec.Command(bash, "--norc", "--noprofile", "-c", prog)
 		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PATH="+dir+string(os.PathListSeparator)+os.Getenv("PATH"), "LIENTHONG_TEST_AS_TOOL=1")
 		out, err := cmd.CombinedOutput()
-		if got := strings.Join(strings.Fields(string(out)), " "); err != nil || got != c.want {
-			t.Errorf("%q completes to %q (%v), want %q", c.line, got, err, c.want)
+		var got []string
+		for _, l := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(l); len(f) > 0 {
+				got = append(got, f[0]) // a description may follow
+			}
+		}
+		if err != nil || strings.Join(got, " ") != c.want {
+			t.Errorf("%q completes to %q (%v), want %q", c.line, out, err, c.want)
 		}
 	}
 }
 
-func TestFishAndZshCompletion(t *testing.T) {
-	_, fish, _ := lienthong(t, "", "completion", "fish")
-	for _, want := range []string{
-		"complete -c lienthong -n '__fish_use_subcommand' -a envelope -d 'inspect, build, sign and verify edXML packages'",
-		"complete -c lienthong -n '__fish_seen_subcommand_from envelope; and __fish_seen_subcommand_from sign' -l key -r -F",
-		"complete -c lienthong -n '__fish_seen_subcommand_from outbox' -a resend",
+func TestZshFishCompletion(t *testing.T) {
+	for shell, want := range map[string]string{
+		"zsh":        "#compdef lienthong",
+		"fish":       "complete -c lienthong ",
+		"powershell": "Register-ArgumentCompleter",
 	} {
-		if !strings.Contains(fish, want) {
-			t.Errorf("fish completion lacks %q", want)
+		code, script, errOut := lienthong(t, "", "completion", shell)
+		if code != 0 || !strings.Contains(script, want) {
+			t.Errorf("completion %s: exit %d %s, script lacks %q", shell, code, errOut, want)
 		}
-	}
-	_, zsh, _ := lienthong(t, "", "completion", "zsh")
-	if !strings.HasPrefix(zsh, "#compdef lienthong\n") || !strings.Contains(zsh, "complete -o filenames -F _lienthong lienthong") {
-		t.Errorf("zsh completion is not a compdef wrapping the bash one:\n%.300s", zsh)
 	}
 	if code, _, _ := lienthong(t, "", "completion", "tcsh"); code != 2 {
 		t.Errorf("completion tcsh: exit %d, want 2", code)
 	}
 }
 
-func TestManPage(t *testing.T) {
-	code, page, errOut := lienthong(t, "", "man")
-	if code != 0 {
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("SOURCE_DATE_EPOCH", "1767225600") // 2026-01-01
+	if code, _, errOut := lienthong(t, "", "man", dir); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{
-		".TH LIENTHONG 1 ", ".SH NAME\nlienthong \\- operator tool", ".SH SYNOPSIS", ".SS envelope sign",
-		".SS outbox", ".SS queue backup", ".B \\-\\-pkcs11\\-uri \\fIstring\\fR", ".SH SEE ALSO",
-	} {
-		if !strings.Contains(page, want) {
-			t.Errorf("man page lacks %q", want)
+	pages, err := filepath.Glob(filepath.Join(dir, "*.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range pages {
+		names = append(names, filepath.Base(p))
+	}
+	for _, want := range []string{"lienthong.1", "lienthong-envelope-sign.1", "lienthong-outbox-recall.1", "lienthong-queue-backup.1", "lienthong-inbox-answer.1"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("no page %s among %v", want, names)
 		}
 	}
-	// groff must read it without a warning.
-	groff := tool(t, "groff", "groff-base")
-	cmd := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z")
-	cmd.Stdin = strings.NewReader(page)
-	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
-		t.Errorf("groff: %v\n%s", err, out)
+	sign, err := os.ReadFile(filepath.Join(dir, "lienthong-envelope-sign.1"))
+	if err != nil {
+		t.Fatal(err)
 	}
-
-	daemonHelp := "lienthongd connects an agency's document system to the axis.\n\nUsage:\n  lienthongd -config FILE\nFlags:\n  -config file\n    \tconfiguration file\n"
-	code, page, errOut = lienthong(t, daemonHelp, "man", "--name", "lienthongd", "--section", "8", "-")
-	if code != 0 || !strings.Contains(page, ".TH LIENTHONGD 8 ") || !strings.Contains(page, ".B \\-\\-config \\fIfile\\fR\nconfiguration file") ||
-		!strings.Contains(page, "lienthongd \\- lienthongd connects an agency's document system to the axis") {
-		t.Errorf("man from stdin: exit %d, %s\n%s", code, errOut, page)
+	for _, want := range []string{`.TH "LIENTHONG\-ENVELOPE\-SIGN" "1" "Jan 2026"`, `\-\-pkcs11\-uri`, "lienthong dev-ca /tmp/dev", ".SH SEE ALSO"} {
+		if !strings.Contains(strings.ReplaceAll(string(sign), `\-`, "-"), strings.ReplaceAll(want, `\-`, "-")) {
+			t.Errorf("lienthong-envelope-sign.1 lacks %q:\n%s", want, sign)
+		}
+	}
+	// groff must read every page without a warning.
+	groff := tool(t, "groff", "groff-base")
+	for _, p := range pages {
+		cmd := exec.Command(groff, "-k", "-man", "-Tutf8", "-ww", "-z", p)
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+			t.Errorf("groff %s: %v\n%s", filepath.Base(p), err, out)
+		}
 	}
 }

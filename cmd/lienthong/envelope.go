@@ -7,67 +7,51 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"lienthong/envelope"
 )
 
-const envelopeUsage = `Usage:
-  lienthong envelope SUBCOMMAND [flags] [args]
+const envelopeExample = `  lienthong envelope inspect docs/examples/cong-van.edxml`
 
-Subcommands:
-%s
-Example:
-  lienthong envelope inspect docs/examples/cong-van.edxml
-`
-
-func runEnvelope(e *env, args []string) error {
-	return dispatch(e, "lienthong envelope", envelopeUsage, []command{
-		{"inspect", "print a package's summary as JSON, or its problems", runInspect},
-		{"build", "build a document package from JSON metadata and files", runBuild},
-		{"sign", "sign a package with an agency key (file or PKCS#11 token)", runSign},
-		{"verify", "verify a package's signature and print what it covers", runVerify},
-	}, args)
+func envelopeCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "envelope", Short: "inspect, build, sign and verify edXML packages", Example: envelopeExample}
+	c.AddCommand(inspectCmd(e), buildCmd(e), signCmd(e), verifyCmd(e))
+	return group(c)
 }
 
-const inspectUsage = `Usage:
-  lienthong envelope inspect [flags] FILE
-
-Reads an edXML package (document or status) and prints one JSON object:
+const inspectLong = `Reads an edXML package (document or status) and prints one JSON object:
 kind, documentId, from, to, codeNumber, codeNotation, subject, priority,
 businessDocType, statusCode and responseForDocumentId (status packages),
 attachments (name, contentType, size and sha256 of the bytes carried) and
 signed (a Signature element is present; "envelope verify" checks it).
 
 An invalid package exits 1 and prints each problem on its own line on
-stderr, starting with the element path. FILE "-" reads standard input.
+stderr, starting with the element path. FILE "-" reads standard input.`
 
-Example:
-  $ lienthong envelope inspect docs/examples/cong-van.edxml
-  {"kind":"document","documentId":"000.00.07.H26,2025/03/14,152/SVD-VP",...}
-`
+const inspectExample = `  lienthong envelope inspect docs/examples/cong-van.edxml
+  # prints {"kind":"document","documentId":"000.00.07.H26,2025/03/14,152/SVD-VP",...}`
 
-func runInspect(e *env, args []string) error {
-	fs := newFlags(e, "envelope inspect", inspectUsage)
-	maxBytes := fs.Int64("max-bytes", 0, "refuse packages larger than this many bytes (0: 160 MiB)")
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
+func inspectCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "inspect FILE", Short: "print a package's summary as JSON, or its problems",
+		Long: inspectLong, Example: inspectExample, Args: nArgs(1)}
+	maxBytes := c.Flags().Int64("max-bytes", 0, "refuse packages larger than this many bytes (0: 160 MiB)")
+	c.RunE = func(_ *cobra.Command, args []string) error {
+		pkg, done, err := readPackage(e, args[0], envelope.ParseOptions{Limits: envelope.Limits{MaxBytes: *maxBytes}})
+		if done != nil {
+			defer done()
+		}
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetEscapeHTML(false)
+		return enc.Encode(pkg.Summary())
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	pkg, done, err := readPackage(e, fs.Arg(0), envelope.ParseOptions{Limits: envelope.Limits{MaxBytes: *maxBytes}})
-	if done != nil {
-		defer done()
-	}
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(e.stdout)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(pkg.Summary())
+	return c
 }
 
 // readPackage parses a package file, printing every problem of an invalid
@@ -142,77 +126,64 @@ func openInput(e *env, name string) (r io.Reader, size int64, closeFn func(), er
 	return f, size, func() { f.Close() }, nil
 }
 
-const buildUsage = `Usage:
-  lienthong envelope build --metadata doc.json [--attach FILE]... [FILE...] > out.edxml
-
-Builds a document package from JSON metadata, the same JSON the daemon's
+const buildLong = `Builds a document package from JSON metadata, the same JSON the daemon's
 local API accepts (see docs/metadata.md), and attachment files given with
 --attach or as arguments. The package is written to standard output.
 "from" must be set in the metadata (the daemon fills it from its own
-configuration). Problems are printed one per line, named by JSON field.
+configuration). Problems are printed one per line, named by JSON field.`
 
-Example:
-  lienthong envelope build --metadata docs/examples/cong-van.json \
-      --attach docs/examples/cong-van-152.pdf > cong-van.edxml
-`
+const buildExample = `  lienthong envelope build --metadata docs/examples/cong-van.json \
+      --attach docs/examples/cong-van-152.pdf > cong-van.edxml`
 
-// multiFlag collects a repeated flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-func runBuild(e *env, args []string) error {
-	fs := newFlags(e, "envelope build", buildUsage)
-	metaFile := fs.String("metadata", "", "JSON metadata file (required; - for standard input)")
-	var attach multiFlag
-	fs.Var(&attach, "attach", "attachment file (repeatable)")
-	zip := fs.Bool("zip", false, "zip each attachment (application/zip) for peers that expect it")
-	at := fs.String("time", "", "sending time in RFC 3339 for a reproducible package (default: now)")
-	if err := parseFlags(e, fs, args); err != nil {
-		return err
-	}
-	if *metaFile == "" {
-		fmt.Fprintln(e.stderr, "envelope build: --metadata is required")
-		fs.Usage()
-		return errUsage
-	}
-	sent := time.Now()
-	if *at != "" {
-		t, err := time.Parse(time.RFC3339, *at)
+func buildCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "build --metadata FILE [--attach FILE]... [FILE...]", Short: "build a document package from JSON metadata and files",
+		Long: buildLong, Example: buildExample, Args: argsBetween(0, -1)}
+	metaFile := c.Flags().String("metadata", "", "JSON metadata file (required; - for standard input)")
+	attach := c.Flags().StringArray("attach", nil, "attachment file (repeatable)")
+	zip := c.Flags().Bool("zip", false, "zip each attachment (application/zip) for peers that expect it")
+	at := c.Flags().String("time", "", "sending time in RFC 3339 for a reproducible package (default: now)")
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if *metaFile == "" {
+			return badUsage(c, "--metadata is required")
+		}
+		sent := time.Now()
+		if *at != "" {
+			t, err := time.Parse(time.RFC3339, *at)
+			if err != nil {
+				return fmt.Errorf("--time: %w", err)
+			}
+			sent = t
+		}
+		meta, err := readMetadata(e, *metaFile)
 		if err != nil {
-			return fmt.Errorf("--time: %w", err)
-		}
-		sent = t
-	}
-	meta, err := readMetadata(e, *metaFile)
-	if err != nil {
-		return err
-	}
-	files := append([]string(attach), fs.Args()...)
-	for i, ma := range meta.Attachments {
-		if i >= len(files) && ma.File != "" {
-			files = append(files, filepath.Join(filepath.Dir(*metaFile), ma.File))
-		}
-	}
-	var atts []envelope.Attachment
-	for _, f := range files {
-		// Streamed from the file as it is encoded: a 100 MiB scan is never
-		// held whole.
-		if _, err := os.Stat(f); err != nil {
 			return err
 		}
-		atts = append(atts, envelope.Attachment{Name: filepath.Base(f), Path: f})
+		files := append(slices.Clone(*attach), args...)
+		for i, ma := range meta.Attachments {
+			if i >= len(files) && ma.File != "" {
+				files = append(files, filepath.Join(filepath.Dir(*metaFile), ma.File))
+			}
+		}
+		var atts []envelope.Attachment
+		for _, f := range files {
+			// Streamed from the file as it is encoded: a 100 MiB scan is never
+			// held whole.
+			if _, err := os.Stat(f); err != nil {
+				return err
+			}
+			atts = append(atts, envelope.Attachment{Name: filepath.Base(f), Path: f})
+		}
+		if meta.From == nil {
+			return errors.New(`metadata: "from" is required when building outside the daemon`)
+		}
+		doc, err := meta.Document(meta.From.Organization(), sent, atts)
+		if err != nil {
+			return printProblems(e, err)
+		}
+		pkg := &envelope.Package{Kind: envelope.KindDocument, Document: doc}
+		return printProblems(e, envelope.Build(e.stdout, pkg, envelope.BuildOptions{Zip: *zip}))
 	}
-	if meta.From == nil {
-		return errors.New(`metadata: "from" is required when building outside the daemon`)
-	}
-	doc, err := meta.Document(meta.From.Organization(), sent, atts)
-	if err != nil {
-		return printProblems(e, err)
-	}
-	pkg := &envelope.Package{Kind: envelope.KindDocument, Document: doc}
-	return printProblems(e, envelope.Build(e.stdout, pkg, envelope.BuildOptions{Zip: *zip}))
+	return c
 }
 
 func readMetadata(e *env, name string) (*envelope.Metadata, error) {

@@ -1,17 +1,21 @@
 // Command lienthong is the operator's tool for lienthong: it inspects,
-// builds, signs and verifies edXML packages and checks agency identifier
-// codes and queue files, offline.
+// builds, signs and verifies edXML packages, checks agency identifier codes
+// and queue files offline, and talks to a running gateway and to the axis.
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"lienthong/gateway"
 )
 
 func main() {
@@ -21,27 +25,36 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// errUsage marks a command line the tool could not understand (exit 2);
-// the usage was already printed.
-var errUsage = errors.New("usage")
-
 // errReported marks a failure whose details were already printed (exit 1).
 var errReported = errors.New("reported")
 
+// usageError is a command line the tool could not understand: exit 2, with
+// the error first and the command's usage after it.
+type usageError struct {
+	cmd *cobra.Command
+	err error
+}
+
+func (u *usageError) Error() string { return u.err.Error() }
+func (u *usageError) Unwrap() error { return u.err }
+
+func badUsage(c *cobra.Command, format string, a ...any) error {
+	return &usageError{c, fmt.Errorf(format, a...)}
+}
+
 func exitCode(err error) int {
+	var ue *usageError
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
+	case errors.As(err, &ue):
 		return 2
 	default:
 		return 1
 	}
 }
 
-// env is what every command gets: its arguments and standard streams.
+// env is what every command gets: its context and standard streams.
 type env struct {
 	ctx    context.Context
 	stdin  io.Reader
@@ -49,128 +62,151 @@ type env struct {
 	stderr io.Writer
 }
 
-type command struct {
-	name, summary string
-	run           func(e *env, args []string) error
-}
-
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
-	err := dispatch(e, "lienthong", topUsage, []command{
-		{"envelope", "inspect, build, sign and verify edXML packages", runEnvelope},
-		{"send", "hand a document to the running gateway", runSend},
-		{"status", "show an outbound document's state and its recipients' statuses", runStatus},
-		{"outbox", "list, resend or recall outbound documents", runOutbox},
-		{"inbox", "list, read and answer received documents", runInbox},
-		{"agencies", "list the agencies the gateway serves, their keys and queues", runAgencies},
-		{"dir", "check identifier codes; search the agency directory", runDir},
-		{"queue", "check, count, compact and back up a queue file offline", runQueue},
-		{"axis", "talk to the axis adapter directly: send, list, get, ack, sent, agencies", runAxis},
-		{"dev-ca", "make a development CA and agency key (not for production)", runDevCA},
-		{"bench", "measure throughput and latency to the axis (load tool)", runBench},
-		{"completion", "print a shell completion script (bash, zsh, fish)", runCompletion},
-		{"man", "print the manual page, made from this help", runMan},
-	}, args)
-	if err != nil && !errors.Is(err, errUsage) && !errors.Is(err, errReported) && !errors.Is(err, flag.ErrHelp) {
+	root := newRoot(e)
+	root.SetArgs(longFlags(root, args))
+	err := root.ExecuteContext(ctx)
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, errReported):
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s: %v\n\n%s", ue.cmd.CommandPath(), ue.err, ue.cmd.UsageString())
+	default:
 		fmt.Fprintln(stderr, "lienthong:", err)
 	}
 	return err
 }
 
-const topUsage = `lienthong: operator tool for the lienthong document exchange gateway.
+const rootLong = `lienthong is the operator's tool for the lienthong document exchange
+gateway. It works on edXML packages, agency identifier codes and queue files
+offline, and talks to a running lienthongd and to the axis adapter.
 
-Usage:
-  lienthong COMMAND [SUBCOMMAND] [flags] [args]
+Commands send, status, outbox, inbox, agencies and dir search/lookup talk to
+a running lienthongd at --api or $LIENTHONG_API with the token in
+$LIENTHONG_TOKEN (lienthongd -dev writes both to dev.env).
 
-Commands:
-%s
-Run "lienthong COMMAND -h" for a command's help.
+Flags may come before, between or after the arguments; "--" ends them.
+Exit status: 0 done, 1 failed (the reason on stderr), 2 a command line the
+tool could not read.`
 
-Commands send, status, outbox, inbox and dir search/lookup talk to a running
-lienthongd at --api or $LIENTHONG_API with the token in $LIENTHONG_TOKEN.
-
-Examples:
-  lienthong envelope inspect docs/examples/cong-van.edxml
+const rootExample = `  lienthong envelope inspect docs/examples/cong-van.edxml
   lienthong send --metadata docs/examples/cong-van.json docs/examples/cong-van-152.pdf
   lienthong dev-ca /tmp/dev
-  lienthong envelope verify --trust /tmp/dev/ca.pem signed.edxml
-`
+  lienthong envelope verify --trust /tmp/dev/ca.pem signed.edxml`
 
-// dispatch runs the sub-command named by args[0].
-func dispatch(e *env, prog, usage string, cmds []command, args []string) error {
-	printUsage := func(w io.Writer) {
-		list := ""
-		for _, c := range cmds {
-			list += fmt.Sprintf("  %-11s %s\n", c.name, c.summary)
+// newRoot builds the command tree; every run gets a fresh one, so no flag
+// value outlives its command line.
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "lienthong",
+		Short:         "operator tool for the lienthong document exchange gateway",
+		Long:          rootLong,
+		Example:       rootExample,
+		Version:       gateway.Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{c, err} })
+	root.AddCommand(envelopeCmd(e), sendCmd(e), statusCmd(e), outboxCmd(e), inboxCmd(e), agenciesCmd(e),
+		dirCmd(e), queueCmd(e), axisCmd(e), devCACmd(e), benchCmd(e), manCmd(e))
+	// A command of commands runs only to refuse a line: its usage shows
+	// the commands, not a line of its own.
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "Usage:{{if .Runnable}}",
+		`Usage:{{if and .Runnable (ne (index .Annotations "group") "yes")}}`, 1))
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Short = "show the help of any command"
+		case "completion":
+			c.Short = "print a shell completion script (bash, zsh, fish, powershell)"
+			group(c)
 		}
-		fmt.Fprintf(w, usage, list)
 	}
+	return group(root)
+}
+
+// group makes c a command of commands: named alone, or with a word that is
+// none of them, it refuses the line and suggests the nearest command.
+func group(c *cobra.Command) *cobra.Command {
+	c.Annotations = map[string]string{"group": "yes"}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return badUsage(c, "a command is needed")
+		}
+		return noCommand(c, args)
+	}
+	return c
+}
+
+// noCommand refuses words after a command that runs alone but also has
+// commands below it (outbox, inbox): they can only be a mistyped command.
+func noCommand(c *cobra.Command, args []string) error {
 	if len(args) == 0 {
-		printUsage(e.stderr)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		printUsage(e.stdout)
 		return nil
 	}
-	for _, c := range cmds {
-		if c.name == args[0] {
-			return c.run(e, args[1:])
-		}
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2
 	}
-	fmt.Fprintf(e.stderr, "%s: unknown command %q\n\n", prog, args[0])
-	printUsage(e.stderr)
-	return errUsage
+	if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+		return badUsage(c, "unknown command %q; did you mean %q?", args[0], s[0])
+	}
+	return badUsage(c, "unknown command %q", args[0])
 }
 
-// newFlags makes a flag set whose -h prints usage and an example to stdout.
-// flagSet is the standard flag set, named for helpers that add flags.
-type flagSet = flag.FlagSet
-
-func newFlags(e *env, name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usage)
-		var hasFlags bool
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintln(fs.Output(), "\nFlags:")
-			fs.PrintDefaults()
-		}
-	}
-	return fs
+// nArgs accepts exactly n arguments; a refusal names those c's Use line shows.
+func nArgs(n int) cobra.PositionalArgs {
+	return argsBetween(n, n)
 }
 
-// parseFlags parses args, sending -h output to stdout and mapping errors to
-// errUsage.
-func parseFlags(e *env, fs *flag.FlagSet, args []string) error {
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" {
-			fs.SetOutput(e.stdout)
-			fs.Usage()
-			return flag.ErrHelp
+// argsBetween accepts from min to max arguments (max < 0: any number).
+func argsBetween(min, max int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) >= min && (max < 0 || len(args) <= max) {
+			return nil
 		}
+		want := strings.TrimSpace(strings.TrimPrefix(c.Use, c.Name()))
+		if want == "" {
+			want = "no arguments"
+		}
+		return badUsage(c, "got %d argument(s), want %s", len(args), want)
 	}
-	// Flags may come after the words, as the help shows them
-	// (inbox answer --staff X ID 03, inbox get ID 1 -o FILE): parse,
-	// set each word aside, parse on. After "--" all is words.
-	var words []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return errUsage
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
-			words = append(words, rest...)
-			break
-		}
-		words = append(words, rest[0])
-		args = rest[1:]
+}
+
+// values completes flag name of c with one of vals.
+func values(c *cobra.Command, name string, vals ...string) {
+	if err := c.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)); err != nil {
+		panic(err) // a flag that does not exist: a mistake in this file's callers
 	}
-	return fs.Parse(append([]string{"--"}, words...))
+}
+
+// longFlags lets "-name" stand for "--name", the form lienthongd's flags
+// and older scripts use, when name is a flag of the command the line names.
+func longFlags(root *cobra.Command, args []string) []string {
+	c, _, err := root.Find(args)
+	if err != nil {
+		c = root
+	}
+	known := func(name string) bool {
+		return name == "help" || c.LocalFlags().Lookup(name) != nil || c.InheritedFlags().Lookup(name) != nil
+	}
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			if name, _, _ := strings.Cut(a[1:], "="); len(name) > 1 && known(name) {
+				a = "-" + a
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }

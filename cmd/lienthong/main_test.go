@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
 )
 
 // lienthong runs the tool in-process and returns its exit code and output.
@@ -152,8 +154,45 @@ func TestHelp(t *testing.T) {
 			t.Errorf("lienthong %v: exit %d, want 0 and help with an example:\n%s", args, code, out)
 		}
 	}
-	if code, _, errOut := lienthong(t, "", "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
-		t.Errorf("unknown command: exit %d, stderr %q", code, errOut)
+	// Every command in the tree, in each spelling of help, exits 0 with
+	// its usage on standard output.
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		path := strings.Fields(c.CommandPath())[1:]
+		for _, h := range []string{"-h", "--help", "-help"} {
+			code, out, errOut := lienthong(t, "", append(slices.Clone(path), h)...)
+			if code != 0 || !strings.Contains(out, "Usage:") || errOut != "" {
+				t.Errorf("lienthong %v %s: exit %d, stdout %.80q, stderr %q", path, h, code, out, errOut)
+			}
+		}
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				walk(sub)
+			}
+		}
+	}
+	walk(newRoot(&env{ctx: context.Background()}))
+
+	// A line the tool cannot read: exit 2, the error first, then the usage.
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"frobnicate"}, `lienthong: unknown command "frobnicate"`},
+		{[]string{"envelop"}, `lienthong: unknown command "envelop"; did you mean "envelope"?`},
+		{[]string{"envelope"}, "lienthong envelope: a command is needed"},
+		{[]string{"outbox", "resnd", "x"}, `lienthong outbox: unknown command "resnd"; did you mean "resend"?`},
+		{[]string{"envelope", "inspect"}, "lienthong envelope inspect: got 0 argument(s), want FILE"},
+		{[]string{"envelope", "inspect", "--max-bytes", "many", "f"}, `lienthong envelope inspect: invalid argument "many" for "--max-bytes"`},
+		{[]string{"envelope", "build"}, "lienthong envelope build: --metadata is required"},
+		{[]string{"queue", "stats"}, "lienthong queue stats: --db FILE is required"},
+		{[]string{"inbox", "get", "ID", "1", "--colour"}, "lienthong inbox get: unknown flag: --colour"},
+	} {
+		code, out, errOut := lienthong(t, "", c.args...)
+		first, rest, _ := strings.Cut(errOut, "\n")
+		if code != 2 || out != "" || !strings.HasPrefix(first, c.err) || !strings.Contains(rest, "Usage:") {
+			t.Errorf("lienthong %q: exit %d, stdout %q, stderr:\n%s\nwant 2 and %q before the usage", c.args, code, out, errOut, c.err)
+		}
 	}
 }
 

@@ -8,46 +8,30 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"lienthong/queue"
 )
 
-const queueUsage = `Usage:
-  lienthong queue SUBCOMMAND --db FILE [flags]
+const queueLong = `Works on a queue file offline, with the daemon stopped: the file is locked
+while lienthongd runs.`
 
-Works on a queue file offline, with the daemon stopped: the file is locked
-while lienthongd runs.
+const queueExample = `  lienthong queue stats --db /var/lib/lienthong/queue.db`
 
-Subcommands:
-%s
-Example:
-  lienthong queue stats --db /var/lib/lienthong/queue.db
-`
-
-func runQueue(e *env, args []string) error {
-	return dispatch(e, "lienthong queue", queueUsage, []command{
-		{"check", "verify the queue's invariants; exit 1 on any problem", runQueueCheck},
-		{"stats", "count records by direction, state and priority", runQueueStats},
-		{"compact", "rewrite the file packed, returning free space", runQueueCompact},
-		{"backup", "write a consistent tar of the file and its blobs", runQueueBackup},
-	}, args)
+func queueCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "queue", Short: "check, count, compact and back up a queue file offline",
+		Long: queueLong, Example: queueExample}
+	db := c.PersistentFlags().String("db", "", "queue file (required)")
+	c.AddCommand(queueCheckCmd(e, db), queueStatsCmd(e, db), queueCompactCmd(e, db), queueBackupCmd(e, db))
+	return group(c)
 }
 
-// queueFlags parses the --db flag every queue subcommand takes.
-func queueFlags(e *env, name, usage string, args []string, more func(*flagSet)) (string, error) {
-	fs := newFlags(e, name, usage)
-	db := fs.String("db", "", "queue file (required)")
-	if more != nil {
-		more(fs)
+// needDB refuses a queue command line without --db.
+func needDB(c *cobra.Command, db *string) error {
+	if *db == "" {
+		return badUsage(c, "--db FILE is required")
 	}
-	if err := parseFlags(e, fs, args); err != nil {
-		return "", err
-	}
-	if *db == "" || fs.NArg() != 0 {
-		fmt.Fprintf(e.stderr, "%s: --db FILE is required\n", name)
-		fs.Usage()
-		return "", errUsage
-	}
-	return *db, nil
+	return nil
 }
 
 // openExisting opens a queue file that must already exist: an operator's
@@ -59,67 +43,63 @@ func openExisting(path string) (*queue.Store, error) {
 	return queue.Open(path, queue.Options{})
 }
 
-const queueCheckUsage = `Usage:
-  lienthong queue check --db FILE
-
-Verifies that every record is in exactly one state, every index matches
+const queueCheckLong = `Verifies that every record is in exactly one state, every index matches
 the records, and every payload is present and matches its hash. Prints a
-JSON report; problems go to stderr and exit 1.
+JSON report; problems go to stderr and exit 1.`
 
-Example:
-  lienthong queue check --db /var/lib/lienthong/queue.db
-`
+const queueCheckExample = `  lienthong queue check --db /var/lib/lienthong/queue.db`
 
-func runQueueCheck(e *env, args []string) error {
-	db, err := queueFlags(e, "queue check", queueCheckUsage, args, nil)
-	if err != nil {
+func queueCheckCmd(e *env, db *string) *cobra.Command {
+	c := &cobra.Command{Use: "check", Short: "verify the queue's invariants; exit 1 on any problem",
+		Long: queueCheckLong, Example: queueCheckExample, Args: nArgs(0)}
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if err := needDB(c, db); err != nil {
+			return err
+		}
+		s, err := openExisting(*db)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		rep, err := s.Check()
+		if jerr := json.NewEncoder(e.stdout).Encode(rep); jerr != nil {
+			return jerr
+		}
 		return err
 	}
-	s, err := openExisting(db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	rep, err := s.Check()
-	if jerr := json.NewEncoder(e.stdout).Encode(rep); jerr != nil {
-		return jerr
-	}
-	return err
+	return c
 }
 
-const queueStatsUsage = `Usage:
-  lienthong queue stats --db FILE [--json]
+const queueStatsLong = `Counts records by direction, state and priority, with the age of the oldest.`
 
-Counts records by direction, state and priority, with the age of the oldest.
+const queueStatsExample = `  lienthong queue stats --db /var/lib/lienthong/queue.db --json`
 
-Example:
-  lienthong queue stats --db /var/lib/lienthong/queue.db --json
-`
-
-func runQueueStats(e *env, args []string) error {
-	var asJSON *bool
-	db, err := queueFlags(e, "queue stats", queueStatsUsage, args, func(fs *flagSet) {
-		asJSON = fs.Bool("json", false, "one JSON object per line")
-	})
-	if err != nil {
-		return err
-	}
-	s, err := openExisting(db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	stats := s.Stats()
-	if *asJSON {
-		enc := json.NewEncoder(e.stdout)
-		for _, g := range stats {
-			if err := enc.Encode(g); err != nil {
-				return err
-			}
+func queueStatsCmd(e *env, db *string) *cobra.Command {
+	c := &cobra.Command{Use: "stats", Short: "count records by direction, state and priority",
+		Long: queueStatsLong, Example: queueStatsExample, Args: nArgs(0)}
+	asJSON := c.Flags().Bool("json", false, "one JSON object per line")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if err := needDB(c, db); err != nil {
+			return err
 		}
-		return nil
+		s, err := openExisting(*db)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		stats := s.Stats()
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			for _, g := range stats {
+				if err := enc.Encode(g); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return printStats(e.stdout, stats, time.Now())
 	}
-	return printStats(e.stdout, stats, time.Now())
+	return c
 }
 
 func printStats(w io.Writer, stats []queue.GroupStats, now time.Time) error {
@@ -131,61 +111,60 @@ func printStats(w io.Writer, stats []queue.GroupStats, now time.Time) error {
 	return tw.Flush()
 }
 
-const queueCompactUsage = `Usage:
-  lienthong queue compact --db FILE
+const queueCompactLong = `Rewrites the queue file packed and swaps it in; bbolt files never shrink by
+themselves. Stop the daemon first.`
 
-Rewrites the queue file packed and swaps it in; bbolt files never shrink by
-themselves. Stop the daemon first.
+const queueCompactExample = `  lienthong queue compact --db /var/lib/lienthong/queue.db`
 
-Example:
-  lienthong queue compact --db /var/lib/lienthong/queue.db
-`
-
-func runQueueCompact(e *env, args []string) error {
-	db, err := queueFlags(e, "queue compact", queueCompactUsage, args, nil)
-	if err != nil {
-		return err
+func queueCompactCmd(e *env, db *string) *cobra.Command {
+	c := &cobra.Command{Use: "compact", Short: "rewrite the file packed, returning free space",
+		Long: queueCompactLong, Example: queueCompactExample, Args: nArgs(0)}
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if err := needDB(c, db); err != nil {
+			return err
+		}
+		before, after, err := queue.Compact(*db)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: %d bytes → %d bytes\n", *db, before, after)
+		return nil
 	}
-	before, after, err := queue.Compact(db)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s: %d bytes → %d bytes\n", db, before, after)
-	return nil
+	return c
 }
 
-const queueBackupUsage = `Usage:
-  lienthong queue backup --db FILE --out FILE.tar
-
-Writes a consistent copy of the queue (the database and the payload files
+const queueBackupLong = `Writes a consistent copy of the queue (the database and the payload files
 it names) as a tar. Restore by extracting it in place of the queue files
-with the daemon stopped. --out - writes to standard output.
+with the daemon stopped. --out - writes to standard output.`
 
-Example:
-  lienthong queue backup --db /var/lib/lienthong/queue.db --out queue-backup.tar
-`
+const queueBackupExample = `  lienthong queue backup --db /var/lib/lienthong/queue.db --out queue-backup.tar`
 
-func runQueueBackup(e *env, args []string) error {
-	var out *string
-	db, err := queueFlags(e, "queue backup", queueBackupUsage, args, func(fs *flagSet) {
-		out = fs.String("out", "", "tar file to write (required; - for standard output)")
-	})
-	if err != nil {
-		return err
+func queueBackupCmd(e *env, db *string) *cobra.Command {
+	c := &cobra.Command{Use: "backup --out FILE.tar", Short: "write a consistent tar of the file and its blobs",
+		Long: queueBackupLong, Example: queueBackupExample, Args: nArgs(0)}
+	out := c.Flags().String("out", "", "tar file to write (required; - for standard output)")
+	c.RunE = func(c *cobra.Command, _ []string) error {
+		if err := needDB(c, db); err != nil {
+			return err
+		}
+		if *out == "" {
+			return badUsage(c, "--out is required")
+		}
+		return queueBackup(e, *db, *out)
 	}
-	if *out == "" {
-		fmt.Fprintln(e.stderr, "queue backup: --out is required")
-		return errUsage
-	}
+	return c
+}
+
+func queueBackup(e *env, db, out string) error {
 	s, err := openExisting(db)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if *out == "-" {
+	if out == "-" {
 		return s.Backup(e.stdout)
 	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
@@ -194,7 +173,7 @@ func runQueueBackup(e *env, args []string) error {
 	m.done()
 	if err != nil {
 		f.Close()
-		os.Remove(*out)
+		os.Remove(out)
 		return err
 	}
 	if err := f.Sync(); err != nil {

@@ -113,3 +113,39 @@ func TestDevEnvSourcedAndPortsKept(t *testing.T) {
 		}
 	}
 }
+
+// The manual page is written by hand; every flag -h lists must be in it,
+// and groff must read it without a warning.
+func TestManPageCoversFlags(t *testing.T) {
+	page, err := os.ReadFile("../../docs/lienthongd.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, &out, &errb); err == nil {
+		t.Fatal("-h ran the daemon")
+	}
+	var flags int
+	for _, l := range strings.Split(errb.String(), "\n") {
+		if !strings.HasPrefix(l, "  -") {
+			continue
+		}
+		name := strings.Fields(l)[0]
+		flags++
+		if !strings.Contains(string(page), "\n.BI "+strings.ReplaceAll(name, "-", `\-`)+` "`) &&
+			!strings.Contains(string(page), "\n.B "+strings.ReplaceAll(name, "-", `\-`)+"\n") {
+			t.Errorf("docs/lienthongd.8 has no entry for %s", name)
+		}
+	}
+	if flags < 6 {
+		t.Fatalf("found %d flags in the -h output; the test no longer reads it:\n%s", flags, errb.String())
+	}
+	groff, err := exec.LookPath("groff")
+	if err != nil {
+		t.Fatalf("groff (Debian's groff-base) is needed: %v", err)
+	}
+	cmd := exec.Command(groff, "-k", "-man", "-Tutf8", "-ww", "-z", "../../docs/lienthongd.8")
+	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("groff: %v\n%s", err, out)
+	}
+}
