@@ -115,8 +115,12 @@ func newRoot(e *env) *cobra.Command {
 		dirCmd(e), queueCmd(e), axisCmd(e), devCACmd(e), benchCmd(e), manCmd(e))
 	// A command of commands runs only to refuse a line: its usage shows
 	// the commands, not a line of its own.
-	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "Usage:{{if .Runnable}}",
-		`Usage:{{if and .Runnable (ne (index .Annotations "group") "yes")}}`, 1))
+	// Flags a command takes from its parent (axis's connection, queue's
+	// --db) are not global: say whose they are.
+	root.SetUsageTemplate(strings.NewReplacer(
+		"Usage:{{if .Runnable}}", `Usage:{{if and .Runnable (ne (index .Annotations "group") "yes")}}`,
+		"Global Flags:", "Flags of {{.Parent.CommandPath}}:",
+	).Replace(root.UsageTemplate()))
 	root.InitDefaultHelpCmd()
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
