@@ -3,9 +3,10 @@ GO          ?= go
 STATICCHECK ?= staticcheck
 FUZZTIME    ?= 5s
 
-# VERSION names the package and is what -version prints.
+# VERSION names the package and is what -version (lienthongd) and
+# --version (lienthong) print.
 VERSION     ?= 0.1.0
-LDFLAGS     := -s -w -X lienthong/gateway.Version=$(VERSION)
+LDFLAGS     := -s -w -X lienthong/gateway.Version=$(VERSION) -X main.version=$(VERSION)
 PKGROOT     := dist/root
 
 .PHONY: all build test lint bench bench-smoke fuzz-smoke deb clean

@@ -6,8 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
-
-	"lienthong/gateway"
 )
 
 // The manual pages and shell completions come from the command tree
@@ -30,7 +28,7 @@ func manCmd(e *env) *cobra.Command {
 		}
 		root := c.Root()
 		root.DisableAutoGenTag = true
-		header := &doc.GenManHeader{Section: "1", Source: "lienthong " + gateway.Version, Manual: "lienthong manual"}
+		header := &doc.GenManHeader{Section: "1", Source: "lienthong " + version, Manual: "lienthong manual"}
 		if err := doc.GenManTree(root, header, args[0]); err != nil {
 			return err
 		}

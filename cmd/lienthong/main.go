@@ -14,9 +14,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"lienthong/gateway"
 )
+
+// version is what --version prints; releases set it at link time.
+var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -103,7 +104,7 @@ func newRoot(e *env) *cobra.Command {
 		Short:         "operator tool for the lienthong document exchange gateway",
 		Long:          rootLong,
 		Example:       rootExample,
-		Version:       gateway.Version,
+		Version:       version,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
