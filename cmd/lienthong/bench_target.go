@@ -136,6 +136,9 @@ func startExchange(e *env, daemon, profileDir string) (*benchTarget, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("--profile: %w", err)
+		}
 		cmd.Env = append(os.Environ(), "LIENTHONG_DEV_PROFILE_DIR="+abs)
 	}
 	if err := cmd.Start(); err != nil {
