@@ -32,6 +32,12 @@ type Item struct {
 	// durable exactly when this record does, without a write of its own.
 	// Applied also when the key existed, with that record's id.
 	Also map[string]func(id string) map[string]string
+	// Leased stores a new record already leased to the caller, as Lease
+	// would hand it out, in the Put's own commit: whoever stores work to do
+	// it at once saves a commit. Should the caller stop, the lease ends and
+	// the record goes back to the queue like any other. A key that existed
+	// leases nothing.
+	Leased bool
 }
 
 // Put stores an item durably and returns its record. A Put whose key the
@@ -129,6 +135,11 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 		if err := putRecord(tx, &nr); err != nil {
 			return err
 		}
+		if it.Leased {
+			if err := s.leaseRecord(tx, d, &nr, now); err != nil {
+				return err
+			}
+		}
 		return putAlso(tx, it.Also, nr.ID)
 	})
 	if err != nil {
@@ -207,18 +218,23 @@ func (s *Store) lease(tx *bolt.Tx, d delta, now time.Time, dir Direction, minPri
 		if err != nil {
 			return nil, err
 		}
-		r.Attempts++
-		lease := uint64(now.UnixNano())
-		if lease <= r.Lease {
-			lease = r.Lease + 1
-		}
-		err = transition(tx, r, d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
-			r.LeaseUntil = now.Add(s.opts.LeaseTime)
-			r.Lease = lease
-		})
-		return r, err
+		return r, s.leaseRecord(tx, d, r, now)
 	}
 	return nil, ErrEmpty
+}
+
+// leaseRecord marks a ready record leased until now + LeaseTime, with a
+// lease token no earlier lease of it had.
+func (s *Store) leaseRecord(tx *bolt.Tx, d delta, r *Record, now time.Time) error {
+	r.Attempts++
+	lease := uint64(now.UnixNano())
+	if lease <= r.Lease {
+		lease = r.Lease + 1
+	}
+	return transition(tx, r, d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
+		r.LeaseUntil = now.Add(s.opts.LeaseTime)
+		r.Lease = lease
+	})
 }
 
 // anyDue reports, in a read transaction, whether Lease could hand out or
