@@ -184,6 +184,53 @@ func TestLeaseExpiresAndLeaseLost(t *testing.T) {
 	}
 }
 
+// A lone writer never waits for company: with an hour's window, its
+// writes still commit one after another at once.
+func TestCommitWindowLoneWriter(t *testing.T) {
+	c := newClock()
+	opts := testOptions(c)
+	opts.CommitWindow = time.Hour
+	s := mustOpen(t, opts)
+	for i := range 20 {
+		put(t, s, fmt.Sprint("k", i), 0)
+	}
+	if st := s.Stats(); len(st) != 1 || st[0].Count != 20 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// A record stored leased is the caller's to finish; nobody else leases it
+// until its lease ends, and then it is due like any other.
+func TestPutLeased(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	r, existed, err := s.Put(Item{Dir: Inbound, Key: "k", Payload: []byte("p"), Leased: true})
+	if err != nil || existed || r.State != Leased || r.Attempts != 1 || r.Lease == 0 || !r.LeaseUntil.Equal(c.Now().Add(time.Minute)) {
+		t.Fatalf("Put leased = %+v, existed %v, %v", r, existed, err)
+	}
+	if _, err := s.Lease(c.Now(), Inbound, 0); !errors.Is(err, ErrEmpty) {
+		t.Fatalf("a record stored leased was leased again: %v", err)
+	}
+	again, existed, err := s.Put(Item{Dir: Inbound, Key: "k", Payload: []byte("p"), Leased: true})
+	if err != nil || !existed || again.Lease != r.Lease {
+		t.Fatalf("second Put of the key = %+v, existed %v, %v; want the first record, its lease untouched", again, existed, err)
+	}
+	if got := s.Stats(); len(got) != 1 || got[0].State != Leased || got[0].Count != 1 {
+		t.Errorf("stats = %+v, want one leased record", got)
+	}
+	// The caller stopped: the lease ends and the record is due again.
+	second, err := s.Lease(c.Add(61*time.Second), Inbound, 0)
+	if err != nil || second.ID != r.ID || second.Attempts != 2 {
+		t.Fatalf("after the lease ended: %+v, %v", second, err)
+	}
+	if _, err := s.Done(c.Now(), r.ID, r.Lease, nil); !errors.Is(err, ErrLeaseLost) {
+		t.Errorf("Done with the ended lease = %v, want ErrLeaseLost", err)
+	}
+	if _, err := s.Done(c.Now(), second.ID, second.Lease, nil); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestRetryBackoffAndDead(t *testing.T) {
 	c := newClock()
 	opts := testOptions(c)

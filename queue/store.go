@@ -43,6 +43,11 @@ type Options struct {
 	BlobThreshold int64
 	// MaxBatch caps the writes that share one commit; zero means 512.
 	MaxBatch int
+	// CommitWindow is how long a commit waits for more writes when the
+	// last one was shared, so writers working side by side share flushes
+	// (group commit with a delay). A lone writer never waits. Zero means
+	// 1 ms; negative, no wait.
+	CommitWindow time.Duration
 	// Now is the clock for Put and operator calls; zero means time.Now.
 	Now func() time.Time
 	// Jitter returns a random duration in [0, max]; zero means uniform.
@@ -75,6 +80,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 512
+	}
+	if o.CommitWindow == 0 {
+		o.CommitWindow = time.Millisecond
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -259,10 +267,13 @@ func (s *Store) write(fn func(tx *bolt.Tx, d delta) error) error {
 }
 
 // commitLoop takes the first waiting write, then every other one already
-// waiting, and commits them together: no delay is added, so the batch is
-// whatever arrived during the previous commit's fsync.
+// waiting, and commits them together. When the last commit was shared by
+// several writers, it also waits up to CommitWindow for as many to come
+// before committing: writers working side by side then share one flush
+// instead of taking turns. A lone writer never waits.
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
+	last := 1 // writes in the last commit
 	for {
 		var first *op
 		select {
@@ -281,8 +292,29 @@ func (s *Store) commitLoop() {
 				break more
 			}
 		}
+		if last > 1 && len(batch) < last && s.opts.CommitWindow > 0 {
+			batch = s.gather(batch, min(last, s.opts.MaxBatch))
+		}
+		last = len(batch)
 		s.commit(batch)
 	}
+}
+
+// gather adds writes to batch until it holds want or CommitWindow ends.
+func (s *Store) gather(batch []*op, want int) []*op {
+	t := time.NewTimer(s.opts.CommitWindow)
+	defer t.Stop()
+	for len(batch) < want {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		case <-t.C:
+			return batch
+		case <-s.quit:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drain fails writes that raced with Close.

@@ -55,8 +55,10 @@ type Hub struct {
 	flushes atomic.Uint64
 
 	wmu        sync.Mutex
-	waiting    []*hubWrite // writes for the next commit
-	committing bool
+	waiting    []*hubWrite   // writes for the next commit
+	committing bool          // a caller is committing; the others wait
+	lastBatch  int           // writes in the last commit
+	arrived    chan struct{} // a write joined waiting
 	systems    map[string]System
 	opts       Options
 
@@ -102,7 +104,7 @@ func Open(opts Options) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("axishub store: %w", err)
 	}
-	h := &Hub{db: db, blobs: blobs, systems: map[string]System{}, opts: opts, faults: opts.Faults, rnd: mrand.New(mrand.NewPCG(opts.Seed, 1))}
+	h := &Hub{db: db, blobs: blobs, arrived: make(chan struct{}, 1), systems: map[string]System{}, opts: opts, faults: opts.Faults, rnd: mrand.New(mrand.NewPCG(opts.Seed, 1))}
 	for _, s := range opts.Systems {
 		if s.SystemID == "" || s.Secret == "" {
 			db.Close()
@@ -153,21 +155,30 @@ type hubWrite struct {
 // update runs fn in a durable write transaction, shared with the writes
 // that arrive while another commits (group commit, as the queue does):
 // the first caller commits every write waiting, with one pair of flushes,
-// until none is left. A write that fails is retried alone, so it fails
-// alone.
+// until none is left. When the last commit was shared, it waits up to
+// commitWindow for as many writes to join. A write that fails is retried
+// alone, so it fails alone.
 func (h *Hub) update(fn func(*bolt.Tx) error) error {
 	w := &hubWrite{fn: fn, done: make(chan struct{})}
 	h.wmu.Lock()
 	h.waiting = append(h.waiting, w)
 	if h.committing {
 		h.wmu.Unlock()
+		select {
+		case h.arrived <- struct{}{}:
+		default:
+		}
 		<-w.done
 		return w.err
 	}
 	h.committing = true
 	for len(h.waiting) > 0 {
+		if want := h.lastBatch; want > 1 && len(h.waiting) < want {
+			h.gather(want)
+		}
 		batch := h.waiting
 		h.waiting = nil
+		h.lastBatch = len(batch)
 		h.wmu.Unlock()
 		h.commit(batch)
 		h.wmu.Lock()
@@ -176,6 +187,26 @@ func (h *Hub) update(fn func(*bolt.Tx) error) error {
 	h.wmu.Unlock()
 	<-w.done
 	return w.err
+}
+
+// commitWindow is how long a shared commit waits for writes to join.
+const commitWindow = time.Millisecond
+
+// gather lets writes join waiting, up to want of them or commitWindow;
+// wmu is held on entry and on return.
+func (h *Hub) gather(want int) {
+	t := time.NewTimer(commitWindow)
+	defer t.Stop()
+	for len(h.waiting) < want {
+		h.wmu.Unlock()
+		select {
+		case <-h.arrived:
+			h.wmu.Lock()
+		case <-t.C:
+			h.wmu.Lock()
+			return
+		}
+	}
 }
 
 func (h *Hub) commit(batch []*hubWrite) {
