@@ -173,7 +173,7 @@ func Default() Config {
 		},
 		Trust: Trust{Signatures: "require", RefuseInvalid: true, CodeAttributes: []string{"serialNumber", "UID"}},
 		Outbound: Outbound{
-			Workers: 2, UrgentWorkers: 1, MaxAttempts: 50, MaxAge: Duration(72 * time.Hour),
+			Workers: 8, UrgentWorkers: 1, MaxAttempts: 50, MaxAge: Duration(72 * time.Hour),
 			RetryBase: Duration(10 * time.Second), RetryCap: Duration(30 * time.Minute),
 			MaxDocument: 100 << 20, BreakerFailures: 5, BreakerCooldown: Duration(30 * time.Second),
 			Retention: Duration(30 * 24 * time.Hour),

@@ -58,7 +58,7 @@ func TestParseValid(t *testing.T) {
 	if c.Outbound.MaxDocument != 20<<20 || time.Duration(c.Outbound.RetryCap) != 5*time.Minute {
 		t.Errorf("max_document %d, retry_cap %v", c.Outbound.MaxDocument, c.Outbound.RetryCap)
 	}
-	if c.Outbound.Workers != 2 || !c.Inbound.AutoArrived || c.API.Listen != "127.0.0.1:8490" {
+	if c.Outbound.Workers != 8 || !c.Inbound.AutoArrived || c.API.Listen != "127.0.0.1:8490" {
 		t.Errorf("defaults lost: %+v %+v %+v", c.Outbound, c.Inbound, c.API)
 	}
 	if s, err := c.Axis.Secret.Read(); err != nil || s != "x" {
