@@ -225,10 +225,11 @@ func (in *inbound) fetchFailed(ctx context.Context, it axis.ReceivedItem, err er
 // before acknowledged. A package already stored (the acknowledgement was
 // lost) is only acknowledged again.
 //
-// A status package is stored leased to the fetcher, which applies it
-// after the acknowledgement: a status is small and quick to verify, and
-// so takes one commit fewer than going through the receivers. Should the
-// fetcher stop first, the lease ends and a receiver applies it.
+// A status package, small and quick to verify, is verified as fetched:
+// one that applies cleanly is stored done, with its status applied, in one
+// commit. Any other is stored leased to the fetcher, which processes it
+// after the acknowledgement (a receiver takes it up should the fetcher
+// stop); a document goes to the receivers.
 func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (bool, error) {
 	key := fetchedKey(it.DocID)
 	log := in.log.With().Str("axis_doc_id", it.DocID).Str("message_type", mt).Logger()
@@ -243,22 +244,30 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		if err != nil {
 			return false, err
 		}
+		status := mt == axis.MessageStatus && size <= maxFetcherApplies
 		// The header alone orders the queue: urgent packages are verified first.
-		prio := peekFile(path)
-		rec, existed, err := in.store.Put(queue.Item{
-			Dir: queue.Inbound, Key: key, Priority: int(prio), File: path,
+		item := queue.Item{
+			Dir: queue.Inbound, Key: key, Priority: int(peekFile(path)), File: path,
 			Meta:   inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
-			Leased: mt == axis.MessageStatus && size <= maxFetcherApplies,
-		})
+			Leased: status,
+		}
+		var applied func()
+		if status {
+			applied = in.applyFetched(&item, log)
+		}
+		rec, existed, err := in.store.Put(item)
 		if err != nil {
 			return false, fmt.Errorf("store %s: %w", it.DocID, err)
 		}
 		stored = !existed
 		in.m.messages.WithLabelValues("in", "fetched").Inc()
 		log.Info().Str("id", rec.ID).Str("from", it.From).Int64("bytes", size).Msg("package fetched and stored")
-		if stored && rec.State == queue.Leased {
+		switch {
+		case stored && applied != nil:
+			applied()
+		case stored && rec.State == queue.Leased:
 			mine = rec
-		} else {
+		default:
 			in.wake.notify()
 		}
 	case err != nil:
@@ -274,10 +283,57 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 	return stored, nil
 }
 
-// maxFetcherApplies is the largest status package a fetcher applies
+// maxFetcherApplies is the largest status package a fetcher verifies
 // itself; a larger one (a status carries no attachment, so it is odd)
 // waits for a receiver like a document.
 const maxFetcherApplies = 1 << 20
+
+// applyFetched verifies a fetched status package from its file. When it
+// is authentic and applies to one of our documents, it turns item into
+// one that stores the package done with its status applied, and returns
+// what to do once that is stored; otherwise it leaves item alone and
+// returns nil, and the package takes the usual way, which decides and
+// answers (a recall request, a forged or refused status).
+func (in *inbound) applyFetched(item *queue.Item, log zerolog.Logger) func() {
+	f, err := os.Open(item.File)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	files := item.File + ".files" // made only should the package carry attachments
+	defer os.RemoveAll(files)
+	rec := readIn(&queue.Record{Meta: item.Meta})
+	cr := in.creds.Load()
+	start := time.Now()
+	pkg, err := envelope.OpenInboundAt(f, fi.Size(), cr.policy, envelope.VerifyOptions{
+		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: receivedAt(&queue.Record{Created: in.clock.Now()}, rec),
+		AllowNoKeyUsage: cr.allowNoKeyUsage, Parse: envelope.ParseOptions{FileDir: files},
+	})
+	in.m.verifyDur.Observe(time.Since(start).Seconds())
+	if err != nil || pkg.Package.Kind != envelope.KindStatus {
+		return nil
+	}
+	o := in.originOf(rec, pkg, cr)
+	st := pkg.Package.Status
+	if !o.axisOK || (o.signed && !o.bound && o.mode == envelope.Require) || !o.authentic() || st.StatusCode == envelope.StatusRecall {
+		return nil
+	}
+	out, why := in.statusTarget(st)
+	if why != "" {
+		return nil
+	}
+	report := statusReport(st, out)
+	item.Leased, item.Finish, item.Status = false, statusDone(st).meta(), report
+	return func() {
+		in.countStatus(st)
+		in.statusApplied(st, report.Record, report.Applied,
+			log.With().Str("status", string(st.StatusCode)).Str("from", st.From.OrganID).Str("document_id", st.ResponseFor.DocumentID).Logger())
+	}
+}
 
 // receiver verifies and delivers stored inbound packages.
 //

@@ -19,9 +19,7 @@ import (
 func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin, log zerolog.Logger, ln *leaseNext) {
 	code, from, docID := st.StatusCode, st.From.OrganID, st.ResponseFor.DocumentID
 	log = log.With().Str("status", string(code)).Str("from", from).Str("document_id", docID).Logger()
-	in.m.statuses.WithLabelValues("in", string(code)).Inc()
-	in.m.messages.WithLabelValues("in", "status").Inc()
-	done := inRecord{Inbox: inboxStatus, Kind: kindStatus, StatusCode: string(code), From: from, DocumentID: docID}
+	in.countStatus(st)
 	forged := func(why string) {
 		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, refusedForgedStatus, o, log, ln)
 	}
@@ -30,31 +28,18 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 			forged(why)
 			return
 		}
-		in.finish(r, done, log, ln)
+		in.finish(r, statusDone(st), log, ln)
 		return
 	}
-	out, err := in.store.GetByKey(queue.Outbound, outDocumentKey(docID))
-	if err != nil {
-		forged("it is about " + docID + ", which this gateway never sent")
+	out, why := in.statusTarget(st)
+	if why != "" {
+		forged(why)
 		return
 	}
-	sent := readOut(out)
-	switch {
-	case !sent.sentTo(from):
-		forged(from + " is not a recipient of " + docID)
-		return
-	case (code == envelope.StatusRecallAgreed || code == envelope.StatusRecallRefused) && !sent.Recalled && sent.Business == envelope.BusinessNew:
-		forged("15 and 16 answer a recall, and " + docID + " was not recalled")
-		return
-	}
-	var current string
 	// The report and the inbound record's end are one write.
-	out, applied, next, err := in.store.ApplyReport(in.clock.Now(), r.ID, r.Lease, done.meta(), out.ID,
-		queue.Recipient{OrganID: from, Status: string(code), Description: st.Description, UpdatedAt: st.Timestamp},
-		func(cur queue.Recipient) bool {
-			current = cur.Status
-			return supersedes(cur, string(code), st.Timestamp)
-		}, ln != nil)
+	report := statusReport(st, out)
+	out, applied, next, err := in.store.ApplyReport(in.clock.Now(), r.ID, r.Lease, statusDone(st).meta(), out.ID,
+		report.Recipient, report.Replaces, ln != nil)
 	if ln != nil {
 		ln.next = next
 	}
@@ -62,7 +47,62 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		in.retry(r, err, log)
 		return
 	}
+	in.statusApplied(st, out, applied, log)
+}
+
+func (in *inbound) countStatus(st *envelope.Status) {
+	in.m.statuses.WithLabelValues("in", string(st.StatusCode)).Inc()
+	in.m.messages.WithLabelValues("in", "status").Inc()
+}
+
+// statusDone is what the record of a status package keeps once applied.
+func statusDone(st *envelope.Status) inRecord {
+	return inRecord{Inbox: inboxStatus, Kind: kindStatus, StatusCode: string(st.StatusCode), From: st.From.OrganID, DocumentID: st.ResponseFor.DocumentID}
+}
+
+// statusTarget finds the outbound document an authentic status other than
+// a recall request (13) is about, or says why it may not be applied: the
+// document is not ours, the sender is not its recipient, or 15/16 answer
+// a recall that was never made.
+func (in *inbound) statusTarget(st *envelope.Status) (out *queue.Record, why string) {
+	code, from, docID := st.StatusCode, st.From.OrganID, st.ResponseFor.DocumentID
+	out, err := in.store.GetByKey(queue.Outbound, outDocumentKey(docID))
+	if err != nil {
+		return nil, "it is about " + docID + ", which this gateway never sent"
+	}
+	sent := readOut(out)
+	switch {
+	case !sent.sentTo(from):
+		return nil, from + " is not a recipient of " + docID
+	case (code == envelope.StatusRecallAgreed || code == envelope.StatusRecallRefused) && !sent.Recalled && sent.Business == envelope.BusinessNew:
+		return nil, "15 and 16 answer a recall, and " + docID + " was not recalled"
+	}
+	return out, ""
+}
+
+// statusReport is the recipient's new state a status package carries,
+// applied only where it supersedes the current one.
+func statusReport(st *envelope.Status, out *queue.Record) *queue.StatusReport {
+	return &queue.StatusReport{
+		ID:        out.ID,
+		Recipient: queue.Recipient{OrganID: st.From.OrganID, Status: string(st.StatusCode), Description: st.Description, UpdatedAt: st.Timestamp},
+		Replaces: func(cur queue.Recipient) bool {
+			return supersedes(cur, string(st.StatusCode), st.Timestamp)
+		},
+	}
+}
+
+// statusApplied logs a status applied to our document, or kept out by a
+// newer one, and tells the legacy system of the change.
+func (in *inbound) statusApplied(st *envelope.Status, out *queue.Record, applied bool, log zerolog.Logger) {
+	code := st.StatusCode
 	if !applied {
+		current := ""
+		for _, rc := range out.Recipients {
+			if rc.OrganID == st.From.OrganID {
+				current = rc.Status
+			}
+		}
 		log.Info().Str("current", current).Msg("status older than the recipient's current one: kept the current")
 		return
 	}

@@ -38,6 +38,23 @@ type Item struct {
 	// the record goes back to the queue like any other. A key that existed
 	// leases nothing.
 	Leased bool
+	// Finish stores the record as done at once, with this merged into its
+	// metadata: work finished before the record was stored, which then
+	// takes one commit in all.
+	Finish map[string]string
+	// Status applies a recipient's status to another record in the Put's
+	// commit, as UpdateRecipient would; Put fills in what became of it.
+	// A key that existed applies nothing.
+	Status *StatusReport
+}
+
+// StatusReport is a recipient's status for Item.Status, and its outcome.
+type StatusReport struct {
+	ID        string // the record the status is about
+	Recipient Recipient
+	Replaces  func(current Recipient) bool // see UpdateRecipient
+	Applied   bool                         // set by Put
+	Record    *Record                      // set by Put: the record as left
 }
 
 // Put stores an item durably and returns its record. A Put whose key the
@@ -102,6 +119,11 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 				return err
 			}
 		}
+		if it.Status != nil {
+			if _, err := getRecord(tx, it.Status.ID); err != nil {
+				return err
+			}
+		}
 		keys := tx.Bucket(bucketKeys)
 		if id := keys.Get(keysKey(it.Dir, it.Key)); id != nil {
 			old, err := getRecord(tx, string(id))
@@ -135,8 +157,18 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 		if err := putRecord(tx, &nr); err != nil {
 			return err
 		}
-		if it.Leased {
+		if it.Leased || it.Finish != nil {
 			if err := s.leaseRecord(tx, d, &nr, now); err != nil {
+				return err
+			}
+		}
+		if it.Finish != nil {
+			if err := finish(tx, &nr, d, now, it.Finish); err != nil {
+				return err
+			}
+		}
+		if rp := it.Status; rp != nil {
+			if rp.Record, rp.Applied, err = updateRecipient(tx, rp.ID, rp.Recipient, rp.Replaces); err != nil {
 				return err
 			}
 		}

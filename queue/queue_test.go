@@ -400,6 +400,41 @@ func TestApplyReportIsOneWrite(t *testing.T) {
 	}
 }
 
+// A status received and applied before it was stored takes one commit:
+// the record done, the status on the record it is about. A key stored
+// already applies nothing again; a record gone stores nothing.
+func TestPutFinishedWithStatus(t *testing.T) {
+	c := newClock()
+	s := mustOpen(t, testOptions(c))
+	sent := put(t, s, "sent", 0)
+	later := func(cur Recipient) bool { return cur.Status < "03" }
+	st := &StatusReport{ID: sent.ID, Recipient: Recipient{OrganID: "000.00.00.G22", Status: "03"}, Replaces: later}
+	r, existed, err := s.Put(Item{Dir: Inbound, Key: "in", Payload: []byte("status"), Finish: map[string]string{"k": "v"}, Status: st})
+	if err != nil || existed || r.State != Done || r.Meta["k"] != "v" || r.Attempts != 1 {
+		t.Fatalf("Put finished = %+v, existed %v, %v", r, existed, err)
+	}
+	if !st.Applied || len(st.Record.Recipients) != 1 || st.Record.Recipients[0].Status != "03" {
+		t.Fatalf("status outcome = applied %v, %+v", st.Applied, st.Record)
+	}
+	if got, _ := s.Get(sent.ID); len(got.Recipients) != 1 || got.Recipients[0].Status != "03" {
+		t.Errorf("the record it is about: %+v", got.Recipients)
+	}
+	again := &StatusReport{ID: sent.ID, Recipient: Recipient{OrganID: "000.00.00.G22", Status: "05"}}
+	if _, existed, err := s.Put(Item{Dir: Inbound, Key: "in", Payload: []byte("status"), Finish: map[string]string{}, Status: again}); err != nil || !existed || again.Applied {
+		t.Fatalf("second Put of the key: existed %v, applied %v, %v", existed, again.Applied, err)
+	}
+	if got, _ := s.Get(sent.ID); got.Recipients[0].Status != "03" {
+		t.Errorf("a stored key applied its status again: %+v", got.Recipients)
+	}
+	gone := &StatusReport{ID: "out-9999999999", Recipient: Recipient{OrganID: "000.00.00.G22", Status: "03"}}
+	if _, _, err := s.Put(Item{Dir: Inbound, Key: "other", Payload: []byte("s"), Finish: map[string]string{}, Status: gone}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a status about a record gone: %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetByKey(Inbound, "other"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("stored although its status could not be applied: %v", err)
+	}
+}
+
 // Put's Also lands in the same commit, with the new record's id, also
 // when the key existed; naming a record that is gone stores nothing.
 func TestPutAlso(t *testing.T) {
