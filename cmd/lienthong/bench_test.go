@@ -93,6 +93,11 @@ func TestBenchStatus(t *testing.T) {
 	if v, _ := r["cpu_bound_per_s"].(float64); v <= 0 {
 		t.Errorf("cpu_bound_per_s = %v", r["cpu_bound_per_s"])
 	}
+	// The peer stores each status done, applied, in one commit: two
+	// flushes at most, fewer where commits are shared.
+	if v, _ := flushes["peer"].(float64); v > 2.5 {
+		t.Errorf("the peer flushed %.2f times per status, want one commit (2 flushes) at most", v)
+	}
 }
 
 func TestBenchRefusals(t *testing.T) {
