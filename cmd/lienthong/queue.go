@@ -34,6 +34,14 @@ func needDB(c *cobra.Command, db *string) error {
 	return nil
 }
 
+// openDB opens the queue file --db names, which must exist.
+func openDB(c *cobra.Command, db *string) (*queue.Store, error) {
+	if err := needDB(c, db); err != nil {
+		return nil, err
+	}
+	return openExisting(*db)
+}
+
 // openExisting opens a queue file that must already exist: an operator's
 // typo must not create an empty queue.
 func openExisting(path string) (*queue.Store, error) {
@@ -53,10 +61,7 @@ func queueCheckCmd(e *env, db *string) *cobra.Command {
 	c := &cobra.Command{Use: "check", Short: "verify the queue's invariants; exit 1 on any problem",
 		Long: queueCheckLong, Example: queueCheckExample, Args: nArgs(0)}
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := needDB(c, db); err != nil {
-			return err
-		}
-		s, err := openExisting(*db)
+		s, err := openDB(c, db)
 		if err != nil {
 			return err
 		}
@@ -79,10 +84,7 @@ func queueStatsCmd(e *env, db *string) *cobra.Command {
 		Long: queueStatsLong, Example: queueStatsExample, Args: nArgs(0)}
 	asJSON := c.Flags().Bool("json", false, "one JSON object per line")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := needDB(c, db); err != nil {
-			return err
-		}
-		s, err := openExisting(*db)
+		s, err := openDB(c, db)
 		if err != nil {
 			return err
 		}
