@@ -213,6 +213,8 @@ func TestReadEntries(t *testing.T) {
 	for _, in := range []string{
 		`{"status":"OK","ErrorCode":"0","data":[{"id":17,"code":"000.00.07.H26","name":" Sở Tài chính ","pid":1,"mail":"a@b.vn"},{"id":"18","code":"x.y","name":"bad"}]}`,
 		`[{"id":17,"code":"000.00.07.H26","name":"Sở Tài chính","pid":"1","mail":"a@b.vn","deleted":false,"version":"3"},{"code":"x.y"}]`,
+		// One per line, as "lienthong axis agencies" prints them.
+		"{\"id\":\"17\",\"code\":\"000.00.07.H26\",\"name\":\"Sở Tài chính\",\"pid\":\"1\"}\n{\"code\":\"x.y\"}\n",
 	} {
 		es, rep, err := ReadEntries(strings.NewReader(in))
 		if err != nil || len(es) != 1 || es[0].ID != "17" || es[0].Parent != "1" || es[0].Name != "Sở Tài chính" || len(rep.Refused) != 1 {
@@ -221,6 +223,9 @@ func TestReadEntries(t *testing.T) {
 	}
 	if _, _, err := ReadEntries(strings.NewReader(`{"status":"FAIL","ErrorDesc":"sai chữ ký"}`)); err == nil || !strings.Contains(err.Error(), "sai chữ ký") {
 		t.Errorf("a FAIL answer: %v", err)
+	}
+	if _, _, err := ReadEntries(strings.NewReader("{\"code\":\"000.00.07.H26\"}\n{\"code\":")); err == nil || !strings.Contains(err.Error(), "value 2") {
+		t.Errorf("a broken second line: %v", err)
 	}
 	var b strings.Builder
 	if err := WriteEntries(&b, testEntries[:1]); err != nil {

@@ -92,8 +92,9 @@ type ImportReport struct {
 }
 
 // ReadEntries reads the getAgenciesList JSON shape, {"status":"OK",
-// "data":[...]} or a bare list. Entries that cannot be used are reported,
-// not silently dropped.
+// "data":[...]}, a bare list, or one entry per line as "lienthong axis
+// agencies" prints them. Entries that cannot be used are reported, not
+// silently dropped.
 func ReadEntries(r io.Reader) ([]Entry, ImportReport, error) {
 	var rep ImportReport
 	raw, err := io.ReadAll(r)
@@ -103,18 +104,34 @@ func ReadEntries(r io.Reader) ([]Entry, ImportReport, error) {
 	raw = bytes.TrimSpace(raw)
 	var list []wireEntry
 	if len(raw) > 0 && raw[0] == '{' {
+		var values []json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		for dec.More() {
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				return nil, rep, fmt.Errorf("directory JSON, value %d: %w", len(values)+1, err)
+			}
+			values = append(values, v)
+		}
 		var env struct {
 			Status    string      `json:"status"`
 			ErrorDesc string      `json:"ErrorDesc"`
 			Data      []wireEntry `json:"data"`
 		}
-		if err := json.Unmarshal(raw, &env); err != nil {
-			return nil, rep, fmt.Errorf("directory JSON: %w", err)
+		if len(values) == 1 && json.Unmarshal(values[0], &env) == nil && (env.Status != "" || env.Data != nil) {
+			if !strings.EqualFold(env.Status, "OK") && env.Status != "" {
+				return nil, rep, fmt.Errorf("directory JSON: status %q: %s", env.Status, env.ErrorDesc)
+			}
+			list = env.Data
+		} else {
+			for i, v := range values { // one entry per line
+				var w wireEntry
+				if err := json.Unmarshal(v, &w); err != nil {
+					return nil, rep, fmt.Errorf("directory JSON, line %d: %w", i+1, err)
+				}
+				list = append(list, w)
+			}
 		}
-		if env.Status != "" && !strings.EqualFold(env.Status, "OK") {
-			return nil, rep, fmt.Errorf("directory JSON: status %q: %s", env.Status, env.ErrorDesc)
-		}
-		list = env.Data
 	} else if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, rep, fmt.Errorf("directory JSON: %w", err)
 	}

@@ -48,8 +48,9 @@ func dirParseCmd(e *env) *cobra.Command {
 }
 
 const dirSearchLong = `Finds agencies by name in a directory exported from the axis (the
-getAgenciesList JSON, {"status":"OK","data":[...]} or a bare list). Case
-and diacritics are ignored and word order is free: "so tai chinh ha noi"
+getAgenciesList JSON, {"status":"OK","data":[...]}, a bare list, or one
+agency per line as "lienthong axis agencies" prints them). Case and
+diacritics are ignored and word order is free: "so tai chinh ha noi"
 finds "Sở Tài chính Hà Nội". Prints one JSON object per line, best first.`
 
 const dirSearchExample = `  lienthong dir search --file agencies.json so tai chinh ha noi

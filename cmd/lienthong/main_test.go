@@ -224,6 +224,12 @@ func TestDirSearchAndLookup(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"mail":"stc@hanoi.gov.vn"`) {
 		t.Errorf("dir lookup: exit %d %s", code, out)
 	}
+	// What "axis agencies" prints, one agency per line, reads too.
+	lines := filepath.Join(t.TempDir(), "agencies.jsonl")
+	os.WriteFile(lines, []byte(`{"id":"2","code":"000.00.07.H26","name":"Sở Tài chính Hà Nội","pid":"1"}`+"\n"+`{"id":"3","code":"000.00.00.G12","name":"Bộ Tài chính","pid":"0"}`+"\n"), 0o600)
+	if code, out, errOut := lienthong(t, "", "dir", "lookup", "--file", lines, "000.00.00.G12"); code != 0 || !strings.Contains(out, "Bộ Tài chính") {
+		t.Errorf("dir lookup in a file of JSON lines: exit %d %s %s", code, out, errOut)
+	}
 	code, _, errOut := lienthong(t, "", "dir", "lookup", "--file", file, "000.00.00.H29")
 	if code != 1 || !strings.Contains(errOut, "000.00.00.H29: not in the agency directory") {
 		t.Errorf("dir lookup of an unknown code: exit %d %q", code, errOut)
