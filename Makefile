@@ -38,13 +38,7 @@ bench-smoke:
 
 ## fuzz-smoke: each fuzz target for $(FUZZTIME)
 fuzz-smoke:
-	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
-	  dir=$$(dirname $$f); \
-	  for t in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do \
-	    echo "fuzz $$dir $$t"; \
-	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$dir; \
-	  done; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) .ci/fuzz-smoke
 
 ## deb: dist/lienthong_$(VERSION)_amd64.deb with both binaries, the unit, man pages and completions
 deb:
