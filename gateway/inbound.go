@@ -300,20 +300,14 @@ func (in *inbound) applyFetched(item *queue.Item, log zerolog.Logger) func() {
 		return nil
 	}
 	defer f.Close()
-	fi, err := f.Stat()
+	at, size, err := payloadAt(f)
 	if err != nil {
 		return nil
 	}
 	files := item.File + ".files" // made only should the package carry attachments
 	defer os.RemoveAll(files)
 	rec := readIn(&queue.Record{Meta: item.Meta})
-	cr := in.creds.Load()
-	start := time.Now()
-	pkg, err := envelope.OpenInboundAt(f, fi.Size(), cr.policy, envelope.VerifyOptions{
-		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: receivedAt(&queue.Record{Created: in.clock.Now()}, rec),
-		AllowNoKeyUsage: cr.allowNoKeyUsage, Parse: envelope.ParseOptions{FileDir: files},
-	})
-	in.m.verifyDur.Observe(time.Since(start).Seconds())
+	pkg, cr, err := in.verify(at, size, receivedAt(&queue.Record{Created: in.clock.Now()}, rec), files)
 	if err != nil || pkg.Package.Kind != envelope.KindStatus {
 		return nil
 	}

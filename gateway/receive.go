@@ -41,13 +41,7 @@ func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 		in.retry(r, err, log)
 		return
 	}
-	cr := in.creds.Load()
-	start := time.Now()
-	pkg, err := envelope.OpenInboundAt(at, size, cr.policy, envelope.VerifyOptions{
-		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: receivedAt(r, rec), AllowNoKeyUsage: cr.allowNoKeyUsage,
-		Parse: envelope.ParseOptions{FileDir: files},
-	})
-	in.m.verifyDur.Observe(time.Since(start).Seconds())
+	pkg, cr, err := in.verify(at, size, receivedAt(r, rec), files)
 	o := in.originOf(rec, pkg, cr)
 	var claimed *envelope.Package
 	if pkg != nil {
@@ -104,6 +98,21 @@ func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 		return
 	}
 	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log, ln)
+}
+
+// verify opens a received package by offset under the credentials of the
+// moment, its attachments decoded into files, and times it. The receivers
+// and the fetchers' quick path for statuses both use it, so a package meets
+// the same rules whichever way it takes.
+func (in *inbound) verify(at io.ReaderAt, size int64, received time.Time, files string) (*envelope.Inbound, *credentials, error) {
+	cr := in.creds.Load()
+	start := time.Now()
+	pkg, err := envelope.OpenInboundAt(at, size, cr.policy, envelope.VerifyOptions{
+		Trust: cr.trust, Now: in.clock.Now, ReceivedAt: received, AllowNoKeyUsage: cr.allowNoKeyUsage,
+		Parse: envelope.ParseOptions{FileDir: files},
+	})
+	in.m.verifyDur.Observe(time.Since(start).Seconds())
+	return pkg, cr, err
 }
 
 // deliver makes one agency's inbox item of a document: each agency a

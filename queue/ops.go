@@ -497,9 +497,7 @@ func (s *Store) ApplyReport(now time.Time, doneID string, lease uint64, meta map
 		if err != nil {
 			return err
 		}
-		if _, err := getRecord(tx, id); err != nil {
-			return err
-		}
+		// updateRecipient reads record id before it changes anything.
 		if rec, applied, err = updateRecipient(tx, id, rc, replaces); err != nil {
 			return err
 		}

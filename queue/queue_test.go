@@ -191,8 +191,20 @@ func TestCommitWindowLoneWriter(t *testing.T) {
 	opts := testOptions(c)
 	opts.CommitWindow = time.Hour
 	s := mustOpen(t, opts)
-	for i := range 20 {
-		put(t, s, fmt.Sprint("k", i), 0)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 20 {
+			if _, _, err := s.Put(Item{Dir: Outbound, Key: fmt.Sprint("k", i), Payload: []byte("p")}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // twenty lone commits take milliseconds
+		t.Fatal("a lone writer waited for company")
 	}
 	if st := s.Stats(); len(st) != 1 || st[0].Count != 20 {
 		t.Errorf("stats = %+v", st)

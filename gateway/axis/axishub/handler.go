@@ -340,6 +340,9 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	if len(to) == 0 {
 		return "", fail("400", "the package names no recipient")
 	}
+	if err := h.place(d.DocID, up); err != nil {
+		return "", err
+	}
 	err = h.update(func(tx *bolt.Tx) error {
 		ab := tx.Bucket(bAgencies)
 		for _, code := range to {
@@ -352,8 +355,10 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 				return err
 			}
 		}
-		if err := h.keep(tx, d.DocID, up); err != nil {
-			return err
+		if up.path == "" {
+			if err := tx.Bucket(bBlobs).Put([]byte(d.DocID), up.data); err != nil {
+				return err
+			}
 		}
 		return putDoc(tx, d)
 	})
@@ -418,25 +423,23 @@ func (u *upload) peek() (*envelope.Header, error) {
 	return envelope.PeekHeader(bufio.NewReader(f))
 }
 
-// keep stores an uploaded package: a small one in the blobs bucket, a
-// larger one as a file, in place and durable before the record that names
-// it commits.
-func (h *Hub) keep(tx *bolt.Tx, id string, up *upload) error {
+// place makes a package spilled to a file durable under its final name,
+// before the record that names it is written: outside the commit, which
+// other writers share, so a large file's sync holds up none of them.
+func (h *Hub) place(id string, up *upload) error {
 	if up.path == "" {
-		return tx.Bucket(bBlobs).Put([]byte(id), up.data)
+		return nil // kept inside the store, with its record
 	}
-	if f, err := os.Open(up.path); err == nil {
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return err
-		}
+	f, err := os.Open(up.path)
+	if err != nil {
+		return err
 	}
-	final := filepath.Join(h.blobs, id)
-	if err := os.Rename(up.path, final); err != nil {
-		if _, serr := os.Stat(final); serr == nil && errors.Is(err, os.ErrNotExist) {
-			return atomicfile.SyncDir(h.blobs) // moved by an earlier try of the same write
-		}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(up.path, filepath.Join(h.blobs, id)); err != nil {
 		return err
 	}
 	h.flushes.Add(2) // the file, then its folder
