@@ -318,7 +318,11 @@ func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	recs, err := g.store.List(queue.Filter{Dir: queue.Outbound, State: state, Limit: cmpOr(limit, 100)})
+	var states []queue.State
+	if state != "" {
+		states = []queue.State{state}
+	}
+	recs, _, err := g.store.List(queue.Filter{Dir: queue.Outbound, States: states, Limit: cmpOr(limit, 100)})
 	if err != nil {
 		g.fail(w, err)
 		return

@@ -106,7 +106,7 @@ func (g *Gateway) listAgencies(w http.ResponseWriter, r *http.Request) {
 	cr := g.creds.Load()
 	queued := map[string]int{}
 	oldest := map[string]time.Time{}
-	recs, err := g.store.List(queue.Filter{Dir: queue.Outbound, State: queue.Ready, Limit: 100000})
+	recs, _, err := g.store.List(queue.Filter{Dir: queue.Outbound, States: []queue.State{queue.Ready}, Limit: 100000})
 	if err != nil {
 		g.fail(w, err)
 		return

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -46,6 +47,8 @@ type Item struct {
 	// commit, as UpdateRecipient would; Put fills in what became of it.
 	// A key that existed applies nothing.
 	Status *StatusReport
+
+	staged *staged // set by Stage
 }
 
 // StatusReport is a recipient's status for Item.Status, and its outcome.
@@ -57,22 +60,42 @@ type StatusReport struct {
 	Record    *Record                      // set by Put: the record as left
 }
 
-// Put stores an item durably and returns its record. A Put whose key the
-// store already holds for the direction stores nothing and returns the
-// existing record with existed set.
-func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
+// check refuses an item the store cannot hold.
+func (it *Item) check() error {
 	switch {
 	case !it.Dir.valid():
-		return nil, false, fmt.Errorf("%w: direction %q", ErrInvalid, it.Dir)
+		return fmt.Errorf("%w: direction %q", ErrInvalid, it.Dir)
 	case it.Key == "":
-		return nil, false, fmt.Errorf("%w: empty idempotency key", ErrInvalid)
+		return fmt.Errorf("%w: empty idempotency key", ErrInvalid)
 	case it.Priority < 0 || it.Priority > MaxPriority:
-		return nil, false, fmt.Errorf("%w: priority %d is not 0-%d", ErrInvalid, it.Priority, MaxPriority)
+		return fmt.Errorf("%w: priority %d is not 0-%d", ErrInvalid, it.Priority, MaxPriority)
 	}
-	now := s.opts.Now()
-	r := &Record{
-		Dir: it.Dir, Key: it.Key, Priority: it.Priority, NotBefore: it.NotBefore,
-		NextAttempt: now, Created: now, Meta: it.Meta,
+	return nil
+}
+
+// staged is a payload ready to be named by a record: its hash and size,
+// and either its bytes or its durable blob file.
+type staged struct {
+	sum  string
+	size int64
+	blob bool
+	data []byte
+}
+
+func inlinePayload(data []byte, threshold int64) *staged {
+	sum := sha256.Sum256(data)
+	p := &staged{sum: hex.EncodeToString(sum[:]), size: int64(len(data)), data: data}
+	p.blob = threshold > 0 && p.size >= threshold
+	return p
+}
+
+// Stage prepares an item's payload outside any transaction, so a commit
+// never waits on a large file: a payload from the blob threshold up is
+// made durable as its blob file, a File is taken over. The Update that
+// puts the item must come before release is called.
+func (s *Store) Stage(it *Item) (release func(), err error) {
+	if err := it.check(); err != nil {
+		return nil, err
 	}
 	if it.File != "" {
 		defer os.Remove(it.File) // gone after the move; a leftover on failure
@@ -80,99 +103,53 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 			// Small enough to keep inside the store, as a Payload would be.
 			b, err := os.ReadFile(it.File)
 			if err != nil {
-				return nil, false, fmt.Errorf("put %s: %w", it.Key, err)
+				return nil, fmt.Errorf("put %s: %w", it.Key, err)
 			}
 			it.File, it.Payload = "", b
 		}
 	}
+	var p *staged
 	if it.File != "" {
 		sum, size, err := hashFile(it.File)
 		if err != nil {
-			return nil, false, fmt.Errorf("put %s: %w", it.Key, err)
+			return nil, fmt.Errorf("put %s: %w", it.Key, err)
 		}
-		r.Size, r.SHA256, r.Blob = size, sum, true
+		p = &staged{sum: sum, size: size, blob: true}
 	} else {
-		sum := sha256.Sum256(it.Payload)
-		r.Size, r.SHA256 = int64(len(it.Payload)), hex.EncodeToString(sum[:])
-		r.Blob = s.opts.BlobThreshold > 0 && r.Size >= s.opts.BlobThreshold
+		p = inlinePayload(it.Payload, s.opts.BlobThreshold)
 	}
-	if r.Blob {
+	release = func() {}
+	if p.blob {
 		// The file is durable before the record that names it commits; a
 		// crash in between leaves an orphan that Check reports.
 		s.blobMu.RLock()
-		defer s.blobMu.RUnlock()
-		var err error
+		release = s.blobMu.RUnlock
 		if it.File != "" {
-			err = s.moveBlob(r.SHA256, it.File)
+			err = s.moveBlob(p.sum, it.File)
 		} else {
-			err = s.writeBlob(r.SHA256, it.Payload)
+			err = s.writeBlob(p.sum, it.Payload)
 		}
 		if err != nil {
-			return nil, false, err
+			release()
+			return nil, err
 		}
 	}
-	err = s.write(func(tx *bolt.Tx, d delta) error {
-		// Every check before any change: a refused write leaves the batch
-		// it shares a commit with, not half of itself.
-		for other := range it.Also {
-			if _, err := getRecord(tx, other); err != nil {
-				return err
-			}
-		}
-		if it.Status != nil {
-			if _, err := getRecord(tx, it.Status.ID); err != nil {
-				return err
-			}
-		}
-		keys := tx.Bucket(bucketKeys)
-		if id := keys.Get(keysKey(it.Dir, it.Key)); id != nil {
-			old, err := getRecord(tx, string(id))
-			if err != nil {
-				return err
-			}
-			rec, existed = old, true
-			return putAlso(tx, it.Also, old.ID)
-		}
-		seq, err := tx.Bucket(bucketRecords).NextSequence()
-		if err != nil {
-			return err
-		}
-		nr := *r
-		nr.ID = fmt.Sprintf("%s-%010d", it.Dir, seq)
-		nr.move(now, Ready, "accepted")
-		if err := keys.Put(keysKey(it.Dir, it.Key), []byte(nr.ID)); err != nil {
-			return err
-		}
-		if nr.Blob {
-			if err := addBlobRef(tx, nr.SHA256, 1); err != nil {
-				return err
-			}
-		} else if err := tx.Bucket(bucketPayloads).Put([]byte(nr.ID), it.Payload); err != nil {
-			return err
-		}
-		if err := index(tx, &nr, d, true); err != nil {
-			return err
-		}
-		rec, existed = &nr, false
-		if err := putRecord(tx, &nr); err != nil {
-			return err
-		}
-		if it.Leased || it.Finish != nil {
-			if err := s.leaseRecord(tx, d, &nr, now); err != nil {
-				return err
-			}
-		}
-		if it.Finish != nil {
-			if err := finish(tx, &nr, d, now, it.Finish); err != nil {
-				return err
-			}
-		}
-		if rp := it.Status; rp != nil {
-			if rp.Record, rp.Applied, err = updateRecipient(tx, rp.ID, rp.Recipient, rp.Replaces); err != nil {
-				return err
-			}
-		}
-		return putAlso(tx, it.Also, nr.ID)
+	it.File, it.staged = "", p
+	return release, nil
+}
+
+// Put stores an item durably and returns its record. A Put whose key the
+// store already holds for the direction stores nothing and returns the
+// existing record with existed set.
+func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
+	release, err := s.Stage(&it)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	err = s.Update(context.Background(), func(tx Tx) error {
+		rec, existed, err = PutComposed(tx, it)
+		return err
 	})
 	if err != nil {
 		return nil, false, err
@@ -180,20 +157,55 @@ func (s *Store) Put(it Item) (rec *Record, existed bool, err error) {
 	return rec, existed, nil
 }
 
-// putAlso merges an Item's Also into the records it names, which Put
-// checked first.
-func putAlso(tx *bolt.Tx, also map[string]func(id string) map[string]string, id string) error {
-	for other, meta := range also {
-		r, err := getRecord(tx, other)
-		if err != nil {
-			return err
+// PutComposed is Put with what an Item asks besides the record itself:
+// Also, Leased, Finish and Status, in the transaction tx.
+func PutComposed(tx Tx, it Item) (rec *Record, existed bool, err error) {
+	rec, existed, err = tx.Put(it)
+	if err != nil {
+		return nil, false, err
+	}
+	if !existed {
+		now := rec.Created
+		if it.Leased || it.Finish != nil {
+			if rec, err = tx.LeaseRecord(now, rec.ID); err != nil {
+				return nil, false, err
+			}
 		}
-		r.Meta = merge(r.Meta, meta(id))
-		if err := putRecord(tx, r); err != nil {
+		if it.Finish != nil {
+			if rec, err = tx.Finish(now, rec.ID, rec.Lease, it.Finish); err != nil {
+				return nil, false, err
+			}
+		}
+		if rp := it.Status; rp != nil {
+			if rp.Record, rp.Applied, err = UpdateRecipientTx(tx, rp.ID, rp.Recipient, rp.Replaces); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	return rec, existed, putAlso(tx, it.Also, rec.ID)
+}
+
+// putAlso merges an Item's Also into the records it names.
+func putAlso(tx Tx, also map[string]func(id string) map[string]string, id string) error {
+	for other, meta := range also {
+		_, err := tx.Change(other, func(r *Record) error {
+			r.Meta = merge(r.Meta, meta(id))
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// update runs fn in an Update and returns its record.
+func (s *Store) update(fn func(tx Tx) (*Record, error)) (rec *Record, err error) {
+	err = s.Update(context.Background(), func(tx Tx) error {
+		rec, err = fn(tx)
+		return err
+	})
+	return rec, err
 }
 
 // Lease hands out the due record of the direction with the highest priority
@@ -201,77 +213,39 @@ func putAlso(tx *bolt.Tx, also map[string]func(id string) map[string]string, id 
 // until now + LeaseTime. Leases that ended before now are returned to the
 // queue first. ErrEmpty means nothing is due.
 func (s *Store) Lease(now time.Time, dir Direction, minPriority int) (*Record, error) {
-	if !s.anyDue(now, dir, minPriority) {
+	if !s.AnyDue(now, dir, minPriority) {
 		return nil, ErrEmpty // no write, so idle workers cost no fsync
 	}
-	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) (err error) {
-		rec, err = s.lease(tx, d, now, dir, minPriority)
-		return err
-	})
-	return rec, err
+	return s.update(func(tx Tx) (*Record, error) { return tx.Lease(now, dir, minPriority) })
 }
 
 // DoneAndLease is Done, then Lease, in one commit: a send slot closes the
 // record it sent and takes the next due one with one flush instead of
 // two. next is nil when nothing is due.
 func (s *Store) DoneAndLease(now time.Time, id string, lease uint64, meta map[string]string, dir Direction, minPriority int) (done, next *Record, err error) {
-	err = s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := leased(tx, id, lease)
-		if err != nil {
+	err = s.Update(context.Background(), func(tx Tx) error {
+		if done, err = tx.Finish(now, id, lease, meta); err != nil {
 			return err
 		}
-		if err := finish(tx, r, d, now, meta); err != nil {
-			return err
-		}
-		done = r
-		next, err = s.lease(tx, d, now, dir, minPriority)
-		if errors.Is(err, ErrEmpty) {
-			next, err = nil, nil
-		}
+		next, err = LeaseNext(tx, now, dir, minPriority)
 		return err
 	})
 	return done, next, err
 }
 
-// lease is Lease inside a write.
-func (s *Store) lease(tx *bolt.Tx, d delta, now time.Time, dir Direction, minPriority int) (*Record, error) {
-	if err := expireLeases(tx, d, now); err != nil {
-		return nil, err
+// LeaseNext is Lease with nothing due being no error: the next record, or
+// nil.
+func LeaseNext(tx Tx, now time.Time, dir Direction, minPriority int) (*Record, error) {
+	r, err := tx.Lease(now, dir, minPriority)
+	if errors.Is(err, ErrEmpty) {
+		return nil, nil
 	}
-	c := tx.Bucket(bucketReady).Cursor()
-	for p := MaxPriority; p >= minPriority; p-- {
-		prefix := []byte{dir.byte(), byte(255 - p)}
-		k, _ := c.Seek(prefix)
-		if k == nil || !bytes.HasPrefix(k, prefix) || keyTime(k[2:10]).After(now) {
-			continue
-		}
-		r, err := getRecord(tx, string(k[10:]))
-		if err != nil {
-			return nil, err
-		}
-		return r, s.leaseRecord(tx, d, r, now)
-	}
-	return nil, ErrEmpty
+	return r, err
 }
 
-// leaseRecord marks a ready record leased until now + LeaseTime, with a
-// lease token no earlier lease of it had.
-func (s *Store) leaseRecord(tx *bolt.Tx, d delta, r *Record, now time.Time) error {
-	r.Attempts++
-	lease := uint64(now.UnixNano())
-	if lease <= r.Lease {
-		lease = r.Lease + 1
-	}
-	return transition(tx, r, d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
-		r.LeaseUntil = now.Add(s.opts.LeaseTime)
-		r.Lease = lease
-	})
-}
-
-// anyDue reports, in a read transaction, whether Lease could hand out or
-// expire anything.
-func (s *Store) anyDue(now time.Time, dir Direction, minPriority int) bool {
+// AnyDue reports, in a read transaction, whether Lease could hand out or
+// expire anything, so an idle worker asks without a write.
+func (s *Store) AnyDue(now time.Time, dir Direction, minPriority int) bool {
 	due := false
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketLeases).Cursor().First(); k != nil && !keyTime(k[:8]).After(now) {
@@ -289,66 +263,46 @@ func (s *Store) anyDue(now time.Time, dir Direction, minPriority int) bool {
 	return due
 }
 
-// expireLeases returns every record whose lease ended by now to the queue,
-// due at once.
-func expireLeases(tx *bolt.Tx, d delta, now time.Time) error {
-	c := tx.Bucket(bucketLeases).Cursor()
-	var ids []string
-	for k, _ := c.First(); k != nil && !keyTime(k[:8]).After(now); k, _ = c.Next() {
-		ids = append(ids, string(k[8:]))
-	}
-	for _, id := range ids {
-		r, err := getRecord(tx, id)
-		if err != nil {
-			return err
-		}
-		err = transition(tx, r, d, now, Ready, "lease expired", func(r *Record) {
-			r.LeaseUntil = time.Time{}
-			r.NextAttempt = now
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ReleaseLeases returns to the queue, due now, every record still leased,
 // merging meta[its direction] into each, and counts them by direction.
 // Only the process holding the store's lock calls it, at start: a lease
 // found then was held by a process that died, and its work must not wait
 // for the lease to run out.
 func (s *Store) ReleaseLeases(now time.Time, meta map[Direction]map[string]string) (n map[Direction]int, setAside []*Record, err error) {
-	err = s.write(func(tx *bolt.Tx, d delta) error {
+	err = s.Update(context.Background(), func(x Tx) error {
+		t := x.(*boltTx)
 		n, setAside = map[Direction]int{}, nil
 		var ids []string
-		err := tx.Bucket(bucketLeases).ForEach(func(k, _ []byte) error {
+		err := t.tx.Bucket(bucketLeases).ForEach(func(k, _ []byte) error {
 			ids = append(ids, string(k[8:]))
 			return nil
 		})
-		if err != nil {
+		if err != nil || len(ids) == 0 {
 			return err
 		}
+		t.wrote = true
 		for _, id := range ids {
-			r, err := getRecord(tx, id)
+			r, err := getRecord(t.tx, id)
 			if err != nil {
 				return err
 			}
 			r.Crashes++
 			if r.Dir == Inbound && r.Crashes >= s.opts.MaxCrashes {
-				err := s.kill(tx, r, d, now, fmt.Sprintf("set aside: the process died %d times in a row while processing it", r.Crashes))
-				if err != nil {
+				reason := fmt.Sprintf("set aside: the process died %d times in a row while processing it", r.Crashes)
+				if err := t.kill(r, now, reason); err != nil {
 					return err
 				}
+				t.Emit(Event{Record: id, At: now, Kind: "dead", Attrs: map[string]string{"reason": reason}})
 				setAside = append(setAside, r)
 				continue
 			}
-			err = transition(tx, r, d, now, Ready, "released at start: its worker died", func(r *Record) {
+			err = transition(t.tx, r, t.d, now, Ready, "released at start: its worker died", func(r *Record) {
 				r.LeaseUntil, r.NextAttempt, r.Meta = time.Time{}, now, merge(r.Meta, meta[r.Dir])
 			})
 			if err != nil {
 				return err
 			}
+			t.Emit(Event{Record: id, At: now, Kind: "released", Attrs: map[string]string{"reason": "its worker died"}})
 			n[r.Dir]++
 		}
 		return nil
@@ -356,118 +310,70 @@ func (s *Store) ReleaseLeases(now time.Time, meta map[Direction]map[string]strin
 	return n, setAside, err
 }
 
-// leased loads a record that must still be under the given lease.
-func leased(tx *bolt.Tx, id string, lease uint64) (*Record, error) {
-	r, err := getRecord(tx, id)
-	if err != nil {
-		return nil, err
-	}
-	if r.State != Leased || r.Lease != lease {
-		return nil, fmt.Errorf("%w: %s is %s", ErrLeaseLost, id, r.State)
-	}
-	return r, nil
-}
-
-// onLease runs fn on a record that must still be under the given lease, in
-// the next commit, and returns the record as fn left it.
-func (s *Store) onLease(id string, lease uint64, fn func(tx *bolt.Tx, r *Record, d delta) error) (*Record, error) {
-	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := leased(tx, id, lease)
-		if err != nil {
-			return err
-		}
-		rec = r
-		return fn(tx, r, d)
-	})
-	return rec, err
-}
-
 // Done finishes a leased record, merging meta into its metadata (e.g. the
 // axis's id for the sent package).
 func (s *Store) Done(now time.Time, id string, lease uint64, meta map[string]string) (*Record, error) {
-	return s.onLease(id, lease, func(tx *bolt.Tx, r *Record, d delta) error {
-		return finish(tx, r, d, now, meta)
-	})
-}
-
-func finish(tx *bolt.Tx, r *Record, d delta, now time.Time, meta map[string]string) error {
-	return transition(tx, r, d, now, Done, "done", func(r *Record) {
-		r.LeaseUntil = time.Time{}
-		r.LastError = ""
-		r.Meta = merge(r.Meta, meta)
-	})
+	return s.update(func(tx Tx) (*Record, error) { return tx.Finish(now, id, lease, meta) })
 }
 
 // Retry returns a leased record to the queue after a failed attempt, due
 // after a backoff with full jitter, or makes it dead when the attempts or
 // the age allowed are used up. The returned record says which.
 func (s *Store) Retry(now time.Time, id string, lease uint64, cause error) (*Record, error) {
+	p := RetryPolicy{Base: s.opts.RetryBase, Cap: s.opts.RetryCap, MaxAttempts: s.opts.MaxAttempts, MaxAge: s.opts.MaxAge, Jitter: s.opts.Jitter}
+	return s.update(func(tx Tx) (*Record, error) { return p.Retry(tx, now, id, lease, cause) })
+}
+
+// RetryPolicy decides what becomes of a failed attempt: when to try again,
+// with exponential backoff and full jitter, or that it is dead.
+type RetryPolicy struct {
+	Base, Cap   time.Duration
+	MaxAttempts int
+	MaxAge      time.Duration
+	// Jitter returns a random duration in [0, max].
+	Jitter func(max time.Duration) time.Duration
+}
+
+// Retry applies the policy to a leased record in tx: rescheduled after a
+// backoff, or dead once the attempts or the age allowed are used up.
+func (p RetryPolicy) Retry(tx Tx, now time.Time, id string, lease uint64, cause error) (*Record, error) {
 	msg := "unknown error"
 	if cause != nil {
 		msg = cause.Error()
 	}
-	return s.onLease(id, lease, func(tx *bolt.Tx, r *Record, d delta) error {
-		switch {
-		case r.Attempts >= s.opts.MaxAttempts:
-			return s.kill(tx, r, d, now, fmt.Sprintf("%d attempts failed, last: %s", r.Attempts, msg))
-		case now.Sub(r.Created) >= s.opts.MaxAge:
-			return s.kill(tx, r, d, now, fmt.Sprintf("older than %s, last: %s", s.opts.MaxAge, msg))
-		}
-		wait := s.opts.Jitter(s.backoff(r.Attempts))
-		return transition(tx, r, d, now, Ready, "retry: "+msg, func(r *Record) {
-			r.LeaseUntil, r.Crashes = time.Time{}, 0
-			r.LastError = msg
-			r.NextAttempt = now.Add(wait)
-		})
-	})
+	r, err := tx.Get(id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Attempts >= p.MaxAttempts:
+		return tx.Kill(now, id, lease, fmt.Sprintf("%d attempts failed, last: %s", r.Attempts, msg))
+	case now.Sub(r.Created) >= p.MaxAge:
+		return tx.Kill(now, id, lease, fmt.Sprintf("older than %s, last: %s", p.MaxAge, msg))
+	}
+	return tx.Reschedule(now, id, lease, now.Add(p.Jitter(p.Backoff(r.Attempts))), msg)
 }
 
-// backoff is the ceiling of the wait after attempt n: RetryBase·2^(n-1),
-// capped at RetryCap.
-func (s *Store) backoff(n int) time.Duration {
-	d := s.opts.RetryBase
-	for i := 1; i < n && d < s.opts.RetryCap; i++ {
+// Backoff is the ceiling of the wait after attempt n: Base·2^(n-1),
+// capped at Cap.
+func (p RetryPolicy) Backoff(n int) time.Duration {
+	d := p.Base
+	for i := 1; i < n && d < p.Cap; i++ {
 		d *= 2
 	}
-	return min(d, s.opts.RetryCap)
-}
-
-func (s *Store) kill(tx *bolt.Tx, r *Record, d delta, now time.Time, reason string) error {
-	return transition(tx, r, d, now, Dead, reason, func(r *Record) {
-		r.LeaseUntil = time.Time{}
-		r.LastError = reason
-	})
+	return min(d, p.Cap)
 }
 
 // Dead gives up on a leased record for a reason that retrying cannot fix.
 func (s *Store) Dead(now time.Time, id string, lease uint64, reason string) (*Record, error) {
-	return s.onLease(id, lease, func(tx *bolt.Tx, r *Record, d delta) error {
-		return s.kill(tx, r, d, now, reason)
-	})
+	return s.update(func(tx Tx) (*Record, error) { return tx.Kill(now, id, lease, reason) })
 }
 
 // Resend brings a dead record back to the queue, due now, with a fresh
 // count of attempts; the operator's reason goes into its history.
 func (s *Store) Resend(id, reason string) (*Record, error) {
 	now := s.opts.Now()
-	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := getRecord(tx, id)
-		if err != nil {
-			return err
-		}
-		if r.State != Dead {
-			return fmt.Errorf("%w: %s is %s, only dead records are resent", ErrState, id, r.State)
-		}
-		rec = r
-		return transition(tx, r, d, now, Ready, "resend: "+reason, func(r *Record) {
-			r.Attempts = 0
-			r.NextAttempt = now
-			r.Created = now // the age limit counts from the resend
-		})
-	})
-	return rec, err
+	return s.update(func(tx Tx) (*Record, error) { return tx.Resend(now, id, reason) })
 }
 
 // UpdateRecipient records the business state a recipient reported, in any
@@ -476,8 +382,8 @@ func (s *Store) Resend(id, reason string) (*Record, error) {
 // transaction, so two reports racing each other cannot both pass it
 // against the same old entry. applied is false when the entry was kept.
 func (s *Store) UpdateRecipient(id string, rc Recipient, replaces func(current Recipient) bool) (rec *Record, applied bool, err error) {
-	err = s.write(func(tx *bolt.Tx, d delta) error {
-		rec, applied, err = updateRecipient(tx, id, rc, replaces)
+	err = s.Update(context.Background(), func(tx Tx) error {
+		rec, applied, err = UpdateRecipientTx(tx, id, rc, replaces)
 		return err
 	})
 	return rec, applied, err
@@ -489,63 +395,49 @@ func (s *Store) UpdateRecipient(id string, rc Recipient, replaces func(current R
 // leaseNext, the same commit leases the next due record of doneID's
 // direction, returned as next (nil when none is due).
 func (s *Store) ApplyReport(now time.Time, doneID string, lease uint64, meta map[string]string, id string, rc Recipient, replaces func(current Recipient) bool, leaseNext bool) (rec *Record, applied bool, next *Record, err error) {
-	err = s.write(func(tx *bolt.Tx, d delta) error {
-		// Every check before any change: a refused write (a lost lease, a
-		// record gone) leaves the batch it shares a commit with, not half
-		// of itself.
-		r, err := leased(tx, doneID, lease)
-		if err != nil {
+	err = s.Update(context.Background(), func(tx Tx) error {
+		if rec, applied, err = UpdateRecipientTx(tx, id, rc, replaces); err != nil {
 			return err
 		}
-		// updateRecipient reads record id before it changes anything.
-		if rec, applied, err = updateRecipient(tx, id, rc, replaces); err != nil {
+		r, err := tx.Finish(now, doneID, lease, meta)
+		if err != nil || !leaseNext {
 			return err
 		}
-		if err := finish(tx, r, d, now, meta); err != nil {
-			return err
-		}
-		if !leaseNext {
-			return nil
-		}
-		next, err = s.lease(tx, d, now, r.Dir, 0)
-		if errors.Is(err, ErrEmpty) {
-			next, err = nil, nil
-		}
+		next, err = LeaseNext(tx, now, r.Dir, 0)
 		return err
 	})
 	return rec, applied, next, err
 }
 
-func updateRecipient(tx *bolt.Tx, id string, rc Recipient, replaces func(current Recipient) bool) (*Record, bool, error) {
-	r, err := getRecord(tx, id)
+// UpdateRecipientTx is UpdateRecipient in the transaction tx.
+func UpdateRecipientTx(tx Tx, id string, rc Recipient, replaces func(current Recipient) bool) (rec *Record, applied bool, err error) {
+	rec, err = tx.Get(id)
 	if err != nil {
 		return nil, false, err
 	}
-	i := slices.IndexFunc(r.Recipients, func(c Recipient) bool { return c.OrganID == rc.OrganID })
-	switch {
-	case i < 0:
-		r.Recipients = append(r.Recipients, rc)
-	case replaces == nil || replaces(r.Recipients[i]):
-		r.Recipients[i] = rc
-	default:
-		return r, false, nil
+	i := slices.IndexFunc(rec.Recipients, func(c Recipient) bool { return c.OrganID == rc.OrganID })
+	if i >= 0 && replaces != nil && !replaces(rec.Recipients[i]) {
+		return rec, false, nil
 	}
-	return r, true, putRecord(tx, r)
+	rec, err = tx.Change(id, func(r *Record) error {
+		if i < 0 {
+			r.Recipients = append(r.Recipients, rc)
+		} else {
+			r.Recipients[i] = rc
+		}
+		return nil
+	})
+	return rec, err == nil, err
 }
 
 // SetMeta merges meta into a record's metadata in any state.
 func (s *Store) SetMeta(id string, meta map[string]string) (*Record, error) {
-	var rec *Record
-	err := s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := getRecord(tx, id)
-		if err != nil {
-			return err
-		}
-		r.Meta = merge(r.Meta, meta)
-		rec = r
-		return putRecord(tx, r)
+	return s.update(func(tx Tx) (*Record, error) {
+		return tx.Change(id, func(r *Record) error {
+			r.Meta = merge(r.Meta, meta)
+			return nil
+		})
 	})
-	return rec, err
 }
 
 // Claim gives a stored record a further unique key of its direction, for
@@ -553,25 +445,9 @@ func (s *Store) SetMeta(id string, meta map[string]string) (*Record, error) {
 // DocumentId of a fetched package). It returns the id of the record that
 // holds the key: id itself, or the earlier record that claimed it first.
 func (s *Store) Claim(id, key string) (owner string, err error) {
-	if key == "" {
-		return "", fmt.Errorf("%w: empty key", ErrInvalid)
-	}
-	err = s.write(func(tx *bolt.Tx, d delta) error {
-		r, err := getRecord(tx, id)
-		if err != nil {
-			return err
-		}
-		keys := tx.Bucket(bucketKeys)
-		if held := keys.Get(keysKey(r.Dir, key)); held != nil {
-			owner = string(held)
-			return nil
-		}
-		owner = id
-		r.Aliases = append(r.Aliases, key)
-		if err := keys.Put(keysKey(r.Dir, key), []byte(id)); err != nil {
-			return err
-		}
-		return putRecord(tx, r)
+	err = s.Update(context.Background(), func(tx Tx) error {
+		owner, err = tx.Claim(id, key)
+		return err
 	})
 	return owner, err
 }
@@ -590,27 +466,30 @@ func merge(dst, src map[string]string) map[string]string {
 }
 
 // Get returns a record by id.
-func (s *Store) Get(id string) (*Record, error) {
-	var rec *Record
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		rec, err = getRecord(tx, id)
+func (s *Store) Get(id string) (rec *Record, err error) {
+	err = s.View(context.Background(), func(tx Tx) error {
+		rec, err = tx.Get(id)
 		return err
 	})
 	return rec, err
 }
 
 // GetByKey returns the record holding an idempotency key.
-func (s *Store) GetByKey(dir Direction, key string) (*Record, error) {
-	var rec *Record
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		id := tx.Bucket(bucketKeys).Get(keysKey(dir, key))
-		if id == nil {
-			return fmt.Errorf("%w: key %q", ErrNotFound, key)
-		}
-		rec, err = getRecord(tx, string(id))
+func (s *Store) GetByKey(dir Direction, key string) (rec *Record, err error) {
+	err = s.View(context.Background(), func(tx Tx) error {
+		rec, err = tx.GetByKey(dir, key)
 		return err
 	})
 	return rec, err
+}
+
+// Events returns a record's history, oldest first.
+func (s *Store) Events(id string) (evs []Event, err error) {
+	err = s.View(context.Background(), func(tx Tx) error {
+		evs, err = tx.Events(id)
+		return err
+	})
+	return evs, err
 }
 
 // Payload returns a copy of a record's payload bytes, checked against the
@@ -700,28 +579,26 @@ func hashFile(path string) (sum string, size int64, err error) {
 
 // Filter selects records for List. Zero fields select everything.
 type Filter struct {
-	Dir   Direction
-	State State
+	Dir    Direction
+	States []State
+	// Since and Until bound the records' creation time: [Since, Until).
+	Since, Until time.Time
+	// Match, when set, keeps only the records it accepts; the page is
+	// still filled while matching records remain.
+	Match func(*Record) bool
+	// After is the cursor a previous page returned.
+	After string
 	Limit int // zero means 100
 }
 
-// List returns records matching f, oldest first within each state.
-func (s *Store) List(f Filter) ([]*Record, error) {
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	var out []*Record
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return eachInState(tx, f.Dir, f.State, func(id string) (bool, error) {
-			r, err := getRecord(tx, id)
-			if err != nil {
-				return false, err
-			}
-			out = append(out, r)
-			return len(out) < f.Limit, nil
-		})
+// List returns records matching f, newest first, and the cursor of the
+// next page.
+func (s *Store) List(f Filter) (recs []*Record, next string, err error) {
+	err = s.View(context.Background(), func(tx Tx) error {
+		recs, next, err = tx.List(f)
+		return err
 	})
-	return out, err
+	return recs, next, err
 }
 
 // eachInState calls fn with the id of every record of the direction and
@@ -798,6 +675,9 @@ func (s *Store) purge(state State, cutoff time.Time) (int, error) {
 		}
 		for _, r := range victims {
 			if err := index(tx, r, d, false); err != nil {
+				return err
+			}
+			if err := deleteEvents(tx, r.ID); err != nil {
 				return err
 			}
 			dels := []struct{ b, k []byte }{

@@ -559,8 +559,8 @@ func TestStatsAndList(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Stats (-want +got):\n%s", diff)
 	}
-	list, err := s.List(Filter{Dir: Outbound, State: Ready})
-	if err != nil || len(list) != 2 || list[0].ID != first.ID {
+	list, _, err := s.List(Filter{Dir: Outbound, States: []State{Ready}})
+	if err != nil || len(list) != 2 || list[1].ID != first.ID {
 		t.Errorf("List ready = %d records, %v", len(list), err)
 	}
 }
@@ -581,7 +581,7 @@ func TestConcurrentPutsShareCommits(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	list, _ := s.List(Filter{Limit: 10000})
+	list, _, _ := s.List(Filter{Limit: 10000})
 	if len(list) != 800 {
 		t.Errorf("stored %d records, want 800", len(list))
 	}

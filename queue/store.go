@@ -107,7 +107,8 @@ var (
 	bucketLeases   = []byte("leases")   // lease end, id → nil
 	bucketStates   = []byte("states")   // dir, state, priority, created, id → nil
 	bucketBlobRefs = []byte("blobrefs") // sha256 hex → reference count
-	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs}
+	bucketEvents   = []byte("events")   // id, 0, seq → Event JSON
+	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs, bucketEvents}
 )
 
 // Store is the durable queue. Its methods are safe for concurrent use.
@@ -135,6 +136,9 @@ type Store struct {
 	counts map[group]int // records per direction, state and priority
 
 	flushes atomic.Uint64
+
+	subMu sync.RWMutex
+	subs  []func([]Event)
 }
 
 // Flushes is how many times the store has asked the disk to make writes
@@ -263,7 +267,7 @@ func (s *Store) write(fn func(tx *bolt.Tx, d delta) error) error {
 	s.ops <- o // the committer runs until Close, which waits for this lock
 	s.closeMu.RUnlock()
 	<-o.done
-	return o.err
+	return unwrapOp(o.err)
 }
 
 // commitLoop takes the first waiting write, then every other one already
@@ -369,6 +373,14 @@ func (s *Store) commit(batch []*op) {
 }
 
 func isLogical(err error) bool {
+	var c cleanError
+	if errors.As(err, &c) {
+		return true
+	}
+	var d dirtyError
+	if errors.As(err, &d) {
+		return false
+	}
 	for _, e := range []error{ErrNotFound, ErrLeaseLost, ErrState, ErrEmpty, ErrInvalid} {
 		if errors.Is(err, e) {
 			return true
