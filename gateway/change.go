@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"slices"
 
 	"github.com/rs/zerolog"
@@ -39,6 +41,37 @@ func (in *inbound) originals(from, suffix string, item *localapi.InboxItem) []*l
 	return out
 }
 
+// adoptChanges links a document just delivered to the changes of it that
+// arrived first, as if they had come after it.
+func (in *inbound) adoptChanges(item *localapi.InboxItem, log zerolog.Logger) error {
+	for _, cid := range in.inbox.pendingChanges(item.From, item.DocumentID, item.Agency) {
+		change, err := in.inbox.change(cid, true, func(c *localapi.InboxItem) error {
+			if slices.Contains(c.TargetIDs, item.ID) {
+				return errUnchanged
+			}
+			c.TargetIDs = append(c.TargetIDs, item.ID)
+			c.TargetUnknown = false
+			return nil
+		})
+		switch {
+		case errors.Is(err, errUnchanged), errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return err
+		}
+		b := &envelope.Business{DocType: envelope.BusinessType(change.BusinessDocType)}
+		if err := in.markChanged([]*localapi.InboxItem{item}, change, b, log); err != nil {
+			return err
+		}
+		if recallAnswered(change) {
+			if err := in.mirrorAnswer(change, change.StatusCode, change.StatusID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 var changeNames = map[envelope.BusinessType]string{
 	envelope.BusinessRevoke:  localapi.ChangeRevoked,
 	envelope.BusinessUpdate:  localapi.ChangeUpdated,
@@ -52,16 +85,37 @@ func (in *inbound) markChanged(originals []*localapi.InboxItem, change *localapi
 		return nil
 	}
 	name := changeNames[b.DocType]
-	for _, orig := range originals {
-		if slices.ContainsFunc(orig.ChangedBy, func(c localapi.InboxChange) bool { return c.ID == change.ID }) {
+	for _, o := range originals {
+		orig, err := in.inbox.change(o.ID, true, func(orig *localapi.InboxItem) error {
+			if slices.ContainsFunc(orig.ChangedBy, func(c localapi.InboxChange) bool { return c.ID == change.ID }) {
+				return errUnchanged
+			}
+			orig.ChangedBy = append(orig.ChangedBy, localapi.InboxChange{ID: change.ID, Change: name, Reason: b.Reason})
+			orig.Change = name
+			if b.DocType == envelope.BusinessRevoke && orig.State != localapi.InboxQuarantined {
+				orig.Recall = true
+				if !recallAnswered(orig) {
+					orig.State = localapi.InboxRecall
+				}
+			}
+			return nil
+		})
+		switch {
+		case errors.Is(err, errUnchanged):
 			continue
+		case err != nil:
+			return err
 		}
-		orig.ChangedBy = append(orig.ChangedBy, localapi.InboxChange{ID: change.ID, Change: name, Reason: b.Reason})
-		orig.Change = name
-		if b.DocType == envelope.BusinessRevoke && orig.State != localapi.InboxQuarantined {
-			orig.Recall, orig.State = true, localapi.InboxRecall
-		}
-		if err := in.inbox.update(orig); err != nil {
+		// Rare enough for a commit of its own: the original's history.
+		now := in.clock.Now()
+		err = in.store.Update(context.Background(), func(tx queue.Tx) error {
+			if _, err := tx.Get(recordOf(orig.ID)); err != nil {
+				return nil
+			}
+			tx.Emit(event(recordOf(orig.ID), name, change.From, now, atLink, recordOf(change.ID), atReason, b.Reason))
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 		log.Warn().Str("inbox_id", orig.ID).Str("change_id", change.ID).Str("change", name).Str("state", orig.State).
@@ -69,6 +123,12 @@ func (in *inbound) markChanged(originals []*localapi.InboxItem, change *localapi
 		in.hook.inboxChanged(orig)
 	}
 	return nil
+}
+
+// recallAnswered reports whether the clerk already answered a request to
+// have the item back: a later recall or revocation of it asks nothing new.
+func recallAnswered(item *localapi.InboxItem) bool {
+	return item.StatusCode == string(envelope.StatusRecallAgreed) || item.StatusCode == string(envelope.StatusRecallRefused)
 }
 
 // mirrorAnswer carries a 15 or 16 between a revocation and the document it
@@ -87,12 +147,17 @@ func (in *inbound) mirrorAnswer(item *localapi.InboxItem, code, statusID string)
 		}
 	}
 	for _, id := range linked {
-		other, ok := in.inbox.get(id)
-		if !ok || other.State == localapi.InboxQuarantined || other.StatusCode == code {
+		other, err := in.inbox.change(id, true, func(other *localapi.InboxItem) error {
+			if other.State == localapi.InboxQuarantined || (other.StatusCode == code && other.State == localapi.InboxAnswered) {
+				return errUnchanged
+			}
+			other.StatusCode, other.StatusID, other.State = code, statusID, localapi.InboxAnswered
+			return nil
+		})
+		switch {
+		case errors.Is(err, errUnchanged), errors.Is(err, ErrNotFound):
 			continue
-		}
-		other.StatusCode, other.StatusID, other.State = code, statusID, localapi.InboxAnswered
-		if err := in.inbox.update(other); err != nil {
+		case err != nil:
 			return err
 		}
 		in.hook.inboxChanged(other)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -28,16 +29,20 @@ func (o *outbound) Recall(id, reason string) (*queue.Record, error) {
 	if reason == "" {
 		reason = "Đề nghị thu hồi văn bản"
 	}
+	// Marked recalled in the commit of each 13, so no answer to it can
+	// arrive before the document says it was recalled.
 	for _, to := range rec.To {
 		// The agency asked, by which the axis routes statuses, as the
 		// SDK's library writes a recall.
 		rf := envelope.ResponseFor{OrganID: to, Code: rec.Notation, DocumentID: rec.DocumentID, PromulgationDate: rec.Promulgated}
-		if _, err := o.queueStatus(rec.From, to, rf, envelope.StatusRecall, reason, nil, r.Priority, nil); err != nil {
+		ab := &about{id: id, meta: func(string) map[string]string { return markRecalled }, kind: evRecall, recipient: to,
+			attrs: []string{atDescription, reason}}
+		if _, err := o.queueStatus(rec.From, to, rf, envelope.StatusRecall, reason, nil, r.Priority, ab); err != nil {
 			return nil, err
 		}
 	}
 	o.log.Warn().Str("id", id).Str("document_id", rec.DocumentID).Strs("to", rec.To).Msg("recall requested")
-	return o.store.SetMeta(id, markRecalled)
+	return o.store.Get(id)
 }
 
 // sentDocument refuses what cannot be recalled or revoked: a status
@@ -93,7 +98,8 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 		Trace:    []envelope.TraceHeader{{OrganID: sender, Timestamp: o.clock.Now().In(envelope.Vietnam).Truncate(time.Second)}},
 		Business: &envelope.Business{DocType: envelope.BusinessRevoke, Reason: reason, Paper: &paper},
 	}
-	out, _, err := o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, r.Priority, nil, outRecord{
+	ab := &about{id: id, meta: func(string) map[string]string { return markRecalled }, kind: localapi.ChangeRevoked, attrs: []string{atReason, reason}}
+	out, _, err := o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, r.Priority, ab, outRecord{
 		From: rec.From, Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: rec.DocumentID, To: rec.To, Subject: h.Subject,
 		Notation: rec.Notation, Title: h.Subject, Client: rec.Client, Promulgated: rec.Promulgated, Business: envelope.BusinessRevoke,
 	})
@@ -101,9 +107,6 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 		return nil, err
 	}
 	o.log.Warn().Str("id", id).Str("revocation_id", out.ID).Str("document_id", rec.DocumentID).Strs("to", rec.To).Msg("revocation queued")
-	if _, err := o.store.SetMeta(id, markRecalled); err != nil {
-		return nil, err
-	}
 	return out, nil
 }
 
@@ -116,7 +119,13 @@ func (o *outbound) Resend(id string) (*queue.Record, error) {
 	if rec.State != queue.Dead {
 		return nil, fmt.Errorf("%w: only a dead document can be resent (state %s)", ErrConflict, rec.State)
 	}
-	rec, err = o.store.Resend(id, "resent by the legacy system")
+	now := o.clock.Now()
+	err = o.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if rec, err = tx.Resend(now, id, "resent by the legacy system"); err == nil {
+			tx.Emit(event(id, evResent, "", now, atReason, "resent by the legacy system"))
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +179,12 @@ func documentView(r *queue.Record) *localapi.Document {
 			if got.OrganID == to {
 				t := got.UpdatedAt.UTC()
 				rc.StatusCode, rc.Description, rc.UpdatedAt = got.Status, got.Description, &t
+				for code, at := range got.Times {
+					if rc.Codes == nil {
+						rc.Codes = map[string]time.Time{}
+					}
+					rc.Codes[code] = at.UTC()
+				}
 			}
 		}
 		d.Recipients = append(d.Recipients, rc)

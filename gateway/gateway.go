@@ -400,6 +400,14 @@ func sleep(ctx context.Context, clock Clock, d time.Duration, woken <-chan struc
 	return ctx.Err() == nil
 }
 
+// retryPolicy is what becomes of a failed attempt, from the configuration.
+func retryPolicy(c conf.Config) queue.RetryPolicy {
+	return queue.RetryPolicy{
+		Base: time.Duration(c.Outbound.RetryBase), Cap: time.Duration(c.Outbound.RetryCap),
+		MaxAttempts: c.Outbound.MaxAttempts, MaxAge: time.Duration(c.Outbound.MaxAge),
+	}
+}
+
 // compose builds the two sides over what Open made; each logs under its
 // own component.
 func (g *Gateway) compose(base zerolog.Logger) {
@@ -408,11 +416,12 @@ func (g *Gateway) compose(base zerolog.Logger) {
 	g.out = &outbound{
 		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir, dirLookup: g.dir,
 		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, me: me,
-		maxDocument: int64(c.Outbound.MaxDocument),
+		maxDocument: int64(c.Outbound.MaxDocument), retryPolicy: retryPolicy(c),
 	}
 	g.in = &inbound{
 		log: base.With().Str("component", "inbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,
 		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, inbox: g.inbox, answers: g.out, me: me,
+		retryPolicy:  retryPolicy(c),
 		pollInterval: time.Duration(c.Inbound.PollInterval), autoArrived: c.Inbound.AutoArrived, refuseInvalid: c.Trust.RefuseInvalid,
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -104,11 +105,13 @@ func (g *Gateway) Handler() http.Handler {
 	api.HandleFunc("POST /v1/documents", g.postDocument)
 	api.HandleFunc("GET /v1/documents", g.listDocuments)
 	api.HandleFunc("GET /v1/documents/{id}", g.getDocument)
+	api.HandleFunc("GET /v1/documents/{id}/events", g.documentEvents)
 	api.HandleFunc("POST /v1/documents/{id}/resend", g.resendDocument)
 	api.HandleFunc("POST /v1/documents/{id}/recall", g.recallDocument)
 	api.HandleFunc("POST /v1/documents/{id}/revoke", g.revokeDocument)
 	api.HandleFunc("GET /v1/inbox", g.listInbox)
 	api.HandleFunc("GET /v1/inbox/{id}", g.getInbox)
+	api.HandleFunc("GET /v1/inbox/{id}/events", g.inboxEvents)
 	api.HandleFunc("GET /v1/inbox/{id}/files/{n}", g.getInboxFile)
 	api.HandleFunc("POST /v1/inbox/{id}/status", g.postInboxStatus)
 	api.HandleFunc("GET /v1/agencies", g.listAgencies)
@@ -300,44 +303,133 @@ func (g *Gateway) getDocument(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, documentView(rec))
 }
 
+// listDocuments answers GET /v1/documents: newest first, a page of at
+// most limit, filtered in the store's query so a page is full while
+// matching documents remain; the next page's cursor is in the Link and
+// X-Next-Cursor headers.
 func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
-	want := r.URL.Query().Get("state")
-	var state queue.State
-	switch want {
-	case "":
-	case localapi.StateSent:
-		state = queue.Done
-	case localapi.StateDead:
-		state = queue.Dead
-	case localapi.StateSending:
-		state = queue.Leased
-	case localapi.StateAccepted, localapi.StateRetry:
-		state = queue.Ready
-	default:
-		g.fail(w, envelope.Problems{{Path: "state", Rule: "must be accepted, sending, retry, sent or dead", Value: want}})
-		return
-	}
-	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
-	var states []queue.State
-	if state != "" {
-		states = []queue.State{state}
-	}
-	recs, _, err := g.store.List(queue.Filter{Dir: queue.Outbound, States: states, Limit: cmpOr(limit, 100)})
+	f, err := g.documentFilter(r)
 	if err != nil {
 		g.fail(w, err)
 		return
 	}
-	out := []*localapi.Document{}
-	c := clientOf(r)
+	recs, next, err := g.store.List(f)
+	if errors.Is(err, queue.ErrInvalid) {
+		err = envelope.Problems{{Path: "after", Rule: "must be the cursor a previous page returned", Value: f.After}}
+	}
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	out := make([]*localapi.Document, 0, len(recs))
 	for _, rec := range recs {
-		if !c.allows(g.agencyOfDocument(rec)) {
-			continue
-		}
-		if d := documentView(rec); want == "" || d.State == want {
-			out = append(out, d)
-		}
+		out = append(out, documentView(rec))
+	}
+	if next != "" {
+		q := r.URL.Query()
+		q.Set("after", next)
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		w.Header().Set("X-Next-Cursor", next)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// documentParams are the query parameters GET /v1/documents reads.
+var documentParams = []string{"state", "agency", "kind", "to", "since", "until", "limit", "after"}
+
+// documentFilter reads GET /v1/documents's query into a store filter,
+// naming every parameter it cannot use.
+func (g *Gateway) documentFilter(r *http.Request) (queue.Filter, error) {
+	q := r.URL.Query()
+	var ps envelope.Problems
+	for k := range q {
+		if !slices.Contains(documentParams, k) {
+			ps = append(ps, envelope.Problem{Path: k, Rule: "is not a parameter of this list: use " + strings.Join(documentParams, ", ")})
+		}
+	}
+	f := queue.Filter{Dir: queue.Outbound, Limit: 100, After: q.Get("after")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			ps = append(ps, envelope.Problem{Path: "limit", Rule: "must be a whole number from 1 to 1000", Value: v})
+		}
+		f.Limit = n
+	}
+	var tests []func(*queue.Record) bool
+	switch want := q.Get("state"); want {
+	case "":
+	case localapi.StateSent:
+		f.States = []queue.State{queue.Done}
+	case localapi.StateDead:
+		f.States = []queue.State{queue.Dead}
+	case localapi.StateSending:
+		f.States = []queue.State{queue.Leased}
+	case localapi.StateAccepted, localapi.StateRetry:
+		f.States = []queue.State{queue.Ready}
+		tests = append(tests, func(rec *queue.Record) bool { return documentView(rec).State == want })
+	default:
+		ps = append(ps, envelope.Problem{Path: "state", Rule: "must be accepted, sending, retry, sent or dead", Value: want})
+	}
+	if v := q.Get("kind"); v != "" {
+		if v != string(kindDocument) && v != string(kindStatus) {
+			ps = append(ps, envelope.Problem{Path: "kind", Rule: "must be document or status", Value: v})
+		}
+		tests = append(tests, func(rec *queue.Record) bool { return rec.Meta[metaKind] == v })
+	}
+	for _, p := range []string{"agency", "to"} {
+		v := q.Get(p)
+		if v == "" {
+			continue
+		}
+		if _, err := directory.ParseCode(v); err != nil {
+			ps = append(ps, envelope.Problem{Path: p, Rule: "must be an agency identifier code such as 000.00.00.H26", Value: v})
+		}
+		if p == "agency" {
+			tests = append(tests, func(rec *queue.Record) bool { return g.agencyOfDocument(rec) == v })
+		} else {
+			tests = append(tests, func(rec *queue.Record) bool { return readOut(rec).sentTo(v) })
+		}
+	}
+	for _, p := range []string{"since", "until"} {
+		v := q.Get(p)
+		if v == "" {
+			continue
+		}
+		t, err := parseInstant(v)
+		if err != nil {
+			ps = append(ps, envelope.Problem{Path: p, Rule: "must be a time (RFC 3339) or a date (YYYY-MM-DD, Vietnam time)", Value: v})
+		}
+		if p == "since" {
+			f.Since = t
+		} else {
+			f.Until = t
+		}
+	}
+	if len(ps) > 0 {
+		return f, ps
+	}
+	// The client's scope is part of the query: its pages hold only its
+	// agencies' documents, and are full.
+	c := clientOf(r)
+	tests = append(tests, func(rec *queue.Record) bool { return c.allows(g.agencyOfDocument(rec)) })
+	f.Match = func(rec *queue.Record) bool {
+		for _, ok := range tests {
+			if !ok(rec) {
+				return false
+			}
+		}
+		return true
+	}
+	return f, nil
+}
+
+// parseInstant reads an RFC 3339 time, or a date as its first moment in
+// Vietnam.
+func parseInstant(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation(time.DateOnly, v, envelope.Vietnam)
 }
 
 func (g *Gateway) resendDocument(w http.ResponseWriter, r *http.Request) {
@@ -422,6 +514,41 @@ func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
 		items = []localapi.InboxItem{}
 	}
 	writeJSON(w, http.StatusOK, items)
+}
+
+// documentEvents answers GET /v1/documents/{id}/events: the document's
+// history, oldest first.
+func (g *Gateway) documentEvents(w http.ResponseWriter, r *http.Request) {
+	rec, err := g.scopedDocument(r)
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	g.writeEvents(w, rec.ID)
+}
+
+// inboxEvents answers GET /v1/inbox/{id}/events: the history of the
+// package the item came from, oldest first.
+func (g *Gateway) inboxEvents(w http.ResponseWriter, r *http.Request) {
+	item, err := g.scopedItem(r)
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	g.writeEvents(w, recordOf(item.ID))
+}
+
+func (g *Gateway) writeEvents(w http.ResponseWriter, id string) {
+	evs, err := g.store.Events(id)
+	if err != nil {
+		g.fail(w, err)
+		return
+	}
+	out := make([]localapi.Event, 0, len(evs))
+	for _, ev := range evs {
+		out = append(out, eventView(ev))
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (g *Gateway) getInbox(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,18 +21,13 @@ import (
 
 // inStore is what the receiving side needs of the store.
 type inStore interface {
-	Put(queue.Item) (*queue.Record, bool, error)
+	Update(ctx context.Context, fn func(queue.Tx) error) error
+	Stage(it *queue.Item) (release func(), err error)
 	Get(id string) (*queue.Record, error)
 	GetByKey(dir queue.Direction, key string) (*queue.Record, error)
 	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
 	NextDue(dir queue.Direction) (time.Time, bool)
-	Done(now time.Time, id string, lease uint64, meta map[string]string) (*queue.Record, error)
-	Retry(now time.Time, id string, lease uint64, cause error) (*queue.Record, error)
-	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	Claim(id, key string) (owner string, err error)
-	UpdateRecipient(id string, rc queue.Recipient, replaces func(current queue.Recipient) bool) (*queue.Record, bool, error)
-	ApplyReport(now time.Time, doneID string, lease uint64, meta map[string]string, id string, rc queue.Recipient, replaces func(current queue.Recipient) bool, leaseNext bool) (rec *queue.Record, applied bool, next *queue.Record, err error)
-	DoneAndLease(now time.Time, id string, lease uint64, meta map[string]string, dir queue.Direction, minPriority int) (done, next *queue.Record, err error)
 	TempDir() string
 	OpenPayload(r *queue.Record) (io.ReadCloser, error)
 }
@@ -51,7 +47,7 @@ type senders interface {
 
 // answerer queues the status packages the receiving side sends back.
 type answerer interface {
-	queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int, also map[string]func(id string) map[string]string) (*queue.Record, error)
+	queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int, ab *about) (*queue.Record, error)
 	signable(code string) error
 }
 
@@ -80,9 +76,14 @@ type inbound struct {
 	answers answerer
 	me      envelope.Organization
 
+	retryPolicy   queue.RetryPolicy
 	pollInterval  time.Duration
 	autoArrived   bool // answer 01 on delivery
 	refuseInvalid bool // answer 02 on quarantine
+
+	// links is held while an item that changes others, or that others
+	// may have changed before it arrived, is linked and made visible.
+	links sync.Mutex
 
 	// fetches holds the listed packages that could not be fetched, each
 	// with its own backoff, so one never holds back the ones behind it.
@@ -251,11 +252,32 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 			Meta:   inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
 			Leased: status,
 		}
-		var applied func()
+		var fa *fetchedStatus
 		if status {
-			applied = in.applyFetched(&item, log)
+			fa = in.applyFetched(&item)
 		}
-		rec, existed, err := in.store.Put(item)
+		release, err := in.store.Stage(&item)
+		if err != nil {
+			return false, fmt.Errorf("store %s: %w", it.DocID, err)
+		}
+		var rec *queue.Record
+		var existed bool
+		now := in.clock.Now()
+		// Not ctx: what was downloaded is kept even as the fetcher stops.
+		err = in.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+			if rec, existed, err = queue.PutComposed(tx, item); err != nil || existed {
+				return err
+			}
+			tx.Emit(event(rec.ID, evFetched, it.From, now, atAxisDocID, it.DocID, atSHA256, rec.SHA256, atSize, itoa(rec.Size)))
+			if fa != nil {
+				if fa.out, fa.applied, err = applyStatus(tx, fa.out.ID, fa.st, rec.ID, now); err != nil {
+					return err
+				}
+				tx.Emit(event(rec.ID, evStatus, fa.st.From.OrganID, now, atDirection, "in", atCode, string(fa.st.StatusCode), atLink, fa.out.ID))
+			}
+			return nil
+		})
+		release()
 		if err != nil {
 			return false, fmt.Errorf("store %s: %w", it.DocID, err)
 		}
@@ -263,8 +285,10 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		in.m.messages.WithLabelValues("in", "fetched").Inc()
 		log.Info().Str("id", rec.ID).Str("from", it.From).Int64("bytes", size).Msg("package fetched and stored")
 		switch {
-		case stored && applied != nil:
-			applied()
+		case stored && fa != nil:
+			in.countStatus(fa.st)
+			in.statusApplied(fa.st, fa.out, fa.applied,
+				log.With().Str("status", string(fa.st.StatusCode)).Str("from", fa.st.From.OrganID).Str("document_id", fa.st.ResponseFor.DocumentID).Logger())
 		case stored && rec.State == queue.Leased:
 			mine = rec
 		default:
@@ -294,7 +318,7 @@ const maxFetcherApplies = 1 << 20
 // what to do once that is stored; otherwise it leaves item alone and
 // returns nil, and the package takes the usual way, which decides and
 // answers (a recall request, a forged or refused status).
-func (in *inbound) applyFetched(item *queue.Item, log zerolog.Logger) func() {
+func (in *inbound) applyFetched(item *queue.Item) *fetchedStatus {
 	f, err := os.Open(item.File)
 	if err != nil {
 		return nil
@@ -320,13 +344,16 @@ func (in *inbound) applyFetched(item *queue.Item, log zerolog.Logger) func() {
 	if why != "" {
 		return nil
 	}
-	report := statusReport(st, out)
-	item.Leased, item.Finish, item.Status = false, statusDone(st).meta(), report
-	return func() {
-		in.countStatus(st)
-		in.statusApplied(st, report.Record, report.Applied,
-			log.With().Str("status", string(st.StatusCode)).Str("from", st.From.OrganID).Str("document_id", st.ResponseFor.DocumentID).Logger())
-	}
+	item.Leased, item.Finish = false, statusDone(st).meta()
+	return &fetchedStatus{st: st, out: out}
+}
+
+// fetchedStatus is a status a fetcher applies as it stores it, and, once
+// stored, what became of it.
+type fetchedStatus struct {
+	st      *envelope.Status
+	out     *queue.Record
+	applied bool
 }
 
 // receiver verifies and delivers stored inbound packages.

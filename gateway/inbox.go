@@ -48,6 +48,14 @@ type inbox struct {
 	changed chan struct{} // closed and replaced on every change
 
 	flushes atomic.Uint64 // fsyncs of item files and folders
+
+	// pending are the changes whose documents were not delivered yet, by
+	// sender, DocumentId and agency.
+	pending map[string][]string
+
+	// edits serialise the changes of one item (striped by id), so each
+	// change reads the value the last one left.
+	edits [64]sync.Mutex
 }
 
 func newInbox(dir, spool string, maxFile int64) *inbox {
@@ -138,6 +146,39 @@ func (x *inbox) writeAttachment(dir string, n int, a *envelope.Attachment, left,
 	}
 	return f, os.Rename(part, filepath.Join(dir, fileName(f)))
 }
+
+// change applies fn to an item's current value, under the item's lock,
+// and records what it left: on disk when persist is set, in memory in
+// every case. An error from fn changes nothing. Two writers of one item
+// (a recall's answer and a revocation) can no longer overwrite each other.
+func (x *inbox) change(id string, persist bool, fn func(*localapi.InboxItem) error) (*localapi.InboxItem, error) {
+	mu := &x.edits[fnv32(id)%uint32(len(x.edits))]
+	mu.Lock()
+	defer mu.Unlock()
+	item, ok := x.get(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err := fn(item); err != nil {
+		return nil, err
+	}
+	if !persist {
+		x.put(item)
+		return item, nil
+	}
+	return item, x.update(item)
+}
+
+func fnv32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
+// errUnchanged is a change that finds nothing to do.
+var errUnchanged = errors.New("unchanged")
 
 // update records an item's state change on disk, then in memory.
 func (x *inbox) update(item *localapi.InboxItem) error {
@@ -311,7 +352,7 @@ func (x *inbox) load(store recordGetter) error {
 				it.StatusCode, it.StatusID, it.State = code, id, localapi.InboxAnswered
 			}
 		}
-		x.items[it.ID] = &it
+		x.put(&it)
 	}
 	return nil
 }
@@ -319,10 +360,33 @@ func (x *inbox) load(store recordGetter) error {
 func (x *inbox) put(it *localapi.InboxItem) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if it.TargetUnknown {
+		if x.pending == nil {
+			x.pending = map[string][]string{}
+		}
+		for _, t := range it.Targets {
+			k := it.From + "|" + t + "|" + it.Agency
+			if !slices.Contains(x.pending[k], it.ID) {
+				x.pending[k] = append(x.pending[k], it.ID)
+			}
+		}
+	}
 	c := *it
 	x.items[it.ID] = &c
 	close(x.changed)
 	x.changed = make(chan struct{})
+}
+
+// pendingChanges are the changes from a sender that named a DocumentId
+// before any document of it was delivered to the agency; they are
+// forgotten once asked for.
+func (x *inbox) pendingChanges(from, documentID, agency string) []string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	k := from + "|" + documentID + "|" + agency
+	ids := x.pending[k]
+	delete(x.pending, k)
+	return ids
 }
 
 func (x *inbox) get(id string) (*localapi.InboxItem, bool) {

@@ -162,7 +162,9 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 	if err := x.write(item, nil); err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := store.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>"), Also: answerMeta(item.ID, "03")})
+	ab := answerMeta(item.ID, "03")
+	st, _, err := store.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>"),
+		Also: map[string]func(string) map[string]string{ab.id: ab.meta}})
 	if err != nil {
 		t.Fatal(err)
 	}

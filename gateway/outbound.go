@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -24,17 +25,13 @@ import (
 
 // outStore is what the sending side needs of the store.
 type outStore interface {
-	Put(queue.Item) (*queue.Record, bool, error)
+	Update(ctx context.Context, fn func(queue.Tx) error) error
+	Stage(it *queue.Item) (release func(), err error)
 	Get(id string) (*queue.Record, error)
 	GetByKey(dir queue.Direction, key string) (*queue.Record, error)
 	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
 	NextDue(dir queue.Direction) (time.Time, bool)
-	Done(now time.Time, id string, lease uint64, meta map[string]string) (*queue.Record, error)
-	DoneAndLease(now time.Time, id string, lease uint64, meta map[string]string, dir queue.Direction, minPriority int) (done, next *queue.Record, err error)
-	Retry(now time.Time, id string, lease uint64, cause error) (*queue.Record, error)
-	Dead(now time.Time, id string, lease uint64, reason string) (*queue.Record, error)
 	SetMeta(id string, meta map[string]string) (*queue.Record, error)
-	Resend(id, reason string) (*queue.Record, error)
 	TempDir() string
 	OpenPayload(r *queue.Record) (io.ReadCloser, error)
 }
@@ -65,6 +62,7 @@ type outbound struct {
 	hook        *webhook
 	me          envelope.Organization
 	maxDocument int64
+	retryPolicy queue.RetryPolicy
 }
 
 // Submission is one document handed over by the legacy system.
@@ -206,9 +204,9 @@ func (o *outbound) resolve(codes []string, now time.Time) error {
 // status already queued for the same document, recipient and code is not
 // queued twice; 05 (processing) may repeat.
 //
-// also is metadata for other records that must become durable with the
-// status (see queue.Item.Also); nil when there is none.
-func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int, also map[string]func(id string) map[string]string) (*queue.Record, error) {
+// ab is the record the status concerns, changed in the commit that
+// queues it and told when the status is sent; nil when there is none.
+func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code envelope.StatusCode, desc string, staff *envelope.StaffInfo, prio int, ab *about) (*queue.Record, error) {
 	now := o.clock.Now()
 	me := o.me
 	if from != "" && from != o.me.OrganID {
@@ -227,17 +225,21 @@ func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code en
 		key += "|" + strconv.FormatInt(now.UnixNano(), 10)
 	}
 	if r, err := o.store.GetByKey(queue.Outbound, key); err == nil {
-		for id, meta := range also {
-			if _, err := o.store.SetMeta(id, meta(r.ID)); err != nil {
+		if ab != nil && ab.meta != nil {
+			if _, err := o.store.SetMeta(ab.id, ab.meta(r.ID)); err != nil {
 				return nil, o.storeError(err)
 			}
 		}
 		return r, nil
 	}
-	rec, existed, err := o.signAndPut(&envelope.Package{Kind: envelope.KindStatus, Status: st}, key, prio, also, outRecord{
+	out := outRecord{
 		From: o.recordFrom(me.OrganID), Kind: kindStatus, MessageType: axis.MessageStatus, To: []string{to}, DocumentID: rf.DocumentID,
 		StatusCode: string(code), Notation: rf.Code, Title: "Status " + string(code),
-	})
+	}
+	if ab != nil {
+		out.About = ab.id
+	}
+	rec, existed, err := o.signAndPut(&envelope.Package{Kind: envelope.KindStatus, Status: st}, key, prio, ab, out)
 	if err != nil {
 		return nil, fmt.Errorf("status %s: %w", code, err)
 	}
@@ -247,14 +249,28 @@ func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code en
 	return rec, nil
 }
 
+// about is another record a package concerns, changed in the commit that
+// stores the package: the document a recall or revocation is about, the
+// inbox record an answer is about.
+type about struct {
+	id string
+	// meta, made from the new record's id, is merged into it; nil for none.
+	meta func(newID string) map[string]string
+	// kind is the event it gets at once ("" for none); an answer's is
+	// told when the status is sent.
+	kind      string
+	recipient string
+	attrs     []string
+}
+
 // signAndPut signs a package and stores it for sending: the one path of
 // documents and statuses into the outbound queue.
-func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, also map[string]func(id string) map[string]string, r outRecord) (*queue.Record, bool, error) {
+func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, ab *about, r outRecord) (*queue.Record, bool, error) {
 	signer, err := o.creds.Load().signerFor(cmp.Or(r.From, o.me.OrganID))
 	if err != nil {
 		return nil, false, err
 	}
-	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Meta: r.meta(), Also: also}
+	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Meta: r.meta()}
 	start := time.Now()
 	if large(p) {
 		// Signed into a file the store takes over: a 100 MiB scan is
@@ -277,8 +293,27 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, also ma
 	} else if it.Payload, err = signer.SignBytes(p, envelope.BuildOptions{}); err != nil {
 		return nil, false, fmt.Errorf("sign: %w", err)
 	}
-	o.m.signDuration.Observe(time.Since(start).Seconds())
-	rec, existed, err := o.store.Put(it)
+	signed := time.Since(start)
+	o.m.signDuration.Observe(signed.Seconds())
+	release, err := o.store.Stage(&it)
+	if err != nil {
+		return nil, false, o.storeError(err)
+	}
+	defer release()
+	var rec *queue.Record
+	var existed bool
+	now := o.clock.Now()
+	err = o.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if rec, existed, err = tx.Put(it); err != nil {
+			return err
+		}
+		if !existed {
+			to := strings.Join(r.To, ",")
+			tx.Emit(event(rec.ID, evAccepted, "", now, atClient, r.Client, atDocumentID, r.DocumentID, atCode, r.StatusCode, "to", to))
+			tx.Emit(event(rec.ID, evSigned, "", now, atSHA256, rec.SHA256, atSize, itoa(rec.Size), "took", signed.String()))
+		}
+		return o.concern(tx, ab, rec.ID, now, !existed)
+	})
 	if err != nil {
 		return nil, false, o.storeError(err)
 	}
@@ -286,6 +321,37 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, also ma
 		o.wake.notify()
 	}
 	return rec, existed, nil
+}
+
+// concern applies ab to the record it names, in tx, for the package
+// stored as id; its event only when the package is new.
+func (o *outbound) concern(tx queue.Tx, ab *about, id string, now time.Time, fresh bool) error {
+	if ab == nil {
+		return nil
+	}
+	if ab.meta != nil {
+		_, err := tx.Change(ab.id, func(r *queue.Record) error {
+			r.Meta = mergeMeta(r.Meta, ab.meta(id))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if fresh && ab.kind != "" {
+		tx.Emit(event(ab.id, ab.kind, ab.recipient, now, append([]string{atLink, id}, ab.attrs...)...))
+	}
+	return nil
+}
+
+func mergeMeta(dst, src map[string]string) map[string]string {
+	if dst == nil {
+		dst = make(map[string]string, len(src))
+	}
+	for k, v := range src {
+		dst[k] = v
+	}
+	return dst
 }
 
 // large reports a package worth building into a file rather than memory.

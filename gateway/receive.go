@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
 	src, err := in.store.OpenPayload(r)
 	if err != nil {
-		if _, err := in.store.Dead(in.clock.Now(), r.ID, r.Lease, err.Error()); err != nil {
+		if _, err := killRecord(in.store, in.clock.Now(), r, err.Error()); err != nil {
 			log.Error().Err(err).Msg("dead")
 		}
 		log.Error().Err(err).Msg("stored package unreadable: dead letter")
@@ -164,6 +165,10 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 		item.Agency = agency.OrganID
 	}
 	item.SameDocumentIDAs = sameID
+	// A change and the document it names may be delivered side by side:
+	// whichever comes second links them.
+	in.links.Lock()
+	defer in.links.Unlock()
 	originals := in.originals(h.From.OrganID, suffix, item)
 	if warning != "" {
 		item.SignatureWarning = warning
@@ -178,7 +183,7 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 		return false, true
 	}
 	if in.autoArrived {
-		if _, err := in.answers.queueStatus(agency.OrganID, h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority, nil); err != nil {
+		if _, err := in.answers.queueStatus(agency.OrganID, h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority, &about{id: r.ID}); err != nil {
 			in.retry(r, err, log)
 			return false, true
 		}
@@ -188,6 +193,11 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 		return false, true
 	}
 	in.inbox.put(item)
+	if doc.Business == nil || doc.Business.DocType == envelope.BusinessNew {
+		if err := in.adoptChanges(item, log); err != nil {
+			log.Error().Err(err).Msg("link the changes that arrived before the document")
+		}
+	}
 	in.m.messages.WithLabelValues("in", "delivered").Inc()
 	log.Info().Str("inbox_id", item.ID).Int("priority", item.Priority).Int("files", len(item.Files)).Str("subject", h.Subject).Msg("document delivered to the inbox")
 	in.hook.inboxChanged(item)
@@ -232,7 +242,7 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 		if ours := in.creds.Load().agencies.ours(doc.Header.To, in.dir); len(ours) > 0 {
 			from = ours[0].OrganID
 		}
-		if _, err := in.answers.queueStatus(from, doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority, nil); err != nil {
+		if _, err := in.answers.queueStatus(from, doc.Header.From.OrganID, responseFor(doc), envelope.StatusRefused, desc, nil, r.Priority, &about{id: r.ID}); err != nil {
 			in.retry(r, err, log)
 			return
 		}
@@ -253,12 +263,37 @@ type leaseNext struct {
 	next *queue.Record
 }
 
-func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger, ln *leaseNext) {
-	var err error
-	if ln == nil {
-		_, err = in.store.Done(in.clock.Now(), r.ID, r.Lease, rec.meta())
-	} else {
-		_, ln.next, err = in.store.DoneAndLease(in.clock.Now(), r.ID, r.Lease, rec.meta(), queue.Inbound, 0)
+// finish closes a processed record with what became of it, its event,
+// and any further events of the records it changed, in one commit.
+func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger, ln *leaseNext, also ...queue.Event) {
+	now := in.clock.Now()
+	var next *queue.Record
+	err := in.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if _, err = tx.Finish(now, r.ID, r.Lease, rec.meta()); err != nil {
+			return err
+		}
+		switch rec.Inbox {
+		case localapi.InboxNew:
+			tx.Emit(event(r.ID, evDelivered, "", now, atDocumentID, rec.DocumentID))
+		case inboxDuplicate:
+			tx.Emit(event(r.ID, evDuplicate, "", now))
+		case localapi.InboxQuarantined:
+			tx.Emit(event(r.ID, evQuarantined, "", now, atReason, rec.Reason))
+		case inboxStatus:
+			tx.Emit(event(r.ID, evStatus, rec.From, now, atDirection, "in", atCode, rec.StatusCode))
+		}
+		for _, ev := range also {
+			if _, err := tx.Get(ev.Record); err == nil {
+				tx.Emit(ev)
+			}
+		}
+		if ln != nil {
+			next, err = queue.LeaseNext(tx, now, queue.Inbound, 0)
+		}
+		return err
+	})
+	if ln != nil {
+		ln.next = next
 	}
 	if err != nil {
 		log.Error().Err(err).Msg("close inbound record; it will be processed again")
@@ -266,7 +301,7 @@ func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger, ln 
 }
 
 func (in *inbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
-	if _, err := in.store.Retry(in.clock.Now(), r.ID, r.Lease, cause); err != nil {
+	if _, err := retryRecord(in.store, in.retryPolicy, in.clock.Now(), r, cause); err != nil {
 		log.Error().Err(err).Msg("retry inbound")
 	}
 	in.m.retries.WithLabelValues("in").Inc()

@@ -46,6 +46,7 @@ const (
 	metaPromulgated = "promulgated" // yyyy/MM/dd of a document we send
 	metaBusiness    = "business"    // 1 revoke, 2 update, 3 replace; absent for a new document
 	metaAxisTime    = "axisTime"    // when the axis says it received the package
+	metaAbout       = "about"       // the record a status package concerns
 )
 
 // Inbox dispositions of an inbound record besides the item states.
@@ -73,6 +74,7 @@ type outRecord struct {
 	StatusCode  string // of a status package
 	Promulgated envelope.Date
 	Business    envelope.BusinessType
+	About       string // of a status: the record it concerns, told when it is sent
 }
 
 func readOut(r *queue.Record) outRecord {
@@ -81,6 +83,7 @@ func readOut(r *queue.Record) outRecord {
 		From: m[metaFrom], Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], MessageType: m[metaMessageType],
 		Subject: m[metaSubject], Notation: m[metaNotation], Title: m[metaTitle], AxisDocID: m[metaAxisDocID],
 		Ambiguous: m[metaAmbiguous] != "", Client: m[metaClient], Recalled: m[metaRecalled] != "", StatusCode: m[metaStatusCode],
+		About: m[metaAbout],
 	}
 	if t := m[metaTo]; t != "" {
 		o.To = strings.Split(t, ",")
@@ -115,6 +118,7 @@ func (o outRecord) meta() map[string]string {
 	set(metaSubject, o.Subject)
 	set(metaClient, o.Client)
 	set(metaStatusCode, o.StatusCode)
+	set(metaAbout, o.About)
 	if !o.Deadline.IsZero() {
 		m[metaDeadline] = o.Deadline.Format(time.RFC3339)
 	}
@@ -188,8 +192,8 @@ func (i inRecord) meta() map[string]string {
 // inbox items got: "CODE|STATUS-RECORD-ID" under "answer|ITEM-ID". It is
 // written in the commit that stores the status, so the inbox's state needs
 // no file of its own made durable.
-func answerMeta(itemID, code string) map[string]func(statusID string) map[string]string {
-	return map[string]func(string) map[string]string{recordOf(itemID): func(statusID string) map[string]string {
+func answerMeta(itemID, code string) *about {
+	return &about{id: recordOf(itemID), meta: func(statusID string) map[string]string {
 		return map[string]string{"answer|" + itemID: code + "|" + statusID}
 	}}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -147,12 +148,23 @@ func (o *outbound) reconcile(ctx context.Context, r *queue.Record, rec outRecord
 func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log zerolog.Logger, chain int) (next *queue.Record) {
 	now := o.clock.Now()
 	var done *queue.Record
-	var err error
-	if chain < 0 {
-		done, err = o.store.Done(now, r.ID, r.Lease, markSent(axisDocID, now))
-	} else {
-		done, next, err = o.store.DoneAndLease(now, r.ID, r.Lease, markSent(axisDocID, now), queue.Outbound, chain)
-	}
+	err := o.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if done, err = tx.Finish(now, r.ID, r.Lease, markSent(axisDocID, now)); err != nil {
+			return err
+		}
+		tx.Emit(event(r.ID, evSent, "", now, atAxisDocID, axisDocID))
+		if rec.Kind == kindStatus && rec.About != "" {
+			// The record the status is about hears it left.
+			if _, err := tx.Get(rec.About); err == nil {
+				tx.Emit(event(rec.About, statusKind(rec.StatusCode), strings.Join(rec.To, ","), now,
+					atDirection, "out", atCode, rec.StatusCode, atAxisDocID, axisDocID, atLink, r.ID))
+			}
+		}
+		if chain >= 0 {
+			next, err = queue.LeaseNext(tx, now, queue.Outbound, chain)
+		}
+		return err
+	})
 	if err != nil {
 		log.Error().Err(err).Msg("sent, but the record could not be closed; it will be reconciled")
 		return nil
@@ -173,8 +185,17 @@ func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log ze
 	return next
 }
 
+// statusKind is the event a status code makes: a recall request is a
+// recall, any other code a status.
+func statusKind(code string) string {
+	if code == "13" {
+		return evRecall
+	}
+	return evStatus
+}
+
 func (o *outbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
-	rec, err := o.store.Retry(o.clock.Now(), r.ID, r.Lease, cause)
+	rec, err := retryRecord(o.store, o.retryPolicy, o.clock.Now(), r, cause)
 	if err != nil {
 		log.Error().Err(err).Msg("retry")
 		return
@@ -189,12 +210,45 @@ func (o *outbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
 }
 
 func (o *outbound) dead(r *queue.Record, reason string, log zerolog.Logger) {
-	if _, err := o.store.Dead(o.clock.Now(), r.ID, r.Lease, reason); err != nil {
+	if _, err := killRecord(o.store, o.clock.Now(), r, reason); err != nil {
 		log.Error().Err(err).Msg("dead")
 		return
 	}
 	o.m.messages.WithLabelValues("out", "dead").Inc()
 	log.Error().Str("reason", reason).Msg("the axis refused the package: dead letter")
+}
+
+// updater is the store's unit of work, which the sides share.
+type updater interface {
+	Update(ctx context.Context, fn func(queue.Tx) error) error
+}
+
+// retryRecord applies the retry policy to a failed attempt, with its
+// event, in one commit.
+func retryRecord(s updater, p queue.RetryPolicy, now time.Time, r *queue.Record, cause error) (rec *queue.Record, err error) {
+	err = s.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if rec, err = p.Retry(tx, now, r.ID, r.Lease, cause); err != nil {
+			return err
+		}
+		if rec.State == queue.Dead {
+			tx.Emit(event(r.ID, evDead, "", now, atReason, rec.LastError))
+		} else {
+			tx.Emit(event(r.ID, evRetry, "", now, atError, rec.LastError, atNextAttempt, stamp(rec.NextAttempt), "attempt", itoa(int64(rec.Attempts))))
+		}
+		return nil
+	})
+	return rec, err
+}
+
+// killRecord makes a leased record a dead letter, with its event.
+func killRecord(s updater, now time.Time, r *queue.Record, reason string) (rec *queue.Record, err error) {
+	err = s.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if rec, err = tx.Kill(now, r.ID, r.Lease, reason); err == nil {
+			tx.Emit(event(r.ID, evDead, "", now, atReason, reason))
+		}
+		return err
+	})
+	return rec, err
 }
 
 // dueStore is what a worker needs to know how long to wait.

@@ -1,7 +1,11 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,11 +28,17 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, refusedForgedStatus, o, log, ln)
 	}
 	if code == envelope.StatusRecall {
-		if why := in.recallRequested(from, docID, st.ResponseFor.OrganID, st.Description, log); why != "" {
+		itemRec, why := in.recallRequested(from, docID, st.ResponseFor.OrganID, st.Description, log)
+		if why != "" {
 			forged(why)
 			return
 		}
-		in.finish(r, statusDone(st), log, ln)
+		var also []queue.Event
+		if itemRec != "" {
+			also = append(also, event(itemRec, evRecall, from, in.clock.Now(), atDirection, "in", atCode, string(code),
+				atDescription, st.Description, atStatusTime, stamp(st.Timestamp), atLink, r.ID))
+		}
+		in.finish(r, statusDone(st), log, ln, also...)
 		return
 	}
 	out, why := in.statusTarget(st)
@@ -37,9 +47,22 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		return
 	}
 	// The report and the inbound record's end are one write.
-	report := statusReport(st, out)
-	out, applied, next, err := in.store.ApplyReport(in.clock.Now(), r.ID, r.Lease, statusDone(st).meta(), out.ID,
-		report.Recipient, report.Replaces, ln != nil)
+	now := in.clock.Now()
+	var applied bool
+	var next *queue.Record
+	err := in.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if out, applied, err = applyStatus(tx, out.ID, st, r.ID, now); err != nil {
+			return err
+		}
+		if _, err = tx.Finish(now, r.ID, r.Lease, statusDone(st).meta()); err != nil {
+			return err
+		}
+		tx.Emit(event(r.ID, evStatus, from, now, atDirection, "in", atCode, string(code), atLink, out.ID))
+		if ln != nil {
+			next, err = queue.LeaseNext(tx, now, queue.Inbound, 0)
+		}
+		return err
+	})
 	if ln != nil {
 		ln.next = next
 	}
@@ -48,6 +71,47 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		return
 	}
 	in.statusApplied(st, out, applied, log)
+}
+
+// applyStatus records a recipient's status on our document in tx: the
+// time its code first arrived always, the code itself where it
+// supersedes the current one (a late 01 does not move a 03 back), and the
+// event either way. carrier is the record of the status package.
+func applyStatus(tx queue.Tx, outID string, st *envelope.Status, carrier string, now time.Time) (rec *queue.Record, applied bool, err error) {
+	from, code := st.From.OrganID, string(st.StatusCode)
+	rec, err = tx.Change(outID, func(r *queue.Record) error {
+		i := slices.IndexFunc(r.Recipients, func(c queue.Recipient) bool { return c.OrganID == from })
+		if i < 0 {
+			r.Recipients = append(r.Recipients, queue.Recipient{OrganID: from})
+			i = len(r.Recipients) - 1
+		}
+		rc := &r.Recipients[i]
+		if _, seen := rc.Times[code]; !seen {
+			if rc.Times == nil {
+				rc.Times = map[string]time.Time{}
+			}
+			rc.Times[code] = st.Timestamp
+		}
+		if rc.Status == "" || supersedes(*rc, code, st.Timestamp) {
+			rc.Status, rc.Description, rc.UpdatedAt = code, st.Description, st.Timestamp
+			applied = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	staff := ""
+	if s := st.StaffInfo; s != nil {
+		staff = strings.TrimSpace(s.Staff + " " + s.Department)
+	}
+	kept := ""
+	if !applied {
+		kept = "later than the current code; recorded, not applied"
+	}
+	tx.Emit(event(outID, statusKind(code), from, now, atDirection, "in", atCode, code, atDescription, st.Description,
+		atStaff, staff, atStatusTime, stamp(st.Timestamp), atLink, carrier, atReason, kept))
+	return rec, applied, nil
 }
 
 func (in *inbound) countStatus(st *envelope.Status) {
@@ -152,9 +216,10 @@ func progress(code string) bool {
 	return false
 }
 
-// recallRequested marks the inbox document a recall (13) names; it says
-// why not when the sender never sent that document here.
-func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.Logger) string {
+// recallRequested marks the inbox document a recall (13) names and
+// returns its record; it says why not when the sender never sent that
+// document here.
+func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.Logger) (record, why string) {
 	key, agency := deliveredKey(from, docID), ""
 	if asked != "" && asked != in.me.OrganID {
 		if _, ok := in.creds.Load().agencies.serves(asked, in.dir); ok {
@@ -163,28 +228,33 @@ func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.
 	}
 	r, err := in.store.GetByKey(queue.Inbound, key)
 	if err != nil {
-		return "a recall of " + docID + ", which " + from + " never delivered here"
+		return "", "a recall of " + docID + ", which " + from + " never delivered here"
 	}
 	id := r.ID
 	if agency != "" {
 		id = in.inbox.idFor(r.ID, agency)
 	}
-	item, ok := in.inbox.get(id)
-	if !ok {
+	item, err := in.inbox.change(id, true, func(item *localapi.InboxItem) error {
+		item.Recall = true
+		if !recallAnswered(item) {
+			item.State = localapi.InboxRecall
+		}
+		if desc != "" {
+			item.Reason = desc
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
 		log.Warn().Str("inbox_id", r.ID).Msg("recall of a document missing from the inbox: ignored")
-		return ""
-	}
-	item.Recall, item.State = true, localapi.InboxRecall
-	if desc != "" {
-		item.Reason = desc
-	}
-	if err := in.inbox.update(item); err != nil {
+		return "", ""
+	case err != nil:
 		log.Error().Err(err).Msg("record the recall request")
-		return ""
+		return "", ""
 	}
 	log.Warn().Str("inbox_id", r.ID).Msg("sender asks for the document back: answer 15 (agree) or 16 (refuse)")
 	in.hook.inboxChanged(item)
-	return ""
+	return r.ID, ""
 }
 
 // answerable are the codes the legacy system may answer a document with.
@@ -193,44 +263,52 @@ var answerable = map[string]bool{"02": true, "03": true, "04": true, "05": true,
 // Answer sends the legacy system's business status about an inbox item
 // back to its sender.
 func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.InboxItem, error) {
-	item, ok := in.inbox.get(id)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
 	if !answerable[req.Code] {
+		if _, ok := in.inbox.get(id); !ok {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
 		return nil, envelope.Problems{{Path: "code", Rule: "must be one of 02, 03, 04, 05, 06, 15, 16", Value: req.Code}}
 	}
-	if item.State == localapi.InboxQuarantined {
-		return nil, fmt.Errorf("%w: a quarantined package was already refused", ErrConflict)
-	}
-	if rule := answerRule(item, req.Code); rule != "" {
-		return nil, fmt.Errorf("%w: %s", ErrConflict, rule)
-	}
-	rf := envelope.ResponseFor{OrganID: item.From, Code: item.CodeNumber + "/" + item.CodeNotation, DocumentID: item.DocumentID}
-	if d, err := time.ParseInLocation("2006/01/02", item.Promulgated, envelope.Vietnam); err == nil {
-		rf.PromulgationDate = envelope.DateOf(d)
-	}
-	var staff *envelope.StaffInfo
-	if req.Staff != "" || req.Department != "" {
-		staff = &envelope.StaffInfo{Staff: req.Staff, Department: req.Department}
-	}
-	desc := req.Description
-	if desc == "" {
-		desc = envelope.StatusCode(req.Code).Name()
-	}
-	if err := in.answers.signable(item.Agency); err != nil {
-		return nil, err
-	}
+	var statusID string
+	// The rules are checked against the item's current value and the
+	// status queued under its lock: two answers cannot both pass them.
 	// The item's new state is stored with the status, in its commit;
 	// item.json on disk keeps the state of the last other change, and
 	// load reads the answer back from the store.
-	rec, err := in.answers.queueStatus(item.Agency, item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority, answerMeta(item.ID, req.Code))
+	item, err := in.inbox.change(id, false, func(item *localapi.InboxItem) error {
+		if item.State == localapi.InboxQuarantined {
+			return fmt.Errorf("%w: a quarantined package was already refused", ErrConflict)
+		}
+		if rule := answerRule(item, req.Code); rule != "" {
+			return fmt.Errorf("%w: %s", ErrConflict, rule)
+		}
+		rf := envelope.ResponseFor{OrganID: item.From, Code: item.CodeNumber + "/" + item.CodeNotation, DocumentID: item.DocumentID}
+		if d, err := time.ParseInLocation("2006/01/02", item.Promulgated, envelope.Vietnam); err == nil {
+			rf.PromulgationDate = envelope.DateOf(d)
+		}
+		var staff *envelope.StaffInfo
+		if req.Staff != "" || req.Department != "" {
+			staff = &envelope.StaffInfo{Staff: req.Staff, Department: req.Department}
+		}
+		desc := req.Description
+		if desc == "" {
+			desc = envelope.StatusCode(req.Code).Name()
+		}
+		if err := in.answers.signable(item.Agency); err != nil {
+			return err
+		}
+		rec, err := in.answers.queueStatus(item.Agency, item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority, answerMeta(item.ID, req.Code))
+		if err != nil {
+			return err
+		}
+		statusID = rec.ID
+		item.StatusCode, item.StatusID, item.State = req.Code, rec.ID, localapi.InboxAnswered
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	item.StatusCode, item.StatusID, item.State = req.Code, rec.ID, localapi.InboxAnswered
-	in.inbox.put(item)
-	if err := in.mirrorAnswer(item, req.Code, rec.ID); err != nil {
+	if err := in.mirrorAnswer(item, req.Code, statusID); err != nil {
 		return nil, err
 	}
 	return item, nil

@@ -53,20 +53,20 @@ func newWebhook(c conf.API, log zerolog.Logger) (*webhook, error) {
 
 func (h *webhook) inboxChanged(it *localapi.InboxItem) {
 	if h != nil {
-		h.post(localapi.Event{Type: "inbox", Inbox: it})
+		h.post(localapi.Notification{Type: "inbox", Inbox: it})
 	}
 }
 
 func (h *webhook) documentChanged(d *localapi.Document) {
 	if h != nil {
-		h.post(localapi.Event{Type: "status", Document: d})
+		h.post(localapi.Notification{Type: "status", Document: d})
 	}
 }
 
 // post delivers an event in the background, retrying five times with
 // doubling waits until shutdown; at most eight deliveries are out at once,
 // beyond which events are dropped with a log line.
-func (h *webhook) post(ev localapi.Event) {
+func (h *webhook) post(ev localapi.Notification) {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return

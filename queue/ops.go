@@ -337,6 +337,7 @@ type RetryPolicy struct {
 // Retry applies the policy to a leased record in tx: rescheduled after a
 // backoff, or dead once the attempts or the age allowed are used up.
 func (p RetryPolicy) Retry(tx Tx, now time.Time, id string, lease uint64, cause error) (*Record, error) {
+	p = p.withDefaults()
 	msg := "unknown error"
 	if cause != nil {
 		msg = cause.Error()
@@ -352,6 +353,12 @@ func (p RetryPolicy) Retry(tx Tx, now time.Time, id string, lease uint64, cause 
 		return tx.Kill(now, id, lease, fmt.Sprintf("older than %s, last: %s", p.MaxAge, msg))
 	}
 	return tx.Reschedule(now, id, lease, now.Add(p.Jitter(p.Backoff(r.Attempts))), msg)
+}
+
+// withDefaults fills the zero fields as Options does.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	o := Options{RetryBase: p.Base, RetryCap: p.Cap, MaxAttempts: p.MaxAttempts, MaxAge: p.MaxAge, Jitter: p.Jitter}.withDefaults()
+	return RetryPolicy{Base: o.RetryBase, Cap: o.RetryCap, MaxAttempts: o.MaxAttempts, MaxAge: o.MaxAge, Jitter: o.Jitter}
 }
 
 // Backoff is the ceiling of the wait after attempt n: Base·2^(n-1),

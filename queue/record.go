@@ -111,6 +111,8 @@ type Recipient struct {
 	Status      string    `json:"status"` // e.g. edXML status code "03"
 	Description string    `json:"description,omitempty"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+	// Times is when each code first arrived, late ones included.
+	Times map[string]time.Time `json:"times,omitempty"`
 }
 
 // due is when a ready record may be leased.

@@ -3,6 +3,7 @@ package devstack_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -191,4 +192,160 @@ func TestSpoolRefusesLinks(t *testing.T) {
 	if docs, _ := s.Client.Documents(context.Background(), "", 0); len(docs) != 0 {
 		t.Errorf("%d documents queued from links, want none", len(docs))
 	}
+}
+
+// A recall and a revocation of one document, back to back, reach the
+// peer as two changes of one inbox item: twenty times over, every
+// original ends linked to its revocation and answered, never left in
+// recall, whichever order the two arrive and are answered in.
+func TestRecallAndRevokeBackToBack(t *testing.T) {
+	s, clock := start(t, devstack.Options{})
+	ctx := context.Background()
+	const n = 20
+	var ids []string
+	for i := range n {
+		m := memo(fmt.Sprintf("V/v thu hồi liền nhau %d", i), 0)
+		m["codeNumber"] = fmt.Sprint(300 + i)
+		acc, err := s.Client.Submit(ctx, m, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, acc.ID)
+	}
+	for _, id := range ids {
+		eventually(t, clock, 100*time.Millisecond, "sent: "+id, func() bool {
+			d, err := s.Client.Document(ctx, id)
+			return err == nil && d.State == localapi.StateSent
+		})
+		if _, err := s.Client.Recall(ctx, id, ""); err != nil {
+			t.Fatalf("Recall %s: %v", id, err)
+		}
+		if _, err := s.Client.Revoke(ctx, id, "Ban hành nhầm"); err != nil {
+			t.Fatalf("Revoke %s: %v", id, err)
+		}
+	}
+	settled := func() (bad string) {
+		items, err := s.PeerClient.Inbox(ctx, "", 0)
+		if err != nil {
+			return err.Error()
+		}
+		originals := 0
+		for _, it := range items {
+			if it.BusinessDocType != 0 {
+				continue
+			}
+			originals++
+			linked := slices.ContainsFunc(it.ChangedBy, func(c localapi.InboxChange) bool { return c.Change == localapi.ChangeRevoked })
+			if !linked || it.State != localapi.InboxAnswered || it.StatusCode != "15" {
+				return fmt.Sprintf("%s: state %s, code %s, changedBy %v", it.ID, it.State, it.StatusCode, it.ChangedBy)
+			}
+		}
+		if originals != n {
+			return fmt.Sprintf("%d originals at the peer, want %d", originals, n)
+		}
+		return ""
+	}
+	last := ""
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last seen: %s", last)
+		}
+	})
+	eventually(t, clock, 100*time.Millisecond, "every original linked and answered 15", func() bool {
+		last = settled()
+		return last == ""
+	})
+	// Nothing moves them afterwards: the state holds.
+	clock.Advance(time.Minute)
+	if bad := settled(); bad != "" {
+		t.Errorf("after settling: %s", bad)
+	}
+}
+
+// Every change is in the history of the record it changed, in order: at
+// the sender a document is accepted, signed, sent with its axis DocId,
+// then the peer's 01 and 03, the recall (13) sent and its 15; at the
+// peer, the item is fetched, delivered, answered 01 and 03, recalled,
+// and answered 15.
+func TestHistoryOfDocumentAndInboxItem(t *testing.T) {
+	s, clock := start(t, devstack.Options{})
+	ctx := context.Background()
+	acc, err := s.Client.Submit(ctx, memo("V/v lịch sử văn bản", 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 100*time.Millisecond, "03 at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "03"
+	})
+	if _, err := s.Client.Recall(ctx, acc.ID, "Gửi nhầm"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 100*time.Millisecond, "15 at the sender", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "15"
+	})
+	evs, err := s.Client.DocumentEvents(ctx, acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The peer sends 01 and 03 at once: they may be taken in either order.
+	want := []string{"accepted", "signed", "sent", "status 01 in", "status 03 in", "recall", "recall 13 out", "status 15 in"}
+	got := eventSteps(evs)
+	if len(got) > 4 && got[3] == "status 03 in" && got[4] == "status 01 in" {
+		got[3], got[4] = got[4], got[3]
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("document history = %v, want %v", got, want)
+	}
+	for i, ev := range evs {
+		switch {
+		case ev.Time.IsZero():
+			t.Errorf("event %d (%s) has no time", i, ev.Kind)
+		case ev.Kind == "sent" && ev.AxisDocID == "":
+			t.Errorf("sent without the axis DocId: %+v", ev)
+		case ev.Code != "" && ev.Recipient != devstack.PeerCode:
+			t.Errorf("status %s names %q, want the peer", ev.Code, ev.Recipient)
+		case ev.Direction == "in" && ev.StatusTime == nil:
+			t.Errorf("received %s without the time the peer gave it", ev.Code)
+		}
+	}
+	d, err := s.Client.Document(ctx, acc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if codes := d.Recipients[0].Codes; len(codes) != 3 || codes["01"].IsZero() || codes["03"].IsZero() || codes["15"].IsZero() {
+		t.Errorf("recipient's code times = %v, want 01, 03 and 15", codes)
+	}
+	items, err := s.PeerClient.Inbox(ctx, "", 0)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("peer inbox = %v, %v", items, err)
+	}
+	evs, err = s.PeerClient.InboxEvents(ctx, items[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"fetched", "delivered", "status 01 out", "status 03 out", "recall 13 in", "status 15 out"}
+	got = eventSteps(evs)
+	if len(got) > 3 && got[2] == "status 03 out" && got[3] == "status 01 out" {
+		got[2], got[3] = got[3], got[2]
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("inbox item history = %v, want %v", got, want)
+	}
+	if _, err := s.Client.DocumentEvents(ctx, "out-9999999999"); status(err) != 404 {
+		t.Errorf("events of an unknown document: %v, want 404", err)
+	}
+}
+
+// eventSteps names each event by kind, and code and direction where it
+// has them.
+func eventSteps(evs []localapi.Event) []string {
+	var out []string
+	for _, ev := range evs {
+		step := ev.Kind
+		if ev.Code != "" {
+			step += " " + ev.Code + " " + ev.Direction
+		}
+		out = append(out, step)
+	}
+	return out
 }

@@ -77,11 +77,32 @@ func (c *Client) Document(ctx context.Context, id string) (*Document, error) {
 	return &d, c.do(ctx, http.MethodGet, "/v1/documents/"+url.PathEscape(id), "", nil, &d)
 }
 
+// DocumentEvents returns a document's history, oldest first.
+func (c *Client) DocumentEvents(ctx context.Context, id string) ([]Event, error) {
+	var evs []Event
+	return evs, c.do(ctx, http.MethodGet, "/v1/documents/"+url.PathEscape(id)+"/events", "", nil, &evs)
+}
+
+// InboxEvents returns the history of an inbox item's package, oldest
+// first.
+func (c *Client) InboxEvents(ctx context.Context, id string) ([]Event, error) {
+	var evs []Event
+	return evs, c.do(ctx, http.MethodGet, "/v1/inbox/"+url.PathEscape(id)+"/events", "", nil, &evs)
+}
+
 // Documents lists outbound documents in a state ("" for all), oldest
 // first, at most limit of them (0: the server's default, 100).
 func (c *Client) Documents(ctx context.Context, state string, limit int) ([]Document, error) {
 	var ds []Document
 	return ds, c.do(ctx, http.MethodGet, "/v1/documents?state="+url.QueryEscape(state)+"&limit="+strconv.Itoa(limit), "", nil, &ds)
+}
+
+// DocumentPage lists outbound documents newest first, filtered by query
+// (state, agency, kind, to, since, until, limit, and after: a previous
+// page's Next).
+func (c *Client) DocumentPage(ctx context.Context, query url.Values) (*Page[Document], error) {
+	var p Page[Document]
+	return &p, c.do(ctx, http.MethodGet, "/v1/documents?"+query.Encode(), "", nil, &p)
 }
 
 // Resend queues a dead document again.
@@ -203,6 +224,9 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body io.Rea
 	if w, ok := out.(io.Writer); ok {
 		_, err = io.Copy(w, resp.Body)
 		return err
+	}
+	if p, ok := out.(interface{ setNext(string) }); ok {
+		p.setNext(resp.Header.Get("X-Next-Cursor"))
 	}
 	return json.NewDecoder(resp.Body).Decode(out)
 }

@@ -5,6 +5,7 @@
 package localapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -45,7 +46,47 @@ type Recipient struct {
 	StatusCode  string     `json:"statusCode"` // "" until the axis took the document, then "sent", then 01…16
 	Description string     `json:"description,omitempty"`
 	UpdatedAt   *time.Time `json:"updatedAt,omitempty"`
+	// Codes is when each code (01–06, 13, 15, 16) first arrived from
+	// this recipient, late ones included: how fast the document moved.
+	Codes map[string]time.Time `json:"codes,omitempty"`
 }
+
+// Event is one change in a document's or inbox item's history, so that
+// where a document is and how fast it moved can be shown to anyone.
+type Event struct {
+	Time time.Time `json:"time"`
+	// Kind is accepted, signed, sent, retry, dead, resent, fetched,
+	// delivered, duplicate, quarantined, status, recall, revoked,
+	// replaced, updated, released or lease-expired.
+	Kind      string `json:"kind"`
+	Recipient string `json:"recipient,omitempty"` // the agency it concerns
+	// Direction of a status: in (received) or out (sent or queued).
+	Direction   string     `json:"direction,omitempty"`
+	Code        string     `json:"code,omitempty"`
+	Description string     `json:"description,omitempty"`
+	Staff       string     `json:"staff,omitempty"`
+	StatusTime  *time.Time `json:"statusTime,omitempty"` // the time the status package states
+	AxisDocID   string     `json:"axisDocId,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
+	Reason      string     `json:"reason,omitempty"`
+	// Link is the record this event relates to: the status record that
+	// carried a code, the revocation of a document, the original changed.
+	Link   string `json:"link,omitempty"`
+	Client string `json:"client,omitempty"`
+}
+
+// Page is one page of a list, newest first; Next is the cursor of the
+// next page (the X-Next-Cursor header), empty on the last.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// UnmarshalJSON reads the page's items: the body is their array.
+func (p *Page[T]) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &p.Items) }
+
+func (p *Page[T]) setNext(next string) { p.Next = next }
 
 // Outbound document states.
 const (
@@ -179,9 +220,9 @@ type Agency struct {
 	Ours bool `json:"ours,omitempty"`
 }
 
-// Event is what the webhook posts: a new inbox item or a status change of
-// an outbound document.
-type Event struct {
+// Notification is what the webhook posts: a new inbox item or a status
+// change of an outbound document.
+type Notification struct {
 	Type     string     `json:"type"` // inbox or status
 	Inbox    *InboxItem `json:"inbox,omitempty"`
 	Document *Document  `json:"document,omitempty"`
