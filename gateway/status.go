@@ -144,18 +144,6 @@ func (in *inbound) statusTarget(st *envelope.Status) (out *queue.Record, why str
 	return out, ""
 }
 
-// statusReport is the recipient's new state a status package carries,
-// applied only where it supersedes the current one.
-func statusReport(st *envelope.Status, out *queue.Record) *queue.StatusReport {
-	return &queue.StatusReport{
-		ID:        out.ID,
-		Recipient: queue.Recipient{OrganID: st.From.OrganID, Status: string(st.StatusCode), Description: st.Description, UpdatedAt: st.Timestamp},
-		Replaces: func(cur queue.Recipient) bool {
-			return supersedes(cur, string(st.StatusCode), st.Timestamp)
-		},
-	}
-}
-
 // statusApplied logs a status applied to our document, or kept out by a
 // newer one, and tells the legacy system of the change.
 func (in *inbound) statusApplied(st *envelope.Status, out *queue.Record, applied bool, log zerolog.Logger) {

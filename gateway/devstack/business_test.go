@@ -237,7 +237,7 @@ func TestRecallAndRevokeBackToBack(t *testing.T) {
 			originals++
 			linked := slices.ContainsFunc(it.ChangedBy, func(c localapi.InboxChange) bool { return c.Change == localapi.ChangeRevoked })
 			if !linked || it.State != localapi.InboxAnswered || it.StatusCode != "15" {
-				return fmt.Sprintf("%s: state %s, code %s, changedBy %v", it.ID, it.State, it.StatusCode, it.ChangedBy)
+				return fmt.Sprintf("%s: state %s, code %s, changedBy %v, reason %q", it.ID, it.State, it.StatusCode, it.ChangedBy, it.Reason)
 			}
 		}
 		if originals != n {

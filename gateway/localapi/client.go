@@ -90,11 +90,29 @@ func (c *Client) InboxEvents(ctx context.Context, id string) ([]Event, error) {
 	return evs, c.do(ctx, http.MethodGet, "/v1/inbox/"+url.PathEscape(id)+"/events", "", nil, &evs)
 }
 
-// Documents lists outbound documents in a state ("" for all), oldest
-// first, at most limit of them (0: the server's default, 100).
+// Documents lists outbound documents in a state ("" for all), newest
+// first, at most limit of them (0: one page of the server's default,
+// 100), following the cursor past the server's 1,000 a page.
 func (c *Client) Documents(ctx context.Context, state string, limit int) ([]Document, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", state)
+	}
 	var ds []Document
-	return ds, c.do(ctx, http.MethodGet, "/v1/documents?state="+url.QueryEscape(state)+"&limit="+strconv.Itoa(limit), "", nil, &ds)
+	for {
+		if limit > 0 {
+			q.Set("limit", strconv.Itoa(min(limit-len(ds), 1000)))
+		}
+		p, err := c.DocumentPage(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		ds = append(ds, p.Items...)
+		if p.Next == "" || limit <= 0 || len(ds) >= limit {
+			return ds, nil
+		}
+		q.Set("after", p.Next)
+	}
 }
 
 // DocumentPage lists outbound documents newest first, filtered by query
