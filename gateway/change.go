@@ -24,7 +24,7 @@ import (
 func (in *inbound) originals(from, suffix string, item *localapi.InboxItem) []*localapi.InboxItem {
 	var out []*localapi.InboxItem
 	for _, target := range item.Targets {
-		r, err := in.store.GetByKey(queue.Inbound, deliveredKey(from, target)+suffix)
+		r, err := queue.GetByKey(context.Background(), in.store, queue.Inbound, deliveredKey(from, target)+suffix)
 		if err != nil {
 			continue
 		}

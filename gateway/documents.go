@@ -42,7 +42,7 @@ func (o *outbound) Recall(id, reason string) (*queue.Record, error) {
 		}
 	}
 	o.log.Warn().Str("id", id).Str("document_id", rec.DocumentID).Strs("to", rec.To).Msg("recall requested")
-	return o.store.Get(id)
+	return queue.Get(context.Background(), o.store, id)
 }
 
 // sentDocument refuses what cannot be recalled or revoked: a status
@@ -75,7 +75,7 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 		return nil, err
 	}
 	key := outDocumentKey(rec.DocumentID) + "|" + strconv.Itoa(int(envelope.BusinessRevoke))
-	if done, err := o.store.GetByKey(queue.Outbound, key); err == nil {
+	if done, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
 		return done, nil
 	}
 	if err := o.signable(rec.From); err != nil {
@@ -136,7 +136,7 @@ func (o *outbound) Resend(id string) (*queue.Record, error) {
 
 // document returns an outbound record by id.
 func (o *outbound) document(id string) (*queue.Record, error) {
-	rec, err := o.store.Get(id)
+	rec, err := queue.Get(context.Background(), o.store, id)
 	if errors.Is(err, queue.ErrNotFound) || (err == nil && rec.Dir != queue.Outbound) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}

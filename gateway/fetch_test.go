@@ -63,7 +63,7 @@ func (a *listedAxis) UpdateStatus(_ context.Context, id, status string) error {
 	return nil
 }
 
-func newFetchEnv(t *testing.T, a *listedAxis) (*inbound, *queue.Store, *clocktest.Clock) {
+func newFetchEnv(t *testing.T, a *listedAxis) (*inbound, *queue.Bolt, *clocktest.Clock) {
 	t.Helper()
 	clock := clocktest.New()
 	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{Now: clock.Now, NoSync: true})

@@ -47,7 +47,7 @@ type Gateway struct {
 	log     zerolog.Logger
 	clock   Clock
 	grace   time.Duration
-	store   *queue.Store
+	store   queue.Store
 	dir     *directory.Directory
 	creds   atomic.Pointer[credentials]
 	retired []*credentials // replaced by Reload, closed with the gateway
@@ -106,8 +106,6 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{
 		Now: g.clock.Now, NoSync: o.NoSync,
-		RetryBase: time.Duration(c.Outbound.RetryBase), RetryCap: time.Duration(c.Outbound.RetryCap),
-		MaxAttempts: c.Outbound.MaxAttempts, MaxAge: time.Duration(c.Outbound.MaxAge),
 		// A lease outlives the longest axis call, so no second worker
 		// takes a record whose upload is still going.
 		LeaseTime: time.Duration(c.Axis.CallTimeout) + time.Minute,
@@ -117,7 +115,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	// Work a killed process held is due now; a send it had started may
 	// have reached the axis, so the axis is asked before sending again.
-	left, setAside, err := g.store.ReleaseLeases(g.clock.Now(), released)
+	left, setAside, err := releaseAtStart(g.store, g.clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -400,12 +398,62 @@ func sleep(ctx context.Context, clock Clock, d time.Duration, woken <-chan struc
 	return ctx.Err() == nil
 }
 
-// retryPolicy is what becomes of a failed attempt, from the configuration.
-func retryPolicy(c conf.Config) queue.RetryPolicy {
-	return queue.RetryPolicy{
-		Base: time.Duration(c.Outbound.RetryBase), Cap: time.Duration(c.Outbound.RetryCap),
-		MaxAttempts: c.Outbound.MaxAttempts, MaxAge: time.Duration(c.Outbound.MaxAge),
+// releaseAtStart returns to the queue, due now, every record a process
+// that died left leased, as only the process that owns the store's file
+// may at its start: that work must not wait for its lease to run out.
+// An outbound one is marked ambiguous, to be reconciled with the axis
+// before any resend; an inbound one whose processing died with the
+// process maxCrashes times in a row is set aside as dead.
+func releaseAtStart(s queue.Store, now time.Time) (left map[queue.Direction]int, setAside []*queue.Record, err error) {
+	left = map[queue.Direction]int{}
+	var held []*queue.Record
+	f := queue.Filter{States: []queue.State{queue.Leased}, Limit: 1000}
+	for {
+		page, next, err := queue.List(context.Background(), s, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		held = append(held, page...)
+		if next == "" {
+			break
+		}
+		f.After = next
 	}
+	if len(held) == 0 {
+		return left, nil, nil
+	}
+	err = s.Update(context.Background(), func(tx queue.Tx) error {
+		left, setAside = map[queue.Direction]int{}, nil
+		for _, r := range held {
+			if r.Dir == queue.Inbound && r.Crashes+1 >= maxCrashes {
+				reason := fmt.Sprintf("set aside: the process died %d times in a row while processing it", r.Crashes+1)
+				dead, err := tx.Kill(now, r.ID, r.Lease, reason)
+				if err != nil {
+					return err
+				}
+				dead.Crashes = r.Crashes + 1
+				tx.Emit(event(r.ID, evDead, "", now, atReason, reason))
+				setAside = append(setAside, dead)
+				continue
+			}
+			rec, err := tx.Release(now, r.ID, r.Lease, "its worker died")
+			if err != nil {
+				return err
+			}
+			if r.Dir == queue.Outbound {
+				if _, err := tx.Change(r.ID, func(r *queue.Record) error {
+					r.Meta = mergeMeta(r.Meta, markAmbiguous)
+					return nil
+				}); err != nil {
+					return err
+				}
+			}
+			tx.Emit(event(r.ID, "released", "", now, atReason, "its worker died", "attempt", itoa(int64(rec.Attempts))))
+			left[r.Dir]++
+		}
+		return nil
+	})
+	return left, setAside, err
 }
 
 // compose builds the two sides over what Open made; each logs under its
@@ -416,12 +464,12 @@ func (g *Gateway) compose(base zerolog.Logger) {
 	g.out = &outbound{
 		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir, dirLookup: g.dir,
 		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, me: me,
-		maxDocument: int64(c.Outbound.MaxDocument), retryPolicy: retryPolicy(c),
+		maxDocument: int64(c.Outbound.MaxDocument), retryPolicy: policyOf(c),
 	}
 	g.in = &inbound{
 		log: base.With().Str("component", "inbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,
 		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, inbox: g.inbox, answers: g.out, me: me,
-		retryPolicy:  retryPolicy(c),
+		retryPolicy:  policyOf(c),
 		pollInterval: time.Duration(c.Inbound.PollInterval), autoArrived: c.Inbound.AutoArrived, refuseInvalid: c.Trust.RefuseInvalid,
 	}
 }
@@ -431,7 +479,7 @@ func (g *Gateway) Stats() []queue.GroupStats { return g.store.Stats() }
 
 // Alive is the watchdog's self-check: the store answers.
 func (g *Gateway) Alive() error {
-	_, err := g.store.Get("-")
+	_, err := queue.Get(context.Background(), g.store, "-")
 	if errors.Is(err, queue.ErrNotFound) {
 		return nil
 	}

@@ -313,7 +313,7 @@ func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, err)
 		return
 	}
-	recs, next, err := g.store.List(f)
+	recs, next, err := queue.List(context.Background(), g.store, f)
 	if errors.Is(err, queue.ErrInvalid) {
 		err = envelope.Problems{{Path: "after", Rule: "must be the cursor a previous page returned", Value: f.After}}
 	}
@@ -539,7 +539,7 @@ func (g *Gateway) inboxEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (g *Gateway) writeEvents(w http.ResponseWriter, id string) {
-	evs, err := g.store.Events(id)
+	evs, err := queue.Events(context.Background(), g.store, id)
 	if err != nil {
 		g.fail(w, err)
 		return

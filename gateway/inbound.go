@@ -19,19 +19,6 @@ import (
 	"lienthong/queue"
 )
 
-// inStore is what the receiving side needs of the store.
-type inStore interface {
-	Update(ctx context.Context, fn func(queue.Tx) error) error
-	Stage(it *queue.Item) (release func(), err error)
-	Get(id string) (*queue.Record, error)
-	GetByKey(dir queue.Direction, key string) (*queue.Record, error)
-	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
-	NextDue(dir queue.Direction) (time.Time, bool)
-	Claim(id, key string) (owner string, err error)
-	TempDir() string
-	OpenPayload(r *queue.Record) (io.ReadCloser, error)
-}
-
 // axisReceiver is what the receiving side needs of the axis.
 type axisReceiver interface {
 	GetReceivedEdocList(ctx context.Context, messageType string) ([]axis.ReceivedItem, error)
@@ -52,7 +39,6 @@ type answerer interface {
 }
 
 var (
-	_ inStore      = (*queue.Store)(nil)
 	_ axisReceiver = (*axis.Client)(nil)
 	_ senders      = (*directory.Directory)(nil)
 	_ answerer     = (*outbound)(nil)
@@ -64,7 +50,7 @@ var (
 type inbound struct {
 	log     zerolog.Logger
 	clock   Clock
-	store   inStore
+	store   queue.Store
 	axis    axisReceiver
 	dir     senders
 	creds   *atomic.Pointer[credentials]
@@ -76,7 +62,7 @@ type inbound struct {
 	answers answerer
 	me      envelope.Organization
 
-	retryPolicy   queue.RetryPolicy
+	retryPolicy   retryPolicy
 	pollInterval  time.Duration
 	autoArrived   bool // answer 01 on delivery
 	refuseInvalid bool // answer 02 on quarantine
@@ -234,7 +220,7 @@ func (in *inbound) fetchFailed(ctx context.Context, it axis.ReceivedItem, err er
 func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (bool, error) {
 	key := fetchedKey(it.DocID)
 	log := in.log.With().Str("axis_doc_id", it.DocID).Str("message_type", mt).Logger()
-	_, err := in.store.GetByKey(queue.Inbound, key)
+	_, err := queue.GetByKey(context.Background(), in.store, queue.Inbound, key)
 	stored := false
 	var mine *queue.Record
 	switch {
@@ -249,8 +235,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		// The header alone orders the queue: urgent packages are verified first.
 		item := queue.Item{
 			Dir: queue.Inbound, Key: key, Priority: int(peekFile(path)), File: path,
-			Meta:   inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
-			Leased: status,
+			Meta: inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
 		}
 		var fa *fetchedStatus
 		if status {
@@ -265,16 +250,26 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		now := in.clock.Now()
 		// Not ctx: what was downloaded is kept even as the fetcher stops.
 		err = in.store.Update(context.Background(), func(tx queue.Tx) (err error) {
-			if rec, existed, err = queue.PutComposed(tx, item); err != nil || existed {
+			if rec, existed, err = tx.Put(item); err != nil || existed {
 				return err
 			}
 			tx.Emit(event(rec.ID, evFetched, it.From, now, atAxisDocID, it.DocID, atSHA256, rec.SHA256, atSize, itoa(rec.Size)))
-			if fa != nil {
-				if fa.out, fa.applied, err = applyStatus(tx, fa.out.ID, fa.st, rec.ID, now); err != nil {
-					return err
-				}
-				tx.Emit(event(rec.ID, evStatus, fa.st.From.OrganID, now, atDirection, "in", atCode, string(fa.st.StatusCode), atLink, fa.out.ID))
+			if !status {
+				return nil
 			}
+			// A status is the fetcher's own: done at once when it
+			// applies, else leased to it, to process after the
+			// acknowledgement.
+			if rec, err = tx.LeaseRecord(now, rec.ID); err != nil || fa == nil {
+				return err
+			}
+			if rec, err = tx.Finish(now, rec.ID, rec.Lease, statusDone(fa.st).meta()); err != nil {
+				return err
+			}
+			if fa.out, fa.applied, err = applyStatus(tx, fa.out.ID, fa.st, rec.ID, now); err != nil {
+				return err
+			}
+			tx.Emit(event(rec.ID, evStatus, fa.st.From.OrganID, now, atDirection, "in", atCode, string(fa.st.StatusCode), atLink, fa.out.ID))
 			return nil
 		})
 		release()
@@ -313,11 +308,10 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 const maxFetcherApplies = 1 << 20
 
 // applyFetched verifies a fetched status package from its file. When it
-// is authentic and applies to one of our documents, it turns item into
-// one that stores the package done with its status applied, and returns
-// what to do once that is stored; otherwise it leaves item alone and
-// returns nil, and the package takes the usual way, which decides and
-// answers (a recall request, a forged or refused status).
+// is authentic and applies to one of our documents, it returns it, to be
+// stored done with its status applied; otherwise nil, and the package
+// takes the usual way, which decides and answers (a recall request, a
+// forged or refused status).
 func (in *inbound) applyFetched(item *queue.Item) *fetchedStatus {
 	f, err := os.Open(item.File)
 	if err != nil {
@@ -344,7 +338,6 @@ func (in *inbound) applyFetched(item *queue.Item) *fetchedStatus {
 	if why != "" {
 		return nil
 	}
-	item.Leased, item.Finish = false, statusDone(st).meta()
 	return &fetchedStatus{st: st, out: out}
 }
 
@@ -369,7 +362,7 @@ func (in *inbound) receiver(ctx context.Context) {
 			now := in.clock.Now()
 			woken := in.wake.wait()
 			var err error
-			if r, err = in.store.Lease(now, queue.Inbound, 0); err != nil {
+			if r, err = queue.Lease(context.Background(), in.store, now, queue.Inbound, 0); err != nil {
 				if !errors.Is(err, queue.ErrEmpty) {
 					in.log.Error().Err(err).Msg("lease inbound")
 				}

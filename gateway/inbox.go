@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -30,11 +31,6 @@ import (
 // The legacy system reads it through the API; the spool copies it.
 
 const itemFile = "item.json"
-
-// recordGetter tells whether a record is still kept.
-type recordGetter interface {
-	Get(id string) (*queue.Record, error)
-}
 
 // inbox is the delivered packages: the folders on disk and, for listing
 // and long polls, every item in memory.
@@ -320,7 +316,7 @@ func (x *inbox) writeSynced(path string, r io.Reader) error {
 
 // load reads the inbox folder written by earlier runs; the store is passed
 // to drop items whose records were purged.
-func (x *inbox) load(store recordGetter) error {
+func (x *inbox) load(store queue.Store) error {
 	dir := x.dir
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -341,7 +337,7 @@ func (x *inbox) load(store recordGetter) error {
 		if err := json.Unmarshal(b, &it); err != nil {
 			return fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		rec, err := store.Get(recordOf(it.ID))
+		rec, err := queue.Get(context.Background(), store, recordOf(it.ID))
 		if errors.Is(err, queue.ErrNotFound) {
 			continue
 		}
@@ -421,11 +417,11 @@ func (x *inbox) list(state string, limit int, allow func(*localapi.InboxItem) bo
 }
 
 // drop forgets items whose records were purged.
-func (x *inbox) drop(store recordGetter) {
+func (x *inbox) drop(store queue.Store) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for id := range x.items {
-		if _, err := store.Get(recordOf(id)); errors.Is(err, queue.ErrNotFound) {
+		if _, err := queue.Get(context.Background(), store, recordOf(id)); errors.Is(err, queue.ErrNotFound) {
 			delete(x.items, id)
 		}
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -163,8 +164,17 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	ab := answerMeta(item.ID, "03")
-	st, _, err := store.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>"),
-		Also: map[string]func(string) map[string]string{ab.id: ab.meta}})
+	var st *queue.Record
+	err = store.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if st, _, err = tx.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>")}); err != nil {
+			return err
+		}
+		_, err = tx.Change(ab.id, func(r *queue.Record) error {
+			r.Meta = mergeMeta(r.Meta, ab.meta(st.ID))
+			return nil
+		})
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -23,26 +22,12 @@ import (
 	"lienthong/queue"
 )
 
-// outStore is what the sending side needs of the store.
-type outStore interface {
-	Update(ctx context.Context, fn func(queue.Tx) error) error
-	Stage(it *queue.Item) (release func(), err error)
-	Get(id string) (*queue.Record, error)
-	GetByKey(dir queue.Direction, key string) (*queue.Record, error)
-	Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error)
-	NextDue(dir queue.Direction) (time.Time, bool)
-	SetMeta(id string, meta map[string]string) (*queue.Record, error)
-	TempDir() string
-	OpenPayload(r *queue.Record) (io.ReadCloser, error)
-}
-
 // resolver checks recipients against the agency directory.
 type resolver interface {
 	Resolve(codes []string, now time.Time) (directory.Resolution, error)
 }
 
 var (
-	_ outStore = (*queue.Store)(nil)
 	_ resolver = (*directory.Directory)(nil)
 )
 
@@ -51,7 +36,7 @@ var (
 type outbound struct {
 	log         zerolog.Logger
 	clock       Clock
-	store       outStore
+	store       queue.Store
 	axis        axisSender
 	dir         resolver
 	dirLookup   senders // names of the units served
@@ -62,7 +47,7 @@ type outbound struct {
 	hook        *webhook
 	me          envelope.Organization
 	maxDocument int64
-	retryPolicy queue.RetryPolicy
+	retryPolicy retryPolicy
 }
 
 // Submission is one document handed over by the legacy system.
@@ -124,14 +109,14 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	h := doc.Header
 	bt := doc.Business.DocType
 	key := outDocumentKey(h.DocumentID)
-	if r, err := o.store.GetByKey(queue.Outbound, key); err == nil {
+	if r, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
 		if readOut(r).Business == bt {
 			return r, true, nil
 		}
 		// A revocation, update or replacement under the DocumentId of
 		// the document it is about: a message of its own.
 		key += "|" + strconv.Itoa(int(bt))
-		if r, err := o.store.GetByKey(queue.Outbound, key); err == nil {
+		if r, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
 			return r, true, nil
 		}
 	}
@@ -224,9 +209,9 @@ func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code en
 	if code == envelope.StatusProcessing {
 		key += "|" + strconv.FormatInt(now.UnixNano(), 10)
 	}
-	if r, err := o.store.GetByKey(queue.Outbound, key); err == nil {
+	if r, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
 		if ab != nil && ab.meta != nil {
-			if _, err := o.store.SetMeta(ab.id, ab.meta(r.ID)); err != nil {
+			if _, err := queue.SetMeta(context.Background(), o.store, ab.id, ab.meta(r.ID)); err != nil {
 				return nil, o.storeError(err)
 			}
 		}

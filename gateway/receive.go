@@ -135,14 +135,14 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	case doc.Business != nil && doc.Business.DocType != envelope.BusinessNew:
 		key = changeKey(h.From.OrganID, h.DocumentID, int(doc.Business.DocType), r.SHA256) + suffix
 	}
-	owner, err := in.store.Claim(r.ID, key)
+	owner, err := queue.Claim(context.Background(), in.store, r.ID, key)
 	if err != nil {
 		in.retry(r, err, log)
 		return false, true
 	}
 	sameID := ""
 	if owner != r.ID {
-		first, err := in.store.Get(owner)
+		first, err := queue.Get(context.Background(), in.store, owner)
 		if err != nil || first.SHA256 == r.SHA256 {
 			in.m.messages.WithLabelValues("in", "duplicate").Inc()
 			log.Info().Str("first", owner).Msg("duplicate delivery of a document already received: not delivered again")
@@ -150,7 +150,7 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 		}
 		// Two authentic packages under one DocumentId: both are kept and
 		// the clerk is told, never one silently dropped.
-		if _, err := in.store.Claim(r.ID, key+"|"+r.SHA256); err != nil {
+		if _, err := queue.Claim(context.Background(), in.store, r.ID, key+"|"+r.SHA256); err != nil {
 			in.retry(r, err, log)
 			return false, true
 		}

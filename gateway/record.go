@@ -230,7 +230,3 @@ func changeKey(from, documentID string, bt int, payloadSHA256 string) string {
 func unverifiedKey(from, documentID, payloadSHA256 string) string {
 	return "unverified:" + from + "|" + documentID + "|" + payloadSHA256
 }
-
-// released marks what a killed process left in flight: an outbound send
-// may have reached the axis, so it is reconciled before any resend.
-var released = map[queue.Direction]map[string]string{queue.Outbound: markAmbiguous}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -106,7 +107,7 @@ func (g *Gateway) listAgencies(w http.ResponseWriter, r *http.Request) {
 	cr := g.creds.Load()
 	queued := map[string]int{}
 	oldest := map[string]time.Time{}
-	recs, _, err := g.store.List(queue.Filter{Dir: queue.Outbound, States: []queue.State{queue.Ready}, Limit: 100000})
+	recs, _, err := queue.List(context.Background(), g.store, queue.Filter{Dir: queue.Outbound, States: []queue.State{queue.Ready}, Limit: 100000})
 	if err != nil {
 		g.fail(w, err)
 		return

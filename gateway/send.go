@@ -44,7 +44,7 @@ func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
 			}
 			woken := o.wake.wait()
 			var err error
-			if r, err = o.store.Lease(now, queue.Outbound, minPriority); err != nil {
+			if r, err = queue.Lease(context.Background(), o.store, now, queue.Outbound, minPriority); err != nil {
 				o.breaker.release()
 				if !errors.Is(err, queue.ErrEmpty) {
 					o.log.Error().Err(err).Msg("lease outbound")
@@ -109,7 +109,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.
 		o.dead(r, err.Error(), log)
 	case cls == axis.Ambiguous:
 		o.breaker.failure(o.clock.Now())
-		if _, err := o.store.SetMeta(r.ID, markAmbiguous); err != nil {
+		if _, err := queue.SetMeta(context.Background(), o.store, r.ID, markAmbiguous); err != nil {
 			log.Error().Err(err).Msg("mark the send ambiguous")
 		}
 		o.retry(r, err, log)
@@ -218,16 +218,11 @@ func (o *outbound) dead(r *queue.Record, reason string, log zerolog.Logger) {
 	log.Error().Str("reason", reason).Msg("the axis refused the package: dead letter")
 }
 
-// updater is the store's unit of work, which the sides share.
-type updater interface {
-	Update(ctx context.Context, fn func(queue.Tx) error) error
-}
-
 // retryRecord applies the retry policy to a failed attempt, with its
 // event, in one commit.
-func retryRecord(s updater, p queue.RetryPolicy, now time.Time, r *queue.Record, cause error) (rec *queue.Record, err error) {
+func retryRecord(s queue.Store, p retryPolicy, now time.Time, r *queue.Record, cause error) (rec *queue.Record, err error) {
 	err = s.Update(context.Background(), func(tx queue.Tx) (err error) {
-		if rec, err = p.Retry(tx, now, r.ID, r.Lease, cause); err != nil {
+		if rec, err = p.retry(tx, now, r, cause); err != nil {
 			return err
 		}
 		if rec.State == queue.Dead {
@@ -241,7 +236,7 @@ func retryRecord(s updater, p queue.RetryPolicy, now time.Time, r *queue.Record,
 }
 
 // killRecord makes a leased record a dead letter, with its event.
-func killRecord(s updater, now time.Time, r *queue.Record, reason string) (rec *queue.Record, err error) {
+func killRecord(s queue.Store, now time.Time, r *queue.Record, reason string) (rec *queue.Record, err error) {
 	err = s.Update(context.Background(), func(tx queue.Tx) (err error) {
 		if rec, err = tx.Kill(now, r.ID, r.Lease, reason); err == nil {
 			tx.Emit(event(r.ID, evDead, "", now, atReason, reason))
@@ -251,13 +246,8 @@ func killRecord(s updater, now time.Time, r *queue.Record, reason string) (rec *
 	return rec, err
 }
 
-// dueStore is what a worker needs to know how long to wait.
-type dueStore interface {
-	NextDue(dir queue.Direction) (time.Time, bool)
-}
-
 // idle is how long a worker waits for work with none due.
-func idle(s dueStore, dir queue.Direction, now time.Time) time.Duration {
+func idle(s queue.Store, dir queue.Direction, now time.Time) time.Duration {
 	const most = time.Minute
 	at, ok := s.NextDue(dir)
 	if !ok {

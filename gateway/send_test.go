@@ -30,7 +30,7 @@ const (
 // HTTP, on a fake clock.
 type sendEnv struct {
 	out   *outbound
-	store *queue.Store
+	store *queue.Bolt
 	hub   *axishub.Hub
 	axis  *axis.Client
 	clock *clocktest.Clock

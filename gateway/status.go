@@ -130,7 +130,7 @@ func statusDone(st *envelope.Status) inRecord {
 // a recall that was never made.
 func (in *inbound) statusTarget(st *envelope.Status) (out *queue.Record, why string) {
 	code, from, docID := st.StatusCode, st.From.OrganID, st.ResponseFor.DocumentID
-	out, err := in.store.GetByKey(queue.Outbound, outDocumentKey(docID))
+	out, err := queue.GetByKey(context.Background(), in.store, queue.Outbound, outDocumentKey(docID))
 	if err != nil {
 		return nil, "it is about " + docID + ", which this gateway never sent"
 	}
@@ -214,7 +214,7 @@ func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.
 			key, agency = key+"|"+asked, asked
 		}
 	}
-	r, err := in.store.GetByKey(queue.Inbound, key)
+	r, err := queue.GetByKey(context.Background(), in.store, queue.Inbound, key)
 	if err != nil {
 		return "", "a recall of " + docID + ", which " + from + " never delivered here"
 	}

@@ -170,7 +170,7 @@ func BenchmarkOpenAndStats(b *testing.B) {
 }
 
 // fill puts n small records from many goroutines so that commits batch.
-func fill(b *testing.B, s *Store, n int) {
+func fill(b *testing.B, s *Bolt, n int) {
 	const workers = 256
 	var next atomic.Int64
 	done := make(chan struct{})
@@ -195,7 +195,7 @@ func fill(b *testing.B, s *Store, n int) {
 	}
 }
 
-func benchStore(b *testing.B, opts Options) *Store {
+func benchStore(b *testing.B, opts Options) *Bolt {
 	b.Helper()
 	s, err := Open(filepath.Join(b.TempDir(), "queue.db"), opts)
 	if err != nil {

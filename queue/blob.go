@@ -15,7 +15,7 @@ import (
 // temporary file, fsynced, renamed into place and the folder fsynced, so
 // the name exists only with the whole content behind it. A file already
 // there with that hash is the same content and is kept.
-func (s *Store) writeBlob(sum string, data []byte) error {
+func (s *Bolt) writeBlob(sum string, data []byte) error {
 	final := s.blobPath(sum)
 	if fi, err := os.Stat(final); err == nil && fi.Size() == int64(len(data)) {
 		return nil
@@ -50,7 +50,7 @@ func (s *Store) writeBlob(sum string, data []byte) error {
 
 // moveBlob takes a finished file as the blob named by its hash: synced,
 // renamed into place (the same file system), the folder synced.
-func (s *Store) moveBlob(sum, path string) error {
+func (s *Bolt) moveBlob(sum, path string) error {
 	final := s.blobPath(sum)
 	if _, err := os.Stat(final); err == nil {
 		return nil // the same content is there already
@@ -74,7 +74,7 @@ func (s *Store) moveBlob(sum, path string) error {
 // TempDir is a folder for files that Put will move into the store: on its
 // file system, so the move is a rename. What a crash leaves there is
 // removed at the next Open.
-func (s *Store) TempDir() string { return s.path + ".tmp" }
+func (s *Bolt) TempDir() string { return s.path + ".tmp" }
 
 // addBlobRef changes a blob's reference count, deleting the entry at zero.
 func addBlobRef(tx *bolt.Tx, sum string, n int64) error {
@@ -95,7 +95,7 @@ func addBlobRef(tx *bolt.Tx, sum string, n int64) error {
 // removeUnreferenced deletes blob files whose reference count is zero. It
 // holds the blob lock so that no Put of the same content is between writing
 // its file and committing its reference.
-func (s *Store) removeUnreferenced(sums []string) error {
+func (s *Bolt) removeUnreferenced(sums []string) error {
 	s.blobMu.Lock()
 	defer s.blobMu.Unlock()
 	return s.db.View(func(tx *bolt.Tx) error {

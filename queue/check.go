@@ -32,7 +32,7 @@ type GroupStats struct {
 // Stats counts records by direction, state and priority, with the oldest of
 // each, for metrics and `lienthong queue stats`. Counts are kept in memory,
 // so Stats costs one index seek per non-empty group.
-func (s *Store) Stats() []GroupStats {
+func (s *Bolt) Stats() []GroupStats {
 	s.mu.Lock()
 	var out []GroupStats
 	for g, n := range s.counts {
@@ -79,7 +79,7 @@ type Report struct {
 // entries, keys point at their records, payloads are present and match
 // their hashes, blob reference counts are right, and the in-memory counts
 // agree. It returns every violation found.
-func (s *Store) Check() (Report, error) {
+func (s *Bolt) Check() (Report, error) {
 	var rep Report
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -188,7 +188,7 @@ func (s *Store) Check() (Report, error) {
 }
 
 // orphans lists blob files without a reference.
-func (s *Store) orphans(ok bool) []string {
+func (s *Bolt) orphans(ok bool) []string {
 	if !ok {
 		return nil
 	}
@@ -209,7 +209,7 @@ func (s *Store) orphans(ok bool) []string {
 // database as "queue.db" (a bbolt snapshot taken in one read transaction)
 // and the blob files that snapshot names under "queue.db.blobs/". Writes go
 // on meanwhile; restoring is extracting the tar in place of the files.
-func (s *Store) Backup(w io.Writer) error {
+func (s *Bolt) Backup(w io.Writer) error {
 	tw := tar.NewWriter(w)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		now := time.Now()

@@ -123,11 +123,11 @@ func (t *boltTx) idsNewestFirst(dirs []Direction, before uint64) func(func(strin
 			if before == 1<<64-1 {
 				bound = append(bytes.Clone(prefix), 0xff)
 			}
+			// The last id below the bound.
 			k, _ := h.c.Seek(bound)
 			if k == nil {
 				k, _ = h.c.Last()
-			}
-			for k != nil && bytes.HasPrefix(k, prefix) && seqOf(string(k)) >= before {
+			} else {
 				k, _ = h.c.Prev()
 			}
 			if k != nil && !bytes.HasPrefix(k, prefix) {

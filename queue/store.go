@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,20 +20,6 @@ type Options struct {
 	// LeaseTime is how long a leased record stays with its worker before
 	// it returns to the queue; zero means 5 minutes.
 	LeaseTime time.Duration
-	// RetryBase and RetryCap bound the backoff: attempt n waits a random
-	// time in [0, min(RetryCap, RetryBase·2^(n-1))]. Zero means 10 seconds
-	// and 30 minutes.
-	RetryBase, RetryCap time.Duration
-	// MaxAttempts and MaxAge make Retry declare a record dead; zero means
-	// 50 attempts and 72 hours.
-	MaxAttempts int
-	MaxAge      time.Duration
-	// MaxCrashes sets aside, as dead, an inbound record whose processing
-	// was under way when the process died this many times in a row: a
-	// package that kills the daemon must not do so for ever. Zero means 3.
-	// Outbound records are never set aside for it: a send only streams
-	// its package, and an interrupted one is reconciled with the axis.
-	MaxCrashes int
 	// BlobThreshold is the payload size from which payloads live as files
 	// in the blob folder beside the database instead of inside it; zero
 	// means 64 KiB, negative keeps every payload in the database. A lone
@@ -50,8 +35,6 @@ type Options struct {
 	CommitWindow time.Duration
 	// Now is the clock for Put and operator calls; zero means time.Now.
 	Now func() time.Time
-	// Jitter returns a random duration in [0, max]; zero means uniform.
-	Jitter func(max time.Duration) time.Duration
 	// NoSync skips fsync. Only for tests: a crash loses acknowledged work.
 	NoSync bool
 }
@@ -59,21 +42,6 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.LeaseTime <= 0 {
 		o.LeaseTime = 5 * time.Minute
-	}
-	if o.RetryBase <= 0 {
-		o.RetryBase = 10 * time.Second
-	}
-	if o.RetryCap <= 0 {
-		o.RetryCap = 30 * time.Minute
-	}
-	if o.MaxAttempts <= 0 {
-		o.MaxAttempts = 50
-	}
-	if o.MaxCrashes <= 0 {
-		o.MaxCrashes = 3
-	}
-	if o.MaxAge <= 0 {
-		o.MaxAge = 72 * time.Hour
 	}
 	if o.BlobThreshold == 0 {
 		o.BlobThreshold = 64 << 10
@@ -86,14 +54,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if o.Jitter == nil {
-		o.Jitter = func(max time.Duration) time.Duration {
-			if max <= 0 {
-				return 0
-			}
-			return time.Duration(rand.Int64N(int64(max) + 1))
-		}
 	}
 	return o
 }
@@ -111,8 +71,8 @@ var (
 	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs, bucketEvents}
 )
 
-// Store is the durable queue. Its methods are safe for concurrent use.
-type Store struct {
+// Bolt is the store on one bbolt file. Its methods are safe for concurrent use.
+type Bolt struct {
 	db    *bolt.DB
 	path  string
 	blobs string // blob folder
@@ -144,10 +104,10 @@ type Store struct {
 // Flushes is how many times the store has asked the disk to make writes
 // durable (fsync or fdatasync), since it was opened: the cost that bounds
 // durable throughput, counted so that it can be measured per package.
-func (s *Store) Flushes() uint64 { return s.flushes.Load() }
+func (s *Bolt) Flushes() uint64 { return s.flushes.Load() }
 
 // flushed counts n flushes unless syncing is off.
-func (s *Store) flushed(n uint64) {
+func (s *Bolt) flushed(n uint64) {
 	if !s.opts.NoSync {
 		s.flushes.Add(n)
 	}
@@ -162,7 +122,7 @@ type group struct {
 
 // Open opens or creates the queue file at path, with its blob folder at
 // path + ".blobs".
-func Open(path string, opts Options) (*Store, error) {
+func Open(path string, opts Options) (*Bolt, error) {
 	opts = opts.withDefaults()
 	if err := checkFile(path); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
@@ -178,7 +138,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open queue %s: %w", path, err)
 	}
-	s := &Store{
+	s := &Bolt{
 		db: db, path: path, blobs: path + ".blobs", opts: opts,
 		ops: make(chan *op, opts.MaxBatch), quit: make(chan struct{}),
 		counts: map[group]int{},
@@ -213,7 +173,7 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 // loadCounts rebuilds the per-group counts from the state index keys.
-func (s *Store) loadCounts() error {
+func (s *Bolt) loadCounts() error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketStates).ForEach(func(k, _ []byte) error {
 			g, ok := groupOf(k)
@@ -227,7 +187,7 @@ func (s *Store) loadCounts() error {
 }
 
 // Close waits for pending writes and closes the file.
-func (s *Store) Close() error {
+func (s *Bolt) Close() error {
 	s.closeMu.Lock()
 	if s.closed {
 		s.closeMu.Unlock()
@@ -241,7 +201,7 @@ func (s *Store) Close() error {
 }
 
 // Path is the queue file's path.
-func (s *Store) Path() string { return s.path }
+func (s *Bolt) Path() string { return s.path }
 
 // op is one write waiting for a commit. fn must check before it changes
 // anything: an error from our sentinel set leaves the transaction usable for
@@ -257,7 +217,7 @@ type op struct {
 type delta map[group]int
 
 // write queues fn for the next commit and waits until it is durable.
-func (s *Store) write(fn func(tx *bolt.Tx, d delta) error) error {
+func (s *Bolt) write(fn func(tx *bolt.Tx, d delta) error) error {
 	o := &op{fn: fn, delta: delta{}, done: make(chan struct{})}
 	s.closeMu.RLock()
 	if s.closed {
@@ -275,7 +235,7 @@ func (s *Store) write(fn func(tx *bolt.Tx, d delta) error) error {
 // several writers, it also waits up to CommitWindow for as many to come
 // before committing: writers working side by side then share one flush
 // instead of taking turns. A lone writer never waits.
-func (s *Store) commitLoop() {
+func (s *Bolt) commitLoop() {
 	defer s.wg.Done()
 	last := 1 // writes in the last commit
 	for {
@@ -305,7 +265,7 @@ func (s *Store) commitLoop() {
 }
 
 // gather adds writes to batch until it holds want or CommitWindow ends.
-func (s *Store) gather(batch []*op, want int) []*op {
+func (s *Bolt) gather(batch []*op, want int) []*op {
 	t := time.NewTimer(s.opts.CommitWindow)
 	defer t.Stop()
 	for len(batch) < want {
@@ -322,7 +282,7 @@ func (s *Store) gather(batch []*op, want int) []*op {
 }
 
 // drain fails writes that raced with Close.
-func (s *Store) drain() {
+func (s *Bolt) drain() {
 	for {
 		select {
 		case o := <-s.ops:
@@ -334,7 +294,7 @@ func (s *Store) drain() {
 	}
 }
 
-func (s *Store) commit(batch []*op) {
+func (s *Bolt) commit(batch []*op) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for _, o := range batch {
 			o.err = o.fn(tx, o.delta)
@@ -506,4 +466,4 @@ func transition(tx *bolt.Tx, r *Record, d delta, at time.Time, to State, reason 
 	return putRecord(tx, r)
 }
 
-func (s *Store) blobPath(sum string) string { return filepath.Join(s.blobs, sum) }
+func (s *Bolt) blobPath(sum string) string { return filepath.Join(s.blobs, sum) }

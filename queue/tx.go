@@ -35,6 +35,9 @@ type Tx interface {
 	// Reschedule returns a leased record to the queue, due at the time
 	// the engine chose, with the error that ended the attempt.
 	Reschedule(now time.Time, id string, lease uint64, at time.Time, lastError string) (*Record, error)
+	// Release returns a leased record to the queue, due now, counting one
+	// more run that died holding it (Record.Crashes).
+	Release(now time.Time, id string, lease uint64, reason string) (*Record, error)
 	// Kill makes a leased record a dead letter.
 	Kill(now time.Time, id string, lease uint64, reason string) (*Record, error)
 	// Resend brings a dead record back, due now, with a fresh count of
@@ -75,7 +78,7 @@ var ErrReadOnly = errors.New("queue: read-only transaction")
 // writers of the moment: when fn returns nil, all it did and emitted is
 // on disk; when it returns an error, none of it is. Subscribers hear the
 // events after the commit.
-func (s *Store) Update(ctx context.Context, fn func(Tx) error) error {
+func (s *Bolt) Update(ctx context.Context, fn func(Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -102,7 +105,7 @@ func (s *Store) Update(ctx context.Context, fn func(Tx) error) error {
 }
 
 // View runs fn on a consistent snapshot; changes are refused.
-func (s *Store) View(ctx context.Context, fn func(Tx) error) error {
+func (s *Bolt) View(ctx context.Context, fn func(Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -113,13 +116,13 @@ func (s *Store) View(ctx context.Context, fn func(Tx) error) error {
 
 // Subscribe calls fn with the events of every commit, after it is
 // durable, in the committing goroutine: fn must be quick.
-func (s *Store) Subscribe(fn func([]Event)) {
+func (s *Bolt) Subscribe(fn func([]Event)) {
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
 	s.subs = append(s.subs, fn)
 }
 
-func (s *Store) publish(events []Event) {
+func (s *Bolt) publish(events []Event) {
 	if len(events) == 0 {
 		return
 	}
@@ -158,7 +161,7 @@ func unwrapOp(err error) error {
 
 // boltTx is Tx on a bbolt transaction.
 type boltTx struct {
-	s      *Store
+	s      *Bolt
 	tx     *bolt.Tx
 	d      delta
 	ro     bool
@@ -315,6 +318,17 @@ func (t *boltTx) Reschedule(now time.Time, id string, lease uint64, at time.Time
 		r.LeaseUntil, r.Crashes = time.Time{}, 0
 		r.LastError = lastError
 		r.NextAttempt = at
+	})
+}
+
+func (t *boltTx) Release(now time.Time, id string, lease uint64, reason string) (*Record, error) {
+	r, err := t.leased(id, lease)
+	if err != nil {
+		return nil, err
+	}
+	return r, transition(t.tx, r, t.d, now, Ready, "released: "+reason, func(r *Record) {
+		r.LeaseUntil, r.NextAttempt = time.Time{}, now
+		r.Crashes++
 	})
 }
 

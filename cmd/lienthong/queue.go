@@ -35,7 +35,7 @@ func needDB(c *cobra.Command, db *string) error {
 }
 
 // openDB opens the queue file --db names, which must exist.
-func openDB(c *cobra.Command, db *string) (*queue.Store, error) {
+func openDB(c *cobra.Command, db *string) (*queue.Bolt, error) {
 	if err := needDB(c, db); err != nil {
 		return nil, err
 	}
@@ -44,7 +44,7 @@ func openDB(c *cobra.Command, db *string) (*queue.Store, error) {
 
 // openExisting opens a queue file that must already exist: an operator's
 // typo must not create an empty queue.
-func openExisting(path string) (*queue.Store, error) {
+func openExisting(path string) (*queue.Bolt, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,129 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Store is the contract of the durable store: what the engine needs of
+// any implementation, bbolt on one node or a database shared by several.
+// Work is done in transactions of the Tx primitives; everything else here
+// reads, stages payloads, or keeps the store.
+type Store interface {
+	// Update runs fn in a transaction that is durable when it returns
+	// nil and has changed nothing when it returns an error.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn on a consistent snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Stage makes an item's payload ready for a Put, outside any
+	// transaction; release is called after the Update that puts it.
+	Stage(it *Item) (release func(), err error)
+	// OpenPayload reads a record's payload, checked against its hash;
+	// what it returns is also an io.ReaderAt with a Size.
+	OpenPayload(r *Record) (io.ReadCloser, error)
+	// TempDir is where a payload is written before Stage takes it.
+	TempDir() string
+	// AnyDue reports, without a write, whether a Lease could hand out
+	// a record or expire a lease.
+	AnyDue(now time.Time, dir Direction, minPriority int) bool
+	// NextDue is when the earliest ready record of a direction is due.
+	NextDue(dir Direction) (time.Time, bool)
+	// Purge deletes records of a final state (Done or Dead) last changed
+	// before cutoff, with their payloads, keys and events.
+	Purge(state State, cutoff time.Time) (int, error)
+	// Subscribe hears the events of every commit once it is durable.
+	Subscribe(fn func([]Event))
+	// Stats counts records by direction, state and priority.
+	Stats() []GroupStats
+	// Check verifies the store's invariants and reports what it found.
+	Check() (Report, error)
+	// Flushes counts the writes made durable since the store opened.
+	Flushes() uint64
+	// Close waits for pending writes and releases the store.
+	Close() error
+}
+
+var _ Store = (*Bolt)(nil)
+
+// Get returns a record by id.
+func Get(ctx context.Context, s Store, id string) (rec *Record, err error) {
+	err = s.View(ctx, func(tx Tx) error {
+		rec, err = tx.Get(id)
+		return err
+	})
+	return rec, err
+}
+
+// GetByKey returns the record holding an idempotency key or alias.
+func GetByKey(ctx context.Context, s Store, dir Direction, key string) (rec *Record, err error) {
+	err = s.View(ctx, func(tx Tx) error {
+		rec, err = tx.GetByKey(dir, key)
+		return err
+	})
+	return rec, err
+}
+
+// Events returns a record's history, oldest first.
+func Events(ctx context.Context, s Store, id string) (evs []Event, err error) {
+	err = s.View(ctx, func(tx Tx) error {
+		evs, err = tx.Events(id)
+		return err
+	})
+	return evs, err
+}
+
+// List returns a page of records, newest first, and the next cursor.
+func List(ctx context.Context, s Store, f Filter) (recs []*Record, next string, err error) {
+	err = s.View(ctx, func(tx Tx) error {
+		recs, next, err = tx.List(f)
+		return err
+	})
+	return recs, next, err
+}
+
+// Lease hands out the most urgent due record, with no write when none
+// is due: an idle worker costs no flush. ErrEmpty means nothing is due.
+func Lease(ctx context.Context, s Store, now time.Time, dir Direction, minPriority int) (rec *Record, err error) {
+	if !s.AnyDue(now, dir, minPriority) {
+		return nil, ErrEmpty
+	}
+	err = s.Update(ctx, func(tx Tx) error {
+		rec, err = tx.Lease(now, dir, minPriority)
+		return err
+	})
+	return rec, err
+}
+
+// LeaseNext is Lease in a transaction with nothing due being no error:
+// the next record, or nil.
+func LeaseNext(tx Tx, now time.Time, dir Direction, minPriority int) (*Record, error) {
+	r, err := tx.Lease(now, dir, minPriority)
+	if errors.Is(err, ErrEmpty) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// Claim gives a record a further unique key and returns the id of the
+// record that holds it.
+func Claim(ctx context.Context, s Store, id, key string) (owner string, err error) {
+	err = s.Update(ctx, func(tx Tx) error {
+		owner, err = tx.Claim(id, key)
+		return err
+	})
+	return owner, err
+}
+
+// SetMeta merges meta into a record's metadata in any state.
+func SetMeta(ctx context.Context, s Store, id string, meta map[string]string) (rec *Record, err error) {
+	err = s.Update(ctx, func(tx Tx) error {
+		rec, err = tx.Change(id, func(r *Record) error {
+			r.Meta = merge(r.Meta, meta)
+			return nil
+		})
+		return err
+	})
+	return rec, err
+}
