@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"lienthong/gateway/localapi"
@@ -44,6 +46,8 @@ const (
 	atDocumentID  = "documentId"
 	atSHA256      = "sha256"
 	atSize        = "size"
+	atLate        = "late"    // sent after its dispatch deadline
+	atRefused     = "refused" // why a package was quarantined, as counted
 )
 
 // event makes an event of a record; attrs are key, value pairs, empty
@@ -87,3 +91,69 @@ func stamp(t time.Time) string {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// observe counts what the events of one commit say happened: the metrics
+// follow the stream, so no change is counted that did not commit, and no
+// site that changes a record has to remember to count it.
+func (m *metrics) observe(evs []queue.Event) {
+	for _, ev := range evs {
+		dir := "out"
+		if strings.HasPrefix(ev.Record, string(queue.Inbound)+"-") {
+			dir = "in"
+		}
+		code := ev.Attrs[atCode]
+		switch ev.Kind {
+		case evAccepted:
+			if code == "" { // a document, not a status we answer with
+				m.messages.WithLabelValues("out", "accepted").Inc()
+			}
+		case evSent:
+			m.messages.WithLabelValues("out", "sent").Inc()
+			if code != "" {
+				m.statuses.WithLabelValues("out", code).Inc()
+			}
+			if ev.Attrs[atLate] != "" {
+				m.deadlineMiss.Inc()
+			}
+		case evRetry:
+			m.retries.WithLabelValues(dir).Inc()
+		case evDead:
+			m.messages.WithLabelValues(dir, "dead").Inc()
+		case evFetched, evDelivered, evDuplicate:
+			m.messages.WithLabelValues("in", ev.Kind).Inc()
+		case evQuarantined:
+			m.messages.WithLabelValues("in", "quarantined").Inc()
+			m.refused.WithLabelValues(ev.Attrs[atRefused]).Inc()
+		case evStatus:
+			// Counted once, on the record of the package that carried it.
+			if dir == "in" && ev.Attrs[atDirection] == "in" {
+				m.statuses.WithLabelValues("in", code).Inc()
+				m.messages.WithLabelValues("in", "status").Inc()
+			}
+		}
+	}
+}
+
+// notifyDocuments tells the legacy system's webhook of every document the
+// axis took and every status applied to one, as the events of a commit
+// say, with the document as it now stands.
+func notifyDocuments(s queue.Store, hook *webhook) func([]queue.Event) {
+	return func(evs []queue.Event) {
+		told := map[string]bool{}
+		for _, ev := range evs {
+			if told[ev.Record] || !strings.HasPrefix(ev.Record, string(queue.Outbound)+"-") {
+				continue
+			}
+			switch {
+			case ev.Kind == evSent && ev.Attrs[atCode] == "":
+			case ev.Kind == evStatus && ev.Attrs[atDirection] == "in" && ev.Attrs[atReason] == "":
+			default:
+				continue
+			}
+			told[ev.Record] = true
+			if r, err := queue.Get(context.Background(), s, ev.Record); err == nil {
+				hook.documentChanged(documentView(r))
+			}
+		}
+	}
+}

@@ -136,6 +136,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	g.creds.Store(cr)
 	g.m = newMetrics(o.Registerer, g.breaker, g.clock, g.store.Stats)
+	g.store.Subscribe(g.m.observe)
 	o.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "lienthong_flushes_total", Help: "Writes made durable on disk (fsync), by the queue and the inbox: the cost that bounds durable throughput.",
 	}, func() float64 { return float64(g.Flushes()) }))
@@ -155,6 +156,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	if g.hook != nil {
 		g.hook.failed = g.m.webhookFailed.Inc
+		g.store.Subscribe(notifyDocuments(g.store, g.hook))
 	}
 	if err := g.inbox.load(g.store); err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)

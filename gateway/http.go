@@ -477,34 +477,85 @@ func (g *Gateway) withReason(w http.ResponseWriter, r *http.Request, act func(id
 	writeJSON(w, http.StatusAccepted, documentView(rec))
 }
 
+// inboxParams are the query parameters GET /v1/inbox reads.
+var inboxParams = []string{"state", "agency", "from", "since", "until", "limit", "after", "wait"}
+
+// listInbox answers GET /v1/inbox: the most urgent first, then the
+// oldest, as a document system works through it; a page of at most
+// limit, filtered before the limit, the next page's cursor in the Link
+// and X-Next-Cursor headers. With wait, an empty page waits for an item.
 func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	state := q.Get("state")
-	switch state {
+	var ps envelope.Problems
+	for k := range q {
+		if !slices.Contains(inboxParams, k) {
+			ps = append(ps, envelope.Problem{Path: k, Rule: "is not a parameter of this list: use " + strings.Join(inboxParams, ", ")})
+		}
+	}
+	f := inboxFilter{state: q.Get("state"), agency: q.Get("agency"), from: q.Get("from"), limit: 100}
+	switch f.state {
 	case "", localapi.InboxNew, localapi.InboxAnswered, localapi.InboxRecall, localapi.InboxQuarantined:
 	default:
-		g.fail(w, envelope.Problems{{Path: "state", Rule: "must be new, answered, recall or quarantined", Value: state}})
-		return
+		ps = append(ps, envelope.Problem{Path: "state", Rule: "must be new, answered, recall or quarantined", Value: f.state})
+	}
+	for _, p := range []string{"agency", "from"} {
+		if v := q.Get(p); v != "" {
+			if _, err := directory.ParseCode(v); err != nil {
+				ps = append(ps, envelope.Problem{Path: p, Rule: "must be an agency identifier code such as 000.00.00.H26", Value: v})
+			}
+		}
+	}
+	for _, p := range []string{"since", "until"} {
+		if v := q.Get(p); v != "" {
+			t, err := parseInstant(v)
+			if err != nil {
+				ps = append(ps, envelope.Problem{Path: p, Rule: "must be a time (RFC 3339) or a date (YYYY-MM-DD, Vietnam time)", Value: v})
+			}
+			if p == "since" {
+				f.since = t
+			} else {
+				f.until = t
+			}
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			ps = append(ps, envelope.Problem{Path: "limit", Rule: "must be a whole number from 1 to 1000", Value: v})
+		}
+		f.limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		k, ok := decodeInboxCursor(v)
+		if !ok {
+			ps = append(ps, envelope.Problem{Path: "after", Rule: "must be the cursor a previous page returned", Value: v})
+		}
+		f.after = &k
 	}
 	var wait time.Duration
 	if s := q.Get("wait"); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < 0 || d > 5*time.Minute {
-			g.fail(w, envelope.Problems{{Path: "wait", Rule: "must be a duration up to 5m, like 30s", Value: s}})
-			return
+			ps = append(ps, envelope.Problem{Path: "wait", Rule: "must be a duration up to 5m, like 30s", Value: s})
 		}
 		wait = d
 	}
-	limit, _ := strconv.Atoi(q.Get("limit"))
+	if len(ps) > 0 {
+		g.fail(w, ps)
+		return
+	}
 	c := clientOf(r)
-	allow := func(it *localapi.InboxItem) bool { return c.allows(g.agencyOfItem(it)) }
-	items, changed := g.inbox.list(state, limit, allow)
+	f.allow = func(it *localapi.InboxItem) bool {
+		a := g.agencyOfItem(it)
+		return c.allows(a) && (f.agency == "" || a == f.agency)
+	}
+	items, next, changed := g.inbox.list(f)
 	if len(items) == 0 && wait > 0 {
 		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-changed:
-			items, _ = g.inbox.list(state, limit, allow)
+			items, next, _ = g.inbox.list(f)
 		case <-t.C:
 		case <-r.Context().Done():
 			return
@@ -512,6 +563,11 @@ func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
 	}
 	if items == nil {
 		items = []localapi.InboxItem{}
+	}
+	if next != "" {
+		q.Set("after", next)
+		w.Header().Set("Link", "<"+r.URL.Path+"?"+q.Encode()+`>; rel="next"`)
+		w.Header().Set("X-Next-Cursor", next)
 	}
 	writeJSON(w, http.StatusOK, items)
 }

@@ -277,11 +277,9 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 			return false, fmt.Errorf("store %s: %w", it.DocID, err)
 		}
 		stored = !existed
-		in.m.messages.WithLabelValues("in", "fetched").Inc()
 		log.Info().Str("id", rec.ID).Str("from", it.From).Int64("bytes", size).Msg("package fetched and stored")
 		switch {
 		case stored && fa != nil:
-			in.countStatus(fa.st)
 			in.statusApplied(fa.st, fa.out, fa.applied,
 				log.With().Str("status", string(fa.st.StatusCode)).Str("from", fa.st.From.OrganID).Str("document_id", fa.st.ResponseFor.DocumentID).Logger())
 		case stored && rec.State == queue.Leased:

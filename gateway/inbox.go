@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"lienthong/envelope"
@@ -396,24 +398,76 @@ func (x *inbox) get(id string) (*localapi.InboxItem, bool) {
 	return &c, true
 }
 
-// list returns items in a state ("" for all), oldest first, and a channel
+// inboxFilter selects inbox items for a list.
+type inboxFilter struct {
+	state, agency, from string
+	since, until        time.Time // received in [since, until)
+	allow               func(*localapi.InboxItem) bool
+	after               *inboxKey // the last item of the previous page
+	limit               int
+}
+
+// inboxKey is an item's place in the inbox's order: the most urgent
+// first, then the oldest.
+type inboxKey struct {
+	priority int
+	received time.Time
+	id       string
+}
+
+func keyOf(it *localapi.InboxItem) inboxKey { return inboxKey{it.Priority, it.Received, it.ID} }
+
+func (a inboxKey) compare(b inboxKey) int {
+	return cmp.Or(b.priority-a.priority, a.received.Compare(b.received), strings.Compare(a.id, b.id))
+}
+
+func (k inboxKey) cursor() string {
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%d|%d|%s", k.priority, k.received.UnixNano(), k.id))
+}
+
+func decodeInboxCursor(c string) (inboxKey, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return inboxKey{}, false
+	}
+	parts := strings.SplitN(string(b), "|", 3)
+	if len(parts) != 3 {
+		return inboxKey{}, false
+	}
+	p, err1 := strconv.Atoi(parts[0])
+	ns, err2 := strconv.ParseInt(parts[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return inboxKey{}, false
+	}
+	return inboxKey{p, time.Unix(0, ns), parts[2]}, true
+}
+
+// list returns a page of items matching f, the most urgent then the
+// oldest first, the next page's cursor ("" on the last), and a channel
 // closed at the next change, for long polls.
-func (x *inbox) list(state string, limit int, allow func(*localapi.InboxItem) bool) ([]localapi.InboxItem, <-chan struct{}) {
+func (x *inbox) list(f inboxFilter) ([]localapi.InboxItem, string, <-chan struct{}) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var out []localapi.InboxItem
 	for _, it := range x.items {
-		if (state == "" || it.State == state) && (allow == nil || allow(it)) {
+		switch {
+		case f.state != "" && it.State != f.state:
+		case f.from != "" && it.From != f.from:
+		case !f.since.IsZero() && it.Received.Before(f.since):
+		case !f.until.IsZero() && !it.Received.Before(f.until):
+		case f.after != nil && keyOf(it).compare(*f.after) <= 0:
+		case f.allow != nil && !f.allow(it):
+		default:
 			out = append(out, *it)
 		}
 	}
-	slices.SortFunc(out, func(a, b localapi.InboxItem) int {
-		return cmp.Or(b.Priority-a.Priority, a.Received.Compare(b.Received), strings.Compare(a.ID, b.ID))
-	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	slices.SortFunc(out, func(a, b localapi.InboxItem) int { return keyOf(&a).compare(keyOf(&b)) })
+	next := ""
+	if f.limit > 0 && len(out) > f.limit {
+		out = out[:f.limit]
+		next = keyOf(&out[len(out)-1]).cursor()
 	}
-	return out, x.changed
+	return out, next, x.changed
 }
 
 // drop forgets items whose records were purged.

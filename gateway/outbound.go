@@ -132,7 +132,6 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	if err != nil || existed {
 		return rec, existed, err
 	}
-	o.m.messages.WithLabelValues("out", "accepted").Inc()
 	o.log.Info().Str("id", rec.ID).Str("document_id", h.DocumentID).Int("priority", rec.Priority).
 		Strs("to", codes).Int64("bytes", rec.Size).Str("client", s.Client).Msg("document accepted")
 	return rec, false, nil

@@ -144,7 +144,6 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	if owner != r.ID {
 		first, err := queue.Get(context.Background(), in.store, owner)
 		if err != nil || first.SHA256 == r.SHA256 {
-			in.m.messages.WithLabelValues("in", "duplicate").Inc()
 			log.Info().Str("first", owner).Msg("duplicate delivery of a document already received: not delivered again")
 			return false, false
 		}
@@ -198,7 +197,6 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 			log.Error().Err(err).Msg("link the changes that arrived before the document")
 		}
 	}
-	in.m.messages.WithLabelValues("in", "delivered").Inc()
 	log.Info().Str("inbox_id", item.ID).Int("priority", item.Priority).Int("files", len(item.Files)).Str("subject", h.Subject).Msg("document delivered to the inbox")
 	in.hook.inboxChanged(item)
 	return true, false
@@ -248,10 +246,8 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 		}
 		answered = string(envelope.StatusRefused)
 	}
-	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason}, log, ln)
+	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason, Refused: why}, log, ln)
 	in.inbox.put(item)
-	in.m.messages.WithLabelValues("in", "quarantined").Inc()
-	in.m.refused.WithLabelValues(why).Inc()
 	log.Warn().Str("reason", reason).Str("refused", why).Str("from", item.From).Str("uploader", o.uploader).
 		Str("answered", answered).Msg("package quarantined")
 	in.hook.inboxChanged(item)
@@ -278,7 +274,7 @@ func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger, ln 
 		case inboxDuplicate:
 			tx.Emit(event(r.ID, evDuplicate, "", now))
 		case localapi.InboxQuarantined:
-			tx.Emit(event(r.ID, evQuarantined, "", now, atReason, rec.Reason))
+			tx.Emit(event(r.ID, evQuarantined, "", now, atReason, rec.Reason, atRefused, rec.Refused))
 		case inboxStatus:
 			tx.Emit(event(r.ID, evStatus, rec.From, now, atDirection, "in", atCode, rec.StatusCode))
 		}
@@ -304,7 +300,6 @@ func (in *inbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
 	if _, err := retryRecord(in.store, in.retryPolicy, in.clock.Now(), r, cause); err != nil {
 		log.Error().Err(err).Msg("retry inbound")
 	}
-	in.m.retries.WithLabelValues("in").Inc()
 	log.Error().Err(cause).Msg("inbound processing failed: will retry")
 }
 

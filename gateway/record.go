@@ -47,6 +47,7 @@ const (
 	metaBusiness    = "business"    // 1 revoke, 2 update, 3 replace; absent for a new document
 	metaAxisTime    = "axisTime"    // when the axis says it received the package
 	metaAbout       = "about"       // the record a status package concerns
+	metaRefused     = "refused"     // the kind of reason a package was quarantined for
 )
 
 // Inbox dispositions of an inbound record besides the item states.
@@ -161,6 +162,7 @@ type inRecord struct {
 	DocumentID  string
 	StatusCode  string
 	Reason      string // why it was quarantined
+	Refused     string // the kind of that reason, as the metrics count it
 	DuplicateOf string
 }
 
@@ -169,7 +171,7 @@ func readIn(r *queue.Record) inRecord {
 	return inRecord{
 		AxisDocID: m[metaAxisDocID], MessageType: m[metaMessageType], AxisTime: m[metaAxisTime], From: m[metaFrom], Inbox: m[metaInbox],
 		Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], StatusCode: m[metaStatusCode],
-		Reason: m[metaReason], DuplicateOf: m[metaDuplicateOf],
+		Reason: m[metaReason], Refused: m[metaRefused], DuplicateOf: m[metaDuplicateOf],
 	}
 }
 
@@ -179,7 +181,7 @@ func (i inRecord) meta() map[string]string {
 	for k, v := range map[string]string{
 		metaAxisDocID: i.AxisDocID, metaMessageType: i.MessageType, metaAxisTime: i.AxisTime, metaFrom: i.From, metaInbox: i.Inbox,
 		metaKind: string(i.Kind), metaDocumentID: i.DocumentID, metaStatusCode: i.StatusCode,
-		metaReason: i.Reason, metaDuplicateOf: i.DuplicateOf,
+		metaReason: i.Reason, metaRefused: i.Refused, metaDuplicateOf: i.DuplicateOf,
 	} {
 		if v != "" {
 			m[k] = v

@@ -147,12 +147,15 @@ func (o *outbound) reconcile(ctx context.Context, r *queue.Record, rec outRecord
 // leases the next due one at or above that priority in the same commit.
 func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log zerolog.Logger, chain int) (next *queue.Record) {
 	now := o.clock.Now()
-	var done *queue.Record
 	err := o.store.Update(context.Background(), func(tx queue.Tx) (err error) {
-		if done, err = tx.Finish(now, r.ID, r.Lease, markSent(axisDocID, now)); err != nil {
+		if _, err = tx.Finish(now, r.ID, r.Lease, markSent(axisDocID, now)); err != nil {
 			return err
 		}
-		tx.Emit(event(r.ID, evSent, "", now, atAxisDocID, axisDocID))
+		late := ""
+		if dl := rec.Deadline; !dl.IsZero() && now.After(dl) {
+			late = stamp(dl)
+		}
+		tx.Emit(event(r.ID, evSent, "", now, atAxisDocID, axisDocID, atCode, rec.StatusCode, atLate, late))
 		if rec.Kind == kindStatus && rec.About != "" {
 			// The record the status is about hears it left.
 			if _, err := tx.Get(rec.About); err == nil {
@@ -169,19 +172,11 @@ func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log ze
 		log.Error().Err(err).Msg("sent, but the record could not be closed; it will be reconciled")
 		return nil
 	}
-	o.m.messages.WithLabelValues("out", "sent").Inc()
-	if rec.Kind == kindStatus {
-		o.m.statuses.WithLabelValues("out", rec.StatusCode).Inc()
-	}
 	ev := log.Info()
 	if dl := rec.Deadline; !dl.IsZero() && now.After(dl) {
-		o.m.deadlineMiss.Inc()
 		ev = log.Warn().Time("deadline", dl)
 	}
 	ev.Str("axis_doc_id", axisDocID).Dur("waited", now.Sub(r.Created)).Msg("sent to the axis")
-	if rec.Kind == kindDocument {
-		o.hook.documentChanged(documentView(done))
-	}
 	return next
 }
 
@@ -200,9 +195,7 @@ func (o *outbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
 		log.Error().Err(err).Msg("retry")
 		return
 	}
-	o.m.retries.WithLabelValues("out").Inc()
 	if rec.State == queue.Dead {
-		o.m.messages.WithLabelValues("out", "dead").Inc()
 		log.Error().Err(cause).Msg("gave up after the retry limit: dead letter (resend it with POST /v1/documents/{id}/resend)")
 		return
 	}
@@ -214,7 +207,6 @@ func (o *outbound) dead(r *queue.Record, reason string, log zerolog.Logger) {
 		log.Error().Err(err).Msg("dead")
 		return
 	}
-	o.m.messages.WithLabelValues("out", "dead").Inc()
 	log.Error().Str("reason", reason).Msg("the axis refused the package: dead letter")
 }
 

@@ -23,12 +23,17 @@ import (
 func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin, log zerolog.Logger, ln *leaseNext) {
 	code, from, docID := st.StatusCode, st.From.OrganID, st.ResponseFor.DocumentID
 	log = log.With().Str("status", string(code)).Str("from", from).Str("document_id", docID).Logger()
-	in.countStatus(st)
 	forged := func(why string) {
 		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, refusedForgedStatus, o, log, ln)
 	}
 	if code == envelope.StatusRecall {
 		itemRec, why := in.recallRequested(from, docID, st.ResponseFor.OrganID, st.Description, log)
+		if why != "" && in.clock.Now().Sub(r.Created) < recallWait {
+			// A recall sent right after its document can overtake it:
+			// it waits for the document before it is refused.
+			in.retry(r, fmt.Errorf("recall of %s, which %s has not delivered here yet: waiting for the document", docID, from), log)
+			return
+		}
 		if why != "" {
 			forged(why)
 			return
@@ -114,11 +119,6 @@ func applyStatus(tx queue.Tx, outID string, st *envelope.Status, carrier string,
 	return rec, applied, nil
 }
 
-func (in *inbound) countStatus(st *envelope.Status) {
-	in.m.statuses.WithLabelValues("in", string(st.StatusCode)).Inc()
-	in.m.messages.WithLabelValues("in", "status").Inc()
-}
-
 // statusDone is what the record of a status package keeps once applied.
 func statusDone(st *envelope.Status) inRecord {
 	return inRecord{Inbox: inboxStatus, Kind: kindStatus, StatusCode: string(st.StatusCode), From: st.From.OrganID, DocumentID: st.ResponseFor.DocumentID}
@@ -163,7 +163,6 @@ func (in *inbound) statusApplied(st *envelope.Status, out *queue.Record, applied
 		ev = log.Warn().Str("description", st.Description)
 	}
 	ev.Str("outbound_id", out.ID).Msg("recipient status: " + code.Name())
-	in.hook.documentChanged(documentView(out))
 }
 
 // advances reports whether a recipient's state may move from cur to next:
@@ -203,6 +202,10 @@ func progress(code string) bool {
 	}
 	return false
 }
+
+// recallWait is how long a recall waits for the document it names, which
+// it may overtake on the axis, before it is refused.
+const recallWait = 15 * time.Minute
 
 // recallRequested marks the inbox document a recall (13) names and
 // returns its record; it says why not when the sender never sent that

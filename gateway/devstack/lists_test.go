@@ -109,3 +109,47 @@ func TestListsByCursor(t *testing.T) {
 		}
 	}
 }
+
+// The inbox pages by cursor in the order a clerk works through it, and
+// refuses what it cannot read by name.
+func TestInboxByCursor(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	for i := range 7 {
+		m := memo(fmt.Sprintf("V/v hộp thư %d", i), i%2)
+		m["codeNumber"] = fmt.Sprint(2000 + i)
+		if _, err := s.Client.Submit(ctx, m, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all := waitInbox(t, clock, s.PeerClient, localapi.InboxNew, 7, "seven items at the peer")
+	var paged []localapi.InboxItem
+	q := url.Values{"limit": {"3"}}
+	for range 5 {
+		p, err := s.PeerClient.InboxPage(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, p.Items...)
+		if p.Next == "" {
+			break
+		}
+		q.Set("after", p.Next)
+	}
+	if len(paged) != len(all) {
+		t.Fatalf("paged %d items, want %d", len(paged), len(all))
+	}
+	for i := range paged {
+		if paged[i].ID != all[i].ID {
+			t.Fatalf("item %d paged %s, listed %s", i, paged[i].ID, all[i].ID)
+		}
+		if i > 0 && paged[i].Priority > paged[i-1].Priority {
+			t.Errorf("%s (priority %d) after %s (priority %d)", paged[i].ID, paged[i].Priority, paged[i-1].ID, paged[i-1].Priority)
+		}
+	}
+	for _, bad := range []url.Values{{"limit": {"abc"}}, {"colour": {"red"}}, {"from": {"G22"}}, {"after": {"???"}}} {
+		if _, err := s.PeerClient.InboxPage(ctx, bad); status(err) != 422 {
+			t.Errorf("GET /v1/inbox?%s: %v, want 422", bad.Encode(), err)
+		}
+	}
+}

@@ -50,7 +50,13 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 	}{
 		{"GET", "/v1/documents/" + acc.ID, s.Token, "", s.Client.Base},
 		{"GET", "/v1/documents", s.Token, "", s.Client.Base},
+		{"GET", "/v1/documents?limit=1&state=sent&kind=document&to=" + devstack.PeerCode + "&since=2026-01-01", s.Token, "", s.Client.Base},
+		{"GET", "/v1/documents?colour=red", s.Token, "", s.Client.Base},
+		{"GET", "/v1/documents/" + acc.ID + "/events", s.Token, "", s.Client.Base},
 		{"GET", "/v1/documents/out-9999999999", s.Token, "", s.Client.Base},
+		{"GET", "/v1/documents/out-9999999999/events", s.Token, "", s.Client.Base},
+		{"GET", "/v1/inbox/" + item.ID + "/events", s.PeerClient.Token, "", s.PeerClient.Base},
+		{"GET", "/v1/inbox?limit=abc", s.PeerClient.Token, "", s.PeerClient.Base},
 		{"GET", "/v1/inbox", s.PeerClient.Token, "", s.PeerClient.Base},
 		{"GET", "/v1/inbox/" + item.ID, s.PeerClient.Token, "", s.PeerClient.Base},
 		{"POST", "/v1/inbox/" + item.ID + "/status", s.PeerClient.Token, `{"code":"02"}`, s.PeerClient.Base},

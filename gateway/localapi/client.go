@@ -147,12 +147,34 @@ func (c *Client) Recall(ctx context.Context, id, reason string) (*Document, erro
 // Inbox lists inbox items in a state ("" for all); with wait > 0 an empty
 // answer is held until an item arrives or wait passes.
 func (c *Client) Inbox(ctx context.Context, state string, wait time.Duration) ([]InboxItem, error) {
-	q := url.Values{"state": {state}}
+	q := url.Values{"limit": {"1000"}}
+	if state != "" {
+		q.Set("state", state)
+	}
 	if wait > 0 {
 		q.Set("wait", wait.String())
 	}
 	var items []InboxItem
-	return items, c.do(ctx, http.MethodGet, "/v1/inbox?"+q.Encode(), "", nil, &items)
+	for {
+		p, err := c.InboxPage(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, p.Items...)
+		if p.Next == "" {
+			return items, nil
+		}
+		q.Del("wait")
+		q.Set("after", p.Next)
+	}
+}
+
+// InboxPage lists one page of inbox items, the most urgent then the
+// oldest first, filtered by query (state, agency, from, since, until,
+// limit, wait, and after: a previous page's Next).
+func (c *Client) InboxPage(ctx context.Context, query url.Values) (*Page[InboxItem], error) {
+	var p Page[InboxItem]
+	return &p, c.do(ctx, http.MethodGet, "/v1/inbox?"+query.Encode(), "", nil, &p)
 }
 
 // InboxItem returns one inbox item.
