@@ -254,7 +254,7 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, ab *abo
 	if err != nil {
 		return nil, false, err
 	}
-	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Meta: r.meta()}
+	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Group: cmp.Or(r.From, o.me.OrganID), Meta: r.meta()}
 	start := time.Now()
 	if large(p) {
 		// Signed into a file the store takes over: a 100 MiB scan is

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -107,17 +106,13 @@ func (g *Gateway) listAgencies(w http.ResponseWriter, r *http.Request) {
 	cr := g.creds.Load()
 	queued := map[string]int{}
 	oldest := map[string]time.Time{}
-	recs, _, err := queue.List(context.Background(), g.store, queue.Filter{Dir: queue.Outbound, States: []queue.State{queue.Ready}, Limit: 100000})
+	groups, err := g.store.Groups(queue.Outbound, queue.Ready)
 	if err != nil {
 		g.fail(w, err)
 		return
 	}
-	for _, rec := range recs {
-		a := g.agencyOfDocument(rec)
-		queued[a]++
-		if t := oldest[a]; t.IsZero() || rec.Created.Before(t) {
-			oldest[a] = rec.Created
-		}
+	for _, gs := range groups {
+		queued[gs.Group], oldest[gs.Group] = gs.Count, gs.Oldest
 	}
 	out := []localapi.ServedAgency{}
 	for _, code := range cr.agencies.codes() {

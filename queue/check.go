@@ -23,6 +23,7 @@ import (
 // GroupStats counts the records of one direction, state and priority.
 type GroupStats struct {
 	Dir      Direction `json:"dir"`
+	Group    string    `json:"group,omitempty"` // of Groups: the records' group
 	State    State     `json:"state"`
 	Priority int       `json:"priority"`
 	Count    int       `json:"count"`
@@ -87,6 +88,7 @@ func (s *Bolt) Check() (Report, error) {
 	refs := map[string]int64{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		want := map[string]map[string]bool{"states": {}, "ready": {}, "leases": {}}
+		var all []*Record
 		err := tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
 			rep.Records++
 			r, err := getRecord(tx, string(k))
@@ -99,6 +101,7 @@ func (s *Bolt) Check() (Report, error) {
 				return nil
 			}
 			counts[group{r.Dir, r.State, r.Priority}]++
+			all = append(all, r)
 			want["states"][string(stateKey(r))] = true
 			switch r.State {
 			case Ready:
@@ -146,6 +149,7 @@ func (s *Bolt) Check() (Report, error) {
 				bad("%s index: %d entries for %d records", b.name, n, len(want[b.name]))
 			}
 		}
+		checkGroups(tx, all, bad)
 		_ = tx.Bucket(bucketKeys).ForEach(func(k, id []byte) error {
 			if tx.Bucket(bucketRecords).Get(id) == nil {
 				bad("key %q points at missing record %s", k[1:], id)

@@ -37,6 +37,9 @@ type Store interface {
 	Subscribe(fn func([]Event))
 	// Stats counts records by direction, state and priority.
 	Stats() []GroupStats
+	// Groups counts the records of a direction in a state by their
+	// group, with the oldest of each, from counts kept with the records.
+	Groups(dir Direction, st State) ([]GroupStats, error)
 	// Check verifies the store's invariants and reports what it found.
 	Check() (Report, error)
 	// Flushes counts the writes made durable since the store opened.

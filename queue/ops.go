@@ -18,6 +18,7 @@ type Item struct {
 	Dir      Direction
 	Key      string // idempotency key; a second Put with it returns the first record
 	Priority int    // 0-4
+	Group    string // see Record.Group
 	// NotBefore holds the record until then (Hỏa tốc hẹn giờ).
 	NotBefore time.Time
 	Meta      map[string]string

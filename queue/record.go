@@ -71,8 +71,11 @@ type Record struct {
 	Dir Direction `json:"dir"`
 	Key string    `json:"key"` // the caller's idempotency key
 	// Aliases are further keys the record claimed after it was stored.
-	Aliases   []string  `json:"aliases,omitempty"`
-	Priority  int       `json:"priority"` // 0-4, higher first
+	Aliases  []string `json:"aliases,omitempty"`
+	Priority int      `json:"priority"` // 0-4, higher first
+	// Group is what the engine counts the record under, e.g. the agency
+	// a document is sent as; the store keeps each group's counts.
+	Group     string    `json:"group,omitempty"`
 	NotBefore time.Time `json:"notBefore,omitzero"`
 	State     State     `json:"state"`
 	Attempts  int       `json:"attempts"`

@@ -68,7 +68,7 @@ var (
 	bucketStates   = []byte("states")   // dir, state, priority, created, id → nil
 	bucketBlobRefs = []byte("blobrefs") // sha256 hex → reference count
 	bucketEvents   = []byte("events")   // id, 0, seq → Event JSON
-	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs, bucketEvents}
+	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs, bucketEvents, bucketGroups, bucketGroupCounts}
 )
 
 // Bolt is the store on one bbolt file. Its methods are safe for concurrent use.
@@ -439,7 +439,7 @@ func index(tx *bolt.Tx, r *Record, d delta, on bool) error {
 		n = -1
 	}
 	d[group{r.Dir, r.State, r.Priority}] += n
-	return nil
+	return indexGroup(tx, r, on)
 }
 
 func putRecord(tx *bolt.Tx, r *Record) error {

@@ -212,7 +212,7 @@ func (t *boltTx) Put(it Item) (*Record, bool, error) {
 		return nil, false, err
 	}
 	r := &Record{
-		ID: fmt.Sprintf("%s-%010d", it.Dir, seq), Dir: it.Dir, Key: it.Key, Priority: it.Priority,
+		ID: fmt.Sprintf("%s-%010d", it.Dir, seq), Dir: it.Dir, Key: it.Key, Priority: it.Priority, Group: it.Group,
 		NotBefore: it.NotBefore, NextAttempt: now, Created: now, Meta: it.Meta,
 		Size: p.size, SHA256: p.sum, Blob: p.blob,
 	}
@@ -375,7 +375,7 @@ func (t *boltTx) Change(id string, fn func(*Record) error) (*Record, error) {
 		return nil, err
 	}
 	if r.ID != before.ID || r.State != before.State || r.Lease != before.Lease || r.Priority != before.Priority ||
-		!r.NextAttempt.Equal(before.NextAttempt) || r.Key != before.Key {
+		!r.NextAttempt.Equal(before.NextAttempt) || r.Key != before.Key || r.Group != before.Group {
 		return nil, fmt.Errorf("%w: Change may not move record %s", ErrInvalid, id)
 	}
 	if err := t.writable(); err != nil {

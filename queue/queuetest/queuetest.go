@@ -72,6 +72,7 @@ func Run(t *testing.T, open Open) {
 		{"ViewIsReadOnly", viewIsReadOnly},
 		{"Payloads", payloads},
 		{"Purge", purge},
+		{"GroupCounts", groupCounts},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -581,5 +582,43 @@ func purge(t *testing.T, s queue.Store, c *Clock) {
 	again := put(t, s, out("old", 0))
 	if again.ID == old.ID {
 		t.Errorf("a purged key came back as the purged record")
+	}
+}
+
+func groupCounts(t *testing.T, s queue.Store, c *Clock) {
+	first := put(t, s, queue.Item{Dir: queue.Outbound, Key: "a1", Group: "A"})
+	c.Add(time.Minute)
+	put(t, s, queue.Item{Dir: queue.Outbound, Key: "a2", Group: "A"})
+	put(t, s, queue.Item{Dir: queue.Outbound, Key: "b1", Group: "B", Priority: 3})
+	put(t, s, queue.Item{Dir: queue.Outbound, Key: "none"})
+	r := lease(t, s, c.Now(), queue.Outbound, 3) // B's
+	count := func(st queue.State) map[string]queue.GroupStats {
+		gs, err := s.Groups(queue.Outbound, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]queue.GroupStats{}
+		for _, g := range gs {
+			m[g.Group] = g
+		}
+		return m
+	}
+	ready := count(queue.Ready)
+	if len(ready) != 1 || ready["A"].Count != 2 || !ready["A"].Oldest.Equal(first.Created) {
+		t.Errorf("ready by group = %+v, want A: 2, oldest %v", ready, first.Created)
+	}
+	if leased := count(queue.Leased); len(leased) != 1 || leased["B"].Count != 1 {
+		t.Errorf("leased by group = %+v, want B: 1", leased)
+	}
+	if _, err := update(t, s, func(tx queue.Tx) (*queue.Record, error) { return tx.Finish(c.Now(), r.ID, r.Lease, nil) }); err != nil {
+		t.Fatal(err)
+	}
+	if done := count(queue.Done); done["B"].Count != 1 || len(count(queue.Leased)) != 0 {
+		t.Errorf("after finishing: done %+v, leased %+v", done, count(queue.Leased))
+	}
+	if _, err := update(t, s, func(tx queue.Tx) (*queue.Record, error) {
+		return tx.Change(first.ID, func(r *queue.Record) error { r.Group = "B"; return nil })
+	}); !errors.Is(err, queue.ErrInvalid) {
+		t.Errorf("Change of the group = %v, want ErrInvalid", err)
 	}
 }
