@@ -195,7 +195,7 @@ func documentView(r *queue.Record) *localapi.Document {
 // readSent reads a package this gateway sent, for what its header said;
 // its attachments go to a scratch folder, removed at once.
 func (o *outbound) readSent(r *queue.Record) (*envelope.Package, error) {
-	src, err := o.store.OpenPayload(r)
+	src, err := o.store.OpenPayload(context.Background(), r)
 	if err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ func (g *Gateway) SyncDirectory(ctx context.Context) error {
 func (g *Gateway) housekeeping(ctx context.Context) {
 	for sleep(ctx, g.clock, time.Hour, nil) {
 		cutoff := g.clock.Now().Add(-time.Duration(g.cfg.Outbound.Retention))
-		n, err := g.store.Purge(queue.Done, cutoff)
+		n, err := g.store.Purge(ctx, queue.Done, cutoff)
 		if err != nil {
 			g.log.Error().Err(err).Msg("purge finished records")
 			continue

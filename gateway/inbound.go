@@ -241,7 +241,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		if status {
 			fa = in.applyFetched(&item)
 		}
-		release, err := in.store.Stage(&item)
+		release, err := in.store.Stage(context.Background(), &item)
 		if err != nil {
 			return false, fmt.Errorf("store %s: %w", it.DocID, err)
 		}

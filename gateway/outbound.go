@@ -279,7 +279,7 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, ab *abo
 	}
 	signed := time.Since(start)
 	o.m.signDuration.Observe(signed.Seconds())
-	release, err := o.store.Stage(&it)
+	release, err := o.store.Stage(context.Background(), &it)
 	if err != nil {
 		return nil, false, o.storeError(err)
 	}

@@ -26,7 +26,7 @@ import (
 func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 	rec := readIn(r)
 	log := in.log.With().Str("id", r.ID).Str("axis_doc_id", rec.AxisDocID).Logger()
-	src, err := in.store.OpenPayload(r)
+	src, err := in.store.OpenPayload(context.Background(), r)
 	if err != nil {
 		if _, err := killRecord(in.store, in.clock.Now(), r, err.Error()); err != nil {
 			log.Error().Err(err).Msg("dead")

@@ -106,7 +106,7 @@ func (g *Gateway) listAgencies(w http.ResponseWriter, r *http.Request) {
 	cr := g.creds.Load()
 	queued := map[string]int{}
 	oldest := map[string]time.Time{}
-	groups, err := g.store.Groups(queue.Outbound, queue.Ready)
+	groups, err := g.store.Groups(r.Context(), queue.Outbound, queue.Ready)
 	if err != nil {
 		g.fail(w, err)
 		return

@@ -241,7 +241,7 @@ func killRecord(s queue.Store, now time.Time, r *queue.Record, reason string) (r
 // idle is how long a worker waits for work with none due.
 func idle(s queue.Store, dir queue.Direction, now time.Time) time.Duration {
 	const most = time.Minute
-	at, ok := s.NextDue(dir)
+	at, ok := s.NextDue(context.Background(), dir)
 	if !ok {
 		return most
 	}
@@ -251,7 +251,7 @@ func idle(s queue.Store, dir queue.Direction, now time.Time) time.Duration {
 // upload is a record's package for sendEdoc, streamed from the store on
 // each attempt.
 func (o *outbound) upload(r *queue.Record) (axis.Upload, error) {
-	u := axis.Upload{Name: r.ID + ".edxml", Size: r.Size, Open: func() (io.ReadCloser, error) { return o.store.OpenPayload(r) }}
+	u := axis.Upload{Name: r.ID + ".edxml", Size: r.Size, Open: func() (io.ReadCloser, error) { return o.store.OpenPayload(context.Background(), r) }}
 	sum, err := hex.DecodeString(r.SHA256)
 	if err != nil || len(sum) != len(u.SHA256) {
 		return axis.Upload{}, fmt.Errorf("record %s has no SHA-256", r.ID)

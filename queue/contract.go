@@ -19,27 +19,27 @@ type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	// Stage makes an item's payload ready for a Put, outside any
 	// transaction; release is called after the Update that puts it.
-	Stage(it *Item) (release func(), err error)
+	Stage(ctx context.Context, it *Item) (release func(), err error)
 	// OpenPayload reads a record's payload, checked against its hash;
 	// what it returns is also an io.ReaderAt with a Size.
-	OpenPayload(r *Record) (io.ReadCloser, error)
+	OpenPayload(ctx context.Context, r *Record) (io.ReadCloser, error)
 	// TempDir is where a payload is written before Stage takes it.
 	TempDir() string
 	// AnyDue reports, without a write, whether a Lease could hand out
 	// a record or expire a lease.
-	AnyDue(now time.Time, dir Direction, minPriority int) bool
+	AnyDue(ctx context.Context, now time.Time, dir Direction, minPriority int) bool
 	// NextDue is when the earliest ready record of a direction is due.
-	NextDue(dir Direction) (time.Time, bool)
+	NextDue(ctx context.Context, dir Direction) (time.Time, bool)
 	// Purge deletes records of a final state (Done or Dead) last changed
 	// before cutoff, with their payloads, keys and events.
-	Purge(state State, cutoff time.Time) (int, error)
+	Purge(ctx context.Context, state State, cutoff time.Time) (int, error)
 	// Subscribe hears the events of every commit once it is durable.
 	Subscribe(fn func([]Event))
 	// Stats counts records by direction, state and priority.
 	Stats() []GroupStats
 	// Groups counts the records of a direction in a state by their
 	// group, with the oldest of each, from counts kept with the records.
-	Groups(dir Direction, st State) ([]GroupStats, error)
+	Groups(ctx context.Context, dir Direction, st State) ([]GroupStats, error)
 	// Check verifies the store's invariants and reports what it found.
 	Check() (Report, error)
 	// Flushes counts the writes made durable since the store opened.
@@ -89,7 +89,7 @@ func List(ctx context.Context, s Store, f Filter) (recs []*Record, next string, 
 // Lease hands out the most urgent due record, with no write when none
 // is due: an idle worker costs no flush. ErrEmpty means nothing is due.
 func Lease(ctx context.Context, s Store, now time.Time, dir Direction, minPriority int) (rec *Record, err error) {
-	if !s.AnyDue(now, dir, minPriority) {
+	if !s.AnyDue(ctx, now, dir, minPriority) {
 		return nil, ErrEmpty
 	}
 	err = s.Update(ctx, func(tx Tx) error {

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 
 	bolt "go.etcd.io/bbolt"
@@ -62,7 +63,10 @@ func indexGroup(tx *bolt.Tx, r *Record, on bool) error {
 
 // Groups counts the grouped records of a direction in a state, by group,
 // with the creation time of the oldest of each.
-func (s *Bolt) Groups(dir Direction, st State) ([]GroupStats, error) {
+func (s *Bolt) Groups(ctx context.Context, dir Direction, st State) ([]GroupStats, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out []GroupStats
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketGroups).Cursor()

@@ -64,7 +64,10 @@ func inlinePayload(data []byte, threshold int64) *staged {
 // never waits on a large file: a payload from the blob threshold up is
 // made durable as its blob file, a File is taken over. The Update that
 // puts the item must come before release is called.
-func (s *Bolt) Stage(it *Item) (release func(), err error) {
+func (s *Bolt) Stage(ctx context.Context, it *Item) (release func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := it.check(); err != nil {
 		return nil, err
 	}
@@ -113,7 +116,7 @@ func (s *Bolt) Stage(it *Item) (release func(), err error) {
 // store already holds for the direction stores nothing and returns the
 // existing record with existed set.
 func (s *Bolt) Put(it Item) (rec *Record, existed bool, err error) {
-	release, err := s.Stage(&it)
+	release, err := s.Stage(context.Background(), &it)
 	if err != nil {
 		return nil, false, err
 	}
@@ -147,7 +150,7 @@ func (s *Bolt) Lease(now time.Time, dir Direction, minPriority int) (*Record, er
 
 // AnyDue reports, in a read transaction, whether Lease could hand out or
 // expire anything, so an idle worker asks without a write.
-func (s *Bolt) AnyDue(now time.Time, dir Direction, minPriority int) bool {
+func (s *Bolt) AnyDue(ctx context.Context, now time.Time, dir Direction, minPriority int) bool {
 	due := false
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketLeases).Cursor().First(); k != nil && !keyTime(k[:8]).After(now) {
@@ -271,7 +274,10 @@ func (s *Bolt) PayloadPath(r *Record) (string, error) {
 // blob file when it has one: a large payload is never held whole. What it
 // returns can also be read by offset (io.ReaderAt): an *os.File, or a
 // reader over the payload kept inside the store, with its Size.
-func (s *Bolt) OpenPayload(r *Record) (io.ReadCloser, error) {
+func (s *Bolt) OpenPayload(ctx context.Context, r *Record) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	path, err := s.PayloadPath(r)
 	if err != nil {
 		return nil, err
@@ -364,7 +370,7 @@ func eachInState(tx *bolt.Tx, dir Direction, state State, fn func(id string) (bo
 // NextDue is when the earliest ready record of the direction becomes due,
 // so an idle worker knows how long it may wait; ok is false when none is
 // ready.
-func (s *Bolt) NextDue(dir Direction) (at time.Time, ok bool) {
+func (s *Bolt) NextDue(ctx context.Context, dir Direction) (at time.Time, ok bool) {
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketReady).Cursor()
 		for p := MaxPriority; p >= 0; p-- {
@@ -383,7 +389,10 @@ func (s *Bolt) NextDue(dir Direction) (at time.Time, ok bool) {
 // Purge deletes records of a final state (Done or Dead) last changed
 // before cutoff, with their payloads, keys and events, and returns how
 // many went. Dead records wait for an operator; purge them apart.
-func (s *Bolt) Purge(state State, cutoff time.Time) (int, error) {
+func (s *Bolt) Purge(ctx context.Context, state State, cutoff time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	if state != Done && state != Dead {
 		return 0, fmt.Errorf("%w: only done or dead records are purged, not %s", ErrInvalid, state)
 	}

@@ -3,6 +3,7 @@ package queue
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -133,13 +134,13 @@ func TestBlobPayloadsAndPurge(t *testing.T) {
 		c.Add(time.Hour)
 	}
 	// Only the first is old enough: the shared file must stay.
-	if n, err := s.Purge(Done, c.Now().Add(-90*time.Minute)); err != nil || n != 1 {
+	if n, err := s.Purge(context.Background(), Done, c.Now().Add(-90*time.Minute)); err != nil || n != 1 {
 		t.Fatalf("Purge = %d, %v; want 1", n, err)
 	}
 	if _, err := s.Payload(r2); err != nil {
 		t.Fatalf("shared blob removed with the first record: %v", err)
 	}
-	if n, err := s.Purge(Done, c.Now()); err != nil || n != 1 {
+	if n, err := s.Purge(context.Background(), Done, c.Now()); err != nil || n != 1 {
 		t.Fatalf("Purge = %d, %v; want 1", n, err)
 	}
 	if entries, _ := os.ReadDir(s.blobs); len(entries) != 0 {

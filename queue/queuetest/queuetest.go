@@ -197,7 +197,7 @@ func notBefore(t *testing.T, s queue.Store, c *Clock) {
 	if _, err := queue.Lease(ctx, s, at.Add(-time.Second), queue.Outbound, 0); !errors.Is(err, queue.ErrEmpty) {
 		t.Fatalf("leased before NotBefore: %v", err)
 	}
-	if due, ok := s.NextDue(queue.Outbound); !ok || !due.Equal(at) {
+	if due, ok := s.NextDue(ctx, queue.Outbound); !ok || !due.Equal(at) {
 		t.Errorf("NextDue = %v, %v; want %v", due, ok, at)
 	}
 	if got := lease(t, s, at, queue.Outbound, 0); got.ID != r.ID {
@@ -522,7 +522,7 @@ func payloads(t *testing.T, s queue.Store, c *Clock) {
 	for _, size := range []int{0, 100, 1 << 20} {
 		data := bytes.Repeat([]byte("văn bản "), size/9+1)[:size]
 		it := queue.Item{Dir: queue.Outbound, Key: fmt.Sprint("size", size), Payload: data}
-		rel, err := s.Stage(&it)
+		rel, err := s.Stage(ctx, &it)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -531,7 +531,7 @@ func payloads(t *testing.T, s queue.Store, c *Clock) {
 		if r.Size != int64(size) {
 			t.Errorf("size %d stored as %d", size, r.Size)
 		}
-		p, err := s.OpenPayload(r)
+		p, err := s.OpenPayload(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -567,7 +567,7 @@ func purge(t *testing.T, s queue.Store, c *Clock) {
 	}
 	c.Add(2 * time.Hour)
 	waiting := put(t, s, out("waiting", 0))
-	if n, err := s.Purge(queue.Done, c.Now().Add(-time.Hour)); err != nil || n != 1 {
+	if n, err := s.Purge(ctx, queue.Done, c.Now().Add(-time.Hour)); err != nil || n != 1 {
 		t.Fatalf("Purge = %d, %v; want the one done record", n, err)
 	}
 	if _, err := queue.Get(ctx, s, old.ID); !errors.Is(err, queue.ErrNotFound) {
@@ -593,7 +593,7 @@ func groupCounts(t *testing.T, s queue.Store, c *Clock) {
 	put(t, s, queue.Item{Dir: queue.Outbound, Key: "none"})
 	r := lease(t, s, c.Now(), queue.Outbound, 3) // B's
 	count := func(st queue.State) map[string]queue.GroupStats {
-		gs, err := s.Groups(queue.Outbound, st)
+		gs, err := s.Groups(ctx, queue.Outbound, st)
 		if err != nil {
 			t.Fatal(err)
 		}
