@@ -175,7 +175,7 @@ func documentView(r *queue.Record) *localapi.Document {
 		if d.State == localapi.StateSent {
 			rc.StatusCode = "sent"
 		}
-		for _, got := range r.Recipients {
+		for _, got := range recipientsOf(r) {
 			if got.OrganID == to {
 				t := got.UpdatedAt.UTC()
 				rc.StatusCode, rc.Description, rc.UpdatedAt = got.Status, got.Description, &t

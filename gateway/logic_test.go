@@ -232,9 +232,9 @@ func merge(dst, src map[string]string) map[string]string {
 // received after it, does not replace it; one written after does.
 func TestSupersedes(t *testing.T) {
 	t0 := time.Date(2026, 3, 16, 9, 0, 0, 0, time.UTC)
-	answered := queue.Recipient{Status: "15", UpdatedAt: t0}
+	answered := recipient{Status: "15", UpdatedAt: t0}
 	tests := []struct {
-		cur  queue.Recipient
+		cur  recipient
 		next string
 		at   time.Time
 		want bool
@@ -242,11 +242,11 @@ func TestSupersedes(t *testing.T) {
 		{answered, "01", t0, false},
 		{answered, "01", t0.Add(-time.Second), false},
 		{answered, "05", t0.Add(time.Second), true},
-		{queue.Recipient{Status: "02", UpdatedAt: t0}, "03", t0.Add(time.Minute), true},
-		{queue.Recipient{Status: "02", UpdatedAt: t0}, "01", t0.Add(-time.Minute), false},
-		{queue.Recipient{Status: "03", UpdatedAt: t0}, "15", t0.Add(-time.Minute), true}, // answers always count
-		{queue.Recipient{}, "01", time.Time{}, true},
-		{queue.Recipient{Status: "03", UpdatedAt: t0}, "01", t0.Add(time.Minute), false},
+		{recipient{Status: "02", UpdatedAt: t0}, "03", t0.Add(time.Minute), true},
+		{recipient{Status: "02", UpdatedAt: t0}, "01", t0.Add(-time.Minute), false},
+		{recipient{Status: "03", UpdatedAt: t0}, "15", t0.Add(-time.Minute), true}, // answers always count
+		{recipient{}, "01", time.Time{}, true},
+		{recipient{Status: "03", UpdatedAt: t0}, "01", t0.Add(time.Minute), false},
 	}
 	for _, tt := range tests {
 		if got := supersedes(tt.cur, tt.next, tt.at); got != tt.want {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -149,6 +150,42 @@ var (
 
 func markSent(axisDocID string, at time.Time) map[string]string {
 	return map[string]string{metaAxisDocID: axisDocID, metaSentAt: at.Format(time.RFC3339Nano), metaAmbiguous: ""}
+}
+
+// recipient is the business state one recipient reported for a document
+// we sent, kept in the record's engine data.
+type recipient struct {
+	OrganID     string    `json:"organId"`
+	Status      string    `json:"status"` // edXML status code, e.g. "03"
+	Description string    `json:"description,omitempty"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	// Times is when each code first arrived, late ones included.
+	Times map[string]time.Time `json:"times,omitempty"`
+}
+
+// outData is the engine data of an outbound record.
+type outData struct {
+	Recipients []recipient `json:"recipients,omitempty"`
+}
+
+// recipientsOf reads a record's recipients; a record without any reads
+// as none.
+func recipientsOf(r *queue.Record) []recipient {
+	var d outData
+	if len(r.Data) > 0 {
+		_ = json.Unmarshal(r.Data, &d) // written only by setRecipients
+	}
+	return d.Recipients
+}
+
+// setRecipients writes a record's recipients into its engine data.
+func setRecipients(r *queue.Record, rs []recipient) error {
+	b, err := json.Marshal(outData{Recipients: rs})
+	if err != nil {
+		return err
+	}
+	r.Data = b
+	return nil
 }
 
 // inRecord is what the engine keeps about a package it received.

@@ -85,12 +85,13 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 func applyStatus(tx queue.Tx, outID string, st *envelope.Status, carrier string, now time.Time) (rec *queue.Record, applied bool, err error) {
 	from, code := st.From.OrganID, string(st.StatusCode)
 	rec, err = tx.Change(outID, func(r *queue.Record) error {
-		i := slices.IndexFunc(r.Recipients, func(c queue.Recipient) bool { return c.OrganID == from })
+		rs := recipientsOf(r)
+		i := slices.IndexFunc(rs, func(c recipient) bool { return c.OrganID == from })
 		if i < 0 {
-			r.Recipients = append(r.Recipients, queue.Recipient{OrganID: from})
-			i = len(r.Recipients) - 1
+			rs = append(rs, recipient{OrganID: from})
+			i = len(rs) - 1
 		}
-		rc := &r.Recipients[i]
+		rc := &rs[i]
 		if _, seen := rc.Times[code]; !seen {
 			if rc.Times == nil {
 				rc.Times = map[string]time.Time{}
@@ -101,7 +102,7 @@ func applyStatus(tx queue.Tx, outID string, st *envelope.Status, carrier string,
 			rc.Status, rc.Description, rc.UpdatedAt = code, st.Description, st.Timestamp
 			applied = true
 		}
-		return nil
+		return setRecipients(r, rs)
 	})
 	if err != nil {
 		return nil, false, err
@@ -150,7 +151,7 @@ func (in *inbound) statusApplied(st *envelope.Status, out *queue.Record, applied
 	code := st.StatusCode
 	if !applied {
 		current := ""
-		for _, rc := range out.Recipients {
+		for _, rc := range recipientsOf(out) {
 			if rc.OrganID == st.From.OrganID {
 				current = rc.Status
 			}
@@ -185,7 +186,7 @@ func advances(cur, next string) bool {
 // advances, a progress status (01, 03–06) replaces a refusal or an answer
 // to a recall or change only when it was written later, so a late 01 does
 // not undo a 15.
-func supersedes(cur queue.Recipient, next string, at time.Time) bool {
+func supersedes(cur recipient, next string, at time.Time) bool {
 	if !advances(cur.Status, next) {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -388,5 +389,23 @@ func TestPutFile(t *testing.T) {
 		if p, err := s.PayloadPath(r); err != nil || (p != "") != r.Blob {
 			t.Errorf("size %d: PayloadPath = %q, %v", size, p, err)
 		}
+	}
+}
+
+// A record written before engine data kept its recipients beside it; they
+// are read as its data, and a record with data keeps it as it is.
+func TestRecordReadsOldRecipients(t *testing.T) {
+	var r Record
+	old := `{"id":"out-0000000001","dir":"out","state":"done","recipients":[{"organId":"000.00.00.G22","status":"03"}]}`
+	if err := json.Unmarshal([]byte(old), &r); err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"recipients":[{"organId":"000.00.00.G22","status":"03"}]}`; string(r.Data) != want || r.ID != "out-0000000001" || r.State != Done {
+		t.Errorf("read %+v, data %s; want data %s", r, r.Data, want)
+	}
+	var again Record
+	b, _ := json.Marshal(&r)
+	if err := json.Unmarshal(b, &again); err != nil || string(again.Data) != string(r.Data) {
+		t.Errorf("written and read again: %s, %v", again.Data, err)
 	}
 }

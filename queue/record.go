@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -84,12 +85,14 @@ type Record struct {
 	// LeaseUntil is when a Leased record returns to the queue.
 	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
 	// Lease identifies the current lease; Done, Retry and Dead must name it.
-	Lease      uint64            `json:"lease,omitempty"`
-	LastError  string            `json:"lastError,omitempty"`
-	Created    time.Time         `json:"created"`
-	Updated    time.Time         `json:"updated"`
-	Meta       map[string]string `json:"meta,omitempty"`
-	Recipients []Recipient       `json:"recipients,omitempty"`
+	Lease     uint64            `json:"lease,omitempty"`
+	LastError string            `json:"lastError,omitempty"`
+	Created   time.Time         `json:"created"`
+	Updated   time.Time         `json:"updated"`
+	Meta      map[string]string `json:"meta,omitempty"`
+	// Data is the engine's own state of the record, kept opaque and
+	// changed only through Tx.Change.
+	Data json.RawMessage `json:"data,omitempty"`
 	// Crashes counts the runs that died while this record was leased,
 	// since its last attempt that ended.
 	Crashes int          `json:"crashes,omitempty"`
@@ -107,15 +110,22 @@ type Transition struct {
 	Reason string    `json:"reason,omitempty"`
 }
 
-// Recipient is the business state one recipient reported for a record, kept
-// with the record so a document's fate is read in one place.
-type Recipient struct {
-	OrganID     string    `json:"organId"`
-	Status      string    `json:"status"` // e.g. edXML status code "03"
-	Description string    `json:"description,omitempty"`
-	UpdatedAt   time.Time `json:"updatedAt"`
-	// Times is when each code first arrived, late ones included.
-	Times map[string]time.Time `json:"times,omitempty"`
+// UnmarshalJSON reads a record, taking the recipients that versions
+// before Data kept beside it as the engine's data, where they now live.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	type plain Record
+	var v struct {
+		plain
+		Recipients json.RawMessage `json:"recipients,omitempty"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Record(v.plain)
+	if r.Data == nil && len(v.Recipients) > 0 && string(v.Recipients) != "null" {
+		r.Data = append(append([]byte(`{"recipients":`), v.Recipients...), '}')
+	}
+	return nil
 }
 
 // due is when a ready record may be leased.

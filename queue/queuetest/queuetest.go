@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,11 +306,11 @@ func changeKeepsState(t *testing.T, s queue.Store, c *Clock) {
 	got, err := update(t, s, func(tx queue.Tx) (*queue.Record, error) {
 		return tx.Change(r.ID, func(r *queue.Record) error {
 			r.Meta = map[string]string{"recalled": "1"}
-			r.Recipients = append(r.Recipients, queue.Recipient{OrganID: "000.00.00.G22", Status: "03"})
+			r.Data = []byte(`{"recipients":[{"organId":"000.00.00.G22","status":"03"}]}`)
 			return nil
 		})
 	})
-	if err != nil || got.Meta["recalled"] != "1" || len(got.Recipients) != 1 {
+	if err != nil || got.Meta["recalled"] != "1" || !strings.Contains(string(got.Data), `"03"`) {
 		t.Fatalf("Change = %+v, %v", got, err)
 	}
 	_, err = update(t, s, func(tx queue.Tx) (*queue.Record, error) {
@@ -319,7 +320,7 @@ func changeKeepsState(t *testing.T, s queue.Store, c *Clock) {
 		t.Errorf("Change of the state = %v, want ErrInvalid", err)
 	}
 	stored, _ := queue.Get(ctx, s, r.ID)
-	if stored.State != queue.Ready || stored.Meta["recalled"] != "1" || stored.Recipients[0].Status != "03" {
+	if stored.State != queue.Ready || stored.Meta["recalled"] != "1" || !strings.Contains(string(stored.Data), `"03"`) {
 		t.Errorf("stored: %+v", stored)
 	}
 	if _, err := update(t, s, func(tx queue.Tx) (*queue.Record, error) {
