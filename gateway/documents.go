@@ -204,7 +204,7 @@ func (o *outbound) readSent(r *queue.Record) (*envelope.Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(o.store.TempDir(), "sent-")
+	dir, err := os.MkdirTemp(o.scratch, "sent-")
 	if err != nil {
 		return nil, err
 	}

@@ -67,6 +67,8 @@ type Gateway struct {
 	apiSrv, metSrv   *http.Server
 	metricsHandler   http.Handler
 
+	scratch string // see Open
+
 	axisSeen atomic.Bool
 	closed   sync.Once
 }
@@ -102,6 +104,13 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	if err := expectStore(c.StateDir); err != nil {
+		return nil, err
+	}
+	// Files read and dropped: uploads being read, a sent package reread.
+	// What a crashed run left there goes.
+	g.scratch = filepath.Join(c.StateDir, "scratch")
+	os.RemoveAll(g.scratch)
+	if err := os.MkdirAll(g.scratch, 0o700); err != nil {
 		return nil, err
 	}
 	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{
@@ -466,7 +475,7 @@ func (g *Gateway) compose(base zerolog.Logger) {
 	g.out = &outbound{
 		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir, dirLookup: g.dir,
 		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, me: me,
-		maxDocument: int64(c.Outbound.MaxDocument), retryPolicy: policyOf(c),
+		maxDocument: int64(c.Outbound.MaxDocument), retryPolicy: policyOf(c), scratch: g.scratch,
 	}
 	g.in = &inbound{
 		log: base.With().Str("component", "inbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,

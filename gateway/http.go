@@ -194,7 +194,7 @@ func (g *Gateway) postDocument(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := int64(g.cfg.Outbound.MaxDocument)
 	r.Body = http.MaxBytesReader(w, newBodyDeadline(w, r.Body), limit+maxMetadata+1<<20)
-	meta, files, err := readSubmission(r, g.store.TempDir(), g.out.precheck)
+	meta, files, err := readSubmission(r, g.out.scratch, g.out.precheck)
 	defer removeFiles(files)
 	if err != nil {
 		g.fail(w, err)

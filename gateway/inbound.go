@@ -225,17 +225,19 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 	var mine *queue.Record
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
-		// Fetched into a file the store takes over: a package of any
+		// Fetched into a payload the store takes over: a package of any
 		// size is never held whole on its way in.
-		path, size, err := in.download(ctx, it.DocID)
+		body, err := in.download(ctx, it.DocID)
 		if err != nil {
 			return false, err
 		}
+		size := body.Size()
 		status := mt == axis.MessageStatus && size <= maxFetcherApplies
 		// The header alone orders the queue: urgent packages are verified first.
 		item := queue.Item{
-			Dir: queue.Inbound, Key: key, Priority: int(peekFile(path)), File: path,
-			Meta: inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
+			Dir: queue.Inbound, Key: key, Body: body,
+			Priority: int(envelope.PeekPriority(bufio.NewReader(io.NewSectionReader(body, 0, size)))),
+			Meta:     inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
 		}
 		var fa *fetchedStatus
 		if status {
@@ -311,16 +313,8 @@ const maxFetcherApplies = 1 << 20
 // takes the usual way, which decides and answers (a recall request, a
 // forged or refused status).
 func (in *inbound) applyFetched(item *queue.Item) *fetchedStatus {
-	f, err := os.Open(item.File)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	at, size, err := payloadAt(f)
-	if err != nil {
-		return nil
-	}
-	files := item.File + ".files" // made only should the package carry attachments
+	at, size := item.Body, item.Body.Size()
+	files := in.inbox.scratch(fmt.Sprintf("fetch-%d", fetchScratch.Add(1))) // made only should the package carry attachments
 	defer os.RemoveAll(files)
 	rec := readIn(&queue.Record{Meta: item.Meta})
 	pkg, cr, err := in.verify(at, size, receivedAt(&queue.Record{Created: in.clock.Now()}, rec), files)
@@ -377,32 +371,22 @@ func (in *inbound) receiver(ctx context.Context) {
 }
 
 // download fetches a listed package into a file of the store's.
-func (in *inbound) download(ctx context.Context, docID string) (string, int64, error) {
-	f, err := os.CreateTemp(in.store.TempDir(), "fetched-*")
+func (in *inbound) download(ctx context.Context, docID string) (queue.PayloadWriter, error) {
+	body, err := in.store.NewPayload(ctx)
 	if err != nil {
-		return "", 0, fmt.Errorf("store %s: %w", docID, err)
+		return nil, fmt.Errorf("store %s: %w", docID, err)
 	}
-	bw := bufio.NewWriterSize(f, 256<<10)
-	n, err := in.axis.GetEdocTo(ctx, docID, bw)
+	bw := bufio.NewWriterSize(body, 256<<10)
+	_, err = in.axis.GetEdocTo(ctx, docID, bw)
 	if err == nil {
 		err = bw.Flush()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		os.Remove(f.Name())
-		return "", 0, fmt.Errorf("get %s: %w", docID, err)
+		body.Abort()
+		return nil, fmt.Errorf("get %s: %w", docID, err)
 	}
-	return f.Name(), n, nil
+	return body, nil
 }
 
-// peekFile reads a stored package's priority from its header.
-func peekFile(path string) envelope.Priority {
-	f, err := os.Open(path)
-	if err != nil {
-		return envelope.PriorityNormal
-	}
-	defer f.Close()
-	return envelope.PeekPriority(bufio.NewReader(f))
-}
+// fetchScratch numbers the folders fetchers read packages' files into.
+var fetchScratch atomic.Int64

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +47,7 @@ type outbound struct {
 	me          envelope.Organization
 	maxDocument int64
 	retryPolicy retryPolicy
+	scratch     string // a folder for files read and dropped
 }
 
 // Submission is one document handed over by the legacy system.
@@ -257,23 +257,22 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, ab *abo
 	it := queue.Item{Dir: queue.Outbound, Key: key, Priority: prio, Group: cmp.Or(r.From, o.me.OrganID), Meta: r.meta()}
 	start := time.Now()
 	if large(p) {
-		// Signed into a file the store takes over: a 100 MiB scan is
-		// never held whole.
-		f, err := os.CreateTemp(o.store.TempDir(), "signed-*")
+		// Signed into a payload the store takes over: a 100 MiB scan
+		// is never held whole.
+		body, err := o.store.NewPayload(context.Background())
 		if err != nil {
 			return nil, false, o.storeError(err)
 		}
-		it.File = f.Name()
-		bw := bufio.NewWriterSize(f, 256<<10)
+		bw := bufio.NewWriterSize(body, 256<<10)
 		err = signer.Sign(bw, p, envelope.BuildOptions{})
 		if err == nil {
 			err = bw.Flush()
 		}
-		err = errors.Join(err, f.Close())
 		if err != nil {
-			os.Remove(it.File)
+			body.Abort()
 			return nil, false, fmt.Errorf("sign: %w", o.storeError(err))
 		}
+		it.Body = body
 	} else if it.Payload, err = signer.SignBytes(p, envelope.BuildOptions{}); err != nil {
 		return nil, false, fmt.Errorf("sign: %w", err)
 	}

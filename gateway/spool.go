@@ -167,7 +167,7 @@ func (g *Gateway) readRegular(path string) (data []byte, copied string, err erro
 	if limit <= 0 {
 		limit = 1 << 62
 	}
-	data, copied, err = spoolPart(io.LimitReader(f, limit+1), g.store.TempDir())
+	data, copied, err = spoolPart(io.LimitReader(f, limit+1), g.out.scratch)
 	if err == nil {
 		if fi, serr := os.Stat(copied); copied != "" && serr == nil && fi.Size() > limit {
 			os.Remove(copied)

@@ -17,14 +17,16 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn on a consistent snapshot.
 	View(ctx context.Context, fn func(Tx) error) error
+	// NewPayload starts a payload too large to hold in memory, for an
+	// Item's Body: written, and read back if need be, before its record
+	// is put.
+	NewPayload(ctx context.Context) (PayloadWriter, error)
 	// Stage makes an item's payload ready for a Put, outside any
 	// transaction; release is called after the Update that puts it.
 	Stage(ctx context.Context, it *Item) (release func(), err error)
 	// OpenPayload reads a record's payload, checked against its hash;
 	// what it returns is also an io.ReaderAt with a Size.
 	OpenPayload(ctx context.Context, r *Record) (io.ReadCloser, error)
-	// TempDir is where a payload is written before Stage takes it.
-	TempDir() string
 	// AnyDue reports, without a write, whether a Lease could hand out
 	// a record or expire a lease.
 	AnyDue(ctx context.Context, now time.Time, dir Direction, minPriority int) bool
@@ -49,6 +51,19 @@ type Store interface {
 }
 
 var _ Store = (*Bolt)(nil)
+
+// PayloadWriter is a payload being written for a record not stored yet.
+// Until an Item's Body hands it to a Put, or after Abort, the store keeps
+// nothing of it.
+type PayloadWriter interface {
+	io.Writer
+	// ReadAt reads back what was written, e.g. to verify it first.
+	io.ReaderAt
+	// Size is how many bytes were written.
+	Size() int64
+	// Abort discards the payload.
+	Abort() error
+}
 
 // Get returns a record by id.
 func Get(ctx context.Context, s Store, id string) (rec *Record, err error) {

@@ -23,10 +23,12 @@ type Item struct {
 	NotBefore time.Time
 	Meta      map[string]string
 	Payload   []byte
-	// File, instead of Payload, names a file holding the payload, on the
-	// store's file system: it is moved into the blob folder, never read
-	// whole into memory. Put takes it over; it is gone after a Put.
-	File string
+	// Body, instead of Payload, is a payload written through NewPayload:
+	// a large one is never held whole in memory. Stage takes it over.
+	Body PayloadWriter
+	// file is a file holding the payload on the store's file system,
+	// moved into the blob folder; Put takes it over.
+	file string
 
 	staged *staged // set by Stage
 }
@@ -62,29 +64,40 @@ func inlinePayload(data []byte, threshold int64) *staged {
 
 // Stage prepares an item's payload outside any transaction, so a commit
 // never waits on a large file: a payload from the blob threshold up is
-// made durable as its blob file, a File is taken over. The Update that
+// made durable as its blob file, a Body is taken over. The Update that
 // puts the item must come before release is called.
 func (s *Bolt) Stage(ctx context.Context, it *Item) (release func(), err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if it.Body != nil {
+		p, ok := it.Body.(*boltPayload)
+		if !ok {
+			return nil, fmt.Errorf("%w: the body of %s was not made by this store", ErrInvalid, it.Key)
+		}
+		if err := p.f.Close(); err != nil {
+			os.Remove(p.f.Name())
+			return nil, fmt.Errorf("put %s: %w", it.Key, err)
+		}
+		it.file, it.Body = p.f.Name(), nil
+	}
 	if err := it.check(); err != nil {
 		return nil, err
 	}
-	if it.File != "" {
-		defer os.Remove(it.File) // gone after the move; a leftover on failure
-		if fi, err := os.Stat(it.File); err == nil && (s.opts.BlobThreshold < 0 || fi.Size() < s.opts.BlobThreshold) {
+	if it.file != "" {
+		defer os.Remove(it.file) // gone after the move; a leftover on failure
+		if fi, err := os.Stat(it.file); err == nil && (s.opts.BlobThreshold < 0 || fi.Size() < s.opts.BlobThreshold) {
 			// Small enough to keep inside the store, as a Payload would be.
-			b, err := os.ReadFile(it.File)
+			b, err := os.ReadFile(it.file)
 			if err != nil {
 				return nil, fmt.Errorf("put %s: %w", it.Key, err)
 			}
-			it.File, it.Payload = "", b
+			it.file, it.Payload = "", b
 		}
 	}
 	var p *staged
-	if it.File != "" {
-		sum, size, err := hashFile(it.File)
+	if it.file != "" {
+		sum, size, err := hashFile(it.file)
 		if err != nil {
 			return nil, fmt.Errorf("put %s: %w", it.Key, err)
 		}
@@ -98,8 +111,8 @@ func (s *Bolt) Stage(ctx context.Context, it *Item) (release func(), err error) 
 		// crash in between leaves an orphan that Check reports.
 		s.blobMu.RLock()
 		release = s.blobMu.RUnlock
-		if it.File != "" {
-			err = s.moveBlob(p.sum, it.File)
+		if it.file != "" {
+			err = s.moveBlob(p.sum, it.file)
 		} else {
 			err = s.writeBlob(p.sum, it.Payload)
 		}
@@ -108,8 +121,42 @@ func (s *Bolt) Stage(ctx context.Context, it *Item) (release func(), err error) 
 			return nil, err
 		}
 	}
-	it.File, it.staged = "", p
+	it.file, it.staged = "", p
 	return release, nil
+}
+
+// NewPayload starts a payload as a file in the store's temporary folder,
+// on the file system of its blobs, so a Stage moves it into place.
+func (s *Bolt) NewPayload(ctx context.Context) (PayloadWriter, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(s.TempDir(), "payload-*")
+	if err != nil {
+		return nil, fmt.Errorf("new payload: %w", err)
+	}
+	return &boltPayload{f: f}, nil
+}
+
+// boltPayload is a payload being written to a file.
+type boltPayload struct {
+	f *os.File
+	n int64
+}
+
+func (p *boltPayload) Write(b []byte) (int, error) {
+	n, err := p.f.Write(b)
+	p.n += int64(n)
+	return n, err
+}
+
+func (p *boltPayload) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
+
+func (p *boltPayload) Size() int64 { return p.n }
+
+func (p *boltPayload) Abort() error {
+	p.f.Close()
+	return os.Remove(p.f.Name())
 }
 
 // Put stores an item durably and returns its record. A Put whose key the

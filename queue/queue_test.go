@@ -375,7 +375,7 @@ func TestPutFile(t *testing.T) {
 		}
 		f.Write(data)
 		f.Close()
-		r, _, err := s.Put(Item{Dir: Inbound, Key: fmt.Sprint(size), File: f.Name()})
+		r, _, err := s.Put(Item{Dir: Inbound, Key: fmt.Sprint(size), file: f.Name()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -198,8 +198,8 @@ func (t *boltTx) Put(it Item) (*Record, bool, error) {
 	}
 	p := it.staged
 	if p == nil {
-		if it.File != "" {
-			return nil, false, fmt.Errorf("%w: a file payload is staged before its Put", ErrInvalid)
+		if it.file != "" || it.Body != nil {
+			return nil, false, fmt.Errorf("%w: a body is staged before its Put", ErrInvalid)
 		}
 		p = inlinePayload(it.Payload, -1)
 	}
