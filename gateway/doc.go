@@ -7,17 +7,21 @@
 // refused ones are quarantined and answered 02. Status packages keep each
 // outbound document's per-recipient state.
 //
-// A Gateway composes two sides over one store, key and axis client, each
-// holding only what it uses through small interfaces:
+// A Gateway composes two sides over one store (the queue.Store contract:
+// each change a transaction of primitives, with its event), key and axis
+// client:
 //
 //	gateway.go      Open, Run, Close; the sides composed; worker wake-ups
 //	credentials.go  the signing keys and trust, swapped whole by Reload
 //	agencies.go     the agencies served and each one's key
 //	http.go         the local API: routes, errors → status
+//	lists.go        its lists by cursor and the records' histories
 //	limits.go       its limits on connections, uploads and slow clients
 //	scope.go        what each client's token may act for
 //	spool.go        the spool folders, for systems that only write files
 //	record.go       how records are kept in the queue: keys and metadata
+//	events.go       every change an event; metrics and webhook follow them
+//	retry.go        what becomes of failed work: backoff, dead letters
 //
 //	outbound.go     submit: check, resolve, sign and store; statuses queued
 //	send.go         send slots: lease, send, reconcile an ambiguous send

@@ -2,16 +2,19 @@
 // from the legacy system and every package fetched from the axis is a Record
 // here before anyone is told it was received.
 //
-// A Store keeps two directions, outbound and inbound, in one bbolt file.
-// Records carry opaque payload bytes and small metadata; the queue knows no
-// edXML. Work is handed out by Lease, highest priority first and oldest
-// first within a priority, for a lease time: a worker that crashes or hangs
-// loses its lease and the record goes back to the queue. Retry schedules the
-// next attempt with exponential backoff and full jitter; a record that runs
-// out of attempts or age is dead until an operator resends it.
+// Store is the contract any engine meets (queuetest holds its behaviours);
+// Bolt, on one bbolt file, is the embedded default. A store keeps two
+// directions, outbound and inbound. Records carry opaque payload bytes,
+// small metadata and the engine's data; the queue knows no edXML and no
+// policy. Work is done in transactions (Update) of primitives: put, lease
+// (highest priority first, oldest first within a priority, for a lease
+// time, fenced by a token), finish, reschedule at a time the engine chose,
+// kill, release, resend, change, claim; every change can emit an event
+// into the record's history in the same commit, and subscribers hear the
+// events once they are durable.
 //
-// Every write is durable (fsynced) when it returns. Concurrent writes share
-// commits: one committer drains every pending write into a single
-// transaction, so a lone write pays one commit and many writers pay one
-// commit between them.
+// Every Update is durable (fsynced) when it returns. Bolt's concurrent
+// writers share commits: one committer drains every pending write into a
+// single transaction, so a lone write pays one commit and many writers pay
+// one commit between them; one that fails is redone alone.
 package queue
