@@ -113,8 +113,9 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err := os.MkdirAll(g.scratch, 0o700); err != nil {
 		return nil, err
 	}
+	owner, _ := os.Hostname()
 	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{
-		Now: g.clock.Now, NoSync: o.NoSync,
+		Now: g.clock.Now, NoSync: o.NoSync, Owner: owner,
 		// A lease outlives the longest axis call, so no second worker
 		// takes a record whose upload is still going.
 		LeaseTime: time.Duration(c.Axis.CallTimeout) + time.Minute,
@@ -124,7 +125,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	// Work a killed process held is due now; a send it had started may
 	// have reached the axis, so the axis is asked before sending again.
-	left, setAside, err := releaseAtStart(g.store, g.clock.Now())
+	left, setAside, err := releaseAtStart(g.store, g.clock.Now(), owner)
 	if err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
@@ -409,16 +410,18 @@ func sleep(ctx context.Context, clock Clock, d time.Duration, woken <-chan struc
 	return ctx.Err() == nil
 }
 
-// releaseAtStart returns to the queue, due now, every record a process
-// that died left leased, as only the process that owns the store's file
-// may at its start: that work must not wait for its lease to run out.
+// releaseAtStart returns to the queue, due now, every record an earlier
+// process of this owner (the node) left leased, as only this owner's
+// process may at its start: that work must not wait for its lease to run
+// out. Leases of records stored before leases had owners count as ours.
 // An outbound one is marked ambiguous, to be reconciled with the axis
 // before any resend; an inbound one whose processing died with the
 // process maxCrashes times in a row is set aside as dead.
-func releaseAtStart(s queue.Store, now time.Time) (left map[queue.Direction]int, setAside []*queue.Record, err error) {
+func releaseAtStart(s queue.Store, now time.Time, owner string) (left map[queue.Direction]int, setAside []*queue.Record, err error) {
 	left = map[queue.Direction]int{}
 	var held []*queue.Record
-	f := queue.Filter{States: []queue.State{queue.Leased}, Limit: 1000}
+	f := queue.Filter{States: []queue.State{queue.Leased}, Limit: 1000,
+		Match: func(r *queue.Record) bool { return r.Owner == owner || r.Owner == "" }}
 	for {
 		page, next, err := queue.List(context.Background(), s, f)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 
 func openTestStore(t *testing.T, c *queuetest.Clock) queue.Store {
 	t.Helper()
-	s, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{Now: c.Now, NoSync: true, LeaseTime: time.Minute})
+	s, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{Now: c.Now, NoSync: true, LeaseTime: time.Minute, Owner: "node-a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestReleaseAtStart(t *testing.T) {
 				t.Fatalf("crash %d: lease %s: %v", crash, dir, err)
 			}
 		}
-		left, aside, err := releaseAtStart(s, c.Now())
+		left, aside, err := releaseAtStart(s, c.Now(), "node-a")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,7 +124,36 @@ func TestReleaseAtStart(t *testing.T) {
 	if got.State != queue.Ready || !got.NextAttempt.Equal(c.Now()) || !readOut(got).Ambiguous {
 		t.Errorf("outbound record = %+v, want ready now and marked for reconciling", got)
 	}
-	if left, aside, err := releaseAtStart(s, c.Now()); err != nil || len(left) != 0 || len(aside) != 0 {
+	if left, aside, err := releaseAtStart(s, c.Now(), "node-a"); err != nil || len(left) != 0 || len(aside) != 0 {
 		t.Errorf("with nothing held: %v, %v, %v", left, aside, err)
+	}
+}
+
+// A lease another node holds on a shared store is not this node's to
+// release at start: it ends by itself, or its owner releases it.
+func TestReleaseAtStartLeavesOtherOwners(t *testing.T) {
+	c := queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
+	path := filepath.Join(t.TempDir(), "queue.db")
+	open := func(owner string) *queue.Bolt {
+		s, err := queue.Open(path, queue.Options{Now: c.Now, NoSync: true, LeaseTime: time.Minute, Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	ctx := context.Background()
+	b := open("node-b")
+	theirs := putRecord(t, b, queue.Outbound, "theirs")
+	if _, err := queue.Lease(ctx, b, c.Now(), queue.Outbound, 0); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	a := open("node-a")
+	defer a.Close()
+	if left, _, err := releaseAtStart(a, c.Now(), "node-a"); err != nil || len(left) != 0 {
+		t.Errorf("released %v, %v; want nothing of node-b's", left, err)
+	}
+	if got, _ := queue.Get(ctx, a, theirs.ID); got.State != queue.Leased || got.Owner != "node-b" {
+		t.Errorf("node-b's record = %s held by %q, want still leased to node-b", got.State, got.Owner)
 	}
 }

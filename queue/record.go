@@ -84,8 +84,11 @@ type Record struct {
 	NextAttempt time.Time `json:"nextAttempt,omitzero"`
 	// LeaseUntil is when a Leased record returns to the queue.
 	LeaseUntil time.Time `json:"leaseUntil,omitzero"`
-	// Lease identifies the current lease; Done, Retry and Dead must name it.
-	Lease     uint64            `json:"lease,omitempty"`
+	// Lease identifies the current lease, a fencing token no earlier lease
+	// of the record had: finishing, rescheduling or killing must name it.
+	Lease uint64 `json:"lease,omitempty"`
+	// Owner is who holds (or last held) the lease: the store's Owner.
+	Owner     string            `json:"owner,omitempty"`
 	LastError string            `json:"lastError,omitempty"`
 	Created   time.Time         `json:"created"`
 	Updated   time.Time         `json:"updated"`

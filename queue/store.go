@@ -35,6 +35,9 @@ type Options struct {
 	CommitWindow time.Duration
 	// Now is the clock for Put and operator calls; zero means time.Now.
 	Now func() time.Time
+	// Owner names who holds the leases taken through this store, e.g. the
+	// node, so that leases can be told apart when nodes share a store.
+	Owner string
 	// NoSync skips fsync. Only for tests: a crash loses acknowledged work.
 	NoSync bool
 }

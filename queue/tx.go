@@ -281,7 +281,7 @@ func (t *boltTx) leaseRecord(r *Record, now time.Time) error {
 	}
 	return transition(t.tx, r, t.d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
 		r.LeaseUntil = now.Add(t.s.opts.LeaseTime)
-		r.Lease = lease
+		r.Lease, r.Owner = lease, t.s.opts.Owner
 	})
 }
 
@@ -375,7 +375,7 @@ func (t *boltTx) Change(id string, fn func(*Record) error) (*Record, error) {
 		return nil, err
 	}
 	if r.ID != before.ID || r.State != before.State || r.Lease != before.Lease || r.Priority != before.Priority ||
-		!r.NextAttempt.Equal(before.NextAttempt) || r.Key != before.Key || r.Group != before.Group {
+		!r.NextAttempt.Equal(before.NextAttempt) || r.Key != before.Key || r.Group != before.Group || r.Owner != before.Owner {
 		return nil, fmt.Errorf("%w: Change may not move record %s", ErrInvalid, id)
 	}
 	if err := t.writable(); err != nil {

@@ -21,8 +21,12 @@ import (
 // LeaseTime is the lease time Open must give the store.
 const LeaseTime = time.Minute
 
-// Open makes an empty store for one test, with now as its clock and
-// LeaseTime as its lease time; the store is closed by Run.
+// Owner is the owner of the leases the store Open makes takes.
+const Owner = "node-a"
+
+// Open makes an empty store for one test, with now as its clock,
+// LeaseTime as its lease time and Owner as the owner of its leases; the
+// store is closed by Run.
 type Open func(t *testing.T, now func() time.Time) queue.Store
 
 // Clock is a clock the test moves by hand.
@@ -169,7 +173,7 @@ func priorityThenAge(t *testing.T, s queue.Store, c *Clock) {
 	b := put(t, s, out("b", 0))
 	urgent := put(t, s, out("c", 3))
 	for _, want := range []*queue.Record{urgent, a, b} {
-		if got := lease(t, s, c.Now(), queue.Outbound, 0); got.ID != want.ID || got.State != queue.Leased || got.Attempts != 1 {
+		if got := lease(t, s, c.Now(), queue.Outbound, 0); got.ID != want.ID || got.State != queue.Leased || got.Attempts != 1 || got.Owner != Owner {
 			t.Fatalf("leased %s (%s, attempt %d), want %s", got.ID, got.State, got.Attempts, want.ID)
 		}
 	}
