@@ -72,8 +72,9 @@ func eventView(ev queue.Event) localapi.Event {
 	v := localapi.Event{
 		Time: ev.At.UTC(), Kind: ev.Kind, Recipient: ev.Recipient, Direction: a[atDirection], Code: a[atCode],
 		Description: a[atDescription], Staff: a[atStaff], AxisDocID: a[atAxisDocID], Error: a[atError],
-		Reason: a[atReason], Link: a[atLink], Client: a[atClient],
+		Reason: a[atReason], Link: a[atLink], Client: a[atClient], DocumentID: a[atDocumentID], SHA256: a[atSHA256],
 	}
+	v.Size, _ = strconv.ParseInt(a[atSize], 10, 64)
 	if t, err := time.Parse(time.RFC3339Nano, a[atStatusTime]); err == nil {
 		v.StatusTime = &t
 	}

@@ -88,6 +88,10 @@ func eventDetail(ev localapi.Event) string {
 	add("", ev.Description)
 	add("by ", ev.Staff)
 	add("axis ", ev.AxisDocID)
+	add("", ev.DocumentID)
+	if ev.SHA256 != "" {
+		add("sha256 ", fmt.Sprintf("%s, %d bytes", ev.SHA256, ev.Size))
+	}
 	add("error: ", ev.Error)
 	add("", ev.Reason)
 	if ev.NextAttempt != nil {

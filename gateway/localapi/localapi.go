@@ -67,6 +67,10 @@ type Event struct {
 	Staff       string     `json:"staff,omitempty"`
 	StatusTime  *time.Time `json:"statusTime,omitempty"` // the time the status package states
 	AxisDocID   string     `json:"axisDocId,omitempty"`
+	DocumentID  string     `json:"documentId,omitempty"`
+	// SHA256 and Size are of the exact package bytes signed or fetched.
+	SHA256      string     `json:"sha256,omitempty"`
+	Size        int64      `json:"size,omitempty"`
 	Error       string     `json:"error,omitempty"`
 	NextAttempt *time.Time `json:"nextAttempt,omitempty"`
 	Reason      string     `json:"reason,omitempty"`
