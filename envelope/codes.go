@@ -90,6 +90,72 @@ func (c StatusCode) Valid() bool { _, ok := statusNames[c]; return ok }
 // the list.
 func (c StatusCode) Name() string { return statusNames[c] }
 
+// StatusCodes lists the code list in order.
+func StatusCodes() []StatusCode {
+	return []StatusCode{StatusArrived, StatusRefused, StatusRegistered, StatusAssigned, StatusProcessing, StatusDone,
+		StatusRecall, StatusRecallAgreed, StatusRecallRefused}
+}
+
+// A document's handling goes 01 → 03 → 04 → 05 → 06, or is refused (02);
+// a sender asks for it back (13) and the recipient agrees (15) or refuses
+// (16), as it answers a revocation, update or replacement. These methods
+// are the one statement of those rules: the engine and the operator tool
+// read them.
+
+// Progress reports whether c is a step of the handling: 01, 03–06.
+func (c StatusCode) Progress() bool { return c.Rank() > 0 }
+
+// Rank orders the steps of the handling, 1 for 01 to 6 for 06; 0 for any
+// other code.
+func (c StatusCode) Rank() int {
+	switch c {
+	case StatusArrived, StatusRegistered, StatusAssigned, StatusProcessing, StatusDone:
+		return int(c[1] - '0')
+	}
+	return 0
+}
+
+// Advances reports whether a recipient's state may move from cur to c:
+// the steps of the handling only forward (statuses cross the axis out of
+// order); a refusal and the answers to a recall always count.
+func (c StatusCode) Advances(cur StatusCode) bool {
+	return !cur.Progress() || !c.Progress() || c.Rank() >= cur.Rank()
+}
+
+// AnswersRecall reports whether c answers a recall, revocation, update or
+// replacement: 15 or 16.
+func (c StatusCode) AnswersRecall() bool { return c == StatusRecallAgreed || c == StatusRecallRefused }
+
+// Answerable reports whether a recipient's document system may answer a
+// document with c: 02–06, 15 and 16. 01 is the gateway's own on arrival,
+// 13 the sender's.
+func (c StatusCode) Answerable() bool {
+	return c.Valid() && c != StatusArrived && c != StatusRecall
+}
+
+// AnswerCodes lists the codes a document system may answer with, in order.
+func AnswerCodes() []StatusCode {
+	var out []StatusCode
+	for _, c := range StatusCodes() {
+		if c.Answerable() {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// JoinCodes writes codes as a list for a message: "02, 03, 04".
+func JoinCodes(cs []StatusCode) string {
+	var b []byte
+	for i, c := range cs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, c...)
+	}
+	return string(b)
+}
+
 // SteeringType marks a steering document (văn bản chỉ đạo). Sources disagree
 // on the meanings; 0 is ordinary, and 0–3 are accepted.
 type SteeringType int

@@ -296,7 +296,7 @@ func (v *validator) status(s *Status, p string) {
 	case s.StatusCode == "":
 		v.add(p+"/StatusCode", "is required", "")
 	case !s.StatusCode.Valid():
-		v.add(p+"/StatusCode", "is not a status code (01-06, 13, 15, 16)", string(s.StatusCode))
+		v.add(p+"/StatusCode", "is not a status code ("+JoinCodes(StatusCodes())+")", string(s.StatusCode))
 	}
 	v.str(p+"/Description", s.Description, false, 0)
 	if s.Timestamp.IsZero() {

@@ -128,7 +128,7 @@ func (in *inbound) markChanged(originals []*localapi.InboxItem, change *localapi
 // recallAnswered reports whether the clerk already answered a request to
 // have the item back: a later recall or revocation of it asks nothing new.
 func recallAnswered(item *localapi.InboxItem) bool {
-	return item.StatusCode == string(envelope.StatusRecallAgreed) || item.StatusCode == string(envelope.StatusRecallRefused)
+	return envelope.StatusCode(item.StatusCode).AnswersRecall()
 }
 
 // mirrorAnswer carries a 15 or 16 between a revocation and the document it

@@ -39,29 +39,6 @@ func TestDispatchDeadline(t *testing.T) {
 	}
 }
 
-func TestAdvances(t *testing.T) {
-	tests := []struct {
-		cur, next string
-		want      bool
-	}{
-		{"", "01", true},
-		{"sent", "03", true},
-		{"01", "03", true},
-		{"03", "01", false}, // a late 01 does not undo a registration
-		{"05", "05", true},  // processing may repeat
-		{"06", "04", false},
-		{"03", "02", true}, // a refusal always counts
-		{"02", "03", true},
-		{"06", "15", true}, // recall answers always count
-		{"16", "05", true},
-	}
-	for _, tt := range tests {
-		if got := advances(tt.cur, tt.next); got != tt.want {
-			t.Errorf("advances(%q, %q) = %v, want %v", tt.cur, tt.next, got, tt.want)
-		}
-	}
-}
-
 func TestBreaker(t *testing.T) {
 	now := time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC)
 	b := newBreaker(3, 10*time.Second)

@@ -166,42 +166,20 @@ func (in *inbound) statusApplied(st *envelope.Status, out *queue.Record, applied
 	ev.Str("outbound_id", out.ID).Msg("recipient status: " + code.Name())
 }
 
-// advances reports whether a recipient's state may move from cur to next:
-// 01 → 03 → 04 → 05 → 06 only forward (statuses may arrive out of order);
-// 02 and the recall answers always count.
-func advances(cur, next string) bool {
-	rank := func(c string) int {
-		switch c {
-		case "01", "03", "04", "05", "06":
-			return int(c[1] - '0')
-		}
-		return -1
-	}
-	rc, rn := rank(cur), rank(next)
-	return rc < 0 || rn < 0 || rn >= rc
-}
-
 // supersedes reports whether a status received now replaces a recipient's
 // current one. Statuses cross the axis out of order: besides the order of
 // advances, a progress status (01, 03–06) replaces a refusal or an answer
 // to a recall or change only when it was written later, so a late 01 does
 // not undo a 15.
 func supersedes(cur recipient, next string, at time.Time) bool {
-	if !advances(cur.Status, next) {
+	c, n := envelope.StatusCode(cur.Status), envelope.StatusCode(next)
+	if !n.Advances(c) {
 		return false
 	}
-	if progress(next) && !progress(cur.Status) && cur.Status != "" && cur.Status != "sent" {
+	if n.Progress() && !c.Progress() && c.Valid() {
 		return at.After(cur.UpdatedAt)
 	}
 	return true
-}
-
-func progress(code string) bool {
-	switch code {
-	case "01", "03", "04", "05", "06":
-		return true
-	}
-	return false
 }
 
 // recallWait is how long a recall waits for the document it names, which
@@ -249,17 +227,14 @@ func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.
 	return r.ID, ""
 }
 
-// answerable are the codes the legacy system may answer a document with.
-var answerable = map[string]bool{"02": true, "03": true, "04": true, "05": true, "06": true, "15": true, "16": true}
-
 // Answer sends the legacy system's business status about an inbox item
 // back to its sender.
 func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.InboxItem, error) {
-	if !answerable[req.Code] {
+	if !envelope.StatusCode(req.Code).Answerable() {
 		if _, ok := in.inbox.get(id); !ok {
 			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 		}
-		return nil, envelope.Problems{{Path: "code", Rule: "must be one of 02, 03, 04, 05, 06, 15, 16", Value: req.Code}}
+		return nil, envelope.Problems{{Path: "code", Rule: "must be one of " + envelope.JoinCodes(envelope.AnswerCodes()), Value: req.Code}}
 	}
 	var statusID string
 	// The rules are checked against the item's current value and the
@@ -311,27 +286,27 @@ func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.Inbo
 // document was registered; 15 and 16 only to a recall, revocation, update
 // or replacement, and once.
 func answerRule(item *localapi.InboxItem, code string) string {
-	last := item.StatusCode
-	switch code {
-	case "15", "16":
+	last, next := envelope.StatusCode(item.StatusCode), envelope.StatusCode(code)
+	switch {
+	case next.AnswersRecall():
 		if !item.Recall && item.BusinessDocType == 0 {
 			return "15 and 16 answer a recall, revocation, update or replacement; this document was not asked back"
 		}
-		if last == "15" || last == "16" {
-			return "already answered " + last + " to the sender's request"
+		if last.AnswersRecall() {
+			return "already answered " + string(last) + " to the sender's request"
 		}
 		return ""
-	case "02":
-		if last != "" && last != "01" && last != "02" {
-			return "02 (refuse) cannot follow " + last + ": the document was already taken in"
+	case next == envelope.StatusRefused:
+		if last != "" && last != envelope.StatusArrived && last != envelope.StatusRefused {
+			return "02 (refuse) cannot follow " + string(last) + ": the document was already taken in"
 		}
 		return ""
 	}
-	if last == "02" {
+	if last == envelope.StatusRefused {
 		return code + " cannot follow 02: the document was refused"
 	}
-	if last == "15" || last == "16" || !advances(last, code) {
-		return code + " cannot follow " + last + ": statuses go 03 → 04 → 05 → 06"
+	if last.AnswersRecall() || !next.Advances(last) {
+		return code + " cannot follow " + string(last) + ": statuses go 03 → 04 → 05 → 06"
 	}
 	return ""
 }

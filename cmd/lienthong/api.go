@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"lienthong/envelope"
 	"lienthong/gateway/localapi"
 )
 
@@ -227,8 +228,11 @@ func inboxCmd(e *env) *cobra.Command {
 		Example: `  lienthong inbox answer --staff "Văn thư" in-0000000001 03`}
 	ans.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) == 1 {
-			return []cobra.Completion{"02\trefuse", "03\tregistered", "04\tassigned", "05\tprocessing", "06\tdone",
-				"15\tagree to a recall", "16\trefuse a recall"}, cobra.ShellCompDirectiveNoFileComp
+			var cs []cobra.Completion
+			for _, c := range envelope.AnswerCodes() {
+				cs = append(cs, string(c)+"\t"+c.Name())
+			}
+			return cs, cobra.ShellCompDirectiveNoFileComp
 		}
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
