@@ -138,3 +138,18 @@ func allZero(s string) bool {
 	}
 	return true
 }
+
+// Under reports whether c is ancestor or one of its units, by the code
+// hierarchy alone: which agency a unit belongs to is read from its code,
+// never from a directory someone else may change.
+func (c Code) Under(ancestor Code) bool {
+	for ; c != ""; c = c.Parent() {
+		if c == ancestor {
+			return true
+		}
+		if c.Level() <= 1 {
+			break
+		}
+	}
+	return false
+}

@@ -109,3 +109,24 @@ func FuzzParseCode(f *testing.F) {
 		}
 	})
 }
+
+func TestCodeUnder(t *testing.T) {
+	tests := []struct {
+		code, ancestor Code
+		want           bool
+	}{
+		{"000.00.07.H26", "000.00.07.H26", true},
+		{"000.01.07.H26", "000.00.07.H26", true},  // a unit of the department
+		{"001.01.07.H26", "000.00.07.H26", true},  // a unit of a unit
+		{"000.00.07.H26", "000.00.00.H26", true},  // the department under the city
+		{"000.00.00.H26", "000.00.07.H26", false}, // the city is not under its department
+		{"000.00.07.H26", "000.00.00.H29", false},
+		{"000.00.08.H26", "000.00.07.H26", false}, // a sibling
+		{"", "000.00.07.H26", false},
+	}
+	for _, tt := range tests {
+		if got := tt.code.Under(tt.ancestor); got != tt.want {
+			t.Errorf("%q.Under(%q) = %v, want %v", tt.code, tt.ancestor, got, tt.want)
+		}
+	}
+}

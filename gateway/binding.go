@@ -162,20 +162,9 @@ func codeChar(c byte) bool {
 	return c == '.' || ('0' <= c && c <= '9') || ('A' <= c && c <= 'Z')
 }
 
-// under reports whether code is ancestor or one of its units, by the
-// identifier-code hierarchy.
+// under reports whether code is ancestor or one of its units; a code that
+// does not parse is under nothing.
 func under(code, ancestor string) bool {
 	c, err := directory.ParseCode(code)
-	if err != nil {
-		return false
-	}
-	for ; c != ""; c = c.Parent() {
-		if string(c) == ancestor {
-			return true
-		}
-		if c.Level() <= 1 {
-			break
-		}
-	}
-	return false
+	return err == nil && c.Under(directory.Code(ancestor))
 }
