@@ -23,17 +23,19 @@
 //	events.go       every change an event; metrics and webhook follow them
 //	retry.go        what becomes of failed work: backoff, dead letters
 //
-//	outbound.go     submit: check, resolve, sign and store; statuses queued
-//	send.go         send slots: lease, send, reconcile an ambiguous send
-//	documents.go    recall, resend and the API's view of a sent document
+//	workers.go      what both sides' loops share: waiting, reading packages
 //
-//	inbound.go      poll, fetch into files, acknowledge; the receive workers
-//	receive.go      verify once and deliver per agency, or quarantine
-//	origin.go       who sent it: the axis's uploader and the signer
-//	binding.go      which agency a signing certificate may sign for
-//	status.go       statuses about our documents, recalls, the inbox answers
-//	change.go       revocations, updates and replacements linked to originals
-//	inbox.go        the inbox folders and their index
+//	outbound.go            submit: check, resolve, sign and store; statuses queued
+//	outbound_send.go       send slots: lease, send, reconcile an ambiguous send
+//	outbound_documents.go  recall, revoke, resend and the API's view of a document
+//
+//	inbound.go             poll, fetch, acknowledge; the receive workers
+//	inbound_receive.go     verify once and deliver per agency, or quarantine
+//	inbound_origin.go      who sent it: the axis's uploader and the signer
+//	inbound_binding.go     which agency a signing certificate may sign for
+//	inbound_status.go      statuses about our documents, recalls, the inbox answers
+//	inbound_change.go      revocations, updates and replacements linked to originals
+//	inbox.go               the inbox folders and their index
 //
 // Run blocks until its context ends and in-flight sends finish within a
 // bound; Close releases the store, the key and the listeners.

@@ -376,40 +376,6 @@ func (g *Gateway) Close() error {
 	return errors.Join(errs...)
 }
 
-// signal wakes every waiting worker at once: a waiter takes the channel
-// before looking for work, so no wake-up falls between look and wait.
-type signal struct {
-	mu sync.Mutex
-	c  chan struct{}
-}
-
-func newSignal() *signal { return &signal{c: make(chan struct{})} }
-
-func (s *signal) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.c
-}
-
-func (s *signal) notify() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	close(s.c)
-	s.c = make(chan struct{})
-}
-
-// sleep waits d on the clock, or until woken or ctx ends; it reports
-// whether ctx is still live.
-func sleep(ctx context.Context, clock Clock, d time.Duration, woken <-chan struct{}) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-woken:
-	case <-clock.After(d):
-	}
-	return ctx.Err() == nil
-}
-
 // releaseAtStart returns to the queue, due now, every record an earlier
 // process of this owner (the node) left leased, as only this owner's
 // process may at its start: that work must not wait for its lease to run

@@ -45,8 +45,8 @@ var (
 )
 
 // inbound is the receiving side: it polls and fetches packages from the
-// axis, then verifies and delivers them to the inbox (receive.go) and
-// applies the statuses about our documents (status.go).
+// axis, then verifies and delivers them to the inbox (inbound_receive.go) and
+// applies the statuses about our documents (inbound_status.go).
 type inbound struct {
 	log     zerolog.Logger
 	clock   Clock

@@ -77,28 +77,6 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// spoolPart writes an uploaded file to a file of its own in tmp, so that
-// an upload is never held whole in memory.
-func spoolPart(r io.Reader, tmp string) ([]byte, string, error) {
-	if tmp == "" {
-		b, err := io.ReadAll(r)
-		return b, "", err
-	}
-	f, err := os.CreateTemp(tmp, "upload-*")
-	if err != nil {
-		return nil, "", err
-	}
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return nil, "", err
-	}
-	return nil, f.Name(), nil
-}
-
 // removeFiles removes the spooled files of a submission.
 func removeFiles(files []envelope.Attachment) {
 	for _, f := range files {

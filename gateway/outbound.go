@@ -31,7 +31,7 @@ var (
 )
 
 // outbound is the sending side: it turns documents and answers into
-// signed packages in the store, then sends them by priority (send.go).
+// signed packages in the store, then sends them by priority (outbound_send.go).
 type outbound struct {
 	log         zerolog.Logger
 	clock       Clock

@@ -4,9 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
-	"time"
 
 	"lienthong/directory"
 	"lienthong/gateway/localapi"
@@ -97,47 +95,4 @@ func (g *Gateway) scopedItem(r *http.Request) (*localapi.InboxItem, error) {
 		return nil, forbidden(c, g.agencyOfItem(item))
 	}
 	return item, nil
-}
-
-// listAgencies answers GET /v1/agencies: the configured agencies the
-// client's token covers, each with its key and its waiting documents.
-func (g *Gateway) listAgencies(w http.ResponseWriter, r *http.Request) {
-	c := clientOf(r)
-	cr := g.creds.Load()
-	queued := map[string]int{}
-	oldest := map[string]time.Time{}
-	groups, err := g.store.Groups(r.Context(), queue.Outbound, queue.Ready)
-	if err != nil {
-		g.fail(w, err)
-		return
-	}
-	for _, gs := range groups {
-		queued[gs.Group], oldest[gs.Group] = gs.Count, gs.Oldest
-	}
-	out := []localapi.ServedAgency{}
-	for _, code := range cr.agencies.codes() {
-		if !c.allows(code) {
-			continue
-		}
-		org := cr.agencies.byCode[code]
-		sa := localapi.ServedAgency{Code: code, Name: org.OrganName, Units: slices.Contains(cr.agencies.units, code), Queued: queued[code]}
-		if t, ok := oldest[code]; ok {
-			t = t.UTC()
-			sa.Oldest = &t
-		}
-		_, own := cr.agencyKeys[code]
-		switch s, err := cr.signerFor(code); {
-		case err != nil:
-			sa.Key = "none"
-		default:
-			sa.Key = "shared"
-			if own || code == cr.agencies.primary {
-				sa.Key = "own"
-			}
-			t := s.Certificate().NotAfter.UTC()
-			sa.NotAfter = &t
-		}
-		out = append(out, sa)
-	}
-	writeJSON(w, http.StatusOK, out)
 }

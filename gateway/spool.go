@@ -176,3 +176,25 @@ func (g *Gateway) readRegular(path string) (data []byte, copied string, err erro
 	}
 	return data, copied, err
 }
+
+// spoolPart writes an uploaded file to a file of its own in tmp, so that
+// an upload is never held whole in memory.
+func spoolPart(r io.Reader, tmp string) ([]byte, string, error) {
+	if tmp == "" {
+		b, err := io.ReadAll(r)
+		return b, "", err
+	}
+	f, err := os.CreateTemp(tmp, "upload-*")
+	if err != nil {
+		return nil, "", err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, "", err
+	}
+	return nil, f.Name(), nil
+}

@@ -238,16 +238,6 @@ func killRecord(s queue.Store, now time.Time, r *queue.Record, reason string) (r
 	return rec, err
 }
 
-// idle is how long a worker waits for work with none due.
-func idle(s queue.Store, dir queue.Direction, now time.Time) time.Duration {
-	const most = time.Minute
-	at, ok := s.NextDue(context.Background(), dir)
-	if !ok {
-		return most
-	}
-	return min(max(at.Sub(now), time.Millisecond), most)
-}
-
 // upload is a record's package for sendEdoc, streamed from the store on
 // each attempt.
 func (o *outbound) upload(r *queue.Record) (axis.Upload, error) {

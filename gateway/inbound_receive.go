@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -301,27 +300,6 @@ func (in *inbound) retry(r *queue.Record, cause error, log zerolog.Logger) {
 		log.Error().Err(err).Msg("retry inbound")
 	}
 	log.Error().Err(cause).Msg("inbound processing failed: will retry")
-}
-
-// payloadAt gives a stored package as read by offset: what the store opens
-// can be (a file, or the payload kept inside the store); anything else is
-// read into memory.
-func payloadAt(src io.Reader) (io.ReaderAt, int64, error) {
-	switch s := src.(type) {
-	case *os.File:
-		fi, err := s.Stat()
-		if err != nil {
-			return nil, 0, err
-		}
-		return s, fi.Size(), nil
-	case interface {
-		io.ReaderAt
-		Size() int64
-	}:
-		return s, s.Size(), nil
-	}
-	b, err := io.ReadAll(src)
-	return bytes.NewReader(b), int64(len(b)), err
 }
 
 // inboxItem is the legacy system's view of a verified document.
