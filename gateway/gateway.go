@@ -436,22 +436,81 @@ func releaseAtStart(s queue.Store, now time.Time, owner string) (left map[queue.
 	return left, setAside, err
 }
 
-// compose builds the two sides over what Open made; each logs under its
-// own component.
+// parts are what both sides are built from; newOutbound and newInbound
+// fill what a test leaves out with what the engine would use.
+type parts struct {
+	cfg     conf.Config
+	log     zerolog.Logger
+	clock   Clock
+	store   queue.Store
+	dir     *directory.Directory // nil: no directory (tests)
+	creds   *atomic.Pointer[credentials]
+	m       *metrics
+	breaker *breaker
+	hook    *webhook
+	inbox   *inbox
+	scratch string
+}
+
+func (p *parts) defaults() {
+	if p.clock == nil {
+		p.clock = SystemClock{}
+	}
+	if p.creds == nil {
+		p.creds = &atomic.Pointer[credentials]{}
+	}
+	if p.breaker == nil {
+		p.breaker = newBreaker(p.cfg.Outbound.BreakerFailures, time.Duration(p.cfg.Outbound.BreakerCooldown))
+	}
+	if p.m == nil {
+		p.m = newMetrics(prometheus.NewRegistry(), p.breaker, p.clock, p.store.Stats)
+		p.store.Subscribe(p.m.observe)
+	}
+}
+
+// me is the primary agency, as the configuration names it.
+func (p *parts) me() envelope.Organization {
+	a := p.cfg.Agency
+	return envelope.Organization{OrganID: a.Code, OrganName: a.Name, Email: a.Email, Telephone: a.Phone}
+}
+
+// newOutbound builds the sending side.
+func newOutbound(p parts, ax axisSender) *outbound {
+	p.defaults()
+	o := &outbound{
+		log: p.log.With().Str("component", "outbound").Logger(), clock: p.clock, store: p.store, axis: ax,
+		creds: p.creds, m: p.m, breaker: p.breaker, wake: newSignal(), hook: p.hook, me: p.me(),
+		maxDocument: int64(p.cfg.Outbound.MaxDocument), retryPolicy: policyOf(p.cfg), scratch: p.scratch,
+	}
+	if p.dir != nil {
+		o.dir, o.dirLookup = p.dir, p.dir
+	}
+	return o
+}
+
+// newInbound builds the receiving side; answers queues its statuses.
+func newInbound(p parts, ax axisReceiver, answers answerer) *inbound {
+	p.defaults()
+	in := &inbound{
+		log: p.log.With().Str("component", "inbound").Logger(), clock: p.clock, store: p.store, axis: ax,
+		creds: p.creds, m: p.m, breaker: p.breaker, wake: newSignal(), hook: p.hook, inbox: p.inbox, answers: answers, me: p.me(),
+		retryPolicy: policyOf(p.cfg), pollInterval: time.Duration(p.cfg.Inbound.PollInterval),
+		autoArrived: p.cfg.Inbound.AutoArrived, refuseInvalid: p.cfg.Trust.RefuseInvalid,
+	}
+	if p.dir != nil {
+		in.dir = p.dir
+	}
+	return in
+}
+
+// compose builds the two sides over what Open made.
 func (g *Gateway) compose(base zerolog.Logger) {
-	c := g.cfg
-	me := envelope.Organization{OrganID: c.Agency.Code, OrganName: c.Agency.Name, Email: c.Agency.Email, Telephone: c.Agency.Phone}
-	g.out = &outbound{
-		log: base.With().Str("component", "outbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir, dirLookup: g.dir,
-		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, me: me,
-		maxDocument: int64(c.Outbound.MaxDocument), retryPolicy: policyOf(c), scratch: g.scratch,
+	p := parts{
+		cfg: g.cfg, log: base, clock: g.clock, store: g.store, dir: g.dir, creds: &g.creds, m: g.m,
+		breaker: g.breaker, hook: g.hook, inbox: g.inbox, scratch: g.scratch,
 	}
-	g.in = &inbound{
-		log: base.With().Str("component", "inbound").Logger(), clock: g.clock, store: g.store, axis: g.axis, dir: g.dir,
-		creds: &g.creds, m: g.m, breaker: g.breaker, wake: newSignal(), hook: g.hook, inbox: g.inbox, answers: g.out, me: me,
-		retryPolicy:  policyOf(c),
-		pollInterval: time.Duration(c.Inbound.PollInterval), autoArrived: c.Inbound.AutoArrived, refuseInvalid: c.Trust.RefuseInvalid,
-	}
+	g.out = newOutbound(p, g.axis)
+	g.in = newInbound(p, g.axis, g.out)
 }
 
 // Stats counts the store's records by direction, state and priority.

@@ -5,11 +5,9 @@ import (
 	"io"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"lienthong/gateway/axis"
@@ -71,11 +69,8 @@ func newFetchEnv(t *testing.T, a *listedAxis) (*inbound, *queue.Bolt, *clocktest
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	b := newBreaker(5, time.Second)
-	return &inbound{
-		log: zerolog.New(zerolog.NewTestWriter(t)), clock: clock, store: store, axis: a, creds: &atomic.Pointer[credentials]{},
-		m: newMetrics(prometheus.NewRegistry(), b, clock, store.Stats), breaker: b, wake: newSignal(),
-	}, store, clock
+	p := parts{log: zerolog.New(zerolog.NewTestWriter(t)), clock: clock, store: store, breaker: newBreaker(5, time.Second)}
+	return newInbound(p, a, nil), store, clock
 }
 
 // A package that can never be fetched is set aside, reported to the axis

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"lienthong/envelope"
@@ -79,15 +78,9 @@ func newSendEnv(t *testing.T, me string) *sendEnv {
 	}
 	creds := &atomic.Pointer[credentials]{}
 	creds.Store(&credentials{signer: signer, agencies: &agencies{primary: me, byCode: map[string]envelope.Organization{me: {OrganID: me}}}})
-	b := newBreaker(5, time.Second)
-	return &sendEnv{
-		out: &outbound{
-			log: zerolog.New(zerolog.NewTestWriter(t)), clock: clock, store: store, axis: client, creds: creds,
-			m: newMetrics(prometheus.NewRegistry(), b, clock, store.Stats), breaker: b, wake: newSignal(),
-			me: envelope.Organization{OrganID: me, OrganName: "A"}, maxDocument: 1 << 20,
-		},
-		store: store, hub: hub, axis: client, clock: clock,
-	}
+	p := parts{log: zerolog.New(zerolog.NewTestWriter(t)), clock: clock, store: store, creds: creds, breaker: newBreaker(5, time.Second)}
+	p.cfg.Agency.Code, p.cfg.Agency.Name, p.cfg.Outbound.MaxDocument = me, "A", 1<<20
+	return &sendEnv{out: newOutbound(p, client), store: store, hub: hub, axis: client, clock: clock}
 }
 
 // queued puts one status package to B in the queue.
