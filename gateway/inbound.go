@@ -326,7 +326,7 @@ func (in *inbound) applyFetched(item *queue.Item) *fetchedStatus {
 	if !o.axisOK || (o.signed && !o.bound && o.mode == envelope.Require) || !o.authentic() || st.StatusCode == envelope.StatusRecall {
 		return nil
 	}
-	out, why := in.statusTarget(st)
+	out, why, _ := in.statusTarget(st)
 	if why != "" {
 		return nil
 	}

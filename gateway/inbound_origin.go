@@ -18,9 +18,11 @@ const (
 	refusedAxisSender   = "axis_sender"   // uploaded under another agency's axis identity
 	refusedForgedStatus = "forged_status" // a status its sender may not give
 	refusedContent      = "content"       // authentic, but not acceptable
+	refusedUnreadable   = "unreadable"    // not a package that can be read: no sender to hold it against
+	refusedStale        = "stale"         // an authentic status about a document no longer or never here
 )
 
-var refusals = []string{refusedSignature, refusedBinding, refusedAxisSender, refusedForgedStatus, refusedContent}
+var refusals = []string{refusedSignature, refusedBinding, refusedAxisSender, refusedForgedStatus, refusedContent, refusedUnreadable, refusedStale}
 
 // origin is what the gateway can tell of who sent a package: the agency it
 // names (From), what the axis says of its uploader, and whether a

@@ -48,6 +48,11 @@ func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 		claimed = pkg.Claimed
 	}
 	switch {
+	case err != nil && o.claimed == "":
+		// Nothing names a sender to hold against the uploader: the
+		// package cannot be read, and its own error says why.
+		in.quarantine(r, claimed, "the package cannot be read: "+err.Error(), refusedUnreadable, o, log, ln)
+		return
 	case !o.axisOK:
 		// Checked first: whatever else is wrong, this sender is not who
 		// the package says, and must not be answered.

@@ -46,9 +46,9 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		in.finish(r, statusDone(st), log, ln, also...)
 		return
 	}
-	out, why := in.statusTarget(st)
+	out, why, kind := in.statusTarget(st)
 	if why != "" {
-		forged(why)
+		in.quarantine(r, &envelope.Package{Kind: envelope.KindStatus, Status: st}, "status "+string(code)+" not applied: "+why, kind, o, log, ln)
 		return
 	}
 	// The report and the inbound record's end are one write.
@@ -126,23 +126,24 @@ func statusDone(st *envelope.Status) inRecord {
 }
 
 // statusTarget finds the outbound document an authentic status other than
-// a recall request (13) is about, or says why it may not be applied: the
-// document is not ours, the sender is not its recipient, or 15/16 answer
-// a recall that was never made.
-func (in *inbound) statusTarget(st *envelope.Status) (out *queue.Record, why string) {
+// a recall request (13) is about, or says why it may not be applied, and
+// how that counts: the document is not held here (stale: purged, or never
+// sent), or the sender is not its recipient, or 15/16 answer a recall that
+// was never made (forged).
+func (in *inbound) statusTarget(st *envelope.Status) (out *queue.Record, why, kind string) {
 	code, from, docID := st.StatusCode, st.From.OrganID, st.ResponseFor.DocumentID
 	out, err := queue.GetByKey(context.Background(), in.store, queue.Outbound, outDocumentKey(docID))
 	if err != nil {
-		return nil, "it is about " + docID + ", which this gateway never sent"
+		return nil, "it is about " + docID + ", which this gateway does not hold (purged, or never sent)", refusedStale
 	}
 	sent := readOut(out)
 	switch {
 	case !sent.sentTo(from):
-		return nil, from + " is not a recipient of " + docID
-	case (code == envelope.StatusRecallAgreed || code == envelope.StatusRecallRefused) && !sent.Recalled && sent.Business == envelope.BusinessNew:
-		return nil, "15 and 16 answer a recall, and " + docID + " was not recalled"
+		return nil, from + " is not a recipient of " + docID, refusedForgedStatus
+	case code.AnswersRecall() && !sent.Recalled && sent.Business == envelope.BusinessNew:
+		return nil, "15 and 16 answer a recall, and " + docID + " was not recalled", refusedForgedStatus
 	}
-	return out, ""
+	return out, "", ""
 }
 
 // statusApplied logs a status applied to our document, or kept out by a
