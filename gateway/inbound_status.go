@@ -191,7 +191,7 @@ const recallWait = 15 * time.Minute
 // returns its record; it says why not when the sender never sent that
 // document here.
 func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.Logger) (record, why string) {
-	key, agency := deliveredKey(from, docID), ""
+	key, agency := deliveredKey(from, docID), in.me.OrganID
 	if asked != "" && asked != in.me.OrganID {
 		if _, ok := in.creds.Load().agencies.serves(asked, in.dir); ok {
 			key, agency = key+"|"+asked, asked
@@ -201,10 +201,9 @@ func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.
 	if err != nil {
 		return "", "a recall of " + docID + ", which " + from + " never delivered here"
 	}
-	id := r.ID
-	if agency != "" {
-		id = in.inbox.idFor(r.ID, agency)
-	}
+	// The item of the agency asked, whichever of the package's items it
+	// is: a package to several of our agencies has one each.
+	id := in.inbox.idFor(r.ID, agency)
 	item, err := in.inbox.change(id, true, func(item *localapi.InboxItem) error {
 		item.Recall = true
 		if !recallAnswered(item) {

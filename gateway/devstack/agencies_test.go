@@ -105,3 +105,39 @@ func TestTwoAgenciesOneGateway(t *testing.T) {
 		t.Errorf("the scoped token lists %+v, want its agency only", l)
 	}
 }
+
+// A document to two of our agencies is two inbox items; a recall naming
+// one marks that one's item, whichever of the package's items it is.
+func TestRecallMarksTheAgencyAsked(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	m := memo("V/v gửi hai đơn vị", 0)
+	m["to"] = []string{devstack.UnitCode, devstack.AgencyCode} // the unit first: its item is the record's first
+	acc, err := s.PeerClient.Submit(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := waitInbox(t, clock, s.Client, localapi.InboxNew, 2, "the document at both agencies")
+	byAgency := map[string]string{}
+	for _, it := range items {
+		byAgency[it.Agency] = it.ID
+	}
+	if len(byAgency) != 2 || byAgency[devstack.AgencyCode] == "" || byAgency[devstack.UnitCode] == "" {
+		t.Fatalf("items %+v, want one per agency", items)
+	}
+	eventually(t, clock, 100*time.Millisecond, "the document sent", func() bool {
+		d, err := s.PeerClient.Document(ctx, acc.ID)
+		return err == nil && d.State == localapi.StateSent
+	})
+	if _, err := s.PeerClient.Recall(ctx, acc.ID, "Gửi nhầm"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 100*time.Millisecond, "both items asked back", func() bool {
+		for _, id := range byAgency {
+			if it, err := s.Client.InboxItem(ctx, id); err != nil || it.State != localapi.InboxRecall {
+				return false
+			}
+		}
+		return true
+	})
+}
