@@ -169,10 +169,15 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	}
 	item.SameDocumentIDAs = sameID
 	// A change and the document it names may be delivered side by side:
-	// whichever comes second links them.
+	// whichever comes second links them. A package whose sender is not
+	// established changes nothing: policy warn delivers it, flagged, and
+	// links it to no document.
 	in.links.Lock()
 	defer in.links.Unlock()
-	originals := in.originals(h.From.OrganID, suffix, item)
+	var originals []*localapi.InboxItem
+	if o.authentic() {
+		originals = in.originals(h.From.OrganID, suffix, item)
+	}
 	if warning != "" {
 		item.SignatureWarning = warning
 		log.Warn().Str("warning", warning).Msg("signature did not hold or is not bound to the sender; delivered because policy for this sender is warn")
@@ -191,12 +196,12 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 			return false, true
 		}
 	}
-	if err := in.markChanged(originals, item, doc.Business, log); err != nil {
+	if err := in.markChanged(originals, item, doc.Business, log); err != nil { // none when not authentic
 		in.retry(r, err, log)
 		return false, true
 	}
 	in.inbox.put(item)
-	if doc.Business == nil || doc.Business.DocType == envelope.BusinessNew {
+	if (doc.Business == nil || doc.Business.DocType == envelope.BusinessNew) && o.authentic() {
 		if err := in.adoptChanges(item, log); err != nil {
 			log.Error().Err(err).Msg("link the changes that arrived before the document")
 		}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"lienthong/conf"
 	"lienthong/envelope"
 	"lienthong/envelope/devca"
 	"lienthong/gateway/axis"
@@ -208,5 +209,55 @@ func TestForgeriesRefused(t *testing.T) {
 		if d.Kind == "status" && strings.HasSuffix(d.DocumentID, "901/SVD-VP") {
 			t.Errorf("a refusal answered the forged 901: %+v", d)
 		}
+	}
+}
+
+// Under policy warn a package whose signer is not bound to its sender is
+// delivered, flagged; a revocation so signed changes nothing: the genuine
+// document it names stays as it was, unlinked.
+func TestWarnNeverLetsAnUnauthenticChangeApply(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true, Configure: func(peer bool, c *conf.Config) {
+		if !peer {
+			c.Trust.Senders = map[string]string{devstack.PeerCode: "warn"}
+		}
+	}})
+	ctx := context.Background()
+	m := memo("V/v thật, sẽ bị thu hồi giả", 0)
+	m["to"], m["codeNumber"] = []string{devstack.AgencyCode}, "950"
+	genuine, err := s.PeerClient.Submit(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := waitInbox(t, clock, s.Client, localapi.InboxNew, 1, "the peer's document in our inbox")[0]
+
+	// The peer's axis identity, the third agency's certificate.
+	secretB, err := os.ReadFile(filepath.Join(s.Dir, "secrets", "axis-b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen := newThird(t, s, clock, s.CA, "00.54.W00", strings.TrimSpace(string(secretB)))
+	rev := documentFrom(devstack.PeerCode, devstack.AgencyCode, "950")
+	rev.Document.Header.DocumentID = genuine.DocumentID
+	rev.Document.Header.ResponseFor = []envelope.ResponseFor{{OrganID: devstack.PeerCode, Code: "950/SVD-VP", DocumentID: genuine.DocumentID,
+		PromulgationDate: envelope.Date{Year: 2026, Month: 3, Day: 16}}}
+	rev.Document.Business.DocType, rev.Document.Business.Reason = envelope.BusinessRevoke, "giả mạo thu hồi"
+	stolen.send(t, devstack.PeerCode, rev)
+
+	var warned localapi.InboxItem
+	eventually(t, clock, 100*time.Millisecond, "the unbound revocation delivered, flagged", func() bool {
+		for _, it := range newInbox(t, s.Client, localapi.InboxNew) {
+			if it.BusinessDocType == int(envelope.BusinessRevoke) {
+				warned = it
+				return true
+			}
+		}
+		return false
+	})
+	if warned.SignatureWarning == "" || len(warned.TargetIDs) != 0 {
+		t.Errorf("the revocation = %+v, want a signature warning and no link", warned)
+	}
+	got, err := s.Client.InboxItem(ctx, orig.ID)
+	if err != nil || got.State != localapi.InboxNew || got.Recall || len(got.ChangedBy) != 0 || got.Change != "" {
+		t.Errorf("the genuine document after an unauthentic revocation = %+v (%v), want it untouched", got, err)
 	}
 }
