@@ -192,6 +192,14 @@ func (in *inbound) fetchFailed(ctx context.Context, it axis.ReceivedItem, err er
 		st = &fetchState{}
 		in.fetches[it.DocID] = st
 	}
+	if errors.Is(err, errLocal) {
+		// Our disk, not the package: it waits, uncounted, and the
+		// sender never hears of it.
+		st.next = in.clock.Now().Add(localRetry)
+		in.log.Error().Err(err).Str("axis_doc_id", it.DocID).Str("retry_in", localRetry.String()).
+			Msg("package not fetched: a local fault (free space in the state folder); it will be fetched once that is fixed")
+		return false
+	}
 	st.failures++
 	log := in.log.With().Str("axis_doc_id", it.DocID).Str("from", it.From).Int("failures", st.failures).Logger()
 	terminal := axis.ClassOf(err) == axis.Terminal
@@ -245,7 +253,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		}
 		release, err := in.store.Stage(context.Background(), &item)
 		if err != nil {
-			return false, fmt.Errorf("store %s: %w", it.DocID, err)
+			return false, localFault(fmt.Errorf("store %s: %w", it.DocID, err))
 		}
 		var rec *queue.Record
 		var existed bool
@@ -276,7 +284,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		})
 		release()
 		if err != nil {
-			return false, fmt.Errorf("store %s: %w", it.DocID, err)
+			return false, localFault(fmt.Errorf("store %s: %w", it.DocID, err))
 		}
 		stored = !existed
 		log.Info().Str("id", rec.ID).Str("from", it.From).Int64("bytes", size).Msg("package fetched and stored")
@@ -374,18 +382,46 @@ func (in *inbound) receiver(ctx context.Context) {
 func (in *inbound) download(ctx context.Context, docID string) (queue.PayloadWriter, error) {
 	body, err := in.store.NewPayload(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store %s: %w", docID, err)
+		return nil, localFault(fmt.Errorf("store %s: %w", docID, err))
 	}
-	bw := bufio.NewWriterSize(body, 256<<10)
+	lw := &localWriter{w: body}
+	bw := bufio.NewWriterSize(lw, 256<<10)
 	_, err = in.axis.GetEdocTo(ctx, docID, bw)
 	if err == nil {
 		err = bw.Flush()
 	}
 	if err != nil {
 		body.Abort()
+		if lw.err != nil {
+			return nil, localFault(fmt.Errorf("get %s: writing it here: %w", docID, lw.err))
+		}
 		return nil, fmt.Errorf("get %s: %w", docID, err)
 	}
 	return body, nil
+}
+
+// errLocal marks a failure of this host (a full disk, a broken store),
+// which is never held against a package or reported to its sender.
+var errLocal = errors.New("local fault")
+
+func localFault(err error) error { return fmt.Errorf("%w: %w", errLocal, err) }
+
+// localRetry is how soon a package a local fault kept out is tried again.
+const localRetry = 30 * time.Second
+
+// localWriter remembers the error of the writes it passes on, so a fetch
+// tells our disk failing from the axis's answer failing.
+type localWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (l *localWriter) Write(p []byte) (int, error) {
+	n, err := l.w.Write(p)
+	if err != nil && l.err == nil {
+		l.err = err
+	}
+	return n, err
 }
 
 // fetchScratch numbers the folders fetchers read packages' files into.

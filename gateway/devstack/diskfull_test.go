@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"lienthong/conf"
 	"lienthong/gateway/devstack"
@@ -90,5 +91,38 @@ func TestDiskFullRefusesWith503AndResumes(t *testing.T) {
 	deliveredOnce(t, s, clock, []string{first.ID, second.ID})
 	if err := s.Agency.Alive(); err != nil {
 		t.Errorf("store self-check after the disk filled and emptied: %v", err)
+	}
+}
+
+// A package listed while our disk is full waits for the space, however
+// long that takes: the fault is ours, so it is neither counted against
+// the package nor set aside nor reported to the axis as failed, and it
+// arrives once space returns, without a restart.
+func TestDiskFullNeverCostsAPackage(t *testing.T) {
+	disk := smallDisk(t)
+	s, clock := start(t, devstack.Options{ManualPeer: true, Configure: func(peer bool, c *conf.Config) {
+		if !peer {
+			c.StateDir = disk
+		}
+	}})
+	ctx := context.Background()
+	filler := fill(t, disk)
+	m := memo("V/v gửi lúc ổ đĩa đầy", 0)
+	m["to"], m["codeNumber"] = []string{devstack.AgencyCode}, "777"
+	sent, err := s.PeerClient.Submit(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := clock.Now().Add(30 * time.Minute)
+	eventually(t, clock, 10*time.Second, "half an hour of a full disk", func() bool { return !clock.Now().Before(until) })
+	if items := newInbox(t, s.Client, ""); len(items) != 0 {
+		t.Fatalf("delivered on a full disk: %+v", items)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	got := waitInbox(t, clock, s.Client, localapi.InboxNew, 1, "the package once space returned")[0]
+	if got.DocumentID != sent.DocumentID {
+		t.Errorf("delivered %s, want %s", got.DocumentID, sent.DocumentID)
 	}
 }
