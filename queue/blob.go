@@ -98,7 +98,7 @@ func addBlobRef(tx *bolt.Tx, sum string, n int64) error {
 func (s *Bolt) removeUnreferenced(sums []string) error {
 	s.blobMu.Lock()
 	defer s.blobMu.Unlock()
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		for _, sum := range sums {
 			if tx.Bucket(bucketBlobRefs).Get([]byte(sum)) != nil {
 				continue

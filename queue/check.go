@@ -52,7 +52,7 @@ func (s *Bolt) Stats() []GroupStats {
 		}
 		return a.Priority > b.Priority
 	})
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketStates).Cursor()
 		for i := range out {
 			g := &out[i]
@@ -82,11 +82,14 @@ type Report struct {
 // agree. It returns every violation found.
 func (s *Bolt) Check() (Report, error) {
 	var rep Report
+	if err := checkPages(s.db, s.path); err != nil {
+		return rep, err
+	}
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	counts := map[group]int{}
 	refs := map[string]int64{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		want := map[string]map[string]bool{"states": {}, "ready": {}, "leases": {}}
 		var all []*Record
 		err := tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
@@ -198,7 +201,7 @@ func (s *Bolt) orphans(ok bool) []string {
 	}
 	entries, _ := os.ReadDir(s.blobs)
 	var out []string
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		for _, e := range entries {
 			if tx.Bucket(bucketBlobRefs).Get([]byte(e.Name())) == nil {
 				out = append(out, e.Name())
@@ -215,7 +218,7 @@ func (s *Bolt) orphans(ok bool) []string {
 // on meanwhile; restoring is extracting the tar in place of the files.
 func (s *Bolt) Backup(w io.Writer) error {
 	tw := tar.NewWriter(w)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		now := time.Now()
 		if err := tw.WriteHeader(&tar.Header{Name: "queue.db", Mode: 0o600, Size: tx.Size(), ModTime: now}); err != nil {
 			return err

@@ -7,6 +7,8 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // ErrDamaged is a queue file that is empty, truncated or unreadable: the
@@ -92,4 +94,37 @@ func readMeta(r io.ReaderAt, off int64) (*boltMeta, error) {
 		return nil, fmt.Errorf("page size %d", meta.pageSize)
 	}
 	return meta, nil
+}
+
+// checkPages walks every page the file's tree reaches, as bbolt's own
+// check does, and names the first that is damaged: a file with garbage in
+// the middle is refused at open, never served until a read panics.
+func checkPages(db *bolt.DB, path string) (err error) {
+	return db.View(func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("%w: %s: a page is unreadable (%v): restore it from a backup (lienthong queue backup)", ErrDamaged, path, p)
+			}
+		}()
+		var problems []string
+		for e := range tx.Check() {
+			problems = append(problems, e.Error())
+		}
+		if len(problems) > 0 {
+			more := ""
+			if len(problems) > 1 {
+				more = fmt.Sprintf(" (and %d more)", len(problems)-1)
+			}
+			return fmt.Errorf("%w: %s: %s%s: restore it from a backup (lienthong queue backup)", ErrDamaged, path, problems[0], more)
+		}
+		return nil
+	})
+}
+
+// unpanic turns a panic of bbolt on a damaged page, met by a read or a
+// write after open, into an error naming the file, instead of a crash.
+func unpanic(path string, err *error) {
+	if p := recover(); p != nil {
+		*err = fmt.Errorf("%w: %s: %v (lienthong queue check names the damage)", ErrDamaged, path, p)
+	}
 }

@@ -68,7 +68,7 @@ func (s *Bolt) Groups(ctx context.Context, dir Direction, st State) ([]GroupStat
 		return nil, err
 	}
 	var out []GroupStats
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketGroups).Cursor()
 		return tx.Bucket(bucketGroupCounts).ForEach(func(k, v []byte) error {
 			if len(k) < 3 || k[0] != dir.byte() || k[len(k)-1] != stateBytes[st] {

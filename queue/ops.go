@@ -199,7 +199,7 @@ func (s *Bolt) Lease(now time.Time, dir Direction, minPriority int) (*Record, er
 // expire anything, so an idle worker asks without a write.
 func (s *Bolt) AnyDue(ctx context.Context, now time.Time, dir Direction, minPriority int) bool {
 	due := false
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketLeases).Cursor().First(); k != nil && !keyTime(k[:8]).After(now) {
 			due = true
 			return nil
@@ -281,7 +281,7 @@ func (s *Bolt) Payload(r *Record) ([]byte, error) {
 		}
 		data = b
 	} else {
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			v := tx.Bucket(bucketPayloads).Get([]byte(r.ID))
 			if v == nil {
 				return fmt.Errorf("%w: payload of %s", ErrNotFound, r.ID)
@@ -418,7 +418,7 @@ func eachInState(tx *bolt.Tx, dir Direction, state State, fn func(id string) (bo
 // so an idle worker knows how long it may wait; ok is false when none is
 // ready.
 func (s *Bolt) NextDue(ctx context.Context, dir Direction) (at time.Time, ok bool) {
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketReady).Cursor()
 		for p := MaxPriority; p >= 0; p-- {
 			prefix := []byte{dir.byte(), byte(255 - p)}

@@ -409,3 +409,38 @@ func TestRecordReadsOldRecipients(t *testing.T) {
 		t.Errorf("written and read again: %s, %v", again.Data, err)
 	}
 }
+
+// Garbage in the middle of the file is found at open and named, with the
+// way back; no read panics on it later.
+func TestOpenRefusesGarbagePages(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "queue.db")
+	s, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		if _, _, err := s.Put(Item{Dir: Inbound, Key: fmt.Sprint(i), Payload: bytes.Repeat([]byte("x"), 8000), Meta: map[string]string{"n": fmt.Sprint(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Check(); err != nil {
+		t.Fatalf("a sound file: %v", err)
+	}
+	s.Close()
+	fi, _ := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := bytes.Repeat([]byte{0xA5, 0x17, 0x00, 0xFF}, 1024)
+	for off := int64(4 * 4096); off < fi.Size(); off += 16 * 4096 {
+		if _, err := f.WriteAt(garbage, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	_, err = Open(path, Options{NoSync: true})
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "queue backup") {
+		t.Errorf("Open of a file with garbage pages = %v, want ErrDamaged naming the file and the way back", err)
+	}
+}

@@ -164,6 +164,9 @@ func Open(path string, opts Options) (*Bolt, error) {
 		return nil
 	})
 	if err == nil {
+		err = checkPages(db, path)
+	}
+	if err == nil {
 		err = s.loadCounts()
 	}
 	if err != nil {
@@ -298,7 +301,7 @@ func (s *Bolt) drain() {
 }
 
 func (s *Bolt) commit(batch []*op) {
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.boltUpdate(func(tx *bolt.Tx) error {
 		for _, o := range batch {
 			o.err = o.fn(tx, o.delta)
 			if o.err != nil && !isLogical(o.err) {
@@ -333,6 +336,18 @@ func (s *Bolt) commit(batch []*op) {
 	for _, o := range batch {
 		close(o.done)
 	}
+}
+
+// boltUpdate is db.Update with a panic on a damaged page made an error.
+func (s *Bolt) boltUpdate(fn func(*bolt.Tx) error) (err error) {
+	defer unpanic(s.path, &err)
+	return s.db.Update(fn)
+}
+
+// view is db.View with a panic on a damaged page made an error.
+func (s *Bolt) view(fn func(*bolt.Tx) error) (err error) {
+	defer unpanic(s.path, &err)
+	return s.db.View(fn)
 }
 
 func isLogical(err error) bool {

@@ -109,7 +109,7 @@ func (s *Bolt) View(ctx context.Context, fn func(Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(btx *bolt.Tx) error {
+	return s.view(func(btx *bolt.Tx) error {
 		return fn(&boltTx{s: s, tx: btx, ro: true})
 	})
 }
