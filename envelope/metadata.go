@@ -1,6 +1,7 @@
 package envelope
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -117,7 +118,16 @@ type MetaAttachment struct {
 // DecodeMetadata reads Metadata strictly: an unknown field is an error, so a
 // misspelt field is never silently dropped.
 func DecodeMetadata(r io.Reader) (*Metadata, error) {
-	dec := json.NewDecoder(r)
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	// A field given twice is refused, not taken last-wins: two systems
+	// reading one object must not see two different documents.
+	if path := duplicateKey(raw); path != "" {
+		return nil, Problems{{Path: path, Rule: "is given more than once; give each field once"}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var m Metadata
 	if err := dec.Decode(&m); err != nil {
@@ -141,6 +151,57 @@ func DecodeMetadata(r io.Reader) (*Metadata, error) {
 		return nil, Problems{{Path: "metadata", Rule: "holds more than one JSON value"}}
 	}
 	return &m, nil
+}
+
+// duplicateKey is the path of the first object key that a JSON text gives
+// twice, or "" when there is none, or when the text does not parse or
+// nests past any metadata's depth (decoding names those).
+func duplicateKey(raw []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	var walk func(path string, depth int) (dup string, ok bool)
+	walk = func(path string, depth int) (string, bool) {
+		if depth > 32 {
+			return "", false
+		}
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		switch t {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return "", false
+				}
+				k, _ := kt.(string)
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if seen[k] {
+					return p, true
+				}
+				seen[k] = true
+				if d, ok := walk(p, depth+1); !ok || d != "" {
+					return d, ok
+				}
+			}
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if d, ok := walk(fmt.Sprintf("%s[%d]", path, i), depth+1); !ok || d != "" {
+					return d, ok
+				}
+			}
+		default:
+			return "", true
+		}
+		_, err = dec.Token() // the closing delimiter
+		return "", err == nil
+	}
+	d, _ := walk("", 0)
+	return d
 }
 
 // Document turns the metadata and the attachment files into a document

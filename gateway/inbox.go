@@ -218,9 +218,12 @@ func cleanName(s string) string {
 	}
 	s = strings.Map(func(r rune) rune {
 		switch {
-		case r < 0x20 || r == 0x7f:
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f): // C0, DEL and C1 controls
 			return -1
-		case r == 0x200e || r == 0x200f || r == 0x061c || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+		case r == 0x061c || (r >= 0x200b && r <= 0x200f) || (r >= 0x2028 && r <= 0x202e) || (r >= 0x2060 && r <= 0x2069) || r == 0xfeff:
+			// Invisible: zero-width characters, line and paragraph
+			// separators, direction marks and overrides that make a
+			// name show other than it is.
 			return -1
 		}
 		return r

@@ -27,6 +27,10 @@ func TestCleanName(t *testing.T) {
 		{"..", "file"},
 		{"", "file"},
 		{"bad\xffutf8.txt", "bad_utf8.txt"},
+		{"c1\u0085\u009bcontrols.pdf", "c1controls.pdf"},
+		{"zero\u200bwidth\u2060\ufeff.pdf", "zerowidth.pdf"},
+		{"line\u2028sep.pdf", "linesep.pdf"},
+		{"Công\u00a0văn.pdf", "Công\u00a0văn.pdf"}, // a no-break space is visible text
 	}
 	for _, tt := range tests {
 		if got := cleanName(tt.in); got != tt.want {

@@ -217,14 +217,20 @@ func (g *Gateway) listInbox(w http.ResponseWriter, r *http.Request) {
 	}
 	items, next, changed := g.inbox.list(f)
 	if len(items) == 0 && wait > 0 {
+		// Waits out the whole wait unless an item this client may see
+		// arrives: another agency's mail must not end the poll early.
 		t := time.NewTimer(wait)
 		defer t.Stop()
-		select {
-		case <-changed:
-			items, next, _ = g.inbox.list(f)
-		case <-t.C:
-		case <-r.Context().Done():
-			return
+	poll:
+		for len(items) == 0 {
+			select {
+			case <-changed:
+				items, next, changed = g.inbox.list(f)
+			case <-t.C:
+				break poll
+			case <-r.Context().Done():
+				return
+			}
 		}
 	}
 	if items == nil {

@@ -141,3 +141,36 @@ func TestRecallMarksTheAgencyAsked(t *testing.T) {
 		return true
 	})
 }
+
+// A scoped client's long poll is not ended by another agency's mail: it
+// waits out its wait, so its timing tells nothing of the others'.
+func TestScopedLongPollIgnoresOthersMail(t *testing.T) {
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	ctx := context.Background()
+	unit := &localapi.Client{Base: s.Client.Base, Token: s.ScopedToken}
+	const wait = 3 * time.Second
+	type polled struct {
+		items []localapi.InboxItem
+		took  time.Duration
+		err   error
+	}
+	done := make(chan polled, 1)
+	began := time.Now()
+	go func() {
+		items, err := unit.Inbox(ctx, localapi.InboxNew, wait)
+		done <- polled{items, time.Since(began), err}
+	}()
+	m := memo("V/v chỉ gửi sở", 0)
+	m["to"], m["codeNumber"] = []string{devstack.AgencyCode}, "960"
+	if _, err := s.PeerClient.Submit(ctx, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitInbox(t, clock, s.Client, localapi.InboxNew, 1, "the department's document")
+	p := <-done
+	if p.err != nil || len(p.items) != 0 {
+		t.Fatalf("the unit's poll = %+v, %v; want nothing", p.items, p.err)
+	}
+	if p.took < wait-100*time.Millisecond {
+		t.Errorf("the unit's poll ended after %v, before its %v wait: another agency's mail woke it", p.took, wait)
+	}
+}
