@@ -271,9 +271,23 @@ type leaseNext struct {
 // finish closes a processed record with what became of it, its event,
 // and any further events of the records it changed, in one commit.
 func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger, ln *leaseNext, also ...queue.Event) {
+	if err := in.close(r, rec, ln, nil, also...); err != nil {
+		log.Error().Err(err).Msg("close inbound record; it will be processed again")
+	}
+}
+
+// close is finish's commit; what with changes of other records (a status
+// applied to our document) commits with it, and with ln the same commit
+// leases the next due record.
+func (in *inbound) close(r *queue.Record, rec inRecord, ln *leaseNext, with func(tx queue.Tx, now time.Time) error, also ...queue.Event) error {
 	now := in.clock.Now()
 	var next *queue.Record
 	err := in.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+		if with != nil {
+			if err := with(tx, now); err != nil {
+				return err
+			}
+		}
 		if _, err = tx.Finish(now, r.ID, r.Lease, rec.meta()); err != nil {
 			return err
 		}
@@ -300,9 +314,7 @@ func (in *inbound) finish(r *queue.Record, rec inRecord, log zerolog.Logger, ln 
 	if ln != nil {
 		ln.next = next
 	}
-	if err != nil {
-		log.Error().Err(err).Msg("close inbound record; it will be processed again")
-	}
+	return err
 }
 
 func (in *inbound) retry(r *queue.Record, cause error, log zerolog.Logger) {

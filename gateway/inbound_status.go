@@ -52,25 +52,11 @@ func (in *inbound) receiveStatus(r *queue.Record, st *envelope.Status, o origin,
 		return
 	}
 	// The report and the inbound record's end are one write.
-	now := in.clock.Now()
 	var applied bool
-	var next *queue.Record
-	err := in.store.Update(context.Background(), func(tx queue.Tx) (err error) {
-		if out, applied, err = applyStatus(tx, out.ID, st, r.ID, now); err != nil {
-			return err
-		}
-		if _, err = tx.Finish(now, r.ID, r.Lease, statusDone(st).meta()); err != nil {
-			return err
-		}
-		tx.Emit(event(r.ID, evStatus, from, now, atDirection, "in", atCode, string(code), atLink, out.ID))
-		if ln != nil {
-			next, err = queue.LeaseNext(tx, now, queue.Inbound, 0)
-		}
+	err := in.close(r, statusDone(st), ln, func(tx queue.Tx, now time.Time) (err error) {
+		out, applied, err = applyStatus(tx, out.ID, st, r.ID, now)
 		return err
 	})
-	if ln != nil {
-		ln.next = next
-	}
 	if err != nil {
 		in.retry(r, err, log)
 		return
