@@ -121,10 +121,11 @@ func checkPages(db *bolt.DB, path string) (err error) {
 	})
 }
 
-// unpanic turns a panic of bbolt on a damaged page, met by a read or a
-// write after open, into an error naming the file, instead of a crash.
+// unpanic turns a panic of bbolt on a damaged page, met at open or by a
+// read or a write after it, into an error naming the file, instead of a
+// crash.
 func unpanic(path string, err *error) {
 	if p := recover(); p != nil {
-		*err = fmt.Errorf("%w: %s: %v (lienthong queue check names the damage)", ErrDamaged, path, p)
+		*err = fmt.Errorf("%w: %s: %v: restore it from a backup (lienthong queue backup)", ErrDamaged, path, p)
 	}
 }

@@ -130,11 +130,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 	if err := checkFile(path); err != nil {
 		return nil, fmt.Errorf("open queue: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      time.Second,
-		NoSync:       opts.NoSync,
-		FreelistType: bolt.FreelistMapType,
-	})
+	db, err := openBolt(path, opts.NoSync)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open queue %s: %w", path, ErrInUse)
 	}
@@ -336,6 +332,17 @@ func (s *Bolt) commit(batch []*op) {
 	for _, o := range batch {
 		close(o.done)
 	}
+}
+
+// openBolt is bolt.Open, with a panic on a damaged page (its free list
+// is read at open) made an error.
+func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
+	defer unpanic(path, &err)
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      time.Second,
+		NoSync:       noSync,
+		FreelistType: bolt.FreelistMapType,
+	})
 }
 
 // boltUpdate is db.Update with a panic on a damaged page made an error.
