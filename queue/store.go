@@ -151,16 +151,17 @@ func Open(path string, opts Options) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("open queue %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	// Every page the file reaches is checked before anything reads it.
+	err = checkPages(db, path)
 	if err == nil {
-		err = checkPages(db, path)
+		err = s.boltUpdate(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if err == nil {
 		err = s.loadCounts()
@@ -176,7 +177,7 @@ func Open(path string, opts Options) (*Bolt, error) {
 
 // loadCounts rebuilds the per-group counts from the state index keys.
 func (s *Bolt) loadCounts() error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketStates).ForEach(func(k, _ []byte) error {
 			g, ok := groupOf(k)
 			if !ok {
