@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"context"
-	"lienthong/queue"
 	"time"
 
 	"lienthong/directory"
 	"lienthong/gateway/axis"
+	"lienthong/queue"
 )
 
 // axisSource reads the directory from the axis.

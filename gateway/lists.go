@@ -1,18 +1,18 @@
 package gateway
 
 import (
-	"context"
 	"errors"
-	"lienthong/directory"
-	"lienthong/envelope"
-	"lienthong/gateway/localapi"
-	"lienthong/queue"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"lienthong/directory"
+	"lienthong/envelope"
+	"lienthong/gateway/localapi"
+	"lienthong/queue"
 )
 
 // The local API's lists and histories: pages filtered before their limit,
@@ -28,7 +28,7 @@ func (g *Gateway) listDocuments(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, err)
 		return
 	}
-	recs, next, err := queue.List(context.Background(), g.store, f)
+	recs, next, err := queue.List(r.Context(), g.store, f)
 	if errors.Is(err, queue.ErrInvalid) {
 		err = envelope.Problems{{Path: "after", Rule: "must be the cursor a previous page returned", Value: f.After}}
 	}
@@ -252,7 +252,7 @@ func (g *Gateway) documentEvents(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, err)
 		return
 	}
-	g.writeEvents(w, rec.ID)
+	g.writeEvents(w, r, rec.ID)
 }
 
 // inboxEvents answers GET /v1/inbox/{id}/events: the history of the
@@ -263,11 +263,11 @@ func (g *Gateway) inboxEvents(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, err)
 		return
 	}
-	g.writeEvents(w, recordOf(item.ID))
+	g.writeEvents(w, r, recordOf(item.ID))
 }
 
-func (g *Gateway) writeEvents(w http.ResponseWriter, id string) {
-	evs, err := queue.Events(context.Background(), g.store, id)
+func (g *Gateway) writeEvents(w http.ResponseWriter, r *http.Request, id string) {
+	evs, err := queue.Events(r.Context(), g.store, id)
 	if err != nil {
 		g.fail(w, err)
 		return

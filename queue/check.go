@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"lienthong/queue/atomicfile"
 	"os"
 	"slices"
 	"sort"
@@ -18,6 +17,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"lienthong/queue/atomicfile"
 )
 
 // GroupStats counts the records of one direction, state and priority.
