@@ -175,12 +175,12 @@ func (h *Hub) authenticate(r *http.Request) (System, map[string]string, error) {
 	h.mu.Lock()
 	sys, ok := h.systems[hdr["systemid"]]
 	h.mu.Unlock()
-	if !ok {
-		return System{}, nil, fail("401", "unknown systemid %q", hdr["systemid"])
-	}
+	// An unknown system and a wrong secret get one answer, so that no
+	// client learns which system ids exist.
 	want := axis.HMAC([]byte(sys.Secret), signHeader)
-	if !hmac.Equal([]byte(want), []byte(strings.ToLower(headerValue(r, axis.HeaderHash)))) {
-		return System{}, nil, fail("401", "%s does not match the HMAC of %s under the secret of %s", axis.HeaderHash, axis.HeaderSign, sys.SystemID)
+	if !ok || !hmac.Equal([]byte(want), []byte(strings.ToLower(headerValue(r, axis.HeaderHash)))) {
+		return System{}, nil, fail("401", "%s does not match the HMAC of %s under the secret of system %q (or no such system)",
+			axis.HeaderHash, axis.HeaderSign, hdr["systemid"])
 	}
 	keys := strings.Split(headerValue(r, axis.HeaderSignKey), ";")
 	if len(keys) != len(fields) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -63,13 +64,22 @@ func putDoc(tx *bolt.Tx, d *doc) error {
 	return tx.Bucket(bDocs).Put([]byte(d.DocID), v)
 }
 
+// errNoDoc is a DocId the hub does not hold.
+var errNoDoc = errors.New("no such document")
+
 func getDoc(tx *bolt.Tx, id string) (*doc, error) {
 	v := tx.Bucket(bDocs).Get([]byte(id))
 	if v == nil {
-		return nil, fail("404", "no document %q", id)
+		return nil, errNoDoc
 	}
 	var d doc
 	return &d, json.Unmarshal(v, &d)
+}
+
+// noDocument answers for a DocId a system may not see exactly as for one
+// that does not exist, so that no system learns which DocIds others hold.
+func noDocument(id string, sys System) error {
+	return fail("404", "no document %q for %s", id, sys.SystemID)
 }
 
 const listTime = axis.ListTime
@@ -107,11 +117,11 @@ func (h *Hub) fetch(sys System, id string) (io.ReadCloser, error) {
 	var small []byte
 	err := h.db.View(func(tx *bolt.Tx) error {
 		d, err := getDoc(tx, id)
+		if errors.Is(err, errNoDoc) || (err == nil && !slices.ContainsFunc(sys.Codes, func(c string) bool { return d.Recipients[c] != nil })) {
+			return noDocument(id, sys)
+		}
 		if err != nil {
 			return err
-		}
-		if !slices.ContainsFunc(sys.Codes, func(c string) bool { return d.Recipients[c] != nil }) {
-			return fail("403", "document %s is not addressed to %s", id, sys.SystemID)
 		}
 		small = bytes.Clone(tx.Bucket(bBlobs).Get([]byte(id)))
 		return nil
@@ -131,6 +141,9 @@ func (h *Hub) updateStatus(sys System, id, status string, duplicate bool) error 
 	}
 	return h.update(func(tx *bolt.Tx) error {
 		d, err := getDoc(tx, id)
+		if errors.Is(err, errNoDoc) {
+			return noDocument(id, sys)
+		}
 		if err != nil {
 			return err
 		}
@@ -153,7 +166,7 @@ func (h *Hub) updateStatus(sys System, id, status string, duplicate bool) error 
 			}
 		}
 		if n == 0 {
-			return fail("403", "document %s is not addressed to %s", id, sys.SystemID)
+			return noDocument(id, sys)
 		}
 		return putDoc(tx, d)
 	})
