@@ -421,10 +421,7 @@ func releaseAtStart(s queue.Store, now time.Time, owner string) (left map[queue.
 				return err
 			}
 			if r.Dir == queue.Outbound {
-				if _, err := tx.Change(r.ID, func(r *queue.Record) error {
-					r.Meta = mergeMeta(r.Meta, markAmbiguous)
-					return nil
-				}); err != nil {
+				if _, err := queue.MergeMeta(tx, r.ID, markAmbiguous); err != nil {
 					return err
 				}
 			}

@@ -173,10 +173,7 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 		if st, _, err = tx.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>")}); err != nil {
 			return err
 		}
-		_, err = tx.Change(ab.id, func(r *queue.Record) error {
-			r.Meta = mergeMeta(r.Meta, ab.meta(st.ID))
-			return nil
-		})
+		_, err = queue.MergeMeta(tx, ab.id, ab.meta(st.ID))
 		return err
 	})
 	if err != nil {

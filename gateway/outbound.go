@@ -313,11 +313,7 @@ func (o *outbound) concern(tx queue.Tx, ab *about, id string, now time.Time, fre
 		return nil
 	}
 	if ab.meta != nil {
-		_, err := tx.Change(ab.id, func(r *queue.Record) error {
-			r.Meta = mergeMeta(r.Meta, ab.meta(id))
-			return nil
-		})
-		if err != nil {
+		if _, err := queue.MergeMeta(tx, ab.id, ab.meta(id)); err != nil {
 			return err
 		}
 	}
@@ -325,16 +321,6 @@ func (o *outbound) concern(tx queue.Tx, ab *about, id string, now time.Time, fre
 		tx.Emit(event(ab.id, ab.kind, ab.recipient, now, append([]string{atLink, id}, ab.attrs...)...))
 	}
 	return nil
-}
-
-func mergeMeta(dst, src map[string]string) map[string]string {
-	if dst == nil {
-		dst = make(map[string]string, len(src))
-	}
-	for k, v := range src {
-		dst[k] = v
-	}
-	return dst
 }
 
 // large reports a package worth building into a file rather than memory.

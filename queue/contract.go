@@ -137,11 +137,16 @@ func Claim(ctx context.Context, s Store, id, key string) (owner string, err erro
 // SetMeta merges meta into a record's metadata in any state.
 func SetMeta(ctx context.Context, s Store, id string, meta map[string]string) (rec *Record, err error) {
 	err = s.Update(ctx, func(tx Tx) error {
-		rec, err = tx.Change(id, func(r *Record) error {
-			r.Meta = merge(r.Meta, meta)
-			return nil
-		})
+		rec, err = MergeMeta(tx, id, meta)
 		return err
 	})
 	return rec, err
+}
+
+// MergeMeta is SetMeta in the transaction tx.
+func MergeMeta(tx Tx, id string, meta map[string]string) (*Record, error) {
+	return tx.Change(id, func(r *Record) error {
+		r.Meta = merge(r.Meta, meta)
+		return nil
+	})
 }

@@ -335,11 +335,10 @@ func TestCloseWhileWriting(t *testing.T) {
 	}
 }
 
-// An empty or truncated queue file is refused with its name and the way
-// back, never opened as an empty queue or mapped past its end.
-func TestOpenRefusesDamagedFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "queue.db")
+// filledFile is an open store of 300 records, on many pages.
+func filledFile(t *testing.T) (string, *Bolt) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "queue.db")
 	s, err := Open(path, Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
@@ -349,6 +348,13 @@ func TestOpenRefusesDamagedFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return path, s
+}
+
+// An empty or truncated queue file is refused with its name and the way
+// back, never opened as an empty queue or mapped past its end.
+func TestOpenRefusesDamagedFile(t *testing.T) {
+	path, s := filledFile(t)
 	s.Close()
 	fi, _ := os.Stat(path)
 	for _, size := range []int64{0, fi.Size() / 2, 100} {
@@ -413,16 +419,7 @@ func TestRecordReadsOldRecipients(t *testing.T) {
 // Garbage in the middle of the file is found at open and named, with the
 // way back; no read panics on it later.
 func TestOpenRefusesGarbagePages(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "queue.db")
-	s, err := Open(path, Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 300 {
-		if _, _, err := s.Put(Item{Dir: Inbound, Key: fmt.Sprint(i), Payload: bytes.Repeat([]byte("x"), 8000), Meta: map[string]string{"n": fmt.Sprint(i)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, s := filledFile(t)
 	if _, err := s.Check(); err != nil {
 		t.Fatalf("a sound file: %v", err)
 	}
