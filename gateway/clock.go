@@ -6,8 +6,9 @@ import "time"
 // checks and poll intervals all read it, so tests can move it.
 type Clock interface {
 	Now() time.Time
-	// After fires once the clock has moved d past now.
-	After(d time.Duration) <-chan time.Time
+	// After fires once the clock has moved d past now; stop drops the
+	// wait, so a test clock counts only the loops still parked on it.
+	After(d time.Duration) (c <-chan time.Time, stop func())
 }
 
 // SystemClock is real time.
@@ -16,5 +17,8 @@ type SystemClock struct{}
 // Now is time.Now.
 func (SystemClock) Now() time.Time { return time.Now() }
 
-// After is time.After.
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// After is a time.Timer.
+func (SystemClock) After(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}

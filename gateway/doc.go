@@ -14,10 +14,8 @@
 //	gateway.go      Open, Run, Close; the sides composed; worker wake-ups
 //	credentials.go  the signing keys and trust, swapped whole by Reload
 //	agencies.go     the agencies served and each one's key
-//	http.go         the local API: routes, errors → status
-//	lists.go        its lists by cursor and the records' histories
-//	limits.go       its limits on connections, uploads and slow clients
-//	scope.go        what each client's token may act for
+//	engine.go       what an edge may ask, in localapi's terms, by caller
+//	listen.go       the listeners and their connection cap
 //	spool.go        the spool folders, for systems that only write files
 //	record.go       how records are kept in the queue: keys and metadata
 //	events.go       every change an event; metrics and webhook follow them
@@ -36,6 +34,9 @@
 //	inbound_status.go      statuses about our documents, recalls, the inbox answers
 //	inbound_change.go      revocations, updates and replacements linked to originals
 //	inbox.go               the inbox folders and their index
+//
+// The local API, its tokens, scopes and limits, is the edge in package
+// gateway/api, which asks only what engine.go exports.
 //
 // Run blocks until its context ends and in-flight sends finish within a
 // bound; Close releases the store, the key and the listeners.

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +33,9 @@ type Options struct {
 	Clock Clock
 	// NoSync skips fsync in the stores. Only for tests.
 	NoSync bool
+	// API builds the local API's handler over the engine (package
+	// gateway/api); nil answers every request 404, for engines under test.
+	API func(*Gateway) (http.Handler, error)
 	// ShutdownGrace bounds how long Run waits for in-flight sends once its
 	// context ends; zero means 30 seconds.
 	ShutdownGrace time.Duration
@@ -55,7 +57,6 @@ type Gateway struct {
 	axis    *axis.Client
 	m       *metrics
 	breaker *breaker
-	tokens  map[[32]byte]client // sha256(token) → the client
 	hook    *webhook
 
 	out   *outbound
@@ -63,7 +64,6 @@ type Gateway struct {
 	inbox *inbox
 
 	apiLn, metricsLn net.Listener
-	uploads          chan struct{} // submissions being read
 	apiSrv, metSrv   *http.Server
 	metricsHandler   http.Handler
 
@@ -158,9 +158,6 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err := g.openAxis(); err != nil {
 		return nil, err
 	}
-	if err := g.loadTokens(); err != nil {
-		return nil, err
-	}
 	if g.hook, err = newWebhook(c.API, o.Log); err != nil {
 		return nil, err
 	}
@@ -175,7 +172,13 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if reg, ok := o.Registerer.(prometheus.Gatherer); ok {
 		g.metricsHandler = metricsHandler(reg)
 	}
-	if err := g.listen(); err != nil {
+	var handler http.Handler = http.NotFoundHandler()
+	if o.API != nil {
+		if handler, err = o.API(g); err != nil {
+			return nil, err
+		}
+	}
+	if err := g.listen(handler); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -199,43 +202,6 @@ func (g *Gateway) openAxis() error {
 		},
 	})
 	return err
-}
-
-// loadTokens reads "client token [scope]" lines; a line with one word is
-// a token for a client named after its line. The scope is the agencies the
-// client may act for: codes, CODE/* for a code and its units, or *; a
-// line without one may act for all.
-func (g *Gateway) loadTokens() error {
-	text, err := g.cfg.API.Tokens.Read()
-	if err != nil {
-		return fmt.Errorf("api.tokens: %w", err)
-	}
-	g.tokens = map[[32]byte]client{}
-	for i, line := range strings.Split(text, "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0 || strings.HasPrefix(f[0], "#"):
-			continue
-		case len(f) == 1:
-			f = []string{fmt.Sprintf("client-%d", i+1), f[0]}
-		case len(f) > 3:
-			return fmt.Errorf("api.tokens line %d: want \"client-name token [agencies]\"", i+1)
-		}
-		if len(f[1]) < 16 {
-			return fmt.Errorf("api.tokens line %d: token of client %s is shorter than 16 characters", i+1, f[0])
-		}
-		c := client{name: f[0]}
-		if len(f) == 3 {
-			if c.scope, err = parseScope(f[2]); err != nil {
-				return fmt.Errorf("api.tokens line %d: client %s: %w", i+1, f[0], err)
-			}
-		}
-		g.tokens[sha256.Sum256([]byte(f[1]))] = c
-	}
-	if len(g.tokens) == 0 {
-		return errors.New("api.tokens: no token in the file")
-	}
-	return nil
 }
 
 // APIAddr is where the local API listens.

@@ -403,7 +403,7 @@ func (x *inbox) get(id string) (*localapi.InboxItem, bool) {
 
 // inboxFilter selects inbox items for a list.
 type inboxFilter struct {
-	state, agency, from string
+	state, from string
 	since, until        time.Time // received in [since, until)
 	allow               func(*localapi.InboxItem) bool
 	after               *inboxKey // the last item of the previous page

@@ -47,14 +47,6 @@ func TestFileNameBounded(t *testing.T) {
 	}
 }
 
-func TestContentDisposition(t *testing.T) {
-	got := contentDisposition(`Công văn "số 1".pdf`)
-	want := `attachment; filename="C_ng v_n _s_ 1_.pdf"; filename*=UTF-8''C%C3%B4ng%20v%C4%83n%20%22s%E1%BB%91%201%22.pdf`
-	if got != want {
-		t.Errorf("contentDisposition = %s\nwant %s", got, want)
-	}
-}
-
 func zipOf(t *testing.T, files map[string][]byte) []byte {
 	t.Helper()
 	var b bytes.Buffer

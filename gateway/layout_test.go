@@ -31,6 +31,11 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+	for pkg := range goList(t, "-deps", "lienthong/gateway/api") {
+		if strings.HasPrefix(pkg, "lienthong/queue") || pkg == "lienthong/gateway" {
+			t.Errorf("the local API links %s; it asks the engine through an interface, in localapi's terms", pkg)
+		}
+	}
 	for pkg := range goList(t, "-deps", "lienthong/cmd/lienthong") {
 		if strings.HasPrefix(pkg, "lienthong/gateway") && pkg != "lienthong/gateway/localapi" && pkg != "lienthong/gateway/axis" {
 			t.Errorf("the operator tool links %s; it may link only the local API client and the axis client", pkg)

@@ -1,11 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-	"errors"
-	"mime/multipart"
-	"net/http"
-	"net/textproto"
 	"testing"
 	"time"
 
@@ -87,74 +82,6 @@ func TestBreaker(t *testing.T) {
 	b.release()
 	if ok, _ := b.allow(end); !ok {
 		t.Fatal("a released probe was not given back")
-	}
-}
-
-func TestReadSubmission(t *testing.T) {
-	type part struct{ name, file, contentType, body string }
-	const meta = `{"to":["000.00.00.G22"],"subject":"V/v thử"}`
-	tests := []struct {
-		name        string
-		contentType string // "" for the writer's multipart type
-		parts       []part
-		wantFiles   []string
-		wantField   string // the first problem's field; "" for none
-	}{
-		{"metadata and two files", "", []part{{"metadata", "", "", meta}, {"file", "a.pdf", "application/pdf", "%PDF-a"}, {"file", "b.txt", "application/octet-stream", "b"}}, []string{"a.pdf", "b.txt"}, ""},
-		{"not multipart", "application/json", nil, nil, "Content-Type"},
-		{"no metadata", "", []part{{"file", "a.pdf", "", "x"}}, nil, "metadata"},
-		{"file without a name", "", []part{{"metadata", "", "", meta}, {"file", "", "", "x"}}, nil, "file[0]"},
-		{"unknown part", "", []part{{"metadata", "", "", meta}, {"photo", "p.jpg", "", "x"}}, nil, "photo"},
-		{"metadata not JSON", "", []part{{"metadata", "", "", "{"}}, nil, "(root)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var body bytes.Buffer
-			mw := multipart.NewWriter(&body)
-			for _, p := range tt.parts {
-				h := textproto.MIMEHeader{}
-				cd := `form-data; name="` + p.name + `"`
-				if p.file != "" {
-					cd += `; filename="` + p.file + `"`
-				}
-				h.Set("Content-Disposition", cd)
-				if p.contentType != "" {
-					h.Set("Content-Type", p.contentType)
-				}
-				w, _ := mw.CreatePart(h)
-				w.Write([]byte(p.body))
-			}
-			mw.Close()
-			r, _ := http.NewRequest("POST", "/v1/documents", &body)
-			r.Header.Set("Content-Type", mw.FormDataContentType())
-			if tt.contentType != "" {
-				r.Header.Set("Content-Type", tt.contentType)
-			}
-			m, files, err := readSubmission(r, "", nil)
-			var ps envelope.Problems
-			if tt.wantField != "" {
-				if !errors.As(err, &ps) {
-					t.Fatalf("readSubmission = %v, want problems naming %s", err, tt.wantField)
-				}
-				if tt.wantField != "(root)" && ps[0].Path != tt.wantField {
-					t.Fatalf("problem field = %q, want %q (%v)", ps[0].Path, tt.wantField, ps)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("readSubmission: %v", err)
-			}
-			var names []string
-			for _, f := range files {
-				names = append(names, f.Name)
-				if f.ContentType == "application/octet-stream" {
-					t.Errorf("%s kept the generic content type; want it left for the builder to guess", f.Name)
-				}
-			}
-			if diff := cmp.Diff(tt.wantFiles, names); diff != "" || m.Subject != "V/v thử" {
-				t.Errorf("files (-want +got):\n%s subject %q", diff, m.Subject)
-			}
-		})
 	}
 }
 

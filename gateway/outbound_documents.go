@@ -17,8 +17,8 @@ import (
 
 // Recall asks every recipient of a sent document to give it back (status
 // 13); their 15 or 16 answers arrive as recipient states.
-func (o *outbound) Recall(id, reason string) (*queue.Record, error) {
-	r, err := o.document(id)
+func (o *outbound) Recall(ctx context.Context, id, reason string) (*queue.Record, error) {
+	r, err := o.document(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +42,7 @@ func (o *outbound) Recall(id, reason string) (*queue.Record, error) {
 		}
 	}
 	o.log.Warn().Str("id", id).Str("document_id", rec.DocumentID).Strs("to", rec.To).Msg("recall requested")
-	return queue.Get(context.Background(), o.store, id)
+	return queue.Get(ctx, o.store, id)
 }
 
 // sentDocument refuses what cannot be recalled or revoked: a status
@@ -65,8 +65,8 @@ func sentDocument(r *queue.Record, what string) (outRecord, error) {
 // DocumentId and Code, ResponseFor naming the original, no Bussiness
 // DocumentId and no attachments; as urgent as the original. Each recipient
 // answers 15 (agreed) or 16 (refused), shown on the original.
-func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
-	r, err := o.document(id)
+func (o *outbound) Revoke(ctx context.Context, id, reason string) (*queue.Record, error) {
+	r, err := o.document(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -75,13 +75,13 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 		return nil, err
 	}
 	key := outDocumentKey(rec.DocumentID) + "|" + strconv.Itoa(int(envelope.BusinessRevoke))
-	if done, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
+	if done, err := queue.GetByKey(ctx, o.store, queue.Outbound, key); err == nil {
 		return done, nil
 	}
 	if err := o.signable(rec.From); err != nil {
 		return nil, err
 	}
-	orig, err := o.readSent(r)
+	orig, err := o.readSent(ctx, r)
 	if err != nil || orig.Document == nil {
 		return nil, fmt.Errorf("read the sent package of %s: %v", id, err)
 	}
@@ -111,8 +111,8 @@ func (o *outbound) Revoke(id, reason string) (*queue.Record, error) {
 }
 
 // Resend brings a dead outbound record back to the queue.
-func (o *outbound) Resend(id string) (*queue.Record, error) {
-	rec, err := o.document(id)
+func (o *outbound) Resend(ctx context.Context, id string) (*queue.Record, error) {
+	rec, err := o.document(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func (o *outbound) Resend(id string) (*queue.Record, error) {
 		return nil, fmt.Errorf("%w: only a dead document can be resent (state %s)", ErrConflict, rec.State)
 	}
 	now := o.clock.Now()
-	err = o.store.Update(context.Background(), func(tx queue.Tx) (err error) {
+	err = o.store.Update(ctx, func(tx queue.Tx) (err error) {
 		if rec, err = tx.Resend(now, id, "resent by the legacy system"); err == nil {
 			tx.Emit(event(id, evResent, "", now, atReason, "resent by the legacy system"))
 		}
@@ -135,8 +135,8 @@ func (o *outbound) Resend(id string) (*queue.Record, error) {
 }
 
 // document returns an outbound record by id.
-func (o *outbound) document(id string) (*queue.Record, error) {
-	rec, err := queue.Get(context.Background(), o.store, id)
+func (o *outbound) document(ctx context.Context, id string) (*queue.Record, error) {
+	rec, err := queue.Get(ctx, o.store, id)
 	if errors.Is(err, queue.ErrNotFound) || (err == nil && rec.Dir != queue.Outbound) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -194,8 +194,8 @@ func documentView(r *queue.Record) *localapi.Document {
 
 // readSent reads a package this gateway sent, for what its header said;
 // its attachments go to a scratch folder, removed at once.
-func (o *outbound) readSent(r *queue.Record) (*envelope.Package, error) {
-	src, err := o.store.OpenPayload(context.Background(), r)
+func (o *outbound) readSent(ctx context.Context, r *queue.Record) (*envelope.Package, error) {
+	src, err := o.store.OpenPayload(ctx, r)
 	if err != nil {
 		return nil, err
 	}

@@ -215,14 +215,14 @@ func TestRecallNamesTheAgencyAsked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.out.Recall(r.ID, ""); !errors.Is(err, ErrConflict) {
+	if _, err := e.out.Recall(context.Background(), r.ID, ""); !errors.Is(err, ErrConflict) {
 		t.Fatalf("recall of a document not sent yet = %v, want ErrConflict", err)
 	}
 	l, _ := e.store.Lease(e.clock.Now(), queue.Outbound, 0)
 	if _, err := e.store.Done(e.clock.Now(), l.ID, l.Lease, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.out.Recall(r.ID, "Ban hành nhầm"); err != nil {
+	if _, err := e.out.Recall(context.Background(), r.ID, "Ban hành nhầm"); err != nil {
 		t.Fatal(err)
 	}
 	st, err := e.store.GetByKey(queue.Outbound, outStatusKey(codeB, docID, "13"))

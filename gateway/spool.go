@@ -101,13 +101,17 @@ func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, e
 	if err != nil {
 		return nil, nil, false, err
 	}
-	meta, err := envelope.DecodeMetadata(io.LimitReader(f, maxMetadata))
+	meta, err := envelope.DecodeMetadata(io.LimitReader(f, 1<<20))
 	f.Close()
 	if err != nil {
 		return nil, nil, false, err
 	}
 	var atts []envelope.Attachment
-	defer func() { removeFiles(atts) }()
+	defer func() {
+		for _, a := range atts {
+			os.Remove(a.Path)
+		}
+	}()
 	var ps envelope.Problems
 	for i, ma := range meta.Attachments {
 		name := filepath.Base(ma.File)

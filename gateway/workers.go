@@ -39,11 +39,13 @@ func (s *signal) notify() {
 // sleep waits d on the clock, or until woken or ctx ends; it reports
 // whether ctx is still live.
 func sleep(ctx context.Context, clock Clock, d time.Duration, woken <-chan struct{}) bool {
+	fired, stop := clock.After(d)
+	defer stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-woken:
-	case <-clock.After(d):
+	case <-fired:
 	}
 	return ctx.Err() == nil
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 
 	"lienthong/conf"
 	"lienthong/gateway"
+	"lienthong/gateway/api"
 	"lienthong/gateway/devstack"
 )
 
@@ -111,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := logger(stderr, c.Log.Format, c.Log.Level)
 	reg := prometheus.NewRegistry()
-	g, err := gateway.Open(c, gateway.Options{Log: log, Registerer: reg})
+	g, err := gateway.Open(c, gateway.Options{Log: log, Registerer: reg, API: func(g *gateway.Gateway) (http.Handler, error) { return api.New(g) }})
 	if err != nil {
 		return err
 	}

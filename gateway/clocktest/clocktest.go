@@ -3,6 +3,7 @@
 package clocktest
 
 import (
+	"context"
 	"sync"
 	"time"
 )
@@ -12,7 +13,8 @@ import (
 type Clock struct {
 	mu      sync.Mutex
 	now     time.Time
-	waiters []waiter
+	waiters map[*waiter]struct{}
+	changed chan struct{} // closed when the waiters change
 }
 
 type waiter struct {
@@ -25,7 +27,9 @@ type waiter struct {
 var Start = time.Date(2026, 3, 16, 8, 30, 0, 0, time.UTC)
 
 // New returns a clock at Start.
-func New() *Clock { return &Clock{now: Start} }
+func New() *Clock {
+	return &Clock{now: Start, waiters: map[*waiter]struct{}{}, changed: make(chan struct{})}
+}
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
@@ -35,16 +39,26 @@ func (c *Clock) Now() time.Time {
 }
 
 // After fires once the clock has moved d past now; at once when d <= 0.
-func (c *Clock) After(d time.Duration) <-chan time.Time {
+// Until it fires or stop is called, the wait counts in Waiters.
+func (c *Clock) After(d time.Duration) (<-chan time.Time, func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
 	if d <= 0 {
 		ch <- c.now
-		return ch
+		return ch, func() {}
 	}
-	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
-	return ch
+	w := &waiter{c.now.Add(d), ch}
+	c.waiters[w] = struct{}{}
+	c.notify()
+	return ch, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if _, ok := c.waiters[w]; ok {
+			delete(c.waiters, w)
+			c.notify()
+		}
+	}
 }
 
 // Advance moves the clock and fires the waiters it passes.
@@ -52,21 +66,42 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
+	for w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.c <- c.now
+			delete(c.waiters, w)
 		}
-		w.c <- c.now
 	}
-	c.waiters = kept
+	c.notify()
 }
 
-// Waiters is how many After channels have not fired, so a test can wait
-// until a loop is parked before it moves the clock.
+func (c *Clock) notify() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// Waiters is how many waits are pending: the loops parked on the clock.
 func (c *Clock) Waiters() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.waiters)
+}
+
+// AwaitWaiters returns true once at least n waits are pending, so a test
+// moves the clock only after the loops it woke have parked again; false
+// when ctx ends first.
+func (c *Clock) AwaitWaiters(ctx context.Context, n int) bool {
+	for {
+		c.mu.Lock()
+		ok, changed := len(c.waiters) >= n, c.changed
+		c.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return false
+		}
+	}
 }

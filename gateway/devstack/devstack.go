@@ -30,6 +30,7 @@ import (
 	"lienthong/conf"
 	"lienthong/envelope/devca"
 	"lienthong/gateway"
+	"lienthong/gateway/api"
 	"lienthong/gateway/axis"
 	"lienthong/gateway/axis/axishub"
 	"lienthong/gateway/localapi"
@@ -176,14 +177,14 @@ func Open(o Options) (_ *Stack, err error) {
 	}
 	log := o.Log.With().Str("agency", AgencyCode).Logger()
 	as(PartyGateway, func() {
-		s.Agency, err = gateway.Open(s.Config, gateway.Options{Log: log, Registerer: reg, Clock: o.Clock, NoSync: o.NoSync})
+		s.Agency, err = gateway.Open(s.Config, gateway.Options{Log: log, Registerer: reg, Clock: o.Clock, NoSync: o.NoSync, API: localAPI})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("our gateway: %w", err)
 	}
 	plog := o.Log.With().Str("agency", PeerCode).Logger()
 	as(PartyPeer, func() {
-		s.Peer, err = gateway.Open(s.PeerConfig, gateway.Options{Log: plog, Clock: o.Clock, NoSync: o.NoSync})
+		s.Peer, err = gateway.Open(s.PeerConfig, gateway.Options{Log: plog, Clock: o.Clock, NoSync: o.NoSync, API: localAPI})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("peer gateway: %w", err)
@@ -195,6 +196,9 @@ func Open(o Options) (_ *Stack, err error) {
 	}
 	return s, nil
 }
+
+// localAPI is the local API over a gateway, as the daemon serves it.
+func localAPI(g *gateway.Gateway) (http.Handler, error) { return api.New(g) }
 
 func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config {
 	c := conf.Default()
@@ -288,7 +292,7 @@ func (s *Stack) answerAll(ctx context.Context) {
 				s.peerAnswer(ctx, it.ID, agree, "Đồng ý thu hồi (dev)")
 			}
 		}
-		items, err := s.PeerClient.Inbox(ctx, localapi.InboxNew, 30*time.Second)
+		items, err := s.PeerClient.Inbox(ctx, localapi.InboxNew, 2*time.Second)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.opts.Log.Warn().Err(err).Msg("dev peer: inbox")

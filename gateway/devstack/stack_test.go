@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"lienthong/envelope"
 	"lienthong/envelope/sigkey"
 	"lienthong/gateway/axis"
@@ -25,6 +23,7 @@ import (
 	"lienthong/gateway/axis/axishub"
 	"lienthong/gateway/clocktest"
 	"lienthong/gateway/devstack"
+	"lienthong/gateway/devstack/stacktest"
 	"lienthong/gateway/localapi"
 	"lienthong/queue"
 )
@@ -34,103 +33,15 @@ type fakeClock = clocktest.Clock
 
 func newFakeClock() *fakeClock { return clocktest.New() }
 
-// start runs a stack on a fake clock with its logs in t.Log.
-func start(t *testing.T, o devstack.Options) (*devstack.Stack, *fakeClock) {
-	t.Helper()
-	clock := newFakeClock()
-	o.Clock, o.NoSync, o.Dir = clock, true, t.TempDir()
-	o.Log = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
-	s, err := devstack.Open(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("stack stopped before ready: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("stack not ready within 30s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		if err := s.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s, clock
-}
-
-// eventually moves the fake clock step by step until cond holds, failing
-// after a real-time deadline.
-func eventually(t *testing.T, clock *fakeClock, step time.Duration, what string, cond func() bool) {
-	t.Helper()
-	// A guard against a hang, not a speed limit: on a loaded two-core
-	// machine the slowest of these waits takes a few times its quiet 15 s.
-	deadline := time.Now().Add(5 * time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s (fake clock at %v)", what, clock.Now())
-		}
-		clock.Advance(step)
-		time.Sleep(2 * time.Millisecond) // let the loops run; the condition, not this, ends the wait
-	}
-}
-
-func memo(subject string, priority int, files ...string) map[string]any {
-	m := map[string]any{
-		"to": []string{devstack.PeerCode}, "codeNumber": "152", "codeNotation": "SVD-VP",
-		"promulgationDate": "2026-03-16", "documentType": map[string]any{"type": 1, "name": "Công văn"},
-		"subject": subject, "priority": priority,
-		"signer": map[string]string{"competence": "KT. Giám đốc", "position": "Phó Giám đốc", "fullName": "Trần Văn Mẫu"},
-	}
-	var atts []map[string]string
-	for _, f := range files {
-		atts = append(atts, map[string]string{"name": f, "description": "Tệp " + f})
-	}
-	if atts != nil {
-		m["attachments"] = atts
-	}
-	return m
-}
-
-func recipientStatus(t *testing.T, c *localapi.Client, id string) string {
-	t.Helper()
-	d, err := c.Document(context.Background(), id)
-	if err != nil {
-		t.Fatalf("Document(%s): %v", id, err)
-	}
-	if len(d.Recipients) != 1 {
-		t.Fatalf("Document(%s) recipients = %+v, want one", id, d.Recipients)
-	}
-	return d.Recipients[0].StatusCode
-}
-
-// waitInbox waits until c's inbox holds n items in state and returns them.
-func waitInbox(t *testing.T, clock *fakeClock, c *localapi.Client, state string, n int, what string) []localapi.InboxItem {
-	t.Helper()
-	var items []localapi.InboxItem
-	eventually(t, clock, 500*time.Millisecond, what, func() bool {
-		items = newInbox(t, c, state)
-		return len(items) == n
-	})
-	return items
-}
-
-func newInbox(t *testing.T, c *localapi.Client, state string) []localapi.InboxItem {
-	t.Helper()
-	items, err := c.Inbox(context.Background(), state, 0)
-	if err != nil {
-		t.Fatalf("Inbox(%s): %v", state, err)
-	}
-	return items
-}
+// The shared helpers, by their short names.
+var (
+	start           = stacktest.Start
+	eventually      = stacktest.Eventually
+	memo            = stacktest.Memo
+	recipientStatus = stacktest.RecipientStatus
+	waitInbox       = stacktest.WaitInbox
+	newInbox        = stacktest.Inbox
+)
 
 func TestDocumentWithAttachmentsRegisteredByPeer(t *testing.T) {
 	s, clock := start(t, devstack.Options{ManualPeer: true})

@@ -1,0 +1,206 @@
+// Package api is the local API: the HTTP edge through which a document
+// system submits, follows and answers documents. It holds the tokens and
+// their scopes, the limits on what a client may send, and the mapping of
+// the engine's errors to HTTP; everything else it asks of the engine.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"lienthong/conf"
+	"lienthong/envelope"
+	"lienthong/gateway/localapi"
+)
+
+// maxBody bounds a JSON request body and a submission's metadata part.
+const maxBody = 1 << 20
+
+// Engine is what the local API asks of the engine (a *gateway.Gateway),
+// in localapi's terms: the API links nothing of the store.
+type Engine interface {
+	Config() conf.Config
+	Logger() zerolog.Logger
+	// ObserveRequest counts an answer by route and status.
+	ObserveRequest(route string, code int)
+	Ready() (bool, map[string]string)
+
+	Precheck(m *envelope.Metadata) error
+	SpoolUpload(r io.Reader) (path string, err error)
+	Submit(c localapi.Caller, meta *envelope.Metadata, files []envelope.Attachment) (localapi.Accepted, error)
+
+	Documents(ctx context.Context, c localapi.Caller, q localapi.DocumentQuery) ([]localapi.Document, string, error)
+	Document(ctx context.Context, c localapi.Caller, id string) (*localapi.Document, error)
+	DocumentEvents(ctx context.Context, c localapi.Caller, id string) ([]localapi.Event, error)
+	Resend(ctx context.Context, c localapi.Caller, id string) (*localapi.Document, error)
+	Recall(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)
+	Revoke(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)
+
+	Inbox(c localapi.Caller, q localapi.InboxQuery) ([]localapi.InboxItem, string, <-chan struct{}, error)
+	InboxItem(c localapi.Caller, id string) (*localapi.InboxItem, error)
+	InboxEvents(ctx context.Context, c localapi.Caller, id string) ([]localapi.Event, error)
+	InboxFile(c localapi.Caller, id string, n int) (*localapi.File, *os.File, error)
+	Answer(c localapi.Caller, id string, req localapi.StatusRequest) (*localapi.InboxItem, error)
+
+	Agencies(ctx context.Context, c localapi.Caller) ([]localapi.ServedAgency, error)
+	SearchDirectory(q string, limit int) []localapi.Agency
+	Agency(code string) (*localapi.Agency, error)
+}
+
+// server is the local API over one engine.
+type server struct {
+	g       Engine
+	tokens  tokens
+	uploads chan struct{} // submissions being read
+	log     zerolog.Logger
+}
+
+// New is the local API of an engine; it fails when the token file cannot
+// be read, so a daemon with no usable token does not start.
+func New(g Engine) (http.Handler, error) {
+	c := g.Config()
+	text, err := c.API.Tokens.Read()
+	if err != nil {
+		return nil, fmt.Errorf("api.tokens: %w", err)
+	}
+	toks, err := parseTokens(text)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{g: g, tokens: toks, uploads: make(chan struct{}, max(c.API.MaxUploads, 1))}
+	s.log = g.Logger().With().Str("component", "api").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
+	return s.routes(), nil
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, localapi.Health{Ready: true, Checks: map[string]string{"process": "ok"}})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ok, checks := s.g.Ready()
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, localapi.Health{Ready: ok, Checks: checks})
+	})
+	api := http.NewServeMux()
+	api.HandleFunc("POST /v1/documents", s.postDocument)
+	api.HandleFunc("GET /v1/documents", s.listDocuments)
+	api.HandleFunc("GET /v1/documents/{id}", s.getDocument)
+	api.HandleFunc("GET /v1/documents/{id}/events", s.documentEvents)
+	api.HandleFunc("POST /v1/documents/{id}/resend", s.resendDocument)
+	api.HandleFunc("POST /v1/documents/{id}/recall", s.withReason(s.g.Recall))
+	api.HandleFunc("POST /v1/documents/{id}/revoke", s.withReason(s.g.Revoke))
+	api.HandleFunc("GET /v1/inbox", s.listInbox)
+	api.HandleFunc("GET /v1/inbox/{id}", s.getInbox)
+	api.HandleFunc("GET /v1/inbox/{id}/events", s.inboxEvents)
+	api.HandleFunc("GET /v1/inbox/{id}/files/{n}", s.getInboxFile)
+	api.HandleFunc("POST /v1/inbox/{id}/status", s.postInboxStatus)
+	api.HandleFunc("GET /v1/agencies", s.listAgencies)
+	api.HandleFunc("GET /v1/directory/search", s.searchDirectory)
+	api.HandleFunc("GET /v1/directory/{code}", s.getAgency)
+	mux.Handle("/v1/", s.authenticate(api))
+	return s.observe(mux, api)
+}
+
+// observe counts every request by route and status and logs the refused
+// ones, so an operator can show what the legacy system was told. Log
+// lines are sampled, so a flood of bad requests cannot flood the journal.
+func (s *server) observe(mux, api *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, route := mux.Handler(r)
+		if route == "/v1/" {
+			if _, p := api.Handler(r); p != "" {
+				route = p
+			}
+		}
+		if route == "" {
+			route = "other"
+		}
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(sw, r)
+		s.g.ObserveRequest(route, sw.code)
+		if sw.code < 400 {
+			return
+		}
+		ev := s.log.Warn()
+		if sw.code >= 500 {
+			ev = s.log.Error()
+		}
+		ev.Str("route", route).Str("path", r.URL.Path).Int("status", sw.code).Str("remote", r.RemoteAddr).
+			Str("client", callerOf(r).Name).Str("error", sw.msg).Msg("local API request refused")
+	})
+}
+
+// statusWriter keeps the status and error message of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+	msg  string
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// fail maps an error to its status: the one place the API decides codes.
+func fail(w http.ResponseWriter, err error) {
+	var ps envelope.Problems
+	switch {
+	case errors.As(err, &ps):
+		writeError(w, http.StatusUnprocessableEntity, "the request breaks "+strconv.Itoa(len(ps))+" rule(s)", problems(ps))
+	case errors.Is(err, localapi.ErrTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error(), nil)
+	case errors.Is(err, localapi.ErrUnavailable):
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, err.Error(), nil)
+	case errors.Is(err, localapi.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error(), nil)
+	case errors.Is(err, localapi.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error(), nil)
+	case errors.Is(err, localapi.ErrForbidden):
+		writeError(w, http.StatusForbidden, err.Error(), nil)
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error(), nil)
+	}
+}
+
+// problems are envelope problems as the API names them.
+func problems(ps envelope.Problems) []localapi.Problem {
+	out := make([]localapi.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = localapi.Problem{Field: p.Path, Rule: p.Rule, Value: p.Value}
+	}
+	return out
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, ps []localapi.Problem) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.msg = msg
+		for _, p := range ps {
+			sw.msg += "; " + p.Field + ": " + p.Rule
+		}
+	}
+	writeJSON(w, code, localapi.Error{Message: msg, Problems: ps})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,4 @@
+package api
+
+// ContentDisposition is contentDisposition, for the external tests.
+var ContentDisposition = contentDisposition
