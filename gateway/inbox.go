@@ -403,11 +403,11 @@ func (x *inbox) get(id string) (*localapi.InboxItem, bool) {
 
 // inboxFilter selects inbox items for a list.
 type inboxFilter struct {
-	state, from string
-	since, until        time.Time // received in [since, until)
-	allow               func(*localapi.InboxItem) bool
-	after               *inboxKey // the last item of the previous page
-	limit               int
+	state, from  string
+	since, until time.Time // received in [since, until)
+	allow        func(*localapi.InboxItem) bool
+	after        *inboxKey // the last item of the previous page
+	limit        int
 }
 
 // inboxKey is an item's place in the inbox's order: the most urgent
