@@ -246,9 +246,10 @@ func (s *Stack) Run(ctx context.Context, ready func()) error {
 	defer cancel()
 	var up sync.WaitGroup
 	up.Add(2)
+	var gws sync.WaitGroup
 	for party, g := range map[string]*gateway.Gateway{PartyGateway: s.Agency, PartyPeer: s.Peer} {
 		as(party, func() {
-			wg.Go(func() {
+			gws.Go(func() {
 				if err := g.Run(ctx, up.Done); err != nil {
 					errc <- err
 				}
@@ -262,7 +263,7 @@ func (s *Stack) Run(ctx context.Context, ready func()) error {
 		}
 	}
 	if !s.opts.ManualPeer {
-		as(PartyPeer, func() { wg.Go(func() { s.answerAll(ctx) }) })
+		as(PartyPeer, func() { gws.Go(func() { s.answerAll(ctx) }) })
 	}
 	if ready != nil {
 		ready()
@@ -273,9 +274,10 @@ func (s *Stack) Run(ctx context.Context, ready func()) error {
 	case err = <-errc:
 		cancel()
 	}
-	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
-	defer done()
-	s.hubSrv.Shutdown(shut)
+	// The gateways stop first, so no call to the hub is cut short; then
+	// the hub, which has nothing left to finish.
+	gws.Wait()
+	s.hubSrv.Close()
 	wg.Wait()
 	return err
 }
@@ -292,7 +294,7 @@ func (s *Stack) answerAll(ctx context.Context) {
 				s.peerAnswer(ctx, it.ID, agree, "Đồng ý thu hồi (dev)")
 			}
 		}
-		items, err := s.PeerClient.Inbox(ctx, localapi.InboxNew, 2*time.Second)
+		items, err := s.PeerClient.Inbox(ctx, localapi.InboxNew, time.Second)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.opts.Log.Warn().Err(err).Msg("dev peer: inbox")

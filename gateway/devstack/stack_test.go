@@ -3,9 +3,7 @@ package devstack_test
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -41,6 +39,8 @@ var (
 	recipientStatus = stacktest.RecipientStatus
 	waitInbox       = stacktest.WaitInbox
 	newInbox        = stacktest.Inbox
+	newAgencyKey    = stacktest.NewAgencyKey
+	status          = stacktest.Status
 )
 
 func TestDocumentWithAttachmentsRegisteredByPeer(t *testing.T) {
@@ -108,33 +108,6 @@ func rogueKey(t *testing.T, dir string) func(bool, *conf.Config) {
 			c.Signing.KeyFile, c.Signing.CertFile = keyFile, certFile
 		}
 	}
-}
-
-// newAgencyKey makes a CA named after prefix and a key and certificate
-// it issues for l, and writes all three as PEM files in dir.
-func newAgencyKey(t *testing.T, dir, prefix string, l devca.Leaf) (keyFile, certFile, caFile string) {
-	t.Helper()
-	ca, err := devca.NewCA(prefix+" CA", newFakeClock().Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, key, err := ca.Issue(l, newFakeClock().Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile, certFile, caFile = filepath.Join(dir, prefix+".key"), filepath.Join(dir, prefix+".pem"), filepath.Join(dir, prefix+"-ca.pem")
-	for f, b := range map[string]*pem.Block{
-		keyFile: {Type: "PRIVATE KEY", Bytes: der}, certFile: {Type: "CERTIFICATE", Bytes: cert.Raw}, caFile: {Type: "CERTIFICATE", Bytes: ca.Cert.Raw},
-	} {
-		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return keyFile, certFile, caFile
 }
 
 func TestUntrustedSignatureRefusedWith02(t *testing.T) {
@@ -330,14 +303,6 @@ func processed(stats []queue.GroupStats, dir queue.Direction) int {
 		}
 	}
 	return n
-}
-
-func status(err error) int {
-	var e *localapi.Error
-	if errors.As(err, &e) {
-		return e.Status
-	}
-	return 0
 }
 
 func TestSpoolOutbox(t *testing.T) {

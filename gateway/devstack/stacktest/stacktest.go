@@ -5,11 +5,17 @@ package stacktest
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"lienthong/envelope/devca"
 	"lienthong/gateway/clocktest"
 	"lienthong/gateway/devstack"
 	"lienthong/gateway/localapi"
@@ -126,4 +132,40 @@ func RecipientStatus(t testing.TB, c *localapi.Client, id string) string {
 		t.Fatalf("Document(%s) recipients = %+v, want one", id, d.Recipients)
 	}
 	return d.Recipients[0].StatusCode
+}
+
+// NewAgencyKey makes a CA named after prefix and a key and certificate
+// it issues for l, and writes all three as PEM files in dir.
+func NewAgencyKey(t testing.TB, dir, prefix string, l devca.Leaf) (keyFile, certFile, caFile string) {
+	t.Helper()
+	ca, err := devca.NewCA(prefix+" CA", clocktest.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.Issue(l, clocktest.Start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, certFile, caFile = filepath.Join(dir, prefix+".key"), filepath.Join(dir, prefix+".pem"), filepath.Join(dir, prefix+"-ca.pem")
+	for f, b := range map[string]*pem.Block{
+		keyFile: {Type: "PRIVATE KEY", Bytes: der}, certFile: {Type: "CERTIFICATE", Bytes: cert.Raw}, caFile: {Type: "CERTIFICATE", Bytes: ca.Cert.Raw},
+	} {
+		if err := os.WriteFile(f, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return keyFile, certFile, caFile
+}
+
+// Status is the HTTP status of a local API error; 0 for another error.
+func Status(err error) int {
+	var e *localapi.Error
+	if errors.As(err, &e) {
+		return e.Status
+	}
+	return 0
 }

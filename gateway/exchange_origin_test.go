@@ -1,4 +1,4 @@
-package devstack_test
+package gateway_test
 
 import (
 	"context"
