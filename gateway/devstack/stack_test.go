@@ -29,8 +29,6 @@ import (
 // fakeClock is the engine tests' shared clock.
 type fakeClock = clocktest.Clock
 
-func newFakeClock() *fakeClock { return clocktest.New() }
-
 // The shared helpers, by their short names.
 var (
 	start           = stacktest.Start
