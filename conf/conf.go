@@ -101,6 +101,11 @@ type Trust struct {
 	// AllowNoKeyUsage accepts signing certificates without a key usage
 	// extension.
 	AllowNoKeyUsage bool `toml:"allow_no_key_usage"`
+	// Uploaders lets an agency upload to the axis for agencies outside
+	// its own code tree (CODE, or CODE/* for a code and its units), as an
+	// integration centre does; within its tree it always may. The synced
+	// directory never grants this: any axis system can change it.
+	Uploaders map[string][]string `toml:"uploaders"`
 }
 
 // Outbound tunes sending.
@@ -150,6 +155,10 @@ type Metrics struct {
 // Directory tunes the agency directory sync.
 type Directory struct {
 	SyncInterval Duration `toml:"sync_interval"`
+	// AcceptChanges are the codes whose held directory changes (the
+	// deletion or re-parenting of an agency we exchange with) an operator
+	// confirmed; they apply at the next sync.
+	AcceptChanges []string `toml:"accept_changes"`
 }
 
 // Spool is the folder interface for software that can only write files.

@@ -36,6 +36,9 @@ func (c *Config) Validate() Problems {
 	v.positive("inbound.poll_interval", c.Inbound.PollInterval)
 	v.atLeast("inbound.workers", c.Inbound.Workers, 1)
 	v.positive("directory.sync_interval", c.Directory.SyncInterval)
+	for i, code := range c.Directory.AcceptChanges {
+		v.code(fmt.Sprintf("directory.accept_changes[%d]", i), code)
+	}
 	c.validateAPI(v)
 	if c.Metrics.Listen != "" {
 		v.hostPort("metrics.listen", c.Metrics.Listen)
@@ -129,6 +132,12 @@ func (c *Config) validateTrust(v *validator) {
 	for code, mode := range t.Senders {
 		v.signatureMode("trust.senders."+code, mode)
 		v.code("trust.senders."+code, code)
+	}
+	for up, codes := range t.Uploaders {
+		v.code("trust.uploaders."+up, up)
+		for i, c := range codes {
+			v.code(fmt.Sprintf("trust.uploaders.%s[%d]", up, i), strings.TrimSuffix(c, "/*"))
+		}
 	}
 	if t.Signatures != "off" {
 		v.require("trust.roots", t.Roots)

@@ -42,6 +42,9 @@ type Directory struct {
 	// writeMu serialises Replace and Apply, each of which builds the next
 	// index from the current one.
 	writeMu sync.Mutex
+
+	pmu      sync.Mutex
+	partners map[string]bool // code → written to the file
 }
 
 var (
@@ -67,14 +70,20 @@ func Open(path string, opts Options) (*Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open directory %s: %w", path, err)
 	}
-	d := &Directory{db: db, opts: opts}
+	d := &Directory{db: db, opts: opts, partners: map[string]bool{}}
 	var entries []Entry
 	var synced time.Time
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEntries, bucketMeta} {
+		for _, b := range [][]byte{bucketEntries, bucketMeta, bucketHeld, bucketPartners} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if err := tx.Bucket(bucketPartners).ForEach(func(k, _ []byte) error {
+			d.partners[string(k)] = true
+			return nil
+		}); err != nil {
+			return err
 		}
 		if v := tx.Bucket(bucketMeta).Get(keySynced); v != nil {
 			if err := synced.UnmarshalText(v); err != nil {
@@ -114,7 +123,8 @@ func (d *Directory) Close() error {
 	if d.db == nil {
 		return nil
 	}
-	return d.db.Close()
+	err := d.db.Update(d.savePartners)
+	return errors.Join(err, d.db.Close())
 }
 
 // Len is the number of live (not deleted) entries.
@@ -167,6 +177,12 @@ func (d *Directory) Replace(entries []Entry, now time.Time) error {
 // Apply stores changed entries (a deleted one is kept, marked deleted) in
 // one transaction.
 func (d *Directory) Apply(changes []Entry, now time.Time) error {
+	return d.apply(changes, nil, now, nil)
+}
+
+// apply stores changes, adds held to the held changes and drops the held
+// changes of the codes in accepted, in one transaction.
+func (d *Directory) apply(changes []Entry, held []Held, now time.Time, accepted []string) error {
 	if d.db == nil {
 		return ErrReadOnly
 	}
@@ -184,6 +200,30 @@ func (d *Directory) Apply(changes []Entry, now time.Time) error {
 				return err
 			}
 			merged[Code(e.Code)] = e
+		}
+		hb := tx.Bucket(bucketHeld)
+		for _, code := range accepted {
+			if err := hb.Delete([]byte(code)); err != nil {
+				return err
+			}
+		}
+		for _, h := range held {
+			if v := hb.Get([]byte(h.Entry.Code)); v != nil {
+				var was Held
+				if json.Unmarshal(v, &was) == nil {
+					h.Since = was.Since // held since it first came
+				}
+			}
+			v, err := json.Marshal(h)
+			if err != nil {
+				return err
+			}
+			if err := hb.Put([]byte(h.Entry.Code), v); err != nil {
+				return err
+			}
+		}
+		if err := d.savePartners(tx); err != nil {
+			return err
 		}
 		return putSynced(tx, now)
 	})
@@ -219,7 +259,12 @@ func (d *Directory) SyncChanges(ctx context.Context, src Source, now time.Time) 
 		return ImportReport{}, fmt.Errorf("incremental directory sync: %w", err)
 	}
 	valid, rep := checkEntries(changes)
-	return rep, d.Apply(valid, now)
+	apply, held := d.hold(valid, now)
+	rep.Entries = len(apply)
+	for _, h := range held {
+		rep.Held = append(rep.Held, h.Entry.Code+": "+h.Reason)
+	}
+	return rep, d.apply(apply, held, now, nil)
 }
 
 func checkEntries(in []Entry) ([]Entry, ImportReport) {

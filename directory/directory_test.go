@@ -236,3 +236,72 @@ func TestReadEntries(t *testing.T) {
 		t.Errorf("export then import: %+v, %v", back, err)
 	}
 }
+
+// A deletion or a new parent of an agency we exchange with is held, not
+// applied, and survives a restart until an operator accepts it; the same
+// change of an agency we never exchanged with is applied.
+func TestChangesOfPartnersHeld(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "directory.db")
+	d, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	src := &source{all: []Entry{
+		{Code: "000.00.00.G22", Name: "Văn phòng Chính phủ", Version: 1},
+		{Code: "000.00.00.G12", Name: "Bộ Tài chính", Version: 2},
+		{Code: "000.00.00.H29", Name: "Hà Nam", Version: 3},
+		{Code: "000.00.00.H30", Name: "Hải Dương", Version: 4},
+	}}
+	if _, err := d.SyncFull(ctx, src, now); err != nil {
+		t.Fatal(err)
+	}
+	d.NotePartner("000.00.00.G22")
+	d.NotePartner("000.00.00.G12")
+	src.changes = []Entry{
+		{Code: "000.00.00.G22", Name: "Văn phòng Chính phủ", Version: 5, Deleted: true},
+		{Code: "000.00.00.G12", Name: "Bộ Tài chính", Parent: "000.00.00.H29", Version: 6},
+		{Code: "000.00.00.H30", Name: "Hải Dương", Version: 7, Deleted: true},
+		{Code: "000.00.00.H29", Name: "Tỉnh Hà Nam", Version: 8},
+	}
+	rep, err := d.SyncChanges(ctx, src, now.Add(time.Hour))
+	if err != nil || rep.Entries != 2 || len(rep.Held) != 2 {
+		t.Fatalf("SyncChanges = %+v, %v; want 2 applied, 2 held", rep, err)
+	}
+	if e, ok := d.Lookup("000.00.00.G22"); !ok || e.Deleted {
+		t.Error("a partner's deletion was applied")
+	}
+	if e, _ := d.Lookup("000.00.00.G12"); e.Parent != "" {
+		t.Errorf("a partner was moved under %s", e.Parent)
+	}
+	if e, _ := d.Lookup("000.00.00.H30"); !e.Deleted {
+		t.Error("a non-partner's deletion was held")
+	}
+	d.Close()
+
+	d, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	held, err := d.Held()
+	if err != nil || len(held) != 2 || held[0].Was.Name == "" {
+		t.Fatalf("held after a restart: %+v, %v", held, err)
+	}
+	// Partners are remembered too: the next forgery is held as well.
+	src.changes = append(src.changes, Entry{Code: "000.00.00.G22", Name: "Văn phòng Chính phủ", Parent: "000.00.00.H29", Version: 9})
+	if rep, _ := d.SyncChanges(ctx, src, now.Add(2*time.Hour)); len(rep.Held) == 0 {
+		t.Errorf("after a restart a partner's change was applied: %+v", rep)
+	}
+	done, err := d.Accept([]string{"000.00.00.G12"}, now.Add(3*time.Hour))
+	if err != nil || len(done) != 1 {
+		t.Fatalf("Accept = %v, %v", done, err)
+	}
+	if e, _ := d.Lookup("000.00.00.G12"); e.Parent != "000.00.00.H29" {
+		t.Error("an accepted change was not applied")
+	}
+	if held, _ := d.Held(); len(held) != 1 || held[0].Entry.Code != "000.00.00.G22" {
+		t.Errorf("held after accepting G12: %+v", held)
+	}
+}

@@ -89,6 +89,9 @@ type ImportReport struct {
 	// Refused lists entries left out, each with the reason, e.g. a
 	// malformed identifier code.
 	Refused []string `json:"refused,omitempty"`
+	// Held lists changes of agencies we exchange with (a deletion, a new
+	// parent) kept for an operator instead of applied.
+	Held []string `json:"held,omitempty"`
 }
 
 // ReadEntries reads the getAgenciesList JSON shape, {"status":"OK",

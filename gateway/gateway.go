@@ -21,6 +21,7 @@ import (
 	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/gateway/axis"
+	"lienthong/gateway/netcap"
 	"lienthong/queue"
 )
 
@@ -140,6 +141,9 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open directory: %w", err)
 	}
+	for _, a := range append([]conf.Agency{c.Agency}, c.Agencies...) {
+		g.dir.NotePartner(a.Code) // our own agencies are never moved silently
+	}
 	cr, err := g.openCredentials(c)
 	if err != nil {
 		return nil, err
@@ -181,6 +185,9 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err := g.listen(handler); err != nil {
 		return nil, err
 	}
+	o.Registerer.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "lienthong_api_connections", Help: "Connections open to the local API, against api.max_connections.",
+	}, func() float64 { return float64(g.apiLn.(*netcap.Listener).Len()) }))
 	return g, nil
 }
 
@@ -463,6 +470,7 @@ func newInbound(p parts, ax axisReceiver, answers answerer) *inbound {
 	if p.dir != nil {
 		in.dir = p.dir
 	}
+	in.uploaders = p.cfg.Trust.Uploaders
 	return in
 }
 

@@ -74,6 +74,20 @@ func (g *Gateway) SyncDirectory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if accepted, err := g.dir.Accept(g.cfg.Directory.AcceptChanges, now); err != nil {
+		return err
+	} else if len(accepted) > 0 {
+		g.log.Warn().Strs("codes", accepted).Msg("held directory changes applied, as directory.accept_changes confirms")
+	}
+	held, err := g.dir.Held()
+	if err != nil {
+		return err
+	}
+	g.m.dirHeld.Set(float64(len(held)))
+	for _, h := range held {
+		g.log.Warn().Str("code", h.Entry.Code).Str("name", h.Was.Name).Str("change", h.Reason).Time("since", h.Since).
+			Msg("directory change held: an agency we exchange with would be deleted or moved; check with the axis operator, then list the code in directory.accept_changes to apply it")
+	}
 	g.m.dirAgencies.Set(float64(g.dir.Len()))
 	g.m.dirSynced.Set(float64(now.Unix()))
 	g.log.Info().Int("agencies", g.dir.Len()).Int64("version", g.dir.Version()).Interface("report", rep).Msg("directory synced")

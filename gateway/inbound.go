@@ -30,6 +30,7 @@ type axisReceiver interface {
 type senders interface {
 	Len() int
 	Lookup(code string) (directory.Entry, bool)
+	NotePartner(code string)
 }
 
 // answerer queues the status packages the receiving side sends back.
@@ -62,6 +63,7 @@ type inbound struct {
 	answers answerer
 	me      envelope.Organization
 
+	uploaders     map[string][]string // trust.uploaders
 	retryPolicy   retryPolicy
 	pollInterval  time.Duration
 	autoArrived   bool // answer 01 on delivery

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"lienthong/envelope"
@@ -77,21 +78,17 @@ func (in *inbound) originOf(rec inRecord, p *envelope.Inbound, cr *credentials) 
 }
 
 // speaksFor reports whether an agency uploading to the axis may send as
-// code: itself, a unit under it by the code hierarchy (an integration
-// centre sends for its departments) or by the synced directory.
+// code: itself or a unit under it by the code hierarchy, or one the
+// configuration lets it upload for (trust.uploaders). The synced
+// directory's parents count for nothing: any axis system can change them.
 func (in *inbound) speaksFor(uploader, code string) bool {
 	if uploader == code || under(code, uploader) {
 		return true
 	}
-	for seen := 0; code != "" && seen < 8; seen++ {
-		e, ok := in.dir.Lookup(code)
-		if !ok {
-			return false
-		}
-		if e.Parent == uploader {
+	for _, c := range in.uploaders[uploader] {
+		if c == code || (strings.HasSuffix(c, "/*") && under(code, strings.TrimSuffix(c, "/*"))) {
 			return true
 		}
-		code = e.Parent
 	}
 	return false
 }

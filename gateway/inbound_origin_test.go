@@ -140,19 +140,20 @@ func TestContainsCode(t *testing.T) {
 }
 
 // Who may upload for whom: the agency itself, an agency above it by code,
-// or its parent in the synced directory; never a neighbour or a unit.
+// or one the configuration names; never a neighbour or a unit, and never
+// by the synced directory's word, which any axis system can change.
 func TestSpeaksFor(t *testing.T) {
 	dir, err := directory.Open(filepath.Join(t.TempDir(), "dir.db"), directory.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer dir.Close()
-	// A ministry-level integrator the directory names as codeC's parent.
-	const integrator = "000.00.00.G12"
-	if err := dir.Replace([]directory.Entry{{Code: codeC, Name: "C", Parent: integrator}, {Code: integrator, Name: "I"}}, clocktest.Start); err != nil {
+	const integrator, forger = "000.00.00.G12", "000.00.00.H29"
+	// The directory says codeA is the forger's unit: it counts for nothing.
+	if err := dir.Replace([]directory.Entry{{Code: codeA, Name: "A", Parent: forger}, {Code: forger, Name: "F"}}, clocktest.Start); err != nil {
 		t.Fatal(err)
 	}
-	in := &inbound{dir: dir}
+	in := &inbound{dir: dir, uploaders: map[string][]string{integrator: {codeC, "000.00.00.H30/*"}}}
 	tests := []struct {
 		uploader, code string
 		want           bool
@@ -161,9 +162,13 @@ func TestSpeaksFor(t *testing.T) {
 		{codeA, unitA, true},
 		{parent, codeA, true},
 		{integrator, codeC, true},
+		{integrator, "000.01.00.H30", true},
+		{integrator, "000.00.00.H30", true},
+		{integrator, codeA, false},
+		{integrator, "000.01.08.H26", false}, // a unit of codeC, which the line does not cover
+		{forger, codeA, false},
 		{codeC, codeA, false},
 		{unitA, codeA, false},
-		{integrator, codeA, false},
 		{codeA, parent, false},
 	}
 	for _, tt := range tests {

@@ -133,6 +133,9 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 		suffix = "|" + agency.OrganID
 	}
 	key := deliveredKey(h.From.OrganID, h.DocumentID) + suffix
+	if o.authentic() && in.dir != nil {
+		in.dir.NotePartner(h.From.OrganID)
+	}
 	switch {
 	case !o.authentic():
 		key = unverifiedKey(h.From.OrganID, h.DocumentID, r.SHA256) + suffix

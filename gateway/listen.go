@@ -4,18 +4,18 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"lienthong/gateway/netcap"
 	"net"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// The listeners: bound by Open, so a port in use fails it, and guarded
-// against a client holding every connection.
+// The listeners: bound by Open, so a port in use fails it; the API's
+// capped, making room for a newcomer (netcap).
 
 // listen binds the API and metrics listeners, so a port in use fails Open;
 // handler answers on the API's.
@@ -24,10 +24,12 @@ func (g *Gateway) listen(handler http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("api.listen: %w", err)
 	}
-	g.apiLn = &limitListener{Listener: ln, slots: make(chan struct{}, max(g.cfg.API.MaxConnections, 8))}
+	capped := netcap.Listen(ln, max(g.cfg.API.MaxConnections, 8))
+	g.apiLn = capped
 	// Headers in 10 s; an idle keep-alive connection goes after a minute;
-	// a body must keep coming (bodyDeadline).
-	g.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	// a body must keep coming (netcap.Body).
+	g.apiSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10,
+		ConnState: capped.Hook}
 	if g.cfg.API.TLSCert != "" {
 		tc, err := g.tlsConfig()
 		if err != nil {
@@ -43,6 +45,10 @@ func (g *Gateway) listen(handler http.Handler) error {
 		g.metricsLn = ln
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", g.metricsHandler)
+		// The probes here too: whatever holds the API's connections, a
+		// load balancer or watchdog reaches them.
+		mux.Handle("GET /healthz", handler)
+		mux.Handle("GET /readyz", handler)
 		g.metSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	}
 	return nil
@@ -70,38 +76,4 @@ func (g *Gateway) tlsConfig() (*tls.Config, error) {
 
 func metricsHandler(reg prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-}
-
-// limitListener closes connections beyond its slots at once: a client
-// holding many idle connections cannot take every descriptor, and those
-// waiting get an immediate refusal rather than a hang.
-type limitListener struct {
-	net.Listener
-	slots chan struct{}
-}
-
-func (l *limitListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case l.slots <- struct{}{}:
-			return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
-		default:
-			c.Close()
-		}
-	}
-}
-
-type slotConn struct {
-	net.Conn
-	once sync.Once
-	free func()
-}
-
-func (c *slotConn) Close() error {
-	c.once.Do(c.free)
-	return c.Conn.Close()
 }

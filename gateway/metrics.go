@@ -27,6 +27,7 @@ type metrics struct {
 	certExpiry    prometheus.Gauge
 	dirAgencies   prometheus.Gauge
 	dirSynced     prometheus.Gauge
+	dirHeld       prometheus.Gauge
 	breakerState  prometheus.GaugeFunc
 	axisLastOK    prometheus.Gauge
 	webhookFailed prometheus.Counter
@@ -72,6 +73,9 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 		dirSynced: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lienthong_directory_last_sync_timestamp_seconds", Help: "When the directory last synced from the axis.",
 		}),
+		dirHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lienthong_directory_held", Help: "Directory changes held for an operator: the deletion or re-parenting of an agency we exchange with.",
+		}),
 		axisLastOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lienthong_axis_last_success_timestamp_seconds", Help: "When an axis call last succeeded.",
 		}),
@@ -95,7 +99,7 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 	})
 	build.Set(1)
 	reg.MustRegister(m.messages, m.retries, m.axisDuration, m.signDuration, m.verifyDur, m.statuses,
-		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.breakerState, m.axisLastOK,
+		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.dirHeld, m.breakerState, m.axisLastOK,
 		m.webhookFailed, m.apiRequests, m.refused, build, &queueCollector{clock: clock, stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {

@@ -24,6 +24,9 @@ import (
 // resolver checks recipients against the agency directory.
 type resolver interface {
 	Resolve(codes []string, now time.Time) (directory.Resolution, error)
+	// NotePartner marks an agency we exchange with, whose deletion or
+	// re-parenting in the directory is then held for an operator.
+	NotePartner(code string)
 }
 
 var (
@@ -180,6 +183,9 @@ func (o *outbound) resolve(codes []string, now time.Time) error {
 	}
 	if res.Stale {
 		o.log.Warn().Dur("age", res.Age).Msg("recipients resolved against a stale directory: check the directory sync")
+	}
+	for _, c := range codes {
+		o.dir.NotePartner(c)
 	}
 	return nil
 }

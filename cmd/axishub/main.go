@@ -33,6 +33,8 @@ service object. The first line printed is
 survives restarts.
 
 systems.json:  [{"systemId":"00.53.W00","secret":"...","codes":["000.00.07.H26"]}]
+  A system may register and delete only units under its own codes; one
+  with "operator": true may change any agency, as the axis operator does.
 agencies.json: [{"code":"000.00.07.H26","name":"...","pid":"000.00.00.H26","mail":"..."}]
 
 Faults, to rehearse what a real network and adapter do:
@@ -45,8 +47,16 @@ Faults, to rehearse what a real network and adapter do:
   -slow-read 100000        read uploads at this many bytes per second
 
 Replay protection:
+  The same signed sendEdoc again (a replay, or a retry after a lost answer)
+  stores nothing and answers the first call's DocId, for a day.
   -replay-window 5m        refuse calls whose timestamp, read as Vietnam time,
                            is further than this from the hub's clock
+
+Limits (a client cannot hold the hub):
+  -max-connections 1024    connections open at once; a newcomer takes the
+                           place of the one idle longest
+  -max-uploads 8           sendEdoc uploads read at once; more are answered 503
+  An upload must send 256 KiB every 30 s; idle connections close after a minute.
 
 Example:
   axishub -listen 127.0.0.1:8080 -data /tmp/hub -systems systems.json -agencies agencies.json
@@ -79,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&f.Duplicate, "duplicate", false, "")
 	fs.IntVar(&f.SlowRead, "slow-read", 0, "")
 	window := fs.Duration("replay-window", 0, "")
+	maxConns := fs.Int("max-connections", 1024, "")
+	maxUploads := fs.Int("max-uploads", 8, "")
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
 			fs.SetOutput(stdout)
@@ -120,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err
 	}
-	hub, err := axishub.Open(axishub.Options{Dir: *dir, Systems: systems, Agencies: agencies, Faults: f, Window: *window})
+	hub, err := axishub.Open(axishub.Options{Dir: *dir, Systems: systems, Agencies: agencies, Faults: f, Window: *window, MaxUploads: *maxUploads})
 	if err != nil {
 		return err
 	}
@@ -130,14 +142,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "axishub listening on http://%s\n", ln.Addr())
-	srv := &http.Server{Handler: hub, ReadHeaderTimeout: 30 * time.Second}
+	srv, capped := hub.Server(ln, *maxConns)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(capped); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -20,6 +20,7 @@ import (
 	"lienthong/conf"
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
+	"lienthong/gateway/netcap"
 )
 
 // maxBody bounds a JSON request body and a submission's metadata part.
@@ -60,7 +61,7 @@ type Engine interface {
 type server struct {
 	g       Engine
 	tokens  tokens
-	uploads chan struct{} // submissions being read
+	uploads netcap.Slots // submissions being read
 	log     zerolog.Logger
 }
 
@@ -76,7 +77,7 @@ func New(g Engine) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{g: g, tokens: toks, uploads: make(chan struct{}, max(c.API.MaxUploads, 1))}
+	s := &server{g: g, tokens: toks, uploads: netcap.NewSlots(c.API.MaxUploads)}
 	s.log = g.Logger().With().Str("component", "api").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
 	return s.routes(), nil
 }

@@ -12,22 +12,21 @@ import (
 
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
+	"lienthong/gateway/netcap"
 )
 
 // maxFiles is how many attachments a document may carry, as readers cap.
 const maxFiles = 256
 
 func (s *server) postDocument(w http.ResponseWriter, r *http.Request) {
-	select {
-	case s.uploads <- struct{}{}:
-		defer func() { <-s.uploads }()
-	default:
+	if !s.uploads.Take() {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%d submissions are being read already (api.max_uploads): try again shortly", cap(s.uploads)), nil)
 		return
 	}
+	defer s.uploads.Give()
 	limit := int64(s.g.Config().Outbound.MaxDocument)
-	r.Body = http.MaxBytesReader(w, newBodyDeadline(w, r.Body), limit+maxBody+1<<20)
+	r.Body = http.MaxBytesReader(w, netcap.Body(w, r.Body, 30*time.Second), limit+maxBody+1<<20)
 	meta, files, err := s.readSubmission(r)
 	defer removeFiles(files)
 	if err != nil {
@@ -127,33 +126,4 @@ func removeFiles(files []envelope.Attachment) {
 			os.Remove(f.Path)
 		}
 	}
-}
-
-// bodyDeadline keeps an upload alive while it comes in, and only then: the
-// connection's read deadline moves 30 s ahead for every 256 KiB received,
-// so a client trickling a body is cut off while a slow line is not.
-type bodyDeadline struct {
-	io.ReadCloser
-	rc   *http.ResponseController
-	got  int
-	next int
-}
-
-const bodyStep, bodyWait = 256 << 10, 30 * time.Second
-
-func newBodyDeadline(w http.ResponseWriter, body io.ReadCloser) io.ReadCloser {
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(bodyWait)) != nil {
-		return body // not a connection that takes deadlines (tests)
-	}
-	return &bodyDeadline{ReadCloser: body, rc: rc, next: bodyStep}
-}
-
-func (b *bodyDeadline) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if b.got += n; b.got >= b.next {
-		b.next = b.got + bodyStep
-		_ = b.rc.SetReadDeadline(time.Now().Add(bodyWait))
-	}
-	return n, err
 }

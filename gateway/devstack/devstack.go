@@ -167,7 +167,9 @@ func Open(o Options) (_ *Stack, err error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", hub)
 	mux.HandleFunc("GET "+PartiesPath, s.partiesHandler)
-	s.hubSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	var capped net.Listener
+	s.hubSrv, capped = hub.Server(s.hubLn, 1024)
+	s.hubSrv.Handler, s.hubLn = mux, capped
 
 	s.Config = s.config("a", AgencyCode, AgencyName, systemA, false)
 	s.PeerConfig = s.config("b", PeerCode, PeerName, systemB, true)

@@ -8,12 +8,15 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"lienthong/conf"
 	"lienthong/gateway/devstack"
+	"lienthong/gateway/localapi"
 )
 
 // rawSubmit posts a hand-made multipart body and returns the status.
@@ -81,45 +84,61 @@ func TestMalformedSubmissions(t *testing.T) {
 	}
 }
 
-// Connections beyond the cap are closed at once, and a submission beyond
-// the uploads in flight is answered 503 with Retry-After; neither holds
-// back the API afterwards.
+// With every connection busy, one beyond the cap is closed at once; with
+// them held idle, as a client hoarding keep-alives holds them, a newcomer
+// takes the place of the one idle longest, so the API still answers. A
+// submission beyond the uploads in flight is answered 503 with
+// Retry-After; neither holds back the API afterwards.
 func TestConnectionAndUploadCaps(t *testing.T) {
 	s, _ := start(t, devstack.Options{ManualPeer: true, Configure: func(peer bool, c *conf.Config) {
 		c.API.MaxConnections, c.API.MaxUploads = 8, 1
 	}})
 	addr := strings.TrimPrefix(s.Client.Base, "http://")
-	var idle []net.Conn
+	ctx, cancel := context.WithCancel(context.Background())
+	// Eight long polls keep every connection busy.
+	polls := make(chan error, 8)
 	for range 8 {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		idle = append(idle, c)
+		c := &localapi.Client{Base: s.Client.Base, Token: s.Token, HTTP: &http.Client{Transport: &http.Transport{}}}
+		go func() { _, err := c.Inbox(ctx, localapi.InboxNew, 5*time.Minute); polls <- err }()
 	}
+	waitConns(t, s, 8)
 	extra, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	extra.SetReadDeadline(time.Now().Add(30 * time.Second))
 	if n, err := extra.Read(make([]byte, 1)); err == nil || n != 0 {
-		t.Errorf("a connection over the cap was kept (read %d, %v)", n, err)
+		t.Errorf("a connection over the cap of busy ones was kept (read %d, %v)", n, err)
 	}
 	extra.Close()
-	for _, c := range idle {
-		c.Close()
+	// The probes answer on the metrics listener whatever holds the API.
+	if resp, err := http.Get(strings.TrimSuffix(s.MetricsURL, "/metrics") + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("readyz on the metrics listener with the API full: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
-	// The server frees the slots as it sees the connections go: wait for
-	// an answer before going on.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if _, err := s.Client.Ready(context.Background()); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the API did not answer after the idle connections closed")
-		}
-		time.Sleep(10 * time.Millisecond) // waiting for the server to notice the closes; the answer ends the wait
+	cancel()
+	for range 8 {
+		<-polls
 	}
+	waitConns(t, s, 0)
+
+	// Eight connections held idle between requests: a newcomer is served.
+	hoard := &http.Transport{MaxIdleConnsPerHost: 8}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			c := &localapi.Client{Base: s.Client.Base, Token: s.Token, HTTP: &http.Client{Transport: hoard}}
+			c.Inbox(context.Background(), localapi.InboxNew, 1500*time.Millisecond)
+		})
+	}
+	wg.Wait()
+	waitConns(t, s, 8)
+	fresh := &localapi.Client{Base: s.Client.Base, Token: s.Token, HTTP: &http.Client{Transport: &http.Transport{}}}
+	if h, err := fresh.Ready(context.Background()); err != nil || !h.Ready {
+		t.Fatalf("with every slot hoarded idle, a new client's readyz: %+v, %v", h, err)
+	}
+	hoard.CloseIdleConnections()
 
 	// One upload in flight, held open; the next is told to come back.
 	pr, pw := io.Pipe()
@@ -161,4 +180,36 @@ func TestConnectionAndUploadCaps(t *testing.T) {
 	if h, err := s.Client.Ready(context.Background()); err != nil || !h.Ready {
 		t.Errorf("readyz after the caps: %+v, %v", h, err)
 	}
+}
+
+// waitConns waits until our API holds n connections open.
+func waitConns(t *testing.T, s *devstack.Stack, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; {
+		got := openConns(s)
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API holds %d connections, want %d", got, n)
+		}
+		time.Sleep(10 * time.Millisecond) // polls the real server's count of its connections; the count ends the wait
+	}
+}
+
+// openConns is how many connections our API holds open, from its metrics.
+func openConns(s *devstack.Stack) int {
+	resp, err := http.Get(s.MetricsURL)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "lienthong_api_connections "); ok {
+			n, _ := strconv.ParseFloat(v, 64)
+			return int(n)
+		}
+	}
+	return -1
 }

@@ -204,6 +204,9 @@ func TestSameDocumentTwiceDeliveredOnce(t *testing.T) {
 	// Two uploads of the same package, as after a send whose answer was
 	// lost: the axis sees two documents.
 	for range 2 {
+		// Signed a second later: the same signed call again would be a
+		// replay, which the axis stores once.
+		clock.Advance(time.Second)
 		if _, err := c.SendEdoc(ctx, axis.SendRequest{From: devstack.AgencyCode, MessageType: axis.MessageEdoc, Upload: axis.BytesUpload("memo.edxml", raw)}); err != nil {
 			t.Fatal(err)
 		}

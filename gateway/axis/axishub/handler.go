@@ -26,6 +26,7 @@ import (
 	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/gateway/axis"
+	"lienthong/gateway/netcap"
 	"lienthong/queue/atomicfile"
 )
 
@@ -59,6 +60,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case roll < f.ErrorRate:
 		writeAnswer(w, http.StatusInternalServerError, op, &axis.Answer{Status: "FAIL", ErrorCode: "500", ErrorDesc: "axis adapter internal error (injected)"})
 		return
+	}
+	if op == "sendEdoc" {
+		// Each upload may spool a large package: a bounded number at once,
+		// and each must keep coming.
+		if !h.uploads.Take() {
+			writeAnswer(w, http.StatusServiceUnavailable, op, &axis.Answer{Status: "FAIL", ErrorCode: "503",
+				ErrorDesc: fmt.Sprintf("%d uploads are being read already: try again shortly", cap(h.uploads))})
+			return
+		}
+		defer h.uploads.Give()
+		if f.SlowRead == 0 { // a hub told to read slowly waits for itself
+			r.Body = netcap.Body(w, r.Body, h.opts.BodyWait)
+		}
 	}
 	sys, hdr, err := h.authenticate(r)
 	var a *axis.Answer
@@ -218,7 +232,7 @@ func (h *Hub) operate(w http.ResponseWriter, r *http.Request, op string, sys Sys
 	ok := &axis.Answer{Status: "OK", ErrorCode: "0", ErrorDesc: "Thanh cong"}
 	switch op {
 	case "sendEdoc":
-		id, err := h.send(r, sys, hdr, f)
+		id, err := h.sendOnce(r, sys, hdr, f)
 		if err != nil {
 			return nil, err
 		}
@@ -278,8 +292,11 @@ func (h *Hub) operate(w http.ResponseWriter, r *http.Request, op string, sys Sys
 		list, err := h.agencies(op == "getSynchronizeUnit")
 		return withData(ok, list, err)
 	case "registerAgency":
-		return ok, h.register(r)
+		return ok, h.register(r, sys)
 	case "deleteAgency":
+		if err := mayChange(sys, hdr["AgencyCode"], ""); err != nil {
+			return nil, err
+		}
 		return ok, h.deleteAgency(hdr["AgencyCode"])
 	}
 	return nil, fail("404", "unknown operation %q", op)
@@ -550,4 +567,99 @@ func (b *holdBack) Write(p []byte) (int, error) {
 	b.h.Write(p[:len(p)-2])
 	b.tail = append(b.tail[:0], p[len(p)-2:]...)
 	return len(p), nil
+}
+
+// replay is a sendEdoc taken under one signature.
+type replay struct {
+	at   time.Time
+	done chan struct{} // closed when the first call ended
+	id   string        // the DocId it stored; "" when it failed
+}
+
+// sendOnce stores a package once per signature: the same signed call
+// again, a replay or a retry after a lost answer, gets the DocId the first
+// stored, and stores nothing. The signature covers the package's hash,
+// the sender and the timestamp, so a new package is always a new call.
+func (h *Hub) sendOnce(r *http.Request, sys System, hdr map[string]string, f Faults) (string, error) {
+	key := strings.ToLower(headerValue(r, axis.HeaderHash))
+	for {
+		now := h.opts.Now()
+		h.mu.Lock()
+		h.forget(now)
+		rp, seen := h.seen[key]
+		if !seen {
+			rp = &replay{at: now, done: make(chan struct{})}
+			h.seen[key] = rp
+			h.order = append(h.order, key)
+		}
+		h.mu.Unlock()
+		if !seen {
+			id, err := h.send(r, sys, hdr, f)
+			h.mu.Lock()
+			if rp.id = id; err != nil || id == "" {
+				delete(h.seen, key)
+			}
+			h.mu.Unlock()
+			close(rp.done)
+			return id, err
+		}
+		select {
+		case <-rp.done:
+		case <-r.Context().Done():
+			return "", r.Context().Err()
+		}
+		h.mu.Lock()
+		id := rp.id
+		h.mu.Unlock()
+		if id != "" {
+			return id, nil
+		}
+	}
+}
+
+// forget drops the signatures older than the replay memory, and the
+// oldest beyond a million; h.mu is held.
+func (h *Hub) forget(now time.Time) {
+	const most = 1 << 20
+	for len(h.order) > 0 {
+		k := h.order[0]
+		if rp, ok := h.seen[k]; ok {
+			if now.Sub(rp.at) < h.opts.ReplayMemory && len(h.order) <= most {
+				return
+			}
+			select {
+			case <-rp.done:
+				delete(h.seen, k)
+			default:
+				return // still being stored
+			}
+		}
+		h.order = h.order[1:]
+	}
+}
+
+// mayChange says whether sys may register or delete an agency: the hub's
+// operator any, another system only units under its own codes, placed
+// under its own codes, so no system rewrites another's place in the
+// directory.
+func mayChange(sys System, code, parent string) error {
+	if sys.Operator {
+		return nil
+	}
+	ours := func(c string, self bool) bool {
+		cc, err := directory.ParseCode(c)
+		return err == nil && slices.ContainsFunc(sys.Codes, func(own string) bool {
+			return (self || own != c) && cc.Under(directory.Code(own))
+		})
+	}
+	for _, c := range []struct {
+		code string
+		self bool
+	}{{code, false}, {parent, true}} {
+		if c.code != "" && !ours(c.code, c.self) {
+			return fail("403", "system %s may register or delete only units under its own agencies (%s), not %s",
+				sys.SystemID, strings.Join(sys.Codes, ", "), c.code)
+		}
+	}
+	return nil
 }

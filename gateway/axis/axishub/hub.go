@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -22,6 +24,7 @@ import (
 
 	"lienthong/directory"
 	"lienthong/gateway/axis"
+	"lienthong/gateway/netcap"
 )
 
 // System is an integration system allowed to call the hub, with the agency
@@ -30,6 +33,9 @@ type System struct {
 	SystemID string   `json:"systemId"`
 	Secret   string   `json:"secret"`
 	Codes    []string `json:"codes"`
+	// Operator may register and delete any agency; another system only
+	// its own agencies' units, as the axis operator would allow.
+	Operator bool `json:"operator,omitempty"`
 }
 
 // Options configure a Hub.
@@ -43,9 +49,17 @@ type Options struct {
 	// once, in the JVM's own zone, and integrators keep that object.
 	Window     time.Duration
 	MaxPackage int64 // default 200 MiB
-	Now        func() time.Time
-	Seed       uint64 // for the fault dice; 0 picks one
-	Faults     Faults
+	// MaxUploads bounds the sendEdoc calls read at once (default 8): each
+	// may spool up to MaxPackage to disk. BodyWait is how long an upload
+	// may go without 256 KiB arriving (default 30 s).
+	MaxUploads int
+	BodyWait   time.Duration
+	// ReplayMemory is how long a sendEdoc's signature is remembered, so
+	// the same signed call again stores nothing new (default 24 h).
+	ReplayMemory time.Duration
+	Now          func() time.Time
+	Seed         uint64 // for the fault dice; 0 picks one
+	Faults       Faults
 }
 
 // Hub is the reference axis adapter; it is an http.Handler.
@@ -62,10 +76,23 @@ type Hub struct {
 	systems    map[string]System
 	opts       Options
 
+	uploads netcap.Slots
+
 	mu     sync.Mutex
+	seen   map[string]*replay // sendEdoc signatures taken, by hash-header
+	order  []string           // seen's keys, oldest first
 	faults Faults
 	rnd    *mrand.Rand
 	calls  atomic.Int64
+}
+
+// Server serves the hub on ln as the daemon does: headers in 30 s, an idle
+// connection kept a minute, at most maxConns open (a newcomer takes the
+// place of the one idle longest).
+func (h *Hub) Server(ln net.Listener, maxConns int) (*http.Server, *netcap.Listener) {
+	capped := netcap.Listen(ln, max(maxConns, 16))
+	return &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: time.Minute,
+		MaxHeaderBytes: 64 << 10, ConnState: capped.Hook}, capped
 }
 
 // AddSystem admits another integration system, as the axis operator
@@ -89,6 +116,15 @@ func Open(opts Options) (*Hub, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxUploads <= 0 {
+		opts.MaxUploads = 8
+	}
+	if opts.BodyWait <= 0 {
+		opts.BodyWait = 30 * time.Second
+	}
+	if opts.ReplayMemory <= 0 {
+		opts.ReplayMemory = 24 * time.Hour
+	}
 	if opts.Seed == 0 {
 		var b [8]byte
 		rand.Read(b[:])
@@ -104,7 +140,8 @@ func Open(opts Options) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("axishub store: %w", err)
 	}
-	h := &Hub{db: db, blobs: blobs, arrived: make(chan struct{}, 1), systems: map[string]System{}, opts: opts, faults: opts.Faults, rnd: mrand.New(mrand.NewPCG(opts.Seed, 1))}
+	h := &Hub{db: db, blobs: blobs, arrived: make(chan struct{}, 1), systems: map[string]System{}, opts: opts, faults: opts.Faults,
+		rnd: mrand.New(mrand.NewPCG(opts.Seed, 1)), uploads: netcap.NewSlots(opts.MaxUploads), seen: map[string]*replay{}}
 	for _, s := range opts.Systems {
 		if s.SystemID == "" || s.Secret == "" {
 			db.Close()

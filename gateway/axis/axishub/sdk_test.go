@@ -66,7 +66,9 @@ func sdkHub(t *testing.T) *Hub {
 		Dir: t.TempDir(), Seed: 1,
 		Now: func() time.Time { return time.Date(2026, 11, 30, 22, 0, 0, 0, time.UTC) },
 		Systems: []System{
-			{SystemID: "00.53.W00", Secret: "secret-A=<&'>", Codes: []string{"000.00.07.H26"}},
+			// The recording registers an agency elsewhere in the tree, as
+			// the axis operator's own system may.
+			{SystemID: "00.53.W00", Secret: "secret-A=<&'>", Codes: []string{"000.00.07.H26"}, Operator: true},
 			{SystemID: "00.99.W00", Secret: "secret-B", Codes: []string{"000.00.00.G22"}},
 		},
 		Agencies: []axis.Agency{{Code: "000.00.07.H26", Name: "A"}, {Code: "000.00.00.G22", Name: "B"}, {Code: "000.00.00.H26", Name: "Hà Nội"}},

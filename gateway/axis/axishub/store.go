@@ -231,7 +231,7 @@ func (h *Hub) agencies(all bool) ([]axis.Agency, error) {
 	return list, err
 }
 
-func (h *Hub) register(r *http.Request) error {
+func (h *Hub) register(r *http.Request, sys System) error {
 	var reg axis.Registration
 	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&reg); err != nil {
 		return fail("400", "body is not a registration JSON object: %v", err)
@@ -241,6 +241,9 @@ func (h *Hub) register(r *http.Request) error {
 	}
 	if strings.TrimSpace(reg.Name) == "" || !strings.Contains(reg.Mail, "@") {
 		return fail("400", "name and a valid mail are required")
+	}
+	if err := mayChange(sys, reg.Code, reg.Parent); err != nil {
+		return err
 	}
 	return h.putAgency(reg.Code, func(a *axis.Agency) {
 		*a = axis.Agency{ID: reg.ID, Code: reg.Code, Name: reg.Name, Mail: reg.Mail, Parent: reg.Parent, Version: a.Version}

@@ -213,7 +213,7 @@ func Run(t *testing.T, e Env) {
 		if err != nil || !slices.ContainsFunc(list, func(x axis.Agency) bool { return x.Code == e.CodeB }) {
 			t.Fatalf("getAgenciesList lacks %s: %v", e.CodeB, err)
 		}
-		reg := axis.Registration{Code: "000.01.99.H26", Parent: e.CodeA, Name: "Phòng thử nghiệm", Mail: "thu@example.vn"}
+		reg := axis.Registration{Code: e.CodeA[:4] + "99" + e.CodeA[6:], Parent: e.CodeA, Name: "Phòng thử nghiệm", Mail: "thu@example.vn"}
 		if err := a.RegisterAgency(ctx, reg); err != nil {
 			t.Fatal(err)
 		}
