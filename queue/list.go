@@ -192,3 +192,11 @@ func cmpUint(a, b uint64) int {
 	}
 	return 0
 }
+
+// Cursor is the cursor after the record of sequence seq, in the form
+// every store's List takes, so a client's cursor survives a change of
+// store.
+func Cursor(seq uint64) string { return encodeCursor(seq) }
+
+// CursorSeq reads a cursor a List returned.
+func CursorSeq(c string) (uint64, error) { return decodeCursor(c) }

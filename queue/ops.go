@@ -46,6 +46,25 @@ func (it *Item) check() error {
 	return nil
 }
 
+// MarkStaged is how another store's Stage says the item's payload is
+// stored already, under its hash and size: Put then only names it.
+func (it *Item) MarkStaged(sum string, size int64) {
+	it.Payload, it.Body, it.file = nil, nil, ""
+	it.staged = &staged{sum: sum, size: size}
+}
+
+// Staged is the hash and size of the payload Stage stored; ok is false
+// when the item was not staged.
+func (it *Item) Staged() (sum string, size int64, ok bool) {
+	if it.staged == nil {
+		return "", 0, false
+	}
+	return it.staged.sum, it.staged.size, true
+}
+
+// Check refuses an item no store can hold, naming the rule.
+func (it *Item) Check() error { return it.check() }
+
 // staged is a payload ready to be named by a record: its hash and size,
 // and either its bytes or its durable blob file.
 type staged struct {

@@ -1,0 +1,164 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"lienthong/queue"
+)
+
+// AnyDue reports, reading only, whether a Lease could hand out a record
+// or expire a lease.
+func (s *Store) AnyDue(ctx context.Context, now time.Time, dir queue.Direction, minPriority int) bool {
+	var due bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lienthong_records WHERE state = 'leased' AND lease_until <= $1)
+		OR EXISTS (SELECT 1 FROM lienthong_records WHERE state = 'ready' AND dir = $2 AND priority >= $3 AND due <= $1)`,
+		now, string(dir), minPriority).Scan(&due)
+	return err == nil && due
+}
+
+// NextDue is when the earliest ready record of a direction is due.
+func (s *Store) NextDue(ctx context.Context, dir queue.Direction) (time.Time, bool) {
+	var at *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT min(due) FROM lienthong_records WHERE state = 'ready' AND dir = $1`, string(dir)).Scan(&at); err != nil || at == nil {
+		return time.Time{}, false
+	}
+	return *at, true
+}
+
+// Purge deletes records of a final state last changed before cutoff,
+// with their keys, events and the payload chunks no record names any more.
+func (s *Store) Purge(ctx context.Context, state queue.State, cutoff time.Time) (int, error) {
+	if state != queue.Done && state != queue.Dead {
+		return 0, fmt.Errorf("%w: only done or dead records are purged, not %s", queue.ErrInvalid, state)
+	}
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM lienthong_records WHERE state = $1 AND updated < $2 RETURNING id, sha256`, string(state), cutoff)
+		if err != nil {
+			return err
+		}
+		type gone struct{ id, sum string }
+		victims, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (gone, error) {
+			var g gone
+			return g, row.Scan(&g.id, &g.sum)
+		})
+		if err != nil {
+			return err
+		}
+		n = len(victims)
+		for _, v := range victims {
+			for _, q := range []string{`DELETE FROM lienthong_keys WHERE id = $1`, `DELETE FROM lienthong_events WHERE record = $1`} {
+				if _, err := tx.Exec(ctx, q, v.id); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM lienthong_chunks WHERE sha256 = $1 AND NOT EXISTS (SELECT 1 FROM lienthong_records WHERE sha256 = $1)`, v.sum); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	s.flushes.Add(1)
+	return n, nil
+}
+
+// Stats counts records by direction, state and priority, with the oldest
+// of each.
+func (s *Store) Stats() []queue.GroupStats {
+	return s.groups(context.Background(), `SELECT dir, '', state, priority, count(*), min(created) FROM lienthong_records GROUP BY dir, state, priority ORDER BY dir, state, priority`)
+}
+
+// Groups counts the records of a direction in a state by their group.
+func (s *Store) Groups(ctx context.Context, dir queue.Direction, st queue.State) ([]queue.GroupStats, error) {
+	out := s.groups(ctx, `SELECT dir, grp, state, 0, count(*), min(created) FROM lienthong_records WHERE dir = $1 AND state = $2 AND grp <> '' GROUP BY dir, grp, state ORDER BY grp`, string(dir), string(st))
+	if out == nil {
+		if err := s.pool.Ping(ctx); err != nil {
+			return nil, unavailable(err)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) groups(ctx context.Context, q string, args ...any) []queue.GroupStats {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil
+	}
+	out, _ := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queue.GroupStats, error) {
+		var g queue.GroupStats
+		var dir, state string
+		err := row.Scan(&dir, &g.Group, &state, &g.Priority, &g.Count, &g.Oldest)
+		g.Dir, g.State = queue.Direction(dir), queue.State(state)
+		return g, err
+	})
+	return out
+}
+
+// Check verifies the invariants the database does not enforce: each
+// record's document agrees with its columns, keys name records, payloads
+// are whole; chunks no record names are reported.
+func (s *Store) Check() (queue.Report, error) {
+	ctx := context.Background()
+	var rep queue.Report
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	rows, err := s.pool.Query(ctx, `SELECT id, dir, state, priority, grp, sha256, doc,
+		(SELECT coalesce(sum(length(data)), 0) FROM lienthong_chunks c WHERE c.sha256 = r.sha256) FROM lienthong_records r`)
+	if err != nil {
+		return rep, unavailable(err)
+	}
+	for rows.Next() {
+		var id, dir, state, grp, sum string
+		var prio int
+		var doc []byte
+		var stored int64
+		if err := rows.Scan(&id, &dir, &state, &prio, &grp, &sum, &doc, &stored); err != nil {
+			rows.Close()
+			return rep, err
+		}
+		rep.Records++
+		var r queue.Record
+		if err := json.Unmarshal(doc, &r); err != nil {
+			bad("record %s: %v", id, err)
+			continue
+		}
+		if r.ID != id || string(r.Dir) != dir || string(r.State) != state || r.Priority != prio || r.Group != grp || r.SHA256 != sum {
+			bad("record %s: its document disagrees with its columns", id)
+		}
+		if !slices.Contains(queue.States, r.State) {
+			bad("record %s: unknown state %q", id, r.State)
+		}
+		if stored != r.Size {
+			bad("record %s: payload of %d bytes, %d stored", id, r.Size, stored)
+		}
+	}
+	rows.Close()
+	var dangling int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM lienthong_keys k WHERE NOT EXISTS (SELECT 1 FROM lienthong_records r WHERE r.id = k.id)`).Scan(&dangling); err != nil {
+		return rep, err
+	}
+	if dangling > 0 {
+		bad("%d keys name no record", dangling)
+	}
+	orphans, err := s.pool.Query(ctx, `SELECT DISTINCT sha256 FROM lienthong_chunks c WHERE NOT EXISTS (SELECT 1 FROM lienthong_records r WHERE r.sha256 = c.sha256)`)
+	if err != nil {
+		return rep, err
+	}
+	rep.OrphanBlobs, err = pgx.CollectRows(orphans, pgx.RowTo[string])
+	if err != nil {
+		return rep, err
+	}
+	if len(errs) > 0 {
+		return rep, fmt.Errorf("queue check: %d problem(s): %v", len(errs), errs)
+	}
+	return rep, nil
+}

@@ -1,0 +1,97 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// migrations are the schema's versions, each applied once, in order, in
+// one transaction under an advisory lock, so two nodes starting at once
+// migrate once.
+var migrations = []string{
+	// 1: records, their keys, payload chunks and events.
+	`CREATE SEQUENCE lienthong_record_seq;
+	CREATE TABLE lienthong_records (
+		seq         bigint PRIMARY KEY,
+		id          text NOT NULL UNIQUE,
+		dir         text NOT NULL,
+		priority    int NOT NULL,
+		grp         text NOT NULL DEFAULT '',
+		state       text NOT NULL,
+		due         timestamptz,
+		lease_until timestamptz,
+		created     timestamptz NOT NULL,
+		updated     timestamptz NOT NULL,
+		sha256      text NOT NULL,
+		doc         jsonb NOT NULL
+	);
+	CREATE INDEX lienthong_records_ready ON lienthong_records (dir, priority DESC, due, seq) WHERE state = 'ready';
+	CREATE INDEX lienthong_records_leased ON lienthong_records (lease_until) WHERE state = 'leased';
+	CREATE INDEX lienthong_records_state ON lienthong_records (state, dir, seq);
+	CREATE INDEX lienthong_records_sha ON lienthong_records (sha256);
+	CREATE TABLE lienthong_keys (
+		dir text NOT NULL,
+		key text NOT NULL,
+		id  text NOT NULL,
+		PRIMARY KEY (dir, key)
+	);
+	CREATE INDEX lienthong_keys_id ON lienthong_keys (id);
+	CREATE TABLE lienthong_chunks (
+		sha256 text NOT NULL,
+		n      int NOT NULL,
+		data   bytea NOT NULL,
+		PRIMARY KEY (sha256, n)
+	);
+	CREATE TABLE lienthong_events (
+		seq    bigserial PRIMARY KEY,
+		record text NOT NULL,
+		doc    jsonb NOT NULL
+	);
+	CREATE INDEX lienthong_events_record ON lienthong_events (record, seq);`,
+}
+
+// SchemaVersion is the schema this build reads and writes.
+var SchemaVersion = len(migrations)
+
+// migrationLock is the advisory lock key of migrations.
+const migrationLock = 0x6c69656e74686f6e // "lienthon"
+
+func (s *Store) migrate(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+			return fmt.Errorf("schema lock: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS lienthong_schema (version int NOT NULL)`); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+		var v int
+		err := tx.QueryRow(ctx, `SELECT version FROM lienthong_schema`).Scan(&v)
+		switch {
+		case err == pgx.ErrNoRows:
+			if _, err := tx.Exec(ctx, `INSERT INTO lienthong_schema VALUES (0)`); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("schema: %w", err)
+		}
+		if v > len(migrations) {
+			return fmt.Errorf("the database's schema is version %d, newer than this build's %d: upgrade lienthongd on this node", v, len(migrations))
+		}
+		for i := v; i < len(migrations); i++ {
+			if _, err := tx.Exec(ctx, migrations[i]); err != nil {
+				return fmt.Errorf("schema migration %d: %w", i+1, err)
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE lienthong_schema SET version = $1`, len(migrations))
+		return err
+	})
+}
+
+// Version is the schema version the database holds, for -check.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT version FROM lienthong_schema`).Scan(&v)
+	return v, err
+}
