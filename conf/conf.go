@@ -38,6 +38,20 @@ type Config struct {
 	Directory Directory `toml:"directory"`
 	Spool     Spool     `toml:"spool"`
 	Log       Log       `toml:"log"`
+	Store     Store     `toml:"store"`
+}
+
+// Store is where the work is kept: a bbolt file in state_dir on one node
+// (the default), or a PostgreSQL database several nodes share.
+type Store struct {
+	Engine string `toml:"engine"` // bbolt or postgres
+	// DSN is the database, as a URL or key=value string, given like any
+	// secret (file:, credential: or literal).
+	DSN Secret `toml:"dsn"`
+	// MaxConns bounds the connections to the database.
+	MaxConns int `toml:"max_conns"`
+	// StatementTimeout bounds each statement.
+	StatementTimeout Duration `toml:"statement_timeout"`
 }
 
 // Agency is who we are on the axis.
@@ -193,6 +207,7 @@ func Default() Config {
 		Directory: Directory{SyncInterval: Duration(24 * time.Hour)},
 		Spool:     Spool{ScanInterval: Duration(5 * time.Second)},
 		Log:       Log{Level: "info", Format: "json"},
+		Store:     Store{Engine: "bbolt", MaxConns: 8, StatementTimeout: Duration(30 * time.Second)},
 	}
 }
 

@@ -196,3 +196,25 @@ func TestCredentialsOutsideTheService(t *testing.T) {
 		t.Errorf("notes = %q", notes)
 	}
 }
+
+// A DSN may stand in the configuration only without a password.
+func TestStoreDSN(t *testing.T) {
+	tests := []struct {
+		dsn string
+		ok  bool
+	}{
+		{"host=/run/postgresql dbname=lienthong", true},
+		{"postgres:///lienthong?host=/run/postgresql", true},
+		{"postgres://lienthong@db.example.vn/lienthong", true},
+		{"host=db dbname=lienthong password=bimat", false},
+		{"host=db dbname=lienthong PASSWORD = bimat", false},
+		{"postgres://lienthong:bimat@db.example.vn/lienthong", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		_, err := Store{Engine: "postgres", DSN: Secret(tt.dsn)}.ReadDSN()
+		if (err == nil) != tt.ok {
+			t.Errorf("ReadDSN(%q) = %v, want ok %v", tt.dsn, err, tt.ok)
+		}
+	}
+}

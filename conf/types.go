@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -104,3 +105,23 @@ func (s Secret) String() string {
 	}
 	return string(s)
 }
+
+// ReadDSN returns the store's database: read as a secret from file: or
+// credential:, or given in place when it holds no password (a Unix
+// socket with peer authentication, a password in ~/.pgpass).
+func (s Store) ReadDSN() (string, error) {
+	v := string(s.DSN)
+	if strings.HasPrefix(v, "file:") || strings.HasPrefix(v, "credential:") {
+		return s.DSN.Read()
+	}
+	if v == "" {
+		return "", errors.New("is required with store.engine = \"postgres\"")
+	}
+	if dsnPassword.MatchString(v) {
+		return "", errors.New(`holds a password: give the DSN as "file:/path" or "credential:name", never in the configuration itself`)
+	}
+	return v, nil
+}
+
+// dsnPassword finds a password in a key=value DSN or a URL's user part.
+var dsnPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=|://[^/@]*:[^/@]*@`)

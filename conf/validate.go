@@ -36,6 +36,19 @@ func (c *Config) Validate() Problems {
 	v.positive("inbound.poll_interval", c.Inbound.PollInterval)
 	v.atLeast("inbound.workers", c.Inbound.Workers, 1)
 	v.positive("directory.sync_interval", c.Directory.SyncInterval)
+	switch c.Store.Engine {
+	case "bbolt":
+	case "postgres":
+		if d := string(c.Store.DSN); strings.HasPrefix(d, "file:") || strings.HasPrefix(d, "credential:") {
+			v.secret("store.dsn", c.Store.DSN)
+		} else if _, err := c.Store.ReadDSN(); err != nil {
+			v.add("store.dsn", err.Error())
+		}
+		v.atLeast("store.max_conns", c.Store.MaxConns, 2)
+		v.positive("store.statement_timeout", c.Store.StatementTimeout)
+	default:
+		v.add("store.engine", fmt.Sprintf("%q: want bbolt or postgres", c.Store.Engine))
+	}
 	for i, code := range c.Directory.AcceptChanges {
 		v.code(fmt.Sprintf("directory.accept_changes[%d]", i), code)
 	}

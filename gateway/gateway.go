@@ -23,6 +23,7 @@ import (
 	"lienthong/gateway/axis"
 	"lienthong/gateway/netcap"
 	"lienthong/queue"
+	"lienthong/queue/pgstore"
 )
 
 // Options are what the daemon hands the engine besides the configuration.
@@ -104,9 +105,6 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err := os.MkdirAll(g.inbox.dir, 0o750); err != nil {
 		return nil, err
 	}
-	if err := expectStore(c.StateDir); err != nil {
-		return nil, err
-	}
 	// Files read and dropped: uploads being read, a sent package reread.
 	// What a crashed run left there goes.
 	g.scratch = filepath.Join(c.StateDir, "scratch")
@@ -114,15 +112,9 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err := os.MkdirAll(g.scratch, 0o700); err != nil {
 		return nil, err
 	}
-	owner, _ := os.Hostname()
-	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{
-		Now: g.clock.Now, NoSync: o.NoSync, Owner: owner,
-		// A lease outlives the longest axis call, so no second worker
-		// takes a record whose upload is still going.
-		LeaseTime: time.Duration(c.Axis.CallTimeout) + time.Minute,
-	})
+	owner, err := g.openStore(o)
 	if err != nil {
-		return nil, fmt.Errorf("open queue: %w", err)
+		return nil, err
 	}
 	// Work a killed process held is due now; a send it had started may
 	// have reached the axis, so the axis is asked before sending again.
@@ -189,6 +181,40 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		Name: "lienthong_api_connections", Help: "Connections open to the local API, against api.max_connections.",
 	}, func() float64 { return float64(g.apiLn.(*netcap.Listener).Len()) }))
 	return g, nil
+}
+
+// openStore opens the store the configuration names and returns the
+// owner of this node's leases.
+func (g *Gateway) openStore(o Options) (owner string, err error) {
+	c := g.cfg
+	owner, _ = os.Hostname()
+	// A lease outlives the longest axis call, so no second worker takes a
+	// record whose upload is still going.
+	lease := time.Duration(c.Axis.CallTimeout) + time.Minute
+	if c.Store.Engine == "postgres" {
+		dsn, err := c.Store.ReadDSN()
+		if err != nil {
+			return "", fmt.Errorf("store.dsn: %w", err)
+		}
+		// Nodes may share a host: each is its host and its API address.
+		owner += " " + c.API.Listen
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		g.store, err = pgstore.Open(ctx, pgstore.Options{DSN: dsn, MaxConns: int32(c.Store.MaxConns),
+			StatementTimeout: time.Duration(c.Store.StatementTimeout), Now: g.clock.Now, LeaseTime: lease, Owner: owner, Scratch: g.scratch})
+		if err != nil {
+			return "", fmt.Errorf("open store (postgres): %w", err)
+		}
+		return owner, nil
+	}
+	if err := expectStore(c.StateDir); err != nil {
+		return "", err
+	}
+	g.store, err = queue.Open(filepath.Join(c.StateDir, "queue.db"), queue.Options{Now: g.clock.Now, NoSync: o.NoSync, Owner: owner, LeaseTime: lease})
+	if err != nil {
+		return "", fmt.Errorf("open queue: %w", err)
+	}
+	return owner, nil
 }
 
 func (g *Gateway) openAxis() error {
@@ -535,3 +561,25 @@ func freeSpace(dir string) (uint64, bool) {
 // Flushes is how many times the gateway has made writes durable on disk,
 // its queue and its inbox together, since it opened.
 func (g *Gateway) Flushes() uint64 { return g.store.Flushes() + g.inbox.flushes.Load() }
+
+// CheckStore says whether the configured store can be reached and its
+// schema is one this build runs on, changing nothing: for -check.
+func CheckStore(ctx context.Context, c conf.Config) (string, error) {
+	if c.Store.Engine != "postgres" {
+		return "bbolt file " + filepath.Join(c.StateDir, "queue.db"), nil
+	}
+	dsn, err := c.Store.ReadDSN()
+	if err != nil {
+		return "", fmt.Errorf("store.dsn: %w", err)
+	}
+	v, err := pgstore.Probe(ctx, dsn)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("store.dsn: %w", err)
+	case v > pgstore.SchemaVersion:
+		return "", fmt.Errorf("store: the database's schema is version %d, newer than this build's %d: upgrade lienthongd", v, pgstore.SchemaVersion)
+	case v < pgstore.SchemaVersion:
+		return fmt.Sprintf("PostgreSQL reachable; schema version %d, migrated to %d at start", v, pgstore.SchemaVersion), nil
+	}
+	return fmt.Sprintf("PostgreSQL reachable; schema version %d, current", v), nil
+}

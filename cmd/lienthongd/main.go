@@ -50,8 +50,9 @@ incoming ones, and carries their statuses both ways.
 Usage:
   lienthongd -config /etc/lienthong/lienthong.toml   run as a service
   lienthongd -config FILE -check                     validate the configuration and exit
-  lienthongd -dev [-state DIR]                       try it: a local axis hub, a peer agency,
+  lienthongd -dev [-state DIR] [-store DSN]          try it: a local axis hub, a peer agency,
                                                      test certificates and a state folder
+                                                     (-store: our gateway's work in PostgreSQL)
 
 SIGHUP (systemctl reload lienthongd) rereads the configuration file and takes
 a new signing key, certificate and trust settings without stopping; other
@@ -77,6 +78,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	check := fs.Bool("check", false, "validate the configuration and exit")
 	dev := fs.Bool("dev", false, "run a development exchange on this machine")
 	state := fs.String("state", "", "with -dev: state `folder` (default: a new temporary folder)")
+	storeDSN := fs.String("store", "", "with -dev: keep our gateway's work in this PostgreSQL `database` (a DSN) instead of a bbolt file")
 	version := fs.Bool("version", false, "print the version and exit")
 	logLevel := fs.String("log-level", "info", "with -dev: least `level` logged (debug, info, warn, error); the configuration's log.level otherwise")
 	if err := fs.Parse(args); err != nil {
@@ -90,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "lienthongd", gateway.Version)
 		return nil
 	case *dev:
-		return runDev(ctx, *state, *logLevel, stdout, stderr)
+		return runDev(ctx, *state, *storeDSN, *logLevel, stdout, stderr)
 	}
 	c, err := conf.Load(*cfgPath)
 	if err != nil {
@@ -108,6 +110,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, n := range c.Notes() {
 			fmt.Fprintln(stdout, "  note:", n)
 		}
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		store, err := gateway.CheckStore(cctx, c)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", *cfgPath, err)
+			return errors.New("store unreachable")
+		}
+		fmt.Fprintln(stdout, "  store:", store)
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
 		return nil
 	}
@@ -208,7 +218,7 @@ func logger(w io.Writer, format, level string) zerolog.Logger {
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }
 
-func runDev(ctx context.Context, state, level string, stdout, stderr io.Writer) error {
+func runDev(ctx context.Context, state, storeDSN, level string, stdout, stderr io.Writer) error {
 	if _, err := zerolog.ParseLevel(level); err != nil || level == "" {
 		return fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
 	}
@@ -219,7 +229,7 @@ func runDev(ctx context.Context, state, level string, stdout, stderr io.Writer) 
 		}
 	}
 	reg := prometheus.NewRegistry()
-	s, err := devstack.Open(devstack.Options{Dir: state, Log: log, Registerer: reg})
+	s, err := devstack.Open(devstack.Options{Dir: state, Log: log, Registerer: reg, StoreDSN: storeDSN})
 	if err != nil {
 		return err
 	}

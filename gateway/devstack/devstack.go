@@ -69,6 +69,9 @@ type Options struct {
 	// Registerer takes our gateway's metrics; a fresh registry when nil.
 	Registerer prometheus.Registerer
 	NoSync     bool
+	// StoreDSN, when set, keeps our gateway's work in that PostgreSQL
+	// database instead of a bbolt file.
+	StoreDSN string
 	// Configure, when set, edits each gateway's configuration (ours first)
 	// before it opens.
 	Configure func(peer bool, c *conf.Config)
@@ -226,6 +229,9 @@ func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config
 	c.Outbound.RetryCap = conf.Duration(30 * time.Second)
 	c.Outbound.BreakerCooldown = conf.Duration(5 * time.Second)
 	c.Log.Format = "console"
+	if !peer && s.opts.StoreDSN != "" {
+		c.Store.Engine, c.Store.DSN = "postgres", conf.Secret(s.opts.StoreDSN)
+	}
 	if s.opts.Configure != nil {
 		s.opts.Configure(peer, &c)
 	}

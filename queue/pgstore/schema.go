@@ -95,3 +95,23 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	err := s.pool.QueryRow(ctx, `SELECT version FROM lienthong_schema`).Scan(&v)
 	return v, err
 }
+
+// Probe connects without changing anything and reports the schema
+// version the database holds (0 for none yet), for a configuration check.
+func Probe(ctx context.Context, dsn string) (int, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, fmt.Errorf("connect to the database: %w", err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('lienthong_schema') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return 0, err
+	}
+	var v int
+	err = conn.QueryRow(ctx, `SELECT version FROM lienthong_schema`).Scan(&v)
+	if err == pgx.ErrNoRows {
+		return 0, nil
+	}
+	return v, err
+}

@@ -1,0 +1,61 @@
+package devstack_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"lienthong/gateway/devstack"
+	"lienthong/gateway/localapi"
+	"lienthong/queue/pgstore/pgtest"
+)
+
+var cluster *pgtest.Cluster
+
+func TestMain(m *testing.M) { pgtest.Main(m, &cluster) }
+
+// The whole exchange with our gateway's work in PostgreSQL: documents out
+// and answered, documents in and answered, each with its history.
+func TestExchangeOnPostgres(t *testing.T) {
+	pgtest.Need(t, cluster)
+	s, clock := start(t, devstack.Options{StoreDSN: cluster.NewDatabase(t)})
+	ctx := context.Background()
+	var ids []string
+	for i := range 5 {
+		m := memo("V/v trên PostgreSQL", i%4, "a.txt")
+		m["codeNumber"] = "9" + string(rune('0'+i))
+		acc, err := s.Client.Submit(ctx, m, []localapi.Upload{{Name: "a.txt", Data: []byte("nội dung")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, acc.ID)
+	}
+	in := memo("V/v gửi sở", 0)
+	in["to"], in["codeNumber"] = []string{devstack.AgencyCode}, "77"
+	if _, err := s.PeerClient.Submit(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "every document registered by the peer", func() bool {
+		for _, id := range ids {
+			if recipientStatus(t, s.Client, id) != "03" {
+				return false
+			}
+		}
+		return true
+	})
+	items := waitInbox(t, clock, s.Client, localapi.InboxNew, 1, "the peer's document")
+	if _, err := s.Client.Answer(ctx, items[0].ID, localapi.StatusRequest{Code: "03", Description: "Đã vào sổ"}); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Client.DocumentEvents(ctx, ids[0])
+	if err != nil || len(evs) < 4 {
+		t.Fatalf("history of a document: %+v, %v", evs, err)
+	}
+	if evs, err := s.Client.InboxEvents(ctx, items[0].ID); err != nil || len(evs) < 2 {
+		t.Fatalf("history of an inbox item: %+v, %v", evs, err)
+	}
+	docs, err := s.Client.Documents(ctx, "", 0)
+	if err != nil || len(docs) < 6 { // five documents, the 01 and the 03 sent back
+		t.Errorf("documents listed: %d, %v", len(docs), err)
+	}
+}
