@@ -94,7 +94,10 @@ func TestHubServerLimits(t *testing.T) {
 			// A request the hub holds: an upload that is still coming.
 			pr, pw := io.Pipe()
 			req, _ := http.NewRequest("POST", base+"/XrdAdapter/adapter/countReceiveEdoc", pr)
-			go func() { pw.Write([]byte("{")); time.AfterFunc(100*time.Millisecond, func() { pw.Write([]byte("}")); pw.Close() }) }()
+			go func() {
+				pw.Write([]byte("{"))
+				time.AfterFunc(100*time.Millisecond, func() { pw.Write([]byte("}")); pw.Close() })
+			}()
 			if resp, err := (&http.Client{Transport: hoard}).Do(req); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
