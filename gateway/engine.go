@@ -35,6 +35,15 @@ func forbidden(c Caller, code string) error {
 	return fmt.Errorf("%w: client %s may act only for its own agencies, not for %s (api.tokens scope)", ErrForbidden, c.Name, code)
 }
 
+// edge is an error as an edge answers it: a store that cannot be reached
+// now is ErrUnavailable (try again), whatever the store.
+func edge(err error) error {
+	if errors.Is(err, queue.ErrUnavailable) && !errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
 // Config is the configuration the engine runs with, for edges that need
 // its limits and secrets.
 func (g *Gateway) Config() conf.Config { return g.cfg }
@@ -63,7 +72,7 @@ func (g *Gateway) SpoolUpload(r io.Reader) (path string, err error) {
 func (g *Gateway) Submit(c Caller, meta *envelope.Metadata, files []envelope.Attachment) (localapi.Accepted, error) {
 	rec, existed, err := g.out.Submit(Submission{Meta: meta, Files: files, Client: c.Name, Allowed: c.Allows})
 	if err != nil {
-		return localapi.Accepted{}, err
+		return localapi.Accepted{}, edge(err)
 	}
 	return localapi.Accepted{ID: rec.ID, DocumentID: readOut(rec).DocumentID, Existing: existed}, nil
 }
@@ -120,7 +129,7 @@ func (g *Gateway) Documents(ctx context.Context, c Caller, q DocumentQuery) ([]l
 		return nil, "", envelope.Problems{{Path: "after", Rule: "must be the cursor a previous page returned", Value: q.After}}
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", edge(err)
 	}
 	out := make([]localapi.Document, 0, len(recs))
 	for _, rec := range recs {
@@ -134,7 +143,7 @@ func (g *Gateway) Documents(ctx context.Context, c Caller, q DocumentQuery) ([]l
 func (g *Gateway) scopedDocument(ctx context.Context, c Caller, id string) (*queue.Record, error) {
 	rec, err := g.out.document(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, edge(err)
 	}
 	if a := g.agencyOfDocument(rec); !allows(c, a) {
 		return nil, forbidden(c, a)
@@ -181,7 +190,7 @@ func (g *Gateway) act(ctx context.Context, c Caller, id string, do func(string) 
 	}
 	rec, err := do(id)
 	if err != nil {
-		return nil, err
+		return nil, edge(err)
 	}
 	return documentView(rec), nil
 }
@@ -251,13 +260,14 @@ func (g *Gateway) Answer(c Caller, id string, req localapi.StatusRequest) (*loca
 	if _, err := g.InboxItem(c, id); err != nil {
 		return nil, err
 	}
-	return g.in.Answer(id, req)
+	item, err := g.in.Answer(id, req)
+	return item, edge(err)
 }
 
 func (g *Gateway) events(ctx context.Context, id string) ([]localapi.Event, error) {
 	evs, err := queue.Events(ctx, g.store, id)
 	if err != nil {
-		return nil, err
+		return nil, edge(err)
 	}
 	out := make([]localapi.Event, 0, len(evs))
 	for _, ev := range evs {
@@ -274,7 +284,7 @@ func (g *Gateway) Agencies(ctx context.Context, c Caller) ([]localapi.ServedAgen
 	oldest := map[string]time.Time{}
 	groups, err := g.store.Groups(ctx, queue.Outbound, queue.Ready)
 	if err != nil {
-		return nil, err
+		return nil, edge(err)
 	}
 	for _, gs := range groups {
 		queued[gs.Group], oldest[gs.Group] = gs.Count, gs.Oldest

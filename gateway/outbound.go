@@ -349,7 +349,7 @@ func (o *outbound) storeError(err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return fmt.Errorf("%w: disk full, free space in the state folder: %v", ErrUnavailable, err)
 	}
-	return err
+	return edge(err)
 }
 
 // signable refuses new work an agency's key cannot sign validly now:

@@ -63,6 +63,9 @@ var (
 	ErrInUse = errors.New("queue file is in use by another process (is lienthongd running?)")
 	// ErrInvalid is a Put the store refuses, e.g. an unknown direction.
 	ErrInvalid = errors.New("queue: invalid record")
+	// ErrUnavailable is a store that cannot be reached now (a database
+	// restarting): the work is not lost, it waits.
+	ErrUnavailable = errors.New("queue: store unavailable")
 )
 
 // Record is one unit of work and its history. Payload bytes are read with

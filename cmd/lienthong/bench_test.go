@@ -3,12 +3,16 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"lienthong/queue/pgstore/pgtest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
+
+// cluster is a throwaway PostgreSQL, nil where it is not installed.
+var cluster *pgtest.Cluster
 
 // TestMain builds the daemon that "bench -dev" runs as its child.
 func TestMain(m *testing.M) {
@@ -27,7 +31,14 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("LIENTHONG_DAEMON", daemon)
+	if cluster, err = pgtest.ForTests(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		os.Exit(1)
+	}
 	code := m.Run()
+	if cluster != nil {
+		cluster.Stop()
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,33 +12,54 @@ import (
 	"github.com/spf13/cobra"
 
 	"lienthong/queue"
+	"lienthong/queue/pgstore"
 )
 
 const queueLong = `Works on a queue file offline, with the daemon stopped: the file is locked
-while lienthongd runs.`
+while lienthongd runs. With --dsn, stats and check read the PostgreSQL
+database the daemons share, while they run; back it up with pg_dump.`
 
-const queueExample = `  lienthong queue stats --db /var/lib/lienthong/queue.db`
+const queueExample = `  lienthong queue stats --db /var/lib/lienthong/queue.db
+  lienthong queue check --dsn "host=/run/postgresql dbname=lienthong"`
 
 func queueCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "queue", Short: "check, count, compact and back up a queue file offline",
 		Long: queueLong, Example: queueExample}
-	db := c.PersistentFlags().String("db", "", "queue file (required)")
-	c.AddCommand(queueCheckCmd(e, db), queueStatsCmd(e, db), queueCompactCmd(e, db), queueBackupCmd(e, db))
+	db := c.PersistentFlags().String("db", "", "queue file (this or --dsn is required)")
+	dsn := c.PersistentFlags().String("dsn", "", "the PostgreSQL database of store.engine = \"postgres\" (stats and check)")
+	c.AddCommand(queueCheckCmd(e, db, dsn), queueStatsCmd(e, db, dsn), queueCompactCmd(e, db, dsn), queueBackupCmd(e, db, dsn))
 	return group(c)
 }
 
-// needDB refuses a queue command line without --db.
-func needDB(c *cobra.Command, db *string) error {
+// needDB refuses a queue command line without --db, and one naming a
+// database where only a file will do.
+func needDB(c *cobra.Command, db, dsn *string) error {
+	if *dsn != "" {
+		return badUsage(c, "a PostgreSQL store is compacted by autovacuum and backed up with pg_dump (e.g. pg_dump -Fc -f lienthong.dump DBNAME); this command works on a queue file (--db)")
+	}
 	if *db == "" {
 		return badUsage(c, "--db FILE is required")
 	}
 	return nil
 }
 
+// openStore opens the store --db or --dsn names.
+func openStore(c *cobra.Command, db, dsn *string) (queue.Store, error) {
+	switch {
+	case *db != "" && *dsn != "":
+		return nil, badUsage(c, "give --db or --dsn, not both")
+	case *dsn != "":
+		ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
+		defer cancel()
+		return pgstore.Open(ctx, pgstore.Options{DSN: *dsn, NoMigrate: true, MaxConns: 2})
+	}
+	return openDB(c, db)
+}
+
 // openDB opens the queue file --db names, which must exist.
 func openDB(c *cobra.Command, db *string) (*queue.Bolt, error) {
-	if err := needDB(c, db); err != nil {
-		return nil, err
+	if *db == "" {
+		return nil, badUsage(c, "--db FILE or --dsn DATABASE is required")
 	}
 	return openExisting(*db)
 }
@@ -57,11 +79,11 @@ JSON report; problems go to stderr and exit 1.`
 
 const queueCheckExample = `  lienthong queue check --db /var/lib/lienthong/queue.db`
 
-func queueCheckCmd(e *env, db *string) *cobra.Command {
+func queueCheckCmd(e *env, db, dsn *string) *cobra.Command {
 	c := &cobra.Command{Use: "check", Short: "verify the queue's invariants; exit 1 on any problem",
 		Long: queueCheckLong, Example: queueCheckExample, Args: nArgs(0)}
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		s, err := openDB(c, db)
+		s, err := openStore(c, db, dsn)
 		if err != nil {
 			return err
 		}
@@ -79,12 +101,12 @@ const queueStatsLong = `Counts records by direction, state and priority, with th
 
 const queueStatsExample = `  lienthong queue stats --db /var/lib/lienthong/queue.db --json`
 
-func queueStatsCmd(e *env, db *string) *cobra.Command {
+func queueStatsCmd(e *env, db, dsn *string) *cobra.Command {
 	c := &cobra.Command{Use: "stats", Short: "count records by direction, state and priority",
 		Long: queueStatsLong, Example: queueStatsExample, Args: nArgs(0)}
 	asJSON := c.Flags().Bool("json", false, "one JSON object per line")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		s, err := openDB(c, db)
+		s, err := openStore(c, db, dsn)
 		if err != nil {
 			return err
 		}
@@ -118,11 +140,11 @@ themselves. Stop the daemon first.`
 
 const queueCompactExample = `  lienthong queue compact --db /var/lib/lienthong/queue.db`
 
-func queueCompactCmd(e *env, db *string) *cobra.Command {
+func queueCompactCmd(e *env, db, dsn *string) *cobra.Command {
 	c := &cobra.Command{Use: "compact", Short: "rewrite the file packed, returning free space",
 		Long: queueCompactLong, Example: queueCompactExample, Args: nArgs(0)}
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := needDB(c, db); err != nil {
+		if err := needDB(c, db, dsn); err != nil {
 			return err
 		}
 		before, after, err := queue.Compact(*db)
@@ -141,12 +163,12 @@ with the daemon stopped. --out - writes to standard output.`
 
 const queueBackupExample = `  lienthong queue backup --db /var/lib/lienthong/queue.db --out queue-backup.tar`
 
-func queueBackupCmd(e *env, db *string) *cobra.Command {
+func queueBackupCmd(e *env, db, dsn *string) *cobra.Command {
 	c := &cobra.Command{Use: "backup --out FILE.tar", Short: "write a consistent tar of the file and its blobs",
 		Long: queueBackupLong, Example: queueBackupExample, Args: nArgs(0)}
 	out := c.Flags().String("out", "", "tar file to write (required; - for standard output)")
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if err := needDB(c, db); err != nil {
+		if err := needDB(c, db, dsn); err != nil {
 			return err
 		}
 		if *out == "" {

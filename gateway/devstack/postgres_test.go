@@ -59,3 +59,34 @@ func TestExchangeOnPostgres(t *testing.T) {
 		t.Errorf("documents listed: %d, %v", len(docs), err)
 	}
 }
+
+// While the database restarts, the API answers 503 with Retry-After and
+// /readyz says why; once it is back, the gateway goes on by itself and
+// nothing submitted before is lost.
+func TestDatabaseRestartStallsAndResumes(t *testing.T) {
+	pgtest.Need(t, cluster)
+	s, clock := start(t, devstack.Options{StoreDSN: cluster.NewDatabase(t)})
+	ctx := context.Background()
+	before, err := s.Client.Submit(ctx, memo("V/v trước khi khởi động lại", 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cluster.Restart(func() {
+		if _, err := s.Client.Submit(ctx, memo("V/v khi cơ sở dữ liệu dừng", 0), nil); status(err) != 503 {
+			t.Errorf("a submission with the database down: %v, want 503", err)
+		}
+		if h, err := s.Client.Ready(ctx); err == nil && h.Ready {
+			t.Error("readyz is ready with the database down")
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "the document from before the restart registered", func() bool {
+		d, err := s.Client.Document(ctx, before.ID)
+		return err == nil && len(d.Recipients) == 1 && d.Recipients[0].StatusCode == "03"
+	})
+	if _, err := s.Client.Submit(ctx, memo("V/v sau khi khởi động lại", 0), nil); err != nil {
+		t.Errorf("a submission after the restart: %v", err)
+	}
+}

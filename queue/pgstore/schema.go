@@ -115,3 +115,15 @@ func Probe(ctx context.Context, dsn string) (int, error) {
 	}
 	return v, err
 }
+
+// expectSchema refuses a database whose schema is not this build's.
+func (s *Store) expectSchema(ctx context.Context) error {
+	v, err := s.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("schema: %w (has a daemon ever started on this database?)", err)
+	}
+	if v != SchemaVersion {
+		return fmt.Errorf("the database's schema is version %d, this build's %d: use the lienthong that matches the daemons", v, SchemaVersion)
+	}
+	return nil
+}

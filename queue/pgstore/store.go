@@ -40,6 +40,9 @@ type Options struct {
 	// Scratch is a local folder for payloads being written, before they
 	// go into the database (default the system's temporary folder).
 	Scratch string
+	// NoMigrate refuses a database whose schema is not this build's
+	// instead of migrating it: for tools beside running daemons.
+	NoMigrate bool
 }
 
 // Store is queue.Store on PostgreSQL.
@@ -90,7 +93,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
 	s := &Store{pool: pool, opts: o}
-	if err := s.migrate(ctx); err != nil {
+	migrate := s.migrate
+	if o.NoMigrate {
+		migrate = s.expectSchema
+	}
+	if err := migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -157,17 +164,14 @@ func (s *Store) View(ctx context.Context, fn func(queue.Tx) error) error {
 	return unavailable(err)
 }
 
-// ErrUnavailable wraps a failure to reach the database, so the engine
-// answers "try again" rather than "broken".
-var ErrUnavailable = errors.New("database unavailable")
-
-// unavailable marks the errors of a database that cannot be reached;
+// unavailable marks the errors of a database that cannot be reached
+// (queue.ErrUnavailable), so the engine answers "try again";
 // every other error, the contract's or the caller's, passes unchanged.
 func unavailable(err error) error {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	if err != nil && (errors.As(err, &ce) || errors.As(err, &ne)) {
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: the database: %w", queue.ErrUnavailable, err)
 	}
 	return err
 }

@@ -23,6 +23,7 @@ import (
 type Cluster struct {
 	dir  string
 	bin  string
+	opts string // the server's options, again at a restart
 	cred *syscall.Credential
 	n    atomic.Int64
 }
@@ -74,6 +75,7 @@ func Start() (*Cluster, error) {
 		return nil, err
 	}
 	opts := fmt.Sprintf("-c listen_addresses='' -c unix_socket_directories=%s -c fsync=off -c full_page_writes=off -c max_connections=200", dir)
+	c.opts = opts
 	if err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "120", "start"); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
 		os.RemoveAll(dir)
@@ -114,21 +116,39 @@ func (c *Cluster) NewDatabase(tb testing.TB) string {
 	return c.DSN(name)
 }
 
+// Restart stops the server and calls between before starting it again,
+// as a database restarting under its clients.
+func (c *Cluster) Restart(between func()) error {
+	if err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "fast", "-w", "stop"); err != nil {
+		return err
+	}
+	between()
+	return c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-o", c.opts, "-l", filepath.Join(c.dir, "log"), "-w", "-t", "120", "start")
+}
+
 // Stop stops the cluster and removes its folder.
 func (c *Cluster) Stop() error {
 	err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
 	return errors.Join(err, os.RemoveAll(c.dir))
 }
 
-// Main runs a test binary's tests with a cluster in cluster, started
-// first and stopped after. Without PostgreSQL the tests that need it skip,
-// except in CI (CI=true), where they fail.
-func Main(m *testing.M, cluster **Cluster) {
+// ForTests starts a cluster for a test binary: nil, with no error, when
+// PostgreSQL is missing outside CI (the tests that need it skip); in CI
+// (CI=true) a missing PostgreSQL is an error.
+func ForTests() (*Cluster, error) {
 	c, err := Start()
-	switch {
-	case errors.Is(err, ErrMissing) && os.Getenv("CI") != "true":
+	if errors.Is(err, ErrMissing) && os.Getenv("CI") != "true" {
 		fmt.Fprintln(os.Stderr, "pgtest:", err, "- the tests that need it skip")
-	case err != nil:
+		return nil, nil
+	}
+	return c, err
+}
+
+// Main runs a test binary's tests with a cluster in cluster, started
+// first and stopped after.
+func Main(m *testing.M, cluster **Cluster) {
+	c, err := ForTests()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		os.Exit(1)
 	}
