@@ -97,6 +97,7 @@ func benchCmd(e *env) *cobra.Command {
 		Long: benchLong, Example: benchExample, Args: nArgs(0)}
 	fs := c.Flags()
 	dev := fs.Bool("dev", false, "run a development exchange (lienthongd -dev) for the run")
+	storeDSN := fs.String("store", "", "with -dev: run our gateway's work in this PostgreSQL database (lienthongd -dev -store)")
 	daemon := fs.String("daemon", os.Getenv("LIENTHONG_DAEMON"), "with -dev: the lienthongd to run (default $LIENTHONG_DAEMON, or lienthongd beside this program or on PATH)")
 	api := addAPIFlags(fs)
 	metrics := fs.String("metrics", os.Getenv("LIENTHONG_METRICS"), "the daemon's /metrics URL, for its CPU and memory (default $LIENTHONG_METRICS)")
@@ -129,7 +130,7 @@ func benchCmd(e *env) *cobra.Command {
 		var t *benchTarget
 		var err error
 		if *dev {
-			t, err = startExchange(e, *daemon, *profileDir)
+			t, err = startExchange(e, *daemon, *storeDSN, *profileDir)
 		} else {
 			t, err = apiTarget(api, *metrics, *config, *peerAPI, *peerToken)
 		}

@@ -115,7 +115,7 @@ func apiTarget(a apiFlags, metrics, config, peerAPI, peerToken string) (*benchTa
 // startExchange runs `lienthongd -dev` as a child on fresh temporary
 // state, so that the exchange's CPU and memory are measured apart from the
 // load generator's, and the operator tool never links the engine.
-func startExchange(e *env, daemon, profileDir string) (*benchTarget, error) {
+func startExchange(e *env, daemon, storeDSN, profileDir string) (*benchTarget, error) {
 	exe, err := findDaemon(e, daemon)
 	if err != nil {
 		return nil, err
@@ -129,7 +129,11 @@ func startExchange(e *env, daemon, profileDir string) (*benchTarget, error) {
 		return nil, err
 	}
 	state := filepath.Join(dir, "state")
-	cmd := exec.Command(exe, "-dev", "-state", state, "-log-level", "warn")
+	args := []string{"-dev", "-state", state, "-log-level", "warn"}
+	if storeDSN != "" {
+		args = append(args, "-store", storeDSN)
+	}
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if profileDir != "" {
 		abs, err := filepath.Abs(profileDir)

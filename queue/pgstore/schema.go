@@ -25,7 +25,7 @@ var migrations = []string{
 		created     timestamptz NOT NULL,
 		updated     timestamptz NOT NULL,
 		sha256      text NOT NULL,
-		doc         jsonb NOT NULL
+		doc         json NOT NULL
 	);
 	CREATE INDEX lienthong_records_ready ON lienthong_records (dir, priority DESC, due, seq) WHERE state = 'ready';
 	CREATE INDEX lienthong_records_leased ON lienthong_records (lease_until) WHERE state = 'leased';
@@ -47,7 +47,7 @@ var migrations = []string{
 	CREATE TABLE lienthong_events (
 		seq    bigserial PRIMARY KEY,
 		record text NOT NULL,
-		doc    jsonb NOT NULL
+		doc    json NOT NULL
 	);
 	CREATE INDEX lienthong_events_record ON lienthong_events (record, seq);`,
 }

@@ -373,34 +373,36 @@ func (t *tx) storeEvents() error {
 		if ev.Record == "" {
 			return fmt.Errorf("%w: event %q names no record", queue.ErrInvalid, ev.Kind)
 		}
-		var seq int64
-		if err := t.tx.QueryRow(t.ctx, `SELECT nextval(pg_get_serial_sequence('lienthong_events', 'seq'))`).Scan(&seq); err != nil {
-			return err
-		}
-		ev.Seq = uint64(seq)
+		// One round trip: the row's sequence comes back; the document
+		// holds everything else.
 		doc, err := json.Marshal(ev)
 		if err != nil {
 			return err
 		}
-		if _, err := t.tx.Exec(t.ctx, `INSERT INTO lienthong_events (seq, record, doc) VALUES ($1, $2, $3)`, seq, ev.Record, doc); err != nil {
+		var seq int64
+		if err := t.tx.QueryRow(t.ctx, `INSERT INTO lienthong_events (record, doc) VALUES ($1, $2) RETURNING seq`, ev.Record, doc).Scan(&seq); err != nil {
 			return err
 		}
+		ev.Seq = uint64(seq)
 	}
 	return nil
 }
 
 func (t *tx) Events(id string) ([]queue.Event, error) {
-	rows, err := t.tx.Query(t.ctx, `SELECT doc FROM lienthong_events WHERE record = $1 ORDER BY seq`, id)
+	rows, err := t.tx.Query(t.ctx, `SELECT seq, doc FROM lienthong_events WHERE record = $1 ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queue.Event, error) {
 		var doc []byte
+		var seq int64
 		var ev queue.Event
-		if err := row.Scan(&doc); err != nil {
+		if err := row.Scan(&seq, &doc); err != nil {
 			return ev, err
 		}
-		return ev, json.Unmarshal(doc, &ev)
+		err := json.Unmarshal(doc, &ev)
+		ev.Seq = uint64(seq)
+		return ev, err
 	})
 	if err != nil {
 		return nil, err
