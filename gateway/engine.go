@@ -48,8 +48,9 @@ func edge(err error) error {
 // its limits and secrets.
 func (g *Gateway) Config() conf.Config { return g.cfg }
 
-// Logger is the daemon's log, for edges that report what they refused.
-func (g *Gateway) Logger() zerolog.Logger { return g.log }
+// Logger is the daemon's log, for edges that report what they refused
+// under their own component.
+func (g *Gateway) Logger() zerolog.Logger { return g.base }
 
 // ObserveRequest counts an answer of the local API by route and status.
 func (g *Gateway) ObserveRequest(route string, code int) {

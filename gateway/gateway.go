@@ -48,6 +48,7 @@ type Options struct {
 // listeners and every goroutine.
 type Gateway struct {
 	cfg     conf.Config
+	base    zerolog.Logger // the daemon's, for edges that name their own component
 	log     zerolog.Logger
 	clock   Clock
 	grace   time.Duration
@@ -89,7 +90,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		o.ShutdownGrace = 30 * time.Second
 	}
 	g := &Gateway{
-		cfg: c, log: o.Log.With().Str("component", "gateway").Logger(), clock: o.Clock, grace: o.ShutdownGrace,
+		cfg: c, base: o.Log, log: o.Log.With().Str("component", "gateway").Logger(), clock: o.Clock, grace: o.ShutdownGrace,
 		breaker: newBreaker(c.Outbound.BreakerFailures, time.Duration(c.Outbound.BreakerCooldown)),
 	}
 	defer func() {

@@ -14,7 +14,6 @@ import (
 
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
-	"lienthong/queue"
 	"lienthong/queue/atomicfile"
 )
 
@@ -55,7 +54,7 @@ func (g *Gateway) scanOutbox() {
 func (g *Gateway) spoolOne(path string) {
 	log := g.log.With().Str("spool_file", filepath.Base(path)).Logger()
 	var result any
-	files, rec, existed, err := g.submitSpool(path)
+	files, acc, err := g.submitSpool(path)
 	dest := "sent"
 	switch {
 	case errors.Is(err, ErrUnavailable):
@@ -74,7 +73,7 @@ func (g *Gateway) spoolOne(path string) {
 		result = e
 		log.Warn().Err(err).Msg("spool document refused: moved to failed/")
 	default:
-		result = localapi.Accepted{ID: rec.ID, DocumentID: readOut(rec).DocumentID, Existing: existed}
+		result = acc
 	}
 	base := strings.TrimSuffix(filepath.Base(path), ".json")
 	b, _ := json.MarshalIndent(result, "", "  ")
@@ -96,15 +95,15 @@ func (g *Gateway) spoolOne(path string) {
 
 // submitSpool reads one metadata file and the files it names; it returns
 // the attachment paths so they move with it.
-func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, existed bool, err error) {
+func (g *Gateway) submitSpool(path string) (files []string, acc localapi.Accepted, err error) {
 	f, err := openRegular(path)
 	if err != nil {
-		return nil, nil, false, err
+		return nil, acc, err
 	}
 	meta, err := envelope.DecodeMetadata(io.LimitReader(f, 1<<20))
 	f.Close()
 	if err != nil {
-		return nil, nil, false, err
+		return nil, acc, err
 	}
 	var atts []envelope.Attachment
 	defer func() {
@@ -131,10 +130,11 @@ func (g *Gateway) submitSpool(path string) (files []string, rec *queue.Record, e
 		atts = append(atts, envelope.Attachment{Name: name, Data: data, Path: copied})
 	}
 	if len(ps) > 0 {
-		return files, nil, false, ps
+		return files, acc, ps
 	}
-	rec, existed, err = g.out.Submit(Submission{Meta: meta, Files: atts, Client: "spool"})
-	return files, rec, existed, err
+	// The same Submit as the local API's, as the spool's own caller.
+	acc, err = g.Submit(Caller{Name: "spool"}, meta, atts)
+	return files, acc, err
 }
 
 // openRegular opens a file of the spool without following a link, and
