@@ -185,7 +185,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"envelope", "inspect"}, "lienthong envelope inspect: got 0 argument(s), want FILE"},
 		{[]string{"envelope", "inspect", "--max-bytes", "many", "f"}, `lienthong envelope inspect: invalid argument "many" for "--max-bytes"`},
 		{[]string{"envelope", "build"}, "lienthong envelope build: --metadata is required"},
-		{[]string{"queue", "stats"}, "lienthong queue stats: --db FILE is required"},
+		{[]string{"queue", "stats"}, "lienthong queue stats: --db FILE or --dsn DATABASE is required"},
 		{[]string{"inbox", "get", "ID", "1", "--colour"}, "lienthong inbox get: unknown flag: --colour"},
 	} {
 		code, out, errOut := lienthong(t, "", c.args...)

@@ -75,7 +75,7 @@ func TestDirectoryChangesOnlyOwnUnits(t *testing.T) {
 // cut off, and uploads beyond the cap are told to come back.
 func TestHubServerLimits(t *testing.T) {
 	h := sdkHub(t)
-	h.opts.BodyWait, h.opts.MaxUploads = 300*time.Millisecond, 1
+	h.opts.BodyWait, h.opts.MaxUploads = 3*time.Second, 1
 	h.uploads = make(chan struct{}, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,22 +143,22 @@ func TestHubServerLimits(t *testing.T) {
 		}
 		took <- err
 	}()
-	// The slot is held: a second upload is told to come back.
-	var busy bool
-	for deadline := time.Now().Add(time.Minute); !busy && time.Now().Before(deadline); {
-		resp, err := fresh.Do(sdkSendTo(t, base, pkg))
-		if err != nil {
-			t.Fatal(err)
+	// Once the slow upload holds the one slot, a second is told to come
+	// back.
+	for deadline := time.Now().Add(time.Minute); len(h.uploads) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow upload never reached the hub")
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		busy = resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), "uploads")
-		if !busy {
-			time.Sleep(10 * time.Millisecond) // the slow upload has not reached the hub yet; the answer ends the wait
-		}
+		time.Sleep(10 * time.Millisecond) // polls the hub's slots; the slot taken ends the wait
 	}
-	if !busy {
-		t.Error("an upload beyond max uploads was not told to come back")
+	resp, err = fresh.Do(sdkSendTo(t, base, pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), "uploads") {
+		t.Errorf("an upload beyond max uploads: %d %s, want 503 naming the uploads", resp.StatusCode, b)
 	}
 	select {
 	case err := <-took:
