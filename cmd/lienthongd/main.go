@@ -39,9 +39,18 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lienthongd:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2) // a command line it cannot read, as other tools say
+		}
 		os.Exit(1)
 	}
 }
+
+// usageError is a command line the daemon cannot read.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
 
 const usage = `lienthongd connects an agency's document system to the national document
 exchange axis: it signs and sends documents, fetches, verifies and delivers
@@ -82,10 +91,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	version := fs.Bool("version", false, "print the version and exit")
 	logLevel := fs.String("log-level", "info", "with -dev: least `level` logged (debug, info, warn, error); the configuration's log.level otherwise")
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))
+		return usageError{fmt.Errorf("unexpected argument %q (see -h)", fs.Arg(0))}
 	}
 	switch {
 	case *version:

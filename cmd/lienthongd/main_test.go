@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -147,5 +148,22 @@ func TestManPageCoversFlags(t *testing.T) {
 	cmd := exec.Command(groff, "-k", "-man", "-Tutf8", "-ww", "-z", "../../docs/lienthongd.8")
 	if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("groff: %v\n%s", err, out)
+	}
+}
+
+// A command line the daemon cannot read is a usage error (exit 2), told
+// apart from a daemon that failed (exit 1).
+func TestBadFlagsAreUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{"-confg", "x"}, {"-check", "extra"}} {
+		var out, errb bytes.Buffer
+		err := run(context.Background(), args, &out, &errb)
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("run %q = %v, want a usage error (exit 2)", args, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"-config", filepath.Join(t.TempDir(), "none.toml")}, &out, &errb); err == nil || errors.As(err, new(usageError)) {
+		t.Errorf("a missing configuration file: %v, want a failure that is not a usage error", err)
 	}
 }

@@ -135,8 +135,10 @@ func (s *server) observe(mux, api *http.ServeMux) http.Handler {
 		if sw.code < 400 {
 			return
 		}
+		// A failing probe is the readiness check's answer, not a fault of
+		// the API: the reason is in /readyz's own body and checks.
 		ev := s.log.Warn()
-		if sw.code >= 500 {
+		if sw.code >= 500 && route != "GET /readyz" {
 			ev = s.log.Error()
 		}
 		ev.Str("route", route).Str("path", r.URL.Path).Int("status", sw.code).Str("remote", r.RemoteAddr).
