@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -188,6 +190,19 @@ func TestScopesOnEveryRoute(t *testing.T) {
 				t.Errorf("GET /v1/agencies with the unit's token: %s, want the unit only", b)
 			}
 		}
+	}
+	// A file carries its digest as RFC 9530 writes it.
+	req, _ := http.NewRequest("GET", unit.Base+"/v1/inbox/"+mine["item "+devstack.UnitCode]+"/files/1", nil)
+	req.Header.Set("Authorization", "Bearer "+unit.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	sum := sha256.Sum256(body)
+	if want := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"; resp.Header.Get("Content-Digest") != want {
+		t.Errorf("Content-Digest %q, want %q", resp.Header.Get("Content-Digest"), want)
 	}
 	if code, _ := call(t, unit.Base, "not-a-token-at-all", "GET", "/v1/documents", "", nil); code != 401 {
 		t.Errorf("a wrong token: %d, want 401", code)

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,7 +67,10 @@ func (s *server) getInboxFile(w http.ResponseWriter, r *http.Request) {
 	defer fh.Close()
 	w.Header().Set("Content-Type", f.ContentType)
 	w.Header().Set("Content-Disposition", contentDisposition(f.Name))
-	w.Header().Set("Digest", "sha-256="+f.SHA256)
+	if sum, err := hex.DecodeString(f.SHA256); err == nil {
+		w.Header().Set("Content-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(sum)+":") // RFC 9530
+	}
+	w.Header().Set("Digest", "sha-256="+f.SHA256) // the earlier, non-standard form
 	http.ServeContent(w, r, "", time.Time{}, fh)
 }
 
