@@ -4,8 +4,13 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,6 +73,11 @@ type Submission struct {
 func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err error) {
 	now := o.clock.Now()
 	m := s.Meta
+	// Taken before anything fills in defaults, so a retry matches.
+	content, err := fingerprint(m, s.Files)
+	if err != nil {
+		return nil, false, err
+	}
 	cr := o.creds.Load()
 	me := o.me
 	if m.From != nil && m.From.OrganID != "" {
@@ -114,13 +124,13 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	key := outDocumentKey(h.DocumentID)
 	if r, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
 		if readOut(r).Business == bt {
-			return r, true, nil
+			return sameContent(r, content)
 		}
 		// A revocation, update or replacement under the DocumentId of
 		// the document it is about: a message of its own.
 		key += "|" + strconv.Itoa(int(bt))
 		if r, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
-			return r, true, nil
+			return sameContent(r, content)
 		}
 	}
 	if err := o.signable(me.OrganID); err != nil {
@@ -130,14 +140,56 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 		From: o.recordFrom(me.OrganID), Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: h.DocumentID, To: codes, Subject: h.Subject,
 		Notation: h.Code.CodeNumber + "/" + h.Code.CodeNotation, Title: h.Subject,
 		Deadline: dispatchDeadline(dateTime(h.PromulgationInfo.PromulgationDate), now), Client: s.Client,
-		Promulgated: h.PromulgationInfo.PromulgationDate, Business: bt,
+		Promulgated: h.PromulgationInfo.PromulgationDate, Business: bt, Content: content,
 	})
-	if err != nil || existed {
-		return rec, existed, err
+	if err != nil {
+		return nil, false, err
+	}
+	if existed { // submitted at the same moment by another caller
+		return sameContent(rec, content)
 	}
 	o.log.Info().Str("id", rec.ID).Str("document_id", h.DocumentID).Int("priority", rec.Priority).
 		Strs("to", codes).Int64("bytes", rec.Size).Str("client", s.Client).Msg("document accepted")
 	return rec, false, nil
+}
+
+// fingerprint is what makes two submissions one document: the metadata
+// as the client sent it and each file's name and bytes. Files are hashed
+// as they are read, never held whole.
+func fingerprint(m *envelope.Metadata, files []envelope.Attachment) (string, error) {
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(m); err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		fmt.Fprintf(h, "\x00%s\x00", f.Name)
+		if f.Path == "" {
+			h.Write(f.Data)
+			continue
+		}
+		fh, err := os.Open(f.Path)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.Copy(h, fh)
+		fh.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// sameContent answers a submission under a DocumentId held already: the
+// record, when it was submitted with the same content (a retry); a
+// conflict naming it otherwise, so a different document is never lost
+// behind a number used twice.
+func sameContent(r *queue.Record, content string) (*queue.Record, bool, error) {
+	if was := readOut(r).Content; was != "" && was != content {
+		return nil, false, fmt.Errorf("%w: DocumentId %s was submitted before as %s with other content (metadata or files); "+
+			"a new document needs its own number (codeNumber) or documentId", ErrConflict, readOut(r).DocumentID, r.ID)
+	}
+	return r, true, nil
 }
 
 // precheck refuses a submission on its metadata alone, before its files

@@ -48,6 +48,7 @@ const (
 	metaBusiness    = "business"    // 1 revoke, 2 update, 3 replace; absent for a new document
 	metaAxisTime    = "axisTime"    // when the axis says it received the package
 	metaAbout       = "about"       // the record a status package concerns
+	metaContent     = "content"     // what the document was submitted with, hashed (fingerprint)
 	metaRefused     = "refused"     // the kind of reason a package was quarantined for
 )
 
@@ -77,6 +78,7 @@ type outRecord struct {
 	Promulgated envelope.Date
 	Business    envelope.BusinessType
 	About       string // of a status: the record it concerns, told when it is sent
+	Content     string // of a document: its submission's fingerprint
 }
 
 func readOut(r *queue.Record) outRecord {
@@ -85,7 +87,7 @@ func readOut(r *queue.Record) outRecord {
 		From: m[metaFrom], Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], MessageType: m[metaMessageType],
 		Subject: m[metaSubject], Notation: m[metaNotation], Title: m[metaTitle], AxisDocID: m[metaAxisDocID],
 		Ambiguous: m[metaAmbiguous] != "", Client: m[metaClient], Recalled: m[metaRecalled] != "", StatusCode: m[metaStatusCode],
-		About: m[metaAbout],
+		About: m[metaAbout], Content: m[metaContent],
 	}
 	if t := m[metaTo]; t != "" {
 		o.To = strings.Split(t, ",")
@@ -121,6 +123,7 @@ func (o outRecord) meta() map[string]string {
 	set(metaClient, o.Client)
 	set(metaStatusCode, o.StatusCode)
 	set(metaAbout, o.About)
+	set(metaContent, o.Content)
 	if !o.Deadline.IsZero() {
 		m[metaDeadline] = o.Deadline.Format(time.RFC3339)
 	}

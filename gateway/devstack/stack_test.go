@@ -55,6 +55,16 @@ func TestDocumentWithAttachmentsRegisteredByPeer(t *testing.T) {
 		[]localapi.Upload{{Name: "cong-van.pdf", Data: pdf}, {Name: "phu-luc.txt", Data: annex}}); err != nil || again.ID != acc.ID || !again.Existing {
 		t.Fatalf("second Submit of the same document = %+v, %v; want the first record %s", again, err, acc.ID)
 	}
+	// The same DocumentId with another subject or other files is another
+	// document: refused, never taken as the first.
+	if _, err := s.Client.Submit(ctx, memo("V/v khác hẳn", 0, "cong-van.pdf", "phu-luc.txt"),
+		[]localapi.Upload{{Name: "cong-van.pdf", Data: pdf}, {Name: "phu-luc.txt", Data: annex}}); status(err) != 409 || !strings.Contains(err.Error(), acc.ID) {
+		t.Errorf("the same DocumentId with another subject: %v, want 409 naming %s", err, acc.ID)
+	}
+	if _, err := s.Client.Submit(ctx, memo("V/v thử nghiệm liên thông", 0, "cong-van.pdf", "phu-luc.txt"),
+		[]localapi.Upload{{Name: "cong-van.pdf", Data: pdf[1:]}, {Name: "phu-luc.txt", Data: annex}}); status(err) != 409 {
+		t.Errorf("the same DocumentId with another file: %v, want 409", err)
+	}
 
 	var item localapi.InboxItem
 	eventually(t, clock, 500*time.Millisecond, "the peer's inbox to show the document", func() bool {
