@@ -229,6 +229,15 @@ func (d Date) String() string {
 	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC).Format(dateLayout)
 }
 
+// ISO formats d as the local API writes dates: YYYY-MM-DD, the form a
+// client submits them in.
+func (d Date) ISO() string {
+	if d.IsZero() {
+		return ""
+	}
+	return time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+}
+
 // valid reports whether d names a real calendar day.
 func (d Date) valid() bool {
 	t := time.Date(d.Year, d.Month, d.Day, 0, 0, 0, 0, time.UTC)

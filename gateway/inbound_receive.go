@@ -343,7 +343,7 @@ func inboxItem(r *queue.Record, doc *envelope.Document) *localapi.InboxItem {
 		}
 	}
 	if d := h.PromulgationInfo.PromulgationDate; !d.IsZero() {
-		it.Promulgated = d.String()
+		it.Promulgated = d.ISO() // as clients submit dates
 	}
 	return it
 }

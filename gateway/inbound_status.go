@@ -236,8 +236,12 @@ func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.Inbo
 			return fmt.Errorf("%w: %s", ErrConflict, rule)
 		}
 		rf := envelope.ResponseFor{OrganID: item.From, Code: item.CodeNumber + "/" + item.CodeNotation, DocumentID: item.DocumentID}
-		if d, err := time.ParseInLocation("2006/01/02", item.Promulgated, envelope.Vietnam); err == nil {
-			rf.PromulgationDate = envelope.DateOf(d)
+		// YYYY-MM-DD; items stored by earlier versions say yyyy/MM/dd.
+		for _, layout := range []string{time.DateOnly, "2006/01/02"} {
+			if d, err := time.ParseInLocation(layout, item.Promulgated, envelope.Vietnam); err == nil {
+				rf.PromulgationDate = envelope.DateOf(d)
+				break
+			}
 		}
 		var staff *envelope.StaffInfo
 		if req.Staff != "" || req.Department != "" {

@@ -74,6 +74,9 @@ func TestDocumentWithAttachmentsRegisteredByPeer(t *testing.T) {
 		}
 		return len(items) == 1
 	})
+	if item.Promulgated != "2026-03-16" {
+		t.Errorf("the inbox gives promulgationDate %q, want it as submitted: 2026-03-16", item.Promulgated)
+	}
 	if item.DocumentID != acc.DocumentID || item.From != devstack.AgencyCode || len(item.Files) != 2 {
 		t.Fatalf("inbox item = %+v, want document %s from %s with 2 files", item, acc.DocumentID, devstack.AgencyCode)
 	}

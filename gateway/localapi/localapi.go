@@ -130,7 +130,7 @@ type InboxItem struct {
 	// revoked, updated or replaced. Answer them 15 (agree) or 16 (refuse).
 	ChangedBy   []InboxChange `json:"changedBy,omitempty"`
 	Change      string        `json:"change,omitempty"`
-	Promulgated string        `json:"promulgationDate,omitempty"` // yyyy/MM/dd
+	Promulgated string        `json:"promulgationDate,omitempty"` // YYYY-MM-DD, as submitted
 	Received    time.Time     `json:"received"`
 	Files       []File        `json:"files,omitempty"`
 	StatusCode  string        `json:"statusCode,omitempty"` // the last status we answered
