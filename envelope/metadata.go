@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -133,7 +134,7 @@ func DecodeMetadata(r io.Reader) (*Metadata, error) {
 	if err := dec.Decode(&m); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
-			return nil, Problems{{Path: ute.Field, Rule: "must be a JSON " + ute.Type.String(), Value: ute.Value}}
+			return nil, Problems{{Path: ute.Field, Rule: "must be " + jsonKind(ute.Field, ute.Type), Value: ute.Value}}
 		}
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return nil, Problems{{Path: strings.Trim(f, `"`), Rule: `is not a metadata field (unknown field ` + f + `)`}}
@@ -428,4 +429,33 @@ func promulgated(ps *Problems, s string, at time.Time) Date {
 		return DateOf(at.In(Vietnam))
 	}
 	return metaDate(ps, "promulgationDate", s)
+}
+
+// jsonKind names the JSON a field takes, in a vendor's words, never a Go
+// type's name.
+func jsonKind(field string, t reflect.Type) string {
+	if field == "from" || strings.HasSuffix(field, ".from") {
+		return `an object naming the agency, like {"organId": "000.00.07.H26"}`
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a JSON string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a JSON list"
+	case reflect.Struct, reflect.Map:
+		if t.Name() == "Date" {
+			return "a date, YYYY-MM-DD"
+		}
+		return "a JSON object"
+	}
+	return "of another JSON type"
 }
