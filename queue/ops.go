@@ -90,7 +90,7 @@ func (s *Bolt) Stage(ctx context.Context, it *Item) (release func(), err error) 
 		return nil, err
 	}
 	if it.Body != nil {
-		p, ok := it.Body.(*boltPayload)
+		p, ok := it.Body.(*FilePayload)
 		if !ok {
 			return nil, fmt.Errorf("%w: the body of %s was not made by this store", ErrInvalid, it.Key)
 		}
@@ -150,30 +150,42 @@ func (s *Bolt) NewPayload(ctx context.Context) (PayloadWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(s.TempDir(), "payload-*")
-	if err != nil {
-		return nil, fmt.Errorf("new payload: %w", err)
-	}
-	return &boltPayload{f: f}, nil
+	return NewFilePayload(s.TempDir())
 }
 
-// boltPayload is a payload being written to a file.
-type boltPayload struct {
+// FilePayload is a payload being written to a local file, as every store
+// takes a large one before it holds it: never whole in memory.
+type FilePayload struct {
 	f *os.File
 	n int64
 }
 
-func (p *boltPayload) Write(b []byte) (int, error) {
+// NewFilePayload starts a payload in a new file in dir.
+func NewFilePayload(dir string) (*FilePayload, error) {
+	f, err := os.CreateTemp(dir, "payload-*")
+	if err != nil {
+		return nil, fmt.Errorf("new payload: %w", err)
+	}
+	return &FilePayload{f: f}, nil
+}
+
+// File is the file written, for the store taking the payload over.
+func (p *FilePayload) File() *os.File { return p.f }
+
+func (p *FilePayload) Write(b []byte) (int, error) {
 	n, err := p.f.Write(b)
 	p.n += int64(n)
 	return n, err
 }
 
-func (p *boltPayload) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
+// ReadAt reads back what was written.
+func (p *FilePayload) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
 
-func (p *boltPayload) Size() int64 { return p.n }
+// Size is how many bytes were written.
+func (p *FilePayload) Size() int64 { return p.n }
 
-func (p *boltPayload) Abort() error {
+// Abort discards the payload.
+func (p *FilePayload) Abort() error {
 	p.f.Close()
 	return os.Remove(p.f.Name())
 }
@@ -264,6 +276,10 @@ func (s *Bolt) SetMeta(id string, meta map[string]string) (*Record, error) {
 func (s *Bolt) Claim(id, key string) (owner string, err error) {
 	return Claim(context.Background(), s, id, key)
 }
+
+// MergeMap sets src's keys in dst, making dst when it is nil: how every
+// store merges metadata.
+func MergeMap(dst, src map[string]string) map[string]string { return merge(dst, src) }
 
 func merge(dst, src map[string]string) map[string]string {
 	if len(src) == 0 {

@@ -100,8 +100,7 @@ type Bolt struct {
 
 	flushes atomic.Uint64
 
-	subMu sync.RWMutex
-	subs  []func([]Event)
+	subs Subscribers
 }
 
 // Flushes is how many times the store has asked the disk to make writes

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -116,20 +117,32 @@ func (s *Bolt) View(ctx context.Context, fn func(Tx) error) error {
 
 // Subscribe calls fn with the events of every commit, after it is
 // durable, in the committing goroutine: fn must be quick.
-func (s *Bolt) Subscribe(fn func([]Event)) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	s.subs = append(s.subs, fn)
+func (s *Bolt) Subscribe(fn func([]Event)) { s.subs.Subscribe(fn) }
+
+func (s *Bolt) publish(events []Event) { s.subs.Publish(events) }
+
+// Subscribers are the functions that hear a store's commits.
+type Subscribers struct {
+	mu  sync.RWMutex
+	fns []func([]Event)
 }
 
-func (s *Bolt) publish(events []Event) {
+// Subscribe adds fn.
+func (s *Subscribers) Subscribe(fn func([]Event)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fns = append(s.fns, fn)
+}
+
+// Publish calls every subscriber with the events of a commit, if any.
+func (s *Subscribers) Publish(events []Event) {
 	if len(events) == 0 {
 		return
 	}
-	s.subMu.RLock()
-	subs := s.subs
-	s.subMu.RUnlock()
-	for _, fn := range subs {
+	s.mu.RLock()
+	fns := s.fns
+	s.mu.RUnlock()
+	for _, fn := range fns {
 		fn(events)
 	}
 }

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -8,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,32 +37,7 @@ func (s *Store) NewPayload(ctx context.Context) (queue.PayloadWriter, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(s.opts.Scratch, "payload-*")
-	if err != nil {
-		return nil, fmt.Errorf("new payload: %w", err)
-	}
-	return &filePayload{f: f}, nil
-}
-
-// filePayload is a payload being written.
-type filePayload struct {
-	f *os.File
-	n int64
-}
-
-func (p *filePayload) Write(b []byte) (int, error) {
-	n, err := p.f.Write(b)
-	p.n += int64(n)
-	return n, err
-}
-
-func (p *filePayload) ReadAt(b []byte, off int64) (int, error) { return p.f.ReadAt(b, off) }
-
-func (p *filePayload) Size() int64 { return p.n }
-
-func (p *filePayload) Abort() error {
-	p.f.Close()
-	return os.Remove(p.f.Name())
+	return queue.NewFilePayload(s.opts.Scratch)
 }
 
 // Stage copies an item's payload into the database, a chunk at a time in
@@ -75,17 +50,18 @@ func (s *Store) Stage(ctx context.Context, it *queue.Item) (func(), error) {
 	var size int64
 	switch {
 	case it.Body != nil:
-		p, ok := it.Body.(*filePayload)
+		p, ok := it.Body.(*queue.FilePayload)
 		if !ok {
 			return nil, fmt.Errorf("%w: the body of %s was not made by this store", queue.ErrInvalid, it.Key)
 		}
 		defer p.Abort()
-		if _, err := p.f.Seek(0, io.SeekStart); err != nil {
+		f := p.File()
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
-		src, size = p.f, p.n
+		src, size = f, p.Size()
 	default:
-		src, size = bytesReader(it.Payload), int64(len(it.Payload))
+		src, size = bytes.NewReader(it.Payload), int64(len(it.Payload))
 	}
 	h := sha256.New()
 	var nonce [12]byte
@@ -123,21 +99,6 @@ func (s *Store) Stage(ctx context.Context, it *queue.Item) (func(), error) {
 	}
 	s.flushes.Add(1)
 	return func() {}, nil
-}
-
-type byteReader struct {
-	b []byte
-}
-
-func bytesReader(b []byte) *byteReader { return &byteReader{b} }
-
-func (r *byteReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
 }
 
 // OpenPayload reads a record's payload from its chunks, one at a time;

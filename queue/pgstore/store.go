@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,8 +50,7 @@ type Store struct {
 	opts    Options
 	flushes atomic.Uint64
 
-	subMu sync.RWMutex
-	subs  []func([]queue.Event)
+	subs queue.Subscribers
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -115,23 +113,7 @@ func (s *Store) Flushes() uint64 { return s.flushes.Load() }
 
 // Subscribe hears the events of this node's commits once they are
 // durable.
-func (s *Store) Subscribe(fn func([]queue.Event)) {
-	s.subMu.Lock()
-	defer s.subMu.Unlock()
-	s.subs = append(s.subs, fn)
-}
-
-func (s *Store) publish(events []queue.Event) {
-	if len(events) == 0 {
-		return
-	}
-	s.subMu.RLock()
-	subs := s.subs
-	s.subMu.RUnlock()
-	for _, fn := range subs {
-		fn(events)
-	}
-}
+func (s *Store) Subscribe(fn func([]queue.Event)) { s.subs.Subscribe(fn) }
 
 // Update runs fn in a transaction: all it did and emitted commits, or, on
 // an error, nothing.
@@ -152,7 +134,7 @@ func (s *Store) Update(ctx context.Context, fn func(queue.Tx) error) error {
 		return unavailable(err)
 	}
 	s.flushes.Add(1)
-	s.publish(events)
+	s.subs.Publish(events)
 	return nil
 }
 

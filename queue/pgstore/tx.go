@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -259,7 +258,7 @@ func (t *tx) Finish(now time.Time, id string, lease uint64, meta map[string]stri
 	}
 	move(r, now, queue.Done, "done")
 	r.LeaseUntil, r.LastError = time.Time{}, ""
-	r.Meta = merge(r.Meta, meta)
+	r.Meta = queue.MergeMap(r.Meta, meta)
 	return r, t.save(r)
 }
 
@@ -413,15 +412,4 @@ func (t *tx) Events(id string) ([]queue.Event, error) {
 		}
 	}
 	return out, nil
-}
-
-func merge(dst, src map[string]string) map[string]string {
-	if len(src) == 0 {
-		return dst
-	}
-	if dst == nil {
-		dst = map[string]string{}
-	}
-	maps.Copy(dst, src)
-	return dst
 }
