@@ -67,12 +67,18 @@ func TestDatabaseRestartStallsAndResumes(t *testing.T) {
 	pgtest.Need(t, cluster)
 	s, clock := start(t, devstack.Options{StoreDSN: cluster.NewDatabase(t)})
 	ctx := context.Background()
-	before, err := s.Client.Submit(ctx, memo("V/v trước khi khởi động lại", 0), nil)
+	// Each its own number: the same DocumentId with other content is refused.
+	numbered := func(subject, number string) map[string]any {
+		m := memo(subject, 0)
+		m["codeNumber"] = number
+		return m
+	}
+	before, err := s.Client.Submit(ctx, numbered("V/v trước khi khởi động lại", "1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	err = cluster.Restart(func() {
-		if _, err := s.Client.Submit(ctx, memo("V/v khi cơ sở dữ liệu dừng", 0), nil); status(err) != 503 {
+		if _, err := s.Client.Submit(ctx, numbered("V/v khi cơ sở dữ liệu dừng", "2"), nil); status(err) != 503 {
 			t.Errorf("a submission with the database down: %v, want 503", err)
 		}
 		if h, err := s.Client.Ready(ctx); err == nil && h.Ready {
@@ -86,7 +92,7 @@ func TestDatabaseRestartStallsAndResumes(t *testing.T) {
 		d, err := s.Client.Document(ctx, before.ID)
 		return err == nil && len(d.Recipients) == 1 && d.Recipients[0].StatusCode == "03"
 	})
-	if _, err := s.Client.Submit(ctx, memo("V/v sau khi khởi động lại", 0), nil); err != nil {
-		t.Errorf("a submission after the restart: %v", err)
+	if acc, err := s.Client.Submit(ctx, numbered("V/v sau khi khởi động lại", "3"), nil); err != nil || acc.Existing {
+		t.Errorf("a new submission after the restart: %+v, %v", acc, err)
 	}
 }
