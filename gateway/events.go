@@ -153,7 +153,7 @@ func notifyDocuments(s queue.Store, hook *webhook) func([]queue.Event) {
 			}
 			told[ev.Record] = true
 			if r, err := queue.Get(context.Background(), s, ev.Record); err == nil {
-				hook.documentChanged(documentView(r))
+				hook.documentChanged(documentView(r), ev.Kind)
 			}
 		}
 	}

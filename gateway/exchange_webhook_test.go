@@ -2,9 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,7 +13,6 @@ import (
 	"time"
 
 	"lienthong/conf"
-	"lienthong/gateway"
 	"lienthong/gateway/devstack"
 	"lienthong/gateway/localapi"
 )
@@ -35,10 +31,14 @@ func TestWebhookFollowsEvents(t *testing.T) {
 	hook := func(peer bool) *httptest.Server {
 		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
-			mac := hmac.New(sha256.New, []byte(secret))
-			mac.Write(body)
-			if r.Header.Get(gateway.SignatureHeader) != "sha256="+hex.EncodeToString(mac.Sum(nil)) {
-				t.Errorf("webhook call signed %q", r.Header.Get(gateway.SignatureHeader))
+			sig := r.Header.Get(localapi.SignatureHeader)
+			if err := localapi.VerifyNotification([]byte(secret), sig, body, time.Now(), 5*time.Minute); err != nil {
+				t.Errorf("webhook call signed %q: %v", sig, err)
+			}
+			// Replayed an hour later, or with another body, it is refused.
+			if localapi.VerifyNotification([]byte(secret), sig, body, time.Now().Add(time.Hour), 5*time.Minute) == nil ||
+				localapi.VerifyNotification([]byte(secret), sig, append(body, ' '), time.Now(), 5*time.Minute) == nil {
+				t.Error("a replayed or altered webhook call verified")
 			}
 			var n localapi.Notification
 			if err := json.Unmarshal(body, &n); err != nil {
@@ -71,6 +71,8 @@ func TestWebhookFollowsEvents(t *testing.T) {
 		defer mu.Unlock()
 		for _, h := range got {
 			switch {
+			case h.n.Event == "":
+				t.Errorf("a webhook call names no event: %+v", h.n)
 			case !h.peer && h.n.Type == "status" && h.n.Document != nil && h.n.Document.ID == acc.ID:
 				sent = sent || h.n.Document.State == localapi.StateSent
 				registered = registered || (len(h.n.Document.Recipients) == 1 && h.n.Document.Recipients[0].StatusCode == "03")

@@ -120,7 +120,7 @@ func (in *inbound) markChanged(originals []*localapi.InboxItem, change *localapi
 		}
 		log.Warn().Str("inbox_id", orig.ID).Str("change_id", change.ID).Str("change", name).Str("state", orig.State).
 			Msg("the sender " + name + " a document in the inbox: answer 15 (agree) or 16 (refuse)")
-		in.hook.inboxChanged(orig)
+		in.hook.inboxChanged(orig, name)
 	}
 	return nil
 }
@@ -160,7 +160,7 @@ func (in *inbound) mirrorAnswer(item *localapi.InboxItem, code, statusID string)
 		case err != nil:
 			return err
 		}
-		in.hook.inboxChanged(other)
+		in.hook.inboxChanged(other, evStatus)
 	}
 	return nil
 }

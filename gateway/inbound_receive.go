@@ -210,7 +210,7 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 		}
 	}
 	log.Info().Str("inbox_id", item.ID).Int("priority", item.Priority).Int("files", len(item.Files)).Str("subject", h.Subject).Msg("document delivered to the inbox")
-	in.hook.inboxChanged(item)
+	in.hook.inboxChanged(item, evDelivered)
 	return true, false
 }
 
@@ -262,7 +262,7 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 	in.inbox.put(item)
 	log.Warn().Str("reason", reason).Str("refused", why).Str("from", item.From).Str("uploader", o.uploader).
 		Str("answered", answered).Msg("package quarantined")
-	in.hook.inboxChanged(item)
+	in.hook.inboxChanged(item, evQuarantined)
 }
 
 // leaseNext asks that the commit closing a record also lease the next

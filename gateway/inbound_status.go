@@ -209,7 +209,7 @@ func (in *inbound) recallRequested(from, docID, asked, desc string, log zerolog.
 		return "", ""
 	}
 	log.Warn().Str("inbox_id", r.ID).Msg("sender asks for the document back: answer 15 (agree) or 16 (refuse)")
-	in.hook.inboxChanged(item)
+	in.hook.inboxChanged(item, evRecall)
 	return r.ID, ""
 }
 

@@ -3,9 +3,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,9 +15,10 @@ import (
 	"lienthong/gateway/localapi"
 )
 
-// SignatureHeader carries hex HMAC-SHA256 of a webhook body under the
-// shared webhook secret, so the legacy system can trust what it is told.
-const SignatureHeader = "X-Lienthong-Signature"
+// SignatureHeader carries a webhook call's signature over its time and
+// body (localapi.SignNotification), so the legacy system can trust what it
+// is told, and when.
+const SignatureHeader = localapi.SignatureHeader
 
 // webhook tells the legacy system of changes. It is a courtesy: the inbox
 // and document endpoints stay the record, so a lost call loses nothing.
@@ -51,15 +49,18 @@ func newWebhook(c conf.API, log zerolog.Logger) (*webhook, error) {
 	return h, nil
 }
 
-func (h *webhook) inboxChanged(it *localapi.InboxItem) {
+// inboxChanged tells of an inbox item after the event of the history
+// that changed it.
+func (h *webhook) inboxChanged(it *localapi.InboxItem, event string) {
 	if h != nil {
-		h.post(localapi.Notification{Type: "inbox", Inbox: it})
+		h.post(localapi.Notification{Type: "inbox", Inbox: it, Event: event})
 	}
 }
 
-func (h *webhook) documentChanged(d *localapi.Document) {
+// documentChanged tells of an outbound document after an event.
+func (h *webhook) documentChanged(d *localapi.Document, event string) {
 	if h != nil {
-		h.post(localapi.Notification{Type: "status", Document: d})
+		h.post(localapi.Notification{Type: "status", Document: d, Event: event})
 	}
 }
 
@@ -109,10 +110,9 @@ func (h *webhook) send(body []byte) error {
 	if err != nil {
 		return err
 	}
-	mac := hmac.New(sha256.New, h.secret)
-	mac.Write(body)
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	// Signed at each attempt, so a retry carries a fresh time.
+	req.Header.Set(SignatureHeader, localapi.SignNotification(h.secret, body, time.Now()))
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return err

@@ -227,9 +227,15 @@ type Agency struct {
 // Notification is what the webhook posts: a new inbox item or a status
 // change of an outbound document.
 type Notification struct {
-	Type     string     `json:"type"` // inbox or status
+	// Type is inbox (an item arrived or changed: Inbox is set) or status
+	// (a document was sent or a recipient's status arrived: Document is
+	// set).
+	Type     string     `json:"type"`
 	Inbox    *InboxItem `json:"inbox,omitempty"`
 	Document *Document  `json:"document,omitempty"`
+	// Event is the change that caused the call, as the history names it
+	// (sent, status, delivered, quarantined, recall…), where one did.
+	Event string `json:"event,omitempty"`
 }
 
 // Problem is one broken rule of a request, named by its JSON field.
