@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -129,7 +130,7 @@ func (s *server) observe(mux, api *http.ServeMux) http.Handler {
 		if route == "" {
 			route = "other"
 		}
-		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		sw := &statusWriter{ResponseWriter: w, r: r, code: http.StatusOK}
 		mux.ServeHTTP(sw, r)
 		s.g.ObserveRequest(route, sw.code)
 		if sw.code < 400 {
@@ -146,16 +147,37 @@ func (s *server) observe(mux, api *http.ServeMux) http.Handler {
 	})
 }
 
-// statusWriter keeps the status and error message of an answer.
+// statusWriter keeps the status and error message of an answer, and
+// gives the router's own plain-text refusals (an unknown path, a method a
+// path does not take) the JSON error shape every other answer has.
 type statusWriter struct {
 	http.ResponseWriter
-	code int
-	msg  string
+	r       *http.Request
+	code    int
+	msg     string
+	swallow bool // the router's text, replaced
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
+	h := w.Header()
+	if (code == http.StatusMethodNotAllowed || code == http.StatusNotFound) && strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+		msg := fmt.Sprintf("no such path: %s", w.r.URL.Path)
+		if code == http.StatusMethodNotAllowed {
+			msg = fmt.Sprintf("%s does not take %s; it takes %s", w.r.URL.Path, w.r.Method, h.Get("Allow"))
+		}
+		w.msg, w.swallow = msg, true
+		writeJSON(w.ResponseWriter, code, localapi.Error{Message: msg})
+		return
+	}
 	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the connection.

@@ -213,3 +213,24 @@ func TestScopesOnEveryRoute(t *testing.T) {
 		t.Errorf("the unit's long poll: %v, %v", items, err)
 	}
 }
+
+// The router's own refusals have the JSON error shape too: a method a
+// path does not take is 405 naming the ones it does; an unknown path 404.
+func TestRouterRefusalsAreJSON(t *testing.T) {
+	s, _ := stacktest.Start(t, devstack.Options{ManualPeer: true})
+	for _, tt := range []struct {
+		method, path string
+		code         int
+		says         string
+	}{
+		{"DELETE", "/v1/documents/out-0000000001", 405, "GET"},
+		{"PUT", "/v1/inbox", 405, "GET"},
+		{"GET", "/v1/nothing-here", 404, "/v1/nothing-here"},
+	} {
+		code, b := call(t, s.Client.Base, s.Token, tt.method, tt.path, "", nil)
+		var e localapi.Error
+		if code != tt.code || json.Unmarshal(b, &e) != nil || !strings.Contains(e.Message, tt.says) {
+			t.Errorf("%s %s: %d %s, want %d and a JSON error naming %s", tt.method, tt.path, code, b, tt.code, tt.says)
+		}
+	}
+}
