@@ -225,9 +225,9 @@ func Load(path string) (Config, error) {
 // paths in it are taken from dir.
 func Parse(b []byte, dir string) (Config, error) {
 	c := Default()
-	if ps := typeProblems(b); len(ps) > 0 {
-		return c, ps
-	}
+	// Values of the wrong type are named, then left out, so the rest is
+	// still decoded and checked: one run names every problem.
+	typed, b := typeProblems(b)
 	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
 	if err != nil {
 		var pe toml.ParseError
@@ -240,12 +240,23 @@ func Parse(b []byte, dir string) (Config, error) {
 		}
 		return c, Problems{{Rule: err.Error()}}
 	}
-	var ps Problems
+	ps := typed
+	unknown := map[string]bool{}
 	for _, k := range md.Undecoded() {
-		ps = append(ps, Problem{Path: k.String(), Rule: "is not a known setting"})
+		unknown[k.String()] = true
+		// An unknown section is one problem, not one per key in it.
+		if len(k) > 1 && unknown[toml.Key(k[:len(k)-1]).String()] {
+			continue
+		}
+		ps = append(ps, Problem{Path: k.String(), Rule: unknownRule(k)})
 	}
 	c.resolve(dir)
-	ps = append(ps, c.Validate()...)
+	for _, p := range c.Validate() {
+		// A value left out for its type is not also "required".
+		if !slices.ContainsFunc(typed, func(q Problem) bool { return q.Path == p.Path }) {
+			ps = append(ps, p)
+		}
+	}
 	if len(ps) > 0 {
 		return c, ps
 	}
@@ -310,18 +321,19 @@ func Changed(a, b Config) []string {
 }
 
 // typeProblems finds every value of the wrong type, not only the first
-// the decoder stops at: each setting is decoded on its own.
-func typeProblems(b []byte) Problems {
+// the decoder stops at: each setting is decoded on its own. It returns the
+// file without them, for the rest to be decoded.
+func typeProblems(b []byte) (Problems, []byte) {
 	var raw map[string]any
 	if _, err := toml.Decode(string(b), &raw); err != nil {
-		return nil // a syntax error: Parse reports it with its line
+		return nil, b // a syntax error: Parse reports it with its line
 	}
 	var ps Problems
 	var walk func(prefix []string, m map[string]any)
 	walk = func(prefix []string, m map[string]any) {
 		for k, v := range m {
 			path := append(slices.Clone(prefix), k)
-			if sub, ok := v.(map[string]any); ok && !(len(path) == 2 && path[0] == "trust" && path[1] == "senders") {
+			if sub, ok := v.(map[string]any); ok && !(len(path) == 2 && path[0] == "trust" && (path[1] == "senders" || path[1] == "uploaders")) {
 				walk(path, sub)
 				continue
 			}
@@ -336,12 +348,86 @@ func typeProblems(b []byte) Problems {
 			c := Default()
 			if _, err := toml.Decode(text.String(), &c); err != nil {
 				ps = append(ps, Problem{Path: strings.Join(path, "."), Rule: typeRule(err)})
+				delete(m, k)
 			}
 		}
 	}
 	walk(nil, raw)
+	if len(ps) == 0 {
+		return nil, b
+	}
 	slices.SortFunc(ps, func(a, b Problem) int { return strings.Compare(a.Path, b.Path) })
-	return ps
+	var rest bytes.Buffer
+	if toml.NewEncoder(&rest).Encode(raw) != nil {
+		return ps, b
+	}
+	return ps, rest.Bytes()
+}
+
+// unknownRule names an unknown setting, with the known one nearest to it
+// when there is one: a misspelt section is told as one.
+func unknownRule(k toml.Key) string {
+	known := settingNames(reflect.TypeOf(Config{}), k[:len(k)-1])
+	best, dist := "", 3
+	for _, n := range known {
+		if d := editDistance(k[len(k)-1], n); d < dist {
+			best, dist = n, d
+		}
+	}
+	if best == "" {
+		return "is not a known setting"
+	}
+	return fmt.Sprintf("is not a known setting; did you mean %q?", strings.Join(append(slices.Clone([]string(k[:len(k)-1])), best), "."))
+}
+
+// settingNames are the keys the table at path takes.
+func settingNames(t reflect.Type, path []string) []string {
+	for _, p := range path {
+		found := false
+		for i := range t.NumField() {
+			if strings.Split(t.Field(i).Tag.Get("toml"), ",")[0] == p {
+				t, found = t.Field(i).Type, true
+				break
+			}
+		}
+		if !found {
+			return nil
+		}
+		for t.Kind() == reflect.Slice || t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var out []string
+	for i := range t.NumField() {
+		if n := strings.Split(t.Field(i).Tag.Get("toml"), ",")[0]; n != "" && n != "-" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of two keys.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // typeRule is the decoder's complaint without its line, which would be

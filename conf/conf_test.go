@@ -103,8 +103,10 @@ func TestParseSyntaxAndTypes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.text), t.TempDir())
 			var ps Problems
-			if !errors.As(err, &ps) || len(ps) != 1 || ps[0].Path != tc.path {
-				t.Fatalf("Parse = %v, want one problem at %q", err, tc.path)
+			// A type problem comes first; the rest of the file is still
+			// checked (here: the settings it lacks).
+			if !errors.As(err, &ps) || ps[0].Path != tc.path || (tc.path == "" && len(ps) != 1) {
+				t.Fatalf("Parse = %v, want the first problem at %q", err, tc.path)
 			}
 		})
 	}
@@ -216,5 +218,43 @@ func TestStoreDSN(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("ReadDSN(%q) = %v, want ok %v", tt.dsn, err, tt.ok)
 		}
+	}
+}
+
+// One run names every problem: a value of the wrong type does not hide
+// the others, and a misspelt section is told as one.
+func TestEveryProblemInOneRun(t *testing.T) {
+	text := `state_dir = "/var/lib/lienthong"
+[agency]
+code = "000.00.07.h26"
+name = "Sở"
+[outbound]
+workers = -1
+[inbound]
+poll_interval = "10 phút"
+[log]
+level = "verbose"
+[outbond]
+workers = 2
+`
+	_, err := Parse([]byte(text), t.TempDir())
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("Parse = %v", err)
+	}
+	got := map[string]string{}
+	for _, p := range ps {
+		got[p.Path] = p.Rule
+	}
+	for _, path := range []string{"agency.code", "outbound.workers", "inbound.poll_interval", "log.level", "outbond"} {
+		if _, ok := got[path]; !ok {
+			t.Errorf("no problem named %s in %v", path, err)
+		}
+	}
+	if _, ok := got["outbond.workers"]; ok {
+		t.Error("an unknown section's keys are named one by one")
+	}
+	if !strings.Contains(got["outbond"], `did you mean "outbound"`) {
+		t.Errorf("outbond: %q, want a suggestion of outbound", got["outbond"])
 	}
 }

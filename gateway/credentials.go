@@ -82,7 +82,12 @@ func (g *Gateway) openKey(s conf.Signing) (*sigkey.Key, *envelope.Signer, error)
 	}
 	key, err := sigkey.Load(kc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load signing key: %w", err)
+		where := "signing.key_file " + keyFile
+		if s.PKCS11URI != "" {
+			// Without its query, which may carry a PIN.
+			where = "signing.pkcs11_uri " + strings.SplitN(s.PKCS11URI, "?", 2)[0]
+		}
+		return nil, nil, fmt.Errorf("load signing key (%s, signing.cert_file %s): %w", where, s.CertFile, err)
 	}
 	signer, err := envelope.NewSigner(key.Signer, key.Chain, envelope.SignerOptions{LegacySHA1: s.LegacySHA1})
 	if err != nil {

@@ -584,3 +584,16 @@ func CheckStore(ctx context.Context, c conf.Config) (string, error) {
 	}
 	return fmt.Sprintf("PostgreSQL reachable; schema version %d, current", v), nil
 }
+
+// CheckCredentials opens every signing key the configuration names and
+// checks each against its certificate, and reads the trust settings,
+// changing nothing: for -check. A key kept as a systemd credential is
+// reached only inside the service (conf.ErrNoCredentials outside it).
+func CheckCredentials(c conf.Config) error {
+	g := &Gateway{cfg: c, clock: SystemClock{}, log: zerolog.Nop()}
+	cr, err := g.openCredentials(c)
+	if err != nil {
+		return err
+	}
+	return cr.close()
+}

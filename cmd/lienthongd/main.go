@@ -130,6 +130,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return errors.New("store unreachable")
 		}
 		fmt.Fprintln(stdout, "  store:", store)
+		switch err := gateway.CheckCredentials(c); {
+		case errors.Is(err, conf.ErrNoCredentials):
+			fmt.Fprintln(stdout, "  keys: kept as systemd credentials, checked when the service starts")
+		case err != nil:
+			fmt.Fprintf(stderr, "%s: %v\n", *cfgPath, err)
+			return errors.New("keys refused")
+		default:
+			fmt.Fprintln(stdout, "  keys: every signing key matches its certificate")
+		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", *cfgPath)
 		return nil
 	}

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"lienthong/conf"
+	"lienthong/envelope/devca"
+	"lienthong/gateway/devstack"
+	"lienthong/gateway/devstack/stacktest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/BurntSushi/toml"
 )
 
 func TestConfigProblemsNamedByPath(t *testing.T) {
@@ -165,5 +171,38 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 	var out, errb bytes.Buffer
 	if err := run(context.Background(), []string{"-config", filepath.Join(t.TempDir(), "none.toml")}, &out, &errb); err == nil || errors.As(err, new(usageError)) {
 		t.Errorf("a missing configuration file: %v, want a failure that is not a usage error", err)
+	}
+}
+
+// -check opens the keys: a signing key that is not its certificate's is
+// refused naming both files; a configuration whose keys match passes.
+func TestCheckRefusesAKeyOfAnotherCertificate(t *testing.T) {
+	dir := t.TempDir()
+	s, err := devstack.Open(devstack.Options{Dir: dir, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Config
+	s.Close()
+	write := func(c conf.Config) string {
+		var b bytes.Buffer
+		if err := toml.NewEncoder(&b).Encode(c); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "lienthong.toml")
+		os.WriteFile(path, b.Bytes(), 0o600)
+		return path
+	}
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"-config", write(c), "-check"}, &out, &errb); err != nil || !strings.Contains(out.String(), "matches its certificate") {
+		t.Fatalf("-check of the dev configuration: %v\n%s%s", err, out.String(), errb.String())
+	}
+	other, _, _ := stacktest.NewAgencyKey(t, t.TempDir(), "other", devca.Leaf{Name: "Khác", Code: devstack.AgencyCode})
+	c.Signing.KeyFile = other
+	out.Reset()
+	errb.Reset()
+	err = run(context.Background(), []string{"-config", write(c), "-check"}, &out, &errb)
+	if err == nil || !strings.Contains(errb.String(), other) || !strings.Contains(errb.String(), c.Signing.CertFile) {
+		t.Errorf("-check with another certificate's key: %v\n%s, want a refusal naming %s and %s", err, errb.String(), other, c.Signing.CertFile)
 	}
 }
