@@ -2,8 +2,11 @@ package devstack_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
@@ -34,7 +37,7 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, err := s.Client.Submit(context.Background(), memo("V/v đối chiếu API", 0), nil)
+	acc, err := s.Client.Submit(context.Background(), memo("V/v đối chiếu API", 0, "a.txt"), []localapi.Upload{{Name: "a.txt", Data: []byte("tệp")}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,28 +47,61 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 	}
 	eventually(t, clock, 500*time.Millisecond, "03 at the sender", func() bool { return recipientStatus(t, s.Client, acc.ID) == "03" })
 
+	other := memo("V/v khác", 0)
+	other["codeNumber"] = "153"
+	submission := func(meta map[string]any) (string, string) {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		mj, _ := json.Marshal(meta)
+		mw.WriteField("metadata", string(mj))
+		mw.Close()
+		return b.String(), mw.FormDataContentType()
+	}
+	fresh, freshType := submission(other)
+	same, sameType := submission(memo("V/v đối chiếu API", 0))
+	broken, brokenType := submission(map[string]any{"to": []string{"x"}})
 	calls := []struct {
 		method, path, token, body string
 		base                      string
+		ctype                     string
 	}{
-		{"GET", "/v1/documents/" + acc.ID, s.Token, "", s.Client.Base},
-		{"GET", "/v1/documents", s.Token, "", s.Client.Base},
-		{"GET", "/v1/documents?limit=1&state=sent&kind=document&to=" + devstack.PeerCode + "&since=2026-01-01", s.Token, "", s.Client.Base},
-		{"GET", "/v1/documents?colour=red", s.Token, "", s.Client.Base},
-		{"GET", "/v1/documents/" + acc.ID + "/events", s.Token, "", s.Client.Base},
-		{"GET", "/v1/documents/out-9999999999", s.Token, "", s.Client.Base},
-		{"GET", "/v1/documents/out-9999999999/events", s.Token, "", s.Client.Base},
-		{"GET", "/v1/inbox/" + item.ID + "/events", s.PeerClient.Token, "", s.PeerClient.Base},
-		{"GET", "/v1/inbox?limit=abc", s.PeerClient.Token, "", s.PeerClient.Base},
-		{"GET", "/v1/inbox", s.PeerClient.Token, "", s.PeerClient.Base},
-		{"GET", "/v1/inbox/" + item.ID, s.PeerClient.Token, "", s.PeerClient.Base},
-		{"POST", "/v1/inbox/" + item.ID + "/status", s.PeerClient.Token, `{"code":"02"}`, s.PeerClient.Base},
-		{"GET", "/v1/directory/search?q=ha+noi", s.Token, "", s.Client.Base},
-		{"GET", "/v1/documents", "wrong-token-wrong-token", "", s.Client.Base},
-		{"GET", "/readyz", "", "", s.Client.Base},
-		{"GET", "/v1/agencies", s.Token, "", s.Client.Base},
-		{"GET", "/v1/directory/" + devstack.UnitCode, s.Token, "", s.Client.Base},
+		{"POST", "/v1/documents", s.Token, fresh, s.Client.Base, freshType},
+		{"POST", "/v1/documents", s.Token, same, s.Client.Base, sameType},
+		{"POST", "/v1/documents", s.Token, broken, s.Client.Base, brokenType},
+		{"POST", "/v1/documents", s.ScopedToken, fresh, s.Client.Base, freshType},
+		{"GET", "/v1/documents/" + acc.ID, s.ScopedToken, "", s.Client.Base, ""},
+		{"POST", "/v1/documents/" + acc.ID + "/resend", s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/documents/out-9999999999/resend", s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/documents/" + acc.ID + "/recall", s.Token, `{"reason":"nhầm"}`, s.Client.Base, ""},
+		{"POST", "/v1/documents/out-9999999999/recall", s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/documents/" + acc.ID + "/revoke", s.Token, `{"reason":"nhầm"}`, s.Client.Base, ""},
+		{"POST", "/v1/documents/out-9999999999/revoke", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/inbox/" + item.ID + "/files/1", s.PeerClient.Token, "", s.PeerClient.Base, ""},
+		{"GET", "/v1/inbox/" + item.ID + "/files/9", s.PeerClient.Token, "", s.PeerClient.Base, ""},
+		{"GET", "/v1/inbox/in-9999999999", s.PeerClient.Token, "", s.PeerClient.Base, ""},
+		{"POST", "/v1/inbox/in-9999999999/status", s.PeerClient.Token, `{"code":"03"}`, s.PeerClient.Base, ""},
+		{"POST", "/v1/inbox/" + item.ID + "/status", s.PeerClient.Token, `{"code":"99"}`, s.PeerClient.Base, ""},
+		{"GET", "/v1/directory/000.00.00.X99", s.Token, "", s.Client.Base, ""},
+		{"GET", "/healthz", "", "", s.Client.Base, ""},
+		{"GET", "/v1/documents/" + acc.ID, s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/documents", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/documents?limit=1&state=sent&kind=document&to=" + devstack.PeerCode + "&since=2026-01-01", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/documents?colour=red", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/documents/" + acc.ID + "/events", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/documents/out-9999999999", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/documents/out-9999999999/events", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/inbox/" + item.ID + "/events", s.PeerClient.Token, "", s.PeerClient.Base, ""},
+		{"GET", "/v1/inbox?limit=abc", s.PeerClient.Token, "", s.PeerClient.Base, ""},
+		{"GET", "/v1/inbox", s.PeerClient.Token, "", s.PeerClient.Base, ""},
+		{"GET", "/v1/inbox/" + item.ID, s.PeerClient.Token, "", s.PeerClient.Base, ""},
+		{"POST", "/v1/inbox/" + item.ID + "/status", s.PeerClient.Token, `{"code":"02"}`, s.PeerClient.Base, ""},
+		{"GET", "/v1/directory/search?q=ha+noi", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/documents", "wrong-token-wrong-token", "", s.Client.Base, ""},
+		{"GET", "/readyz", "", "", s.Client.Base, ""},
+		{"GET", "/v1/agencies", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/directory/" + devstack.UnitCode, s.Token, "", s.Client.Base, ""},
 	}
+	walked := map[string]bool{}
 	for _, c := range calls {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			var body io.Reader
@@ -77,7 +113,7 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 				req.Header.Set("Authorization", "Bearer "+c.token)
 			}
 			if c.body != "" {
-				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Content-Type", cmp.Or(c.ctype, "application/json"))
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -91,6 +127,7 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %s is not in docs/api.yaml: %v", c.method, c.path, err)
 			}
+			walked[c.method+" "+route.Path] = true
 			in := &openapi3filter.RequestValidationInput{Request: match, PathParams: params, Route: route,
 				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 			out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: resp.StatusCode, Header: resp.Header,
@@ -100,5 +137,13 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 				t.Errorf("%d answer does not match docs/api.yaml: %v\n%s", resp.StatusCode, err, bytes.TrimSpace(raw))
 			}
 		})
+	}
+	// Every operation the description names was walked.
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !walked[method+" "+path] {
+				t.Errorf("%s %s is described but was not called", method, path)
+			}
+		}
 	}
 }
