@@ -8,7 +8,11 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,4 +150,121 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The Go client speaks the description: every request it makes and every
+// answer it reads, through a proxy that checks both against docs/api.yaml.
+func TestGoClientMatchesTheDescription(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromFile("../../docs/api.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, clock := start(t, devstack.Options{ManualPeer: true})
+	target, _ := url.Parse(s.Client.Base)
+	doc.Servers = openapi3.Servers{{URL: s.Client.Base}}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	walked := map[string]bool{}
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		check, _ := http.NewRequest(r.Method, s.Client.Base+r.URL.RequestURI(), bytes.NewReader(body))
+		check.Header = r.Header.Clone()
+		route, params, err := router.FindRoute(check)
+		if err != nil {
+			t.Errorf("the client called %s %s, which docs/api.yaml does not describe", r.Method, r.URL.Path)
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		mu.Lock()
+		walked[r.Method+" "+route.Path] = true
+		mu.Unlock()
+		in := &openapi3filter.RequestValidationInput{Request: check, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("the client's %s %s does not match docs/api.yaml: %v", r.Method, r.URL.Path, err)
+		}
+		rec := httptest.NewRecorder()
+		fwd := httputil.NewSingleHostReverseProxy(target)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		fwd.ServeHTTP(rec, r)
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rec.Code, Header: rec.Header(),
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes(rec.Body.Bytes())
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("the answer the client read to %s %s does not match docs/api.yaml: %v", r.Method, r.URL.Path, err)
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}))
+	defer proxy.Close()
+	ctx := context.Background()
+	c := &localapi.Client{Base: proxy.URL, Token: s.Token}
+	acc, err := c.Submit(ctx, memo("V/v qua máy khách Go", 0, "a.txt"), []localapi.Upload{{Name: "a.txt", Data: []byte("tệp")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "the document sent", func() bool {
+		d, err := c.Document(ctx, acc.ID)
+		return err == nil && d.State == localapi.StateSent
+	})
+	for _, call := range []func() error{
+		func() error { _, err := c.DocumentEvents(ctx, acc.ID); return err },
+		func() error { _, err := c.Documents(ctx, "", 0); return err },
+		func() error { _, err := c.DocumentPage(ctx, url.Values{"limit": {"1"}}); return err },
+		func() error { _, err := c.Recall(ctx, acc.ID, "nhầm"); return err },
+		func() error { _, err := c.Revoke(ctx, acc.ID, "nhầm"); return err },
+		func() error { _, err := c.Resend(ctx, acc.ID); return ignoreStatus(err, 409) },
+		func() error { _, err := c.Inbox(ctx, localapi.InboxNew, 0); return err },
+		func() error { _, err := c.InboxPage(ctx, url.Values{"limit": {"1"}}); return err },
+		func() error { _, err := c.Search(ctx, "Hà Nội"); return err },
+		func() error { _, err := c.Agency(ctx, devstack.PeerCode); return err },
+		func() error { _, err := c.Agencies(ctx); return err },
+		func() error { _, err := c.Ready(ctx); return err },
+	} {
+		if err := call(); err != nil {
+			t.Error(err)
+		}
+	}
+	// The inbox side: a document from the peer, read and answered.
+	in := memo("V/v đến", 0, "b.txt")
+	in["to"], in["codeNumber"] = []string{devstack.AgencyCode}, "88"
+	if _, err := s.PeerClient.Submit(ctx, in, []localapi.Upload{{Name: "b.txt", Data: []byte("b")}}); err != nil {
+		t.Fatal(err)
+	}
+	item := waitInbox(t, clock, c, localapi.InboxNew, 1, "the peer's document")[0]
+	for _, call := range []func() error{
+		func() error { _, err := c.InboxItem(ctx, item.ID); return err },
+		func() error { _, err := c.InboxEvents(ctx, item.ID); return err },
+		func() error { _, err := c.InboxFile(ctx, item.ID, 1); return err },
+		func() error {
+			_, err := c.Answer(ctx, item.ID, localapi.StatusRequest{Code: "03", Description: "Đã vào sổ"})
+			return err
+		},
+	} {
+		if err := call(); err != nil {
+			t.Error(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for path, pi := range doc.Paths.Map() {
+		for method := range pi.Operations() {
+			if !walked[method+" "+path] && path != "/healthz" {
+				t.Errorf("the Go client has no call for %s %s", method, path)
+			}
+		}
+	}
+}
+
+func ignoreStatus(err error, code int) error {
+	if status(err) == code {
+		return nil
+	}
+	return err
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,7 +35,10 @@ type Upload struct {
 func (c *Client) Submit(ctx context.Context, metadata any, files []Upload) (*Accepted, error) {
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
-	mp, err := mw.CreateFormField("metadata")
+	// The metadata part says it is JSON, as the API's description has it.
+	mp, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Disposition": {`form-data; name="metadata"`}, "Content-Type": {"application/json"},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -42,10 +46,9 @@ func (c *Client) Submit(ctx context.Context, metadata any, files []Upload) (*Acc
 		return nil, err
 	}
 	for _, f := range files {
-		h := make(map[string][]string)
-		h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name="file"; filename=%q`, f.Name)}
+		h := textproto.MIMEHeader{"Content-Disposition": {fmt.Sprintf(`form-data; name="file"; filename=%q`, f.Name)}}
 		if f.ContentType != "" {
-			h["Content-Type"] = []string{f.ContentType}
+			h.Set("Content-Type", f.ContentType)
 		}
 		w, err := mw.CreatePart(h)
 		if err != nil {
