@@ -143,7 +143,7 @@ func (s *server) observe(mux, api *http.ServeMux) http.Handler {
 			ev = s.log.Error()
 		}
 		ev.Str("route", route).Str("path", r.URL.Path).Int("status", sw.code).Str("remote", r.RemoteAddr).
-			Str("client", callerOf(r).Name).Str("error", sw.msg).Msg("local API request refused")
+			Str("client", sw.client).Str("error", sw.msg).Msg("local API request refused")
 	})
 }
 
@@ -155,7 +155,8 @@ type statusWriter struct {
 	r       *http.Request
 	code    int
 	msg     string
-	swallow bool // the router's text, replaced
+	client  string // the token's holder, once authenticated
+	swallow bool   // the router's text, replaced
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -104,6 +104,9 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 			writeError(w, http.StatusUnauthorized, "a valid bearer token is required", nil)
 			return
 		}
+		if sw, ok := w.(*statusWriter); ok {
+			sw.client = c.Name // for the log line of a refusal
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	})
 }
