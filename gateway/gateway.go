@@ -166,6 +166,16 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		return nil, fmt.Errorf("read inbox: %w", err)
 	}
 	g.compose(o.Log)
+	if n, ok := g.store.(queue.Notifier); ok {
+		// Work another node put wakes this node's idle workers at once.
+		n.OnPut(func(d queue.Direction) {
+			if d == queue.Outbound {
+				g.out.wake.notify()
+			} else {
+				g.in.wake.notify()
+			}
+		})
+	}
 	if reg, ok := o.Registerer.(prometheus.Gatherer); ok {
 		g.metricsHandler = metricsHandler(reg)
 	}

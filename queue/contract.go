@@ -150,3 +150,12 @@ func MergeMeta(tx Tx, id string, meta map[string]string) (*Record, error) {
 		return nil
 	})
 }
+
+// Notifier is a store shared by several nodes that tells each when
+// another put work: an idle worker wakes at once instead of at its next
+// poll, so an urgent document waits for no poll interval on any node.
+type Notifier interface {
+	// OnPut calls fn, in a goroutine of the store's, after any node
+	// committed a new record of a direction.
+	OnPut(fn func(Direction))
+}

@@ -12,6 +12,9 @@ import (
 	"lienthong/queue"
 )
 
+// purgeLock is the advisory lock key of purges.
+const purgeLock = migrationLock + 1
+
 // AnyDue reports, reading only, whether a Lease could hand out a record
 // or expire a lease.
 func (s *Store) AnyDue(ctx context.Context, now time.Time, dir queue.Direction, minPriority int) bool {
@@ -39,6 +42,11 @@ func (s *Store) Purge(ctx context.Context, state queue.State, cutoff time.Time) 
 	}
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// One node purges at a time; the others find nothing to do.
+		var mine bool
+		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, int64(purgeLock)).Scan(&mine); err != nil || !mine {
+			return err
+		}
 		rows, err := tx.Query(ctx, `DELETE FROM lienthong_records WHERE state = $1 AND updated < $2 RETURNING id, sha256`, string(state), cutoff)
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,12 @@ type Store struct {
 	flushes atomic.Uint64
 
 	subs queue.Subscribers
+
+	subMu sync.Mutex
+	onPut []func(queue.Direction)
+	// ctx ends at Close, stopping the listener.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -91,6 +98,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
 	s := &Store{pool: pool, opts: o}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	migrate := s.migrate
 	if o.NoMigrate {
 		migrate = s.expectSchema
@@ -104,6 +112,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 // Close releases the pool.
 func (s *Store) Close() error {
+	s.cancel()
 	s.pool.Close()
 	return nil
 }

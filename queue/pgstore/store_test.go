@@ -140,3 +140,64 @@ func TestLeaseFencedAcrossNodes(t *testing.T) {
 		t.Errorf("the first holder's finish after losing the lease: %v, want ErrLeaseLost", err)
 	}
 }
+
+// A record one node puts wakes the other at once: it hears the direction
+// when the commit is done, and nothing for a put that rolled back.
+func TestPutWakesOtherNodes(t *testing.T) {
+	pgtest.Need(t, cluster)
+	dsn := cluster.NewDatabase(t)
+	clock := queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
+	a, b := open(t, dsn, clock.Now), open(t, dsn, clock.Now)
+	defer a.Close()
+	defer b.Close()
+	heard := make(chan queue.Direction, 4)
+	b.OnPut(func(d queue.Direction) { heard <- d })
+	ctx := context.Background()
+	put := func(dir queue.Direction, key string, fail bool) {
+		err := a.Update(ctx, func(tx queue.Tx) error {
+			if _, _, err := tx.Put(queue.Item{Dir: dir, Key: key, Priority: 3, Payload: []byte("x")}); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("rolled back")
+			}
+			return nil
+		})
+		if (err != nil) != fail {
+			t.Fatal(err)
+		}
+	}
+	// The listener starts in the background: put until it hears one.
+	deadline := time.After(time.Minute)
+	for i := 0; ; i++ {
+		put(queue.Outbound, fmt.Sprint("k", i), false)
+		select {
+		case d := <-heard:
+			if d != queue.Outbound {
+				t.Fatalf("heard %q, want out", d)
+			}
+		case <-time.After(100 * time.Millisecond):
+			continue // not listening yet: put again
+		case <-deadline:
+			t.Fatal("node b never heard of node a's put")
+		}
+		break
+	}
+	// A put that rolls back is never told: notifications come in commit
+	// order, so one for it would come before the next put's.
+	put(queue.Inbound, "rolled-back", true)
+	put(queue.Outbound, "after", false)
+	for {
+		select {
+		case d := <-heard:
+			if d == queue.Inbound {
+				t.Fatal("a put that rolled back was told")
+			}
+			if len(heard) == 0 {
+				return
+			}
+		case <-deadline:
+			t.Fatal("node b did not hear the put after the rollback")
+		}
+	}
+}

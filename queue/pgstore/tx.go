@@ -163,7 +163,7 @@ func (t *tx) Put(it queue.Item) (*queue.Record, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return r, false, nil
+	return r, false, notifyPut(t.ctx, t.tx, r.Dir)
 }
 
 func (t *tx) Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error) {
