@@ -51,8 +51,14 @@ func Start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	reapOrphans(b)
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
+		return nil, err
+	}
+	// Who owns the cluster, so a later run can stop it if this one dies
+	// without stopping it (killed, or stopped on a timeout).
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
 	c := &Cluster{dir: dir, bin: b}
@@ -82,6 +88,29 @@ func Start() (*Cluster, error) {
 		return nil, fmt.Errorf("%w\n%s", err, log)
 	}
 	return c, nil
+}
+
+// reapOrphans stops and removes the clusters of test runs that died
+// without stopping them.
+func reapOrphans(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(string(b))
+		if err != nil || pid <= 0 || syscall.Kill(pid, 0) == nil || errors.Is(syscall.Kill(pid, 0), syscall.EPERM) {
+			continue // its owner still runs
+		}
+		c := &Cluster{dir: dir, bin: bin}
+		if fi, err := os.Stat(dir); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != uint32(os.Geteuid()) {
+				c.cred = &syscall.Credential{Uid: st.Uid, Gid: st.Gid}
+			}
+		}
+		c.Stop()
+	}
 }
 
 func (c *Cluster) run(name string, args ...string) error {
