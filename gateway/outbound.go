@@ -73,11 +73,6 @@ type Submission struct {
 func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err error) {
 	now := o.clock.Now()
 	m := s.Meta
-	// Taken before anything fills in defaults, so a retry matches.
-	content, err := fingerprint(m, s.Files)
-	if err != nil {
-		return nil, false, err
-	}
 	cr := o.creds.Load()
 	me := o.me
 	if m.From != nil && m.From.OrganID != "" {
@@ -118,6 +113,12 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	if len(ps) > 0 {
 		o.m.messages.WithLabelValues("out", "refused").Inc()
 		return nil, false, ps
+	}
+	// Only a submission that may be stored is hashed: the metadata as the
+	// client sent it (Document fills nothing in) and the files.
+	content, err := fingerprint(m, s.Files)
+	if err != nil {
+		return nil, false, err
 	}
 	h := doc.Header
 	bt := doc.Business.DocType

@@ -104,9 +104,8 @@ func (s *Store) Stage(ctx context.Context, it *queue.Item) (func(), error) {
 // OpenPayload reads a record's payload from its chunks, one at a time;
 // read through to its end, it is checked against its hash.
 func (s *Store) OpenPayload(ctx context.Context, r *queue.Record) (io.ReadCloser, error) {
-	var n int
 	var total int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(length(data)), 0) FROM lienthong_chunks WHERE sha256 = $1`, r.SHA256).Scan(&n, &total); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(length(data)), 0) FROM lienthong_chunks WHERE sha256 = $1`, r.SHA256).Scan(&total); err != nil {
 		return nil, unavailable(err)
 	}
 	if total != r.Size {

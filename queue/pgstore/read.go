@@ -80,35 +80,30 @@ func (s *Store) Purge(ctx context.Context, state queue.State, cutoff time.Time) 
 }
 
 // Stats counts records by direction, state and priority, with the oldest
-// of each.
+// of each; nothing when the database cannot be read.
 func (s *Store) Stats() []queue.GroupStats {
-	return s.groups(context.Background(), `SELECT dir, '', state, priority, count(*), min(created) FROM lienthong_records GROUP BY dir, state, priority ORDER BY dir, state, priority`)
+	out, _ := s.groups(context.Background(), `SELECT dir, '', state, priority, count(*), min(created) FROM lienthong_records GROUP BY dir, state, priority ORDER BY dir, state, priority`)
+	return out
 }
 
 // Groups counts the records of a direction in a state by their group.
 func (s *Store) Groups(ctx context.Context, dir queue.Direction, st queue.State) ([]queue.GroupStats, error) {
-	out := s.groups(ctx, `SELECT dir, grp, state, 0, count(*), min(created) FROM lienthong_records WHERE dir = $1 AND state = $2 AND grp <> '' GROUP BY dir, grp, state ORDER BY grp`, string(dir), string(st))
-	if out == nil {
-		if err := s.pool.Ping(ctx); err != nil {
-			return nil, unavailable(err)
-		}
-	}
-	return out, nil
+	out, err := s.groups(ctx, `SELECT dir, grp, state, 0, count(*), min(created) FROM lienthong_records WHERE dir = $1 AND state = $2 AND grp <> '' GROUP BY dir, grp, state ORDER BY grp`, string(dir), string(st))
+	return out, unavailable(err)
 }
 
-func (s *Store) groups(ctx context.Context, q string, args ...any) []queue.GroupStats {
+func (s *Store) groups(ctx context.Context, q string, args ...any) ([]queue.GroupStats, error) {
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil
+		return nil, err
 	}
-	out, _ := pgx.CollectRows(rows, func(row pgx.CollectableRow) (queue.GroupStats, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (queue.GroupStats, error) {
 		var g queue.GroupStats
 		var dir, state string
 		err := row.Scan(&dir, &g.Group, &state, &g.Priority, &g.Count, &g.Oldest)
 		g.Dir, g.State = queue.Direction(dir), queue.State(state)
 		return g, err
 	})
-	return out
 }
 
 // Check verifies the invariants the database does not enforce: each
