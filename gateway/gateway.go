@@ -102,10 +102,6 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if c.Spool.Dir != "" {
 		spoolInbox = filepath.Join(c.Spool.Dir, "inbox")
 	}
-	g.inbox = newInbox(filepath.Join(c.StateDir, "inbox"), spoolInbox, int64(c.Outbound.MaxDocument))
-	if err := os.MkdirAll(g.inbox.dir, 0o750); err != nil {
-		return nil, err
-	}
 	// Files read and dropped: uploads being read, a sent package reread.
 	// What a crashed run left there goes.
 	g.scratch = filepath.Join(c.StateDir, "scratch")
@@ -115,6 +111,10 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	owner, err := g.openStore(o)
 	if err != nil {
+		return nil, err
+	}
+	g.inbox = newInbox(filepath.Join(c.StateDir, "inbox"), spoolInbox, int64(c.Outbound.MaxDocument), g.store)
+	if err := os.MkdirAll(g.inbox.dir, 0o750); err != nil {
 		return nil, err
 	}
 	// Work a killed process held is due now; a send it had started may
@@ -162,8 +162,12 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		g.hook.failed = g.m.webhookFailed.Inc
 		g.store.Subscribe(notifyDocuments(g.store, g.hook))
 	}
-	if err := g.inbox.load(g.store); err != nil {
+	if err := g.inbox.load(); err != nil {
 		return nil, fmt.Errorf("read inbox: %w", err)
+	}
+	if f, ok := g.store.(queue.Follower); ok {
+		// Items other nodes deliver and change show here too.
+		g.inbox.follow(f, func(err error) { g.log.Error().Err(err).Msg("read the inbox again from the store") })
 	}
 	g.compose(o.Log)
 	if n, ok := g.store.(queue.Notifier); ok {

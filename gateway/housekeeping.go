@@ -104,7 +104,7 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 			continue
 		}
 		if n > 0 {
-			g.inbox.drop(g.store)
+			g.inbox.drop()
 			g.log.Info().Int("records", n).Time("before", cutoff).Msg("purged finished records past retention")
 		}
 	}

@@ -88,21 +88,21 @@ func (in *inbound) process(r *queue.Record, ln *leaseNext) {
 		in.quarantine(r, pkg.Package, reason, refusedContent, o, log, ln)
 		return
 	}
-	delivered := 0
+	var delivered []string
 	for i, agency := range ours {
-		ok, settled := in.deliver(r, pkg, agency, i, o, warning, log, ln)
+		item, settled := in.deliver(r, pkg, agency, i, o, warning, log, ln)
 		if settled {
 			return // retried or quarantined as a whole
 		}
-		if ok {
-			delivered++
+		if item != "" {
+			delivered = append(delivered, item)
 		}
 	}
-	if delivered == 0 {
+	if len(delivered) == 0 {
 		in.finish(r, inRecord{Inbox: inboxDuplicate}, log, ln)
 		return
 	}
-	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID}, log, ln)
+	in.finish(r, inRecord{Inbox: localapi.InboxNew, Kind: kindDocument, DocumentID: h.DocumentID, From: h.From.OrganID, Items: delivered}, log, ln)
 }
 
 // verify opens a received package by offset under the credentials of the
@@ -121,10 +121,11 @@ func (in *inbound) verify(at io.ReaderAt, size int64, received time.Time, files 
 }
 
 // deliver makes one agency's inbox item of a document: each agency a
-// package names gets its own, answered separately. It reports whether the
-// item was delivered (not a duplicate), and whether the record was
-// settled otherwise (retried or quarantined), which ends the processing.
-func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelope.Organization, n int, o origin, warning string, log zerolog.Logger, ln *leaseNext) (delivered, settled bool) {
+// package names gets its own, answered separately. It returns the item's
+// id ("" for a duplicate), stored when the record is closed, and whether
+// the record was settled otherwise (retried or quarantined), which ends
+// the processing.
+func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelope.Organization, n int, o origin, warning string, log zerolog.Logger, ln *leaseNext) (delivered string, settled bool) {
 	doc := pkg.Package.Document
 	h := doc.Header
 	log = log.With().Str("agency", agency.OrganID).Logger()
@@ -145,20 +146,20 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	owner, err := queue.Claim(context.Background(), in.store, r.ID, key)
 	if err != nil {
 		in.retry(r, err, log)
-		return false, true
+		return "", true
 	}
 	sameID := ""
 	if owner != r.ID {
 		first, err := queue.Get(context.Background(), in.store, owner)
 		if err != nil || first.SHA256 == r.SHA256 {
 			log.Info().Str("first", owner).Msg("duplicate delivery of a document already received: not delivered again")
-			return false, false
+			return "", false
 		}
 		// Two authentic packages under one DocumentId: both are kept and
 		// the clerk is told, never one silently dropped.
 		if _, err := queue.Claim(context.Background(), in.store, r.ID, key+"|"+r.SHA256); err != nil {
 			in.retry(r, err, log)
-			return false, true
+			return "", true
 		}
 		sameID = owner
 		log.Warn().Str("first", owner).Msg("a second, different package under a DocumentId already delivered: delivered too, flagged")
@@ -188,20 +189,20 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	if err := in.inbox.write(item, doc.Attachments); err != nil {
 		if errors.Is(err, errUndeliverable) {
 			in.quarantine(r, pkg.Package, err.Error(), refusedContent, o, log, ln)
-			return false, true
+			return "", true
 		}
 		in.retry(r, err, log)
-		return false, true
+		return "", true
 	}
 	if in.autoArrived {
 		if _, err := in.answers.queueStatus(agency.OrganID, h.From.OrganID, responseFor(doc), envelope.StatusArrived, "Đã đến", nil, r.Priority, &about{id: r.ID}); err != nil {
 			in.retry(r, err, log)
-			return false, true
+			return "", true
 		}
 	}
 	if err := in.markChanged(originals, item, doc.Business, log); err != nil { // none when not authentic
 		in.retry(r, err, log)
-		return false, true
+		return "", true
 	}
 	in.inbox.put(item)
 	if (doc.Business == nil || doc.Business.DocType == envelope.BusinessNew) && o.authentic() {
@@ -211,7 +212,7 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	}
 	log.Info().Str("inbox_id", item.ID).Int("priority", item.Priority).Int("files", len(item.Files)).Str("subject", h.Subject).Msg("document delivered to the inbox")
 	in.hook.inboxChanged(item, evDelivered)
-	return true, false
+	return item.ID, false
 }
 
 // checkDocument applies the rules beyond the signature: the package is
@@ -258,8 +259,8 @@ func (in *inbound) quarantine(r *queue.Record, p *envelope.Package, reason, why 
 		}
 		answered = string(envelope.StatusRefused)
 	}
-	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason, Refused: why}, log, ln)
 	in.inbox.put(item)
+	in.finish(r, inRecord{Inbox: localapi.InboxQuarantined, Reason: reason, Refused: why, Items: []string{item.ID}}, log, ln)
 	log.Warn().Str("reason", reason).Str("refused", why).Str("from", item.From).Str("uploader", o.uploader).
 		Str("answered", answered).Msg("package quarantined")
 	in.hook.inboxChanged(item, evQuarantined)
@@ -291,7 +292,20 @@ func (in *inbound) close(r *queue.Record, rec inRecord, ln *leaseNext, with func
 				return err
 			}
 		}
-		if _, err = tx.Finish(now, r.ID, r.Lease, rec.meta()); err != nil {
+		meta := rec.meta()
+		// The items as they are now: a change linked since delivery
+		// is in them.
+		var items []*localapi.InboxItem
+		for _, id := range rec.Items {
+			if it, ok := in.inbox.get(id); ok {
+				items = append(items, it)
+			}
+		}
+		m, err := itemsMeta(items)
+		if err != nil {
+			return err
+		}
+		if _, err = tx.Finish(now, r.ID, r.Lease, queue.MergeMap(meta, m)); err != nil {
 			return err
 		}
 		switch rec.Inbox {

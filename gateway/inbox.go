@@ -28,18 +28,28 @@ import (
 	"lienthong/queue/atomicfile"
 )
 
-// The inbox is a folder per delivered package under the state directory:
-// item.json plus the verified attachments, written whole or not at all.
-// The legacy system reads it through the API; the spool copies it.
+// An inbox item lives in the store, in the meta of the record its package
+// came in (metaItem), so every node on a shared store has it; its files
+// are a folder under the state directory, with a copy of item.json as it
+// was delivered, written whole or not at all, and made again from the
+// stored package by a node that lacks them. The legacy system reads the
+// inbox through the API; the spool copies it.
 
 const itemFile = "item.json"
 
-// inbox is the delivered packages: the folders on disk and, for listing
-// and long polls, every item in memory.
+// metaItem, followed by an item's id, is the record meta holding the item.
+const metaItem = "item|"
+
+// inbox is the delivered packages: in the store, their files on disk and,
+// for listing and long polls, every item in memory.
 type inbox struct {
 	dir     string // the state folder's inbox
 	spool   string // the spool folder's inbox; "" when none
 	maxFile int64  // what one zipped attachment may expand to
+	store   queue.Store
+	// shared is set when other nodes change the store: an item missing
+	// here may be one just delivered there.
+	shared bool
 
 	mu      sync.Mutex
 	items   map[string]*localapi.InboxItem
@@ -56,8 +66,9 @@ type inbox struct {
 	edits [64]sync.Mutex
 }
 
-func newInbox(dir, spool string, maxFile int64) *inbox {
-	return &inbox{dir: dir, spool: spool, maxFile: maxFile, items: map[string]*localapi.InboxItem{}, changed: make(chan struct{})}
+func newInbox(dir, spool string, maxFile int64, store queue.Store) *inbox {
+	_, shared := store.(queue.Follower)
+	return &inbox{dir: dir, spool: spool, maxFile: maxFile, store: store, shared: shared, items: map[string]*localapi.InboxItem{}, changed: make(chan struct{})}
 }
 
 // errUndeliverable marks a package the inbox can never take as it is (a
@@ -69,6 +80,17 @@ var errUndeliverable = errors.New("undeliverable")
 // the files together may expand to maxFile bytes at most. Files are
 // streamed, from memory or from the files a read left them in, never held.
 func (x *inbox) write(item *localapi.InboxItem, atts []envelope.Attachment) error {
+	if err := x.writeFolder(item, atts); err != nil {
+		return err
+	}
+	if x.spool != "" {
+		return x.copyFolder(filepath.Join(x.dir, item.ID), x.spool, item)
+	}
+	return nil
+}
+
+// writeFolder is write without the spool's copy.
+func (x *inbox) writeFolder(item *localapi.InboxItem, atts []envelope.Attachment) error {
 	if err := os.MkdirAll(x.dir, 0o750); err != nil {
 		return err
 	}
@@ -87,13 +109,7 @@ func (x *inbox) write(item *localapi.InboxItem, atts []envelope.Attachment) erro
 		left -= f.Size
 		item.Files = append(item.Files, f)
 	}
-	if err := x.commitFolder(tmp, x.dir, item); err != nil {
-		return err
-	}
-	if x.spool != "" {
-		return x.copyFolder(filepath.Join(x.dir, item.ID), x.spool, item)
-	}
-	return nil
+	return x.commitFolder(tmp, x.dir, item)
 }
 
 // writeAttachment writes the nth attachment into dir, unzipped when the
@@ -146,25 +162,108 @@ func (x *inbox) writeAttachment(dir string, n int, a *envelope.Attachment, left,
 }
 
 // change applies fn to an item's current value, under the item's lock,
-// and records what it left: on disk when persist is set, in memory in
+// and records what it left: in the store when persist is set, in memory in
 // every case. An error from fn changes nothing. Two writers of one item
-// (a recall's answer and a revocation) can no longer overwrite each other.
+// (a recall's answer and a revocation) can no longer overwrite each other,
+// on one node or on two: the store's change holds the record.
 func (x *inbox) change(id string, persist bool, fn func(*localapi.InboxItem) error) (*localapi.InboxItem, error) {
 	mu := &x.edits[fnv32(id)%uint32(len(x.edits))]
 	mu.Lock()
 	defer mu.Unlock()
-	item, ok := x.get(id)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
-	}
-	if err := fn(item); err != nil {
-		return nil, err
-	}
 	if !persist {
+		item, ok := x.get(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		if err := fn(item); err != nil {
+			return nil, err
+		}
 		x.put(item)
 		return item, nil
 	}
-	return item, x.update(item)
+	var item *localapi.InboxItem
+	err := x.store.Update(context.Background(), func(tx queue.Tx) error {
+		_, err := tx.Change(recordOf(id), func(r *queue.Record) error {
+			item = itemOf(r, id)
+			if item == nil {
+				// Delivered, its record not closed yet: the value
+				// here is the only one.
+				it, ok := x.get(id)
+				if !ok {
+					return fmt.Errorf("%w: %s", ErrNotFound, id)
+				}
+				item = it
+			}
+			if err := fn(item); err != nil {
+				return err
+			}
+			b, err := json.Marshal(item)
+			if err != nil {
+				return err
+			}
+			r.Meta = queue.MergeMap(r.Meta, map[string]string{metaItem + id: string(b)})
+			return nil
+		})
+		return err
+	})
+	if errors.Is(err, queue.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	x.put(item)
+	return item, nil
+}
+
+// itemOf reads item id from the record it came from, with the answer
+// stored with the status that answered it; nil when the record holds no
+// such item.
+func itemOf(r *queue.Record, id string) *localapi.InboxItem {
+	b, ok := r.Meta[metaItem+id]
+	if !ok {
+		return nil
+	}
+	it := &localapi.InboxItem{}
+	if json.Unmarshal([]byte(b), it) != nil {
+		return nil
+	}
+	answered(r, it)
+	return it
+}
+
+// itemsOf are the items a record holds, one per agency it was delivered to.
+func itemsOf(r *queue.Record) []*localapi.InboxItem {
+	var out []*localapi.InboxItem
+	for k := range r.Meta {
+		if id, ok := strings.CutPrefix(k, metaItem); ok {
+			if it := itemOf(r, id); it != nil {
+				out = append(out, it)
+			}
+		}
+	}
+	return out
+}
+
+// answered applies to an item an answer newer than its stored value: one
+// is written with the status that answered, in that commit.
+func answered(r *queue.Record, it *localapi.InboxItem) {
+	if code, id, ok := answerOf(r, it.ID); ok && id != it.StatusID && it.State != localapi.InboxQuarantined {
+		it.StatusCode, it.StatusID, it.State = code, id, localapi.InboxAnswered
+	}
+}
+
+// itemsMeta is the meta that stores items in their record.
+func itemsMeta(items []*localapi.InboxItem) (map[string]string, error) {
+	m := map[string]string{}
+	for _, it := range items {
+		b, err := json.Marshal(it)
+		if err != nil {
+			return nil, err
+		}
+		m[metaItem+it.ID] = string(b)
+	}
+	return m, nil
 }
 
 func fnv32(s string) uint32 {
@@ -178,29 +277,62 @@ func fnv32(s string) uint32 {
 // errUnchanged is a change that finds nothing to do.
 var errUnchanged = errors.New("unchanged")
 
-// update records an item's state change on disk, then in memory.
-func (x *inbox) update(item *localapi.InboxItem) error {
-	b, err := json.MarshalIndent(item, "", "  ")
-	if err != nil {
-		return err
-	}
-	x.flushes.Add(2) // the file, then its folder
-	if err := atomicfile.WriteFile(filepath.Join(x.dir, item.ID, itemFile), b, 0o640); err != nil {
-		return err
-	}
-	x.put(item)
-	return nil
-}
-
-// file opens the nth file of an item.
+// file opens the nth file of an item; one delivered by another node is
+// written here from its stored package first.
 func (x *inbox) file(id string, n int) (*localapi.File, *os.File, error) {
 	item, ok := x.get(id)
 	if !ok || n < 1 || n > len(item.Files) {
 		return nil, nil, fmt.Errorf("%w: %s file %d", ErrNotFound, id, n)
 	}
 	f := item.Files[n-1]
-	fh, err := os.Open(filepath.Join(x.dir, id, fileName(f)))
+	path := filepath.Join(x.dir, id, fileName(f))
+	fh, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		mu := &x.edits[fnv32(id)%uint32(len(x.edits))]
+		mu.Lock()
+		if fh, err = os.Open(path); errors.Is(err, fs.ErrNotExist) {
+			if err = x.rebuild(item); err == nil {
+				fh, err = os.Open(path)
+			}
+		}
+		mu.Unlock()
+	}
 	return &f, fh, err
+}
+
+// rebuild writes the files of an item delivered by another node (or lost
+// here) from the stored package, refusing them unless they are the ones
+// delivered.
+func (x *inbox) rebuild(item *localapi.InboxItem) error {
+	ctx := context.Background()
+	r, err := queue.Get(ctx, x.store, recordOf(item.ID))
+	if err != nil {
+		return err
+	}
+	src, err := x.store.OpenPayload(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	at, size, err := payloadAt(src)
+	if err != nil {
+		return err
+	}
+	files := x.scratch(item.ID)
+	defer os.RemoveAll(files)
+	p, err := envelope.ParseAt(at, size, envelope.ParseOptions{FileDir: files})
+	if p == nil || p.Document == nil {
+		return fmt.Errorf("inbox item %s: the stored package: %v", item.ID, err)
+	}
+	again := *item
+	if err := x.writeFolder(&again, p.Document.Attachments); err != nil {
+		return err
+	}
+	if !slices.Equal(again.Files, item.Files) {
+		os.RemoveAll(filepath.Join(x.dir, item.ID))
+		return fmt.Errorf("inbox item %s: the stored package's files are not those delivered", item.ID)
+	}
+	return nil
 }
 
 // fileName is a file's name on disk: its number and its cleaned name,
@@ -319,14 +451,88 @@ func (x *inbox) writeSynced(path string, r io.Reader) error {
 	return errors.Join(err, f.Close())
 }
 
-// load reads the inbox folder written by earlier runs; the store is passed
-// to drop items whose records were purged.
-func (x *inbox) load(store queue.Store) error {
+// load reads every item from the store; items an earlier version kept
+// only on disk, in item.json, are moved into the store once.
+func (x *inbox) load() error {
+	ctx := context.Background()
+	onDisk, err := x.readFolders()
+	if err != nil {
+		return err
+	}
+	if err := x.reloadAll(func(it *localapi.InboxItem) { delete(onDisk, it.ID) }); err != nil {
+		return err
+	}
+	for id, it := range onDisk {
+		err := x.store.Update(ctx, func(tx queue.Tx) error {
+			_, err := tx.Change(recordOf(id), func(r *queue.Record) error {
+				m, err := itemsMeta([]*localapi.InboxItem{it})
+				r.Meta = queue.MergeMap(r.Meta, m)
+				answered(r, it)
+				return err
+			})
+			return err
+		})
+		if errors.Is(err, queue.ErrNotFound) {
+			continue // purged
+		}
+		if err != nil {
+			return fmt.Errorf("inbox item %s: %w", id, err)
+		}
+		x.put(it)
+	}
+	return nil
+}
+
+// reloadAll reads every item from the store into memory, calling seen
+// with each.
+func (x *inbox) reloadAll(seen func(*localapi.InboxItem)) error {
+	f := queue.Filter{Dir: queue.Inbound, Limit: 500}
+	for {
+		recs, next, err := queue.List(context.Background(), x.store, f)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			for _, it := range itemsOf(r) {
+				if seen != nil {
+					seen(it)
+				}
+				x.put(it)
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		f.After = next
+	}
+}
+
+// follow keeps the items in memory as other nodes change them.
+func (x *inbox) follow(f queue.Follower, log func(error)) {
+	f.FollowInbound(func(changed []*queue.Record, all bool) {
+		if all {
+			if err := x.reloadAll(nil); err != nil {
+				log(err)
+			}
+			return
+		}
+		for _, r := range changed {
+			for _, it := range itemsOf(r) {
+				x.put(it)
+			}
+		}
+	})
+}
+
+// readFolders reads the item.json of every folder, removing what an
+// interrupted write left.
+func (x *inbox) readFolders() (map[string]*localapi.InboxItem, error) {
 	dir := x.dir
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return nil, err
 	}
+	out := map[string]*localapi.InboxItem{}
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".tmp-") {
 			if strings.HasPrefix(e.Name(), ".tmp-") {
@@ -335,27 +541,19 @@ func (x *inbox) load(store queue.Store) error {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name(), itemFile))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var it localapi.InboxItem
 		if err := json.Unmarshal(b, &it); err != nil {
-			return fmt.Errorf("%s: %w", e.Name(), err)
+			return nil, fmt.Errorf("%s: %w", e.Name(), err)
 		}
-		rec, err := queue.Get(context.Background(), store, recordOf(it.ID))
-		if errors.Is(err, queue.ErrNotFound) {
-			continue
-		}
-		// An answer newer than item.json is in the store, written with
-		// the status that answered.
-		if err == nil {
-			if code, id, ok := answerOf(rec, it.ID); ok && id != it.StatusID && it.State != localapi.InboxQuarantined {
-				it.StatusCode, it.StatusID, it.State = code, id, localapi.InboxAnswered
-			}
-		}
-		x.put(&it)
+		out[it.ID] = &it
 	}
-	return nil
+	return out, nil
 }
 
 func (x *inbox) put(it *localapi.InboxItem) {
@@ -392,13 +590,31 @@ func (x *inbox) pendingChanges(from, documentID, agency string) []string {
 
 func (x *inbox) get(id string) (*localapi.InboxItem, bool) {
 	x.mu.Lock()
-	defer x.mu.Unlock()
 	it, ok := x.items[id]
+	x.mu.Unlock()
 	if !ok {
-		return nil, false
+		return x.fromStore(id)
 	}
 	c := *it
 	return &c, true
+}
+
+// fromStore reads an item another node delivered that this one has not
+// heard of yet; on one node, a miss is a miss.
+func (x *inbox) fromStore(id string) (*localapi.InboxItem, bool) {
+	if !x.shared {
+		return nil, false
+	}
+	r, err := queue.Get(context.Background(), x.store, recordOf(id))
+	if err != nil {
+		return nil, false
+	}
+	it := itemOf(r, id)
+	if it == nil {
+		return nil, false
+	}
+	x.put(it)
+	return it, true
 }
 
 // inboxFilter selects inbox items for a list.
@@ -474,11 +690,11 @@ func (x *inbox) list(f inboxFilter) ([]localapi.InboxItem, string, <-chan struct
 }
 
 // drop forgets items whose records were purged.
-func (x *inbox) drop(store queue.Store) {
+func (x *inbox) drop() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for id := range x.items {
-		if _, err := queue.Get(context.Background(), store, recordOf(id)); errors.Is(err, queue.ErrNotFound) {
+		if _, err := queue.Get(context.Background(), x.store, recordOf(id)); errors.Is(err, queue.ErrNotFound) {
 			delete(x.items, id)
 		}
 	}

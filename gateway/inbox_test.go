@@ -86,7 +86,7 @@ func TestInboxRefusesUndeliverable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			x := newInbox(t.TempDir(), "", 2<<20)
+			x := newInbox(t.TempDir(), "", 2<<20, nil)
 			err := x.write(&localapi.InboxItem{ID: "in-1"}, tt.atts)
 			if !errors.Is(err, errUndeliverable) {
 				t.Fatalf("write = %v, want it undeliverable", err)
@@ -100,7 +100,7 @@ func TestInboxRefusesUndeliverable(t *testing.T) {
 
 // What the inbox does take: the cleaned name handed on, the sender's kept.
 func TestInboxKeepsSenderName(t *testing.T) {
-	x := newInbox(t.TempDir(), "", 1<<20)
+	x := newInbox(t.TempDir(), "", 1<<20, nil)
 	item := &localapi.InboxItem{ID: "in-1"}
 	if err := x.write(item, []envelope.Attachment{{Name: "../../x\u202Efdp.exe", ContentType: "application/pdf", Data: []byte("%PDF")}}); err != nil {
 		t.Fatal(err)
@@ -141,9 +141,10 @@ func TestRecordOf(t *testing.T) {
 	}
 }
 
-// An answer's new item state is stored with the status, not in item.json;
+// An item an earlier version kept only in item.json moves into the store
+// at start; an answer's new item state is stored with the status, and
 // after a restart the inbox reads it back from the store, and an answer
-// item.json already knows is not applied over a later state.
+// the item already knows is not applied over a later state.
 func TestInboxAnswerStateFromStore(t *testing.T) {
 	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{NoSync: true})
 	if err != nil {
@@ -154,7 +155,7 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := newInbox(t.TempDir(), "", 1<<20)
+	x := newInbox(t.TempDir(), "", 1<<20, store)
 	item := &localapi.InboxItem{ID: in.ID, State: localapi.InboxNew}
 	if err := x.write(item, nil); err != nil {
 		t.Fatal(err)
@@ -171,21 +172,29 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again := newInbox(x.dir, "", 1<<20)
-	if err := again.load(store); err != nil {
+	again := newInbox(x.dir, "", 1<<20, store)
+	if err := again.load(); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := again.get(item.ID)
 	if got.State != localapi.InboxAnswered || got.StatusCode != "03" || got.StatusID != st.ID {
 		t.Fatalf("after restart: %s %s %s, want answered 03 %s", got.State, got.StatusCode, got.StatusID, st.ID)
 	}
-	// A recall after the answer, written to item.json, stays.
-	got.State, got.Recall = localapi.InboxRecall, true
-	if err := again.update(got); err != nil {
+	if r, _ := queue.Get(context.Background(), store, in.ID); itemOf(r, item.ID) == nil {
+		t.Fatal("the item of item.json was not moved into the store")
+	}
+	// A recall after the answer stays.
+	_, err = again.change(item.ID, true, func(it *localapi.InboxItem) error {
+		it.State, it.Recall = localapi.InboxRecall, true
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	third := newInbox(x.dir, "", 1<<20)
-	if err := third.load(store); err != nil {
+	// Gone from disk, the item is still read from the store.
+	os.RemoveAll(filepath.Join(x.dir, item.ID))
+	third := newInbox(x.dir, "", 1<<20, store)
+	if err := third.load(); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := third.get(item.ID); got.State != localapi.InboxRecall {

@@ -204,6 +204,9 @@ type inRecord struct {
 	Reason      string // why it was quarantined
 	Refused     string // the kind of that reason, as the metrics count it
 	DuplicateOf string
+	// Items are the inbox items delivered of the package, stored with
+	// the record when it is closed (their own meta, not read back here).
+	Items []string
 }
 
 func readIn(r *queue.Record) inRecord {

@@ -159,3 +159,14 @@ type Notifier interface {
 	// committed a new record of a direction.
 	OnPut(fn func(Direction))
 }
+
+// Follower is a store shared by several nodes that tells each of the
+// inbound records any node changed, so that every node shows the same
+// inbox.
+type Follower interface {
+	// FollowInbound calls fn, in a goroutine of the store's, with the
+	// inbound records changed since its last call, in the order of their
+	// changes. all is set when some may have been missed (the database
+	// was out of reach): fn then reads every record again.
+	FollowInbound(fn func(changed []*Record, all bool))
+}

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -9,33 +10,54 @@ import (
 	"lienthong/queue"
 )
 
-// The nodes on one database tell each other of new work with NOTIFY, sent
-// in the commit that puts a record, so it is heard only if that commit is.
+// The nodes on one database tell each other of new work and of changed
+// inbound records with NOTIFY, sent in the commit that makes them, so it
+// is heard only if that commit is.
 
-const channel = "lienthong_put"
+const (
+	putChannel    = "lienthong_put"
+	changeChannel = "lienthong_inbound"
+)
 
-var _ queue.Notifier = (*Store)(nil)
+var (
+	_ queue.Notifier = (*Store)(nil)
+	_ queue.Follower = (*Store)(nil)
+)
 
 // OnPut calls fn whenever any node commits a new record.
 func (s *Store) OnPut(fn func(queue.Direction)) {
 	s.subMu.Lock()
 	s.onPut = append(s.onPut, fn)
-	start := len(s.onPut) == 1
 	s.subMu.Unlock()
-	if start {
-		go s.listen()
-	}
+	s.startListening()
 }
 
-// listen holds a connection listening on the channel, taken again after
+// FollowInbound calls fn with the inbound records every node changes.
+func (s *Store) FollowInbound(fn func([]*queue.Record, bool)) {
+	s.subMu.Lock()
+	s.follow = append(s.follow, fn)
+	start := len(s.follow) == 1
+	s.subMu.Unlock()
+	if start {
+		go s.followLoop()
+	}
+	s.startListening()
+}
+
+func (s *Store) startListening() {
+	s.listenOnce.Do(func() { go s.listen() })
+}
+
+// listen holds a connection listening on the channels, taken again after
 // a failure, until the store closes.
 func (s *Store) listen() {
 	for s.ctx.Err() == nil {
-		err := s.listenOnce()
+		err := s.listenConn()
 		if s.ctx.Err() != nil {
 			return
 		}
 		_ = err // the loop retries; a missed wake costs a poll interval, nothing more
+		s.kick(true)
 		select {
 		case <-s.ctx.Done():
 			return
@@ -44,13 +66,14 @@ func (s *Store) listen() {
 	}
 }
 
-func (s *Store) listenOnce() error {
+func (s *Store) listenConn() error {
 	conn, err := s.pool.Acquire(s.ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(s.ctx, "LISTEN "+channel); err != nil {
+	if _, err := conn.Exec(s.ctx, "LISTEN "+putChannel+"; LISTEN "+changeChannel); err != nil {
+		conn.Conn().Close(context.Background())
 		return err
 	}
 	for {
@@ -58,6 +81,10 @@ func (s *Store) listenOnce() error {
 		if err != nil {
 			conn.Conn().Close(context.Background()) // not back to the pool still listening
 			return err
+		}
+		if n.Channel == changeChannel {
+			s.kick(false)
+			continue
 		}
 		s.subMu.Lock()
 		fns := s.onPut
@@ -68,8 +95,131 @@ func (s *Store) listenOnce() error {
 	}
 }
 
-// notifyPut tells the other nodes, at commit, of a record put in tx.
-func notifyPut(ctx context.Context, tx pgx.Tx, dir queue.Direction) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, string(dir))
+// kick wakes the follower; all asks it to read everything again.
+func (s *Store) kick(all bool) {
+	if all {
+		s.resync.Store(true)
+	}
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// notify tells the other nodes, at commit, of what tx did.
+func notify(ctx context.Context, tx pgx.Tx, channel, payload string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, payload)
 	return err
+}
+
+// followPoll is how often the follower reads without a wake: what a lost
+// notification costs at most.
+const followPoll = 2 * time.Second
+
+// gapLife is how long a number skipped in the changes is looked for
+// again: a transaction that took it may still commit; one that rolled
+// back never will.
+const gapLife = time.Minute
+
+// followLoop reads the inbound records changed since the last change it
+// saw and hands them to the followers. Numbers are taken before commit,
+// so a later number can commit first: the ones skipped are asked for again
+// until they turn up or gapLife passes.
+func (s *Store) followLoop() {
+	var last int64
+	if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(changed), 0) FROM lienthong_records WHERE dir = 'in'`).Scan(&last); err != nil {
+		s.resync.Store(true)
+	}
+	gaps := map[int64]time.Time{}
+	t := time.NewTicker(followPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.wake:
+		case <-t.C:
+		}
+		if s.resync.Swap(false) {
+			if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(changed), 0) FROM lienthong_records WHERE dir = 'in'`).Scan(&last); err != nil {
+				s.resync.Store(true)
+				continue
+			}
+			clear(gaps)
+			s.hand(nil, true)
+		}
+		for {
+			recs, more, err := s.changedSince(&last, gaps)
+			if err != nil {
+				s.resync.Store(true)
+				break
+			}
+			if len(recs) > 0 {
+				s.hand(recs, false)
+			}
+			if !more {
+				break
+			}
+		}
+	}
+}
+
+func (s *Store) hand(recs []*queue.Record, all bool) {
+	s.subMu.Lock()
+	fns := s.follow
+	s.subMu.Unlock()
+	for _, fn := range fns {
+		fn(recs, all)
+	}
+}
+
+// changedSince reads a page of the inbound records changed after *last or
+// under a number in gaps, moving *last and the gaps on.
+func (s *Store) changedSince(last *int64, gaps map[int64]time.Time) ([]*queue.Record, bool, error) {
+	const page = 500
+	now := time.Now()
+	wanted := make([]int64, 0, len(gaps))
+	for n, at := range gaps {
+		if now.Sub(at) > gapLife {
+			delete(gaps, n)
+			continue
+		}
+		wanted = append(wanted, n)
+	}
+	rows, err := s.pool.Query(s.ctx, `SELECT changed, doc FROM lienthong_records
+		WHERE dir = 'in' AND (changed > $1 OR changed = ANY($2)) ORDER BY changed LIMIT $3`, *last, wanted, page)
+	if err != nil {
+		return nil, false, err
+	}
+	var recs []*queue.Record
+	n := 0
+	for rows.Next() {
+		var changed int64
+		var doc []byte
+		if err := rows.Scan(&changed, &doc); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		n++
+		r := &queue.Record{}
+		if err := json.Unmarshal(doc, r); err != nil {
+			rows.Close()
+			return nil, false, err
+		}
+		recs = append(recs, r)
+		if _, ok := gaps[changed]; ok {
+			delete(gaps, changed)
+			continue
+		}
+		if changed > *last {
+			// A bounded memory of what is skipped: past it, the next
+			// poll starts over.
+			for k := *last + 1; k < changed && len(gaps) < 10000; k++ {
+				gaps[k] = now
+			}
+			*last = changed
+		}
+	}
+	rows.Close()
+	return recs, n == page, rows.Err()
 }

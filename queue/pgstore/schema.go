@@ -50,6 +50,11 @@ var migrations = []string{
 		doc    json NOT NULL
 	);
 	CREATE INDEX lienthong_events_record ON lienthong_events (record, seq);`,
+	// 2: every change of an inbound record is numbered, so the other
+	// nodes can follow the inbox.
+	`CREATE SEQUENCE lienthong_inbound_change_seq;
+	ALTER TABLE lienthong_records ADD COLUMN changed bigint NOT NULL DEFAULT 0;
+	CREATE INDEX lienthong_records_changed ON lienthong_records (changed) WHERE dir = 'in';`,
 }
 
 // SchemaVersion is the schema this build reads and writes.

@@ -53,8 +53,12 @@ type Store struct {
 
 	subs queue.Subscribers
 
-	subMu sync.Mutex
-	onPut []func(queue.Direction)
+	subMu      sync.Mutex
+	onPut      []func(queue.Direction)
+	follow     []func([]*queue.Record, bool)
+	listenOnce sync.Once
+	wake       chan struct{} // the follower's
+	resync     atomic.Bool   // the follower reads everything again
 	// ctx ends at Close, stopping the listener.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -97,7 +101,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	s := &Store{pool: pool, opts: o}
+	s := &Store{pool: pool, opts: o, wake: make(chan struct{}, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	migrate := s.migrate
 	if o.NoMigrate {
@@ -135,6 +139,11 @@ func (s *Store) Update(ctx context.Context, fn func(queue.Tx) error) error {
 		}
 		if err := t.storeEvents(); err != nil {
 			return err
+		}
+		if t.inbound {
+			if err := notify(ctx, ptx, changeChannel, ""); err != nil {
+				return err
+			}
 		}
 		events = t.events
 		return nil

@@ -23,6 +23,9 @@ type tx struct {
 	tx     pgx.Tx
 	ro     bool
 	events []queue.Event
+	// inbound is set once the transaction changed an inbound record:
+	// its commit tells the nodes following the inbox.
+	inbound bool
 }
 
 func (t *tx) writable() error {
@@ -105,8 +108,10 @@ func (t *tx) save(r *queue.Record) error {
 	if r.State == queue.Ready {
 		dueAt = nullTime(due(r))
 	}
-	_, err = t.tx.Exec(t.ctx, `UPDATE lienthong_records SET state = $2, due = $3, lease_until = $4, updated = $5, doc = $6 WHERE id = $1`,
+	_, err = t.tx.Exec(t.ctx, `UPDATE lienthong_records SET state = $2, due = $3, lease_until = $4, updated = $5, doc = $6,
+		changed = CASE WHEN dir = 'in' THEN nextval('lienthong_inbound_change_seq') ELSE 0 END WHERE id = $1`,
 		r.ID, string(r.State), dueAt, nullTime(r.LeaseUntil), r.Updated, doc)
+	t.inbound = t.inbound || r.Dir == queue.Inbound
 	return err
 }
 
@@ -157,13 +162,14 @@ func (t *tx) Put(it queue.Item) (*queue.Record, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	_, err = t.tx.Exec(t.ctx, `INSERT INTO lienthong_records (seq, id, dir, priority, grp, state, due, created, updated, sha256, doc)
-		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $7, $8, $9)`,
+	_, err = t.tx.Exec(t.ctx, `INSERT INTO lienthong_records (seq, id, dir, priority, grp, state, due, created, updated, sha256, doc, changed)
+		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $7, $8, $9, CASE WHEN $3 = 'in' THEN nextval('lienthong_inbound_change_seq') ELSE 0 END)`,
 		seq, r.ID, string(r.Dir), r.Priority, r.Group, due(r), now, sum, doc)
 	if err != nil {
 		return nil, false, err
 	}
-	return r, false, notifyPut(t.ctx, t.tx, r.Dir)
+	t.inbound = t.inbound || r.Dir == queue.Inbound
+	return r, false, notify(t.ctx, t.tx, putChannel, string(r.Dir))
 }
 
 func (t *tx) Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error) {
