@@ -204,8 +204,9 @@ func (g *Gateway) openStore(o Options) (owner string, err error) {
 	c := g.cfg
 	owner, _ = os.Hostname()
 	// A lease outlives the longest axis call, so no second worker takes a
-	// record whose upload is still going.
-	lease := time.Duration(c.Axis.CallTimeout) + time.Minute
+	// record whose upload is still going: a tenth more, at least 10 s.
+	call := time.Duration(c.Axis.CallTimeout)
+	lease := call + max(call/10, 10*time.Second)
 	if c.Store.Engine == "postgres" {
 		dsn, err := c.Store.ReadDSN()
 		if err != nil {

@@ -140,6 +140,7 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 		err    error
 	}
 	for _, mt := range []string{axis.MessageEdoc, axis.MessageStatus} {
+		listed := in.clock.Now()
 		items, err := in.axis.GetReceivedEdocList(ctx, mt)
 		if err != nil {
 			return n, err
@@ -158,7 +159,7 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 			started++
 			go func() {
 				defer func() { <-slots }()
-				stored, err := in.fetch(ctx, mt, it)
+				stored, err := in.fetch(ctx, mt, it, listed)
 				results <- result{it, stored, err}
 			}()
 		}
@@ -199,7 +200,7 @@ func (in *inbound) fetchFailed(ctx context.Context, it axis.ReceivedItem, err er
 		// sender never hears of it.
 		st.next = in.clock.Now().Add(localRetry)
 		in.log.Error().Err(err).Str("axis_doc_id", it.DocID).Str("retry_in", localRetry.String()).
-			Msg("package not fetched: a local fault (free space in the state folder); it will be fetched once that is fixed")
+			Msg("package not fetched: a local fault (free space in the state folder, or the store out of reach); it will be fetched once that is fixed")
 		return false
 	}
 	st.failures++
@@ -222,17 +223,38 @@ func (in *inbound) fetchFailed(ctx context.Context, it axis.ReceivedItem, err er
 // before acknowledged. A package already stored (the acknowledgement was
 // lost) is only acknowledged again.
 //
+// On a shared store the nodes list the same packages: one fetches a
+// package at a time (a lock); a package another node stored or
+// acknowledged since this list was taken is left alone, so each is
+// downloaded and acknowledged once. One listed again later (the axis
+// delivers it once more) is acknowledged again.
+//
 // A status package, small and quick to verify, is verified as fetched:
 // one that applies cleanly is stored done, with its status applied, in one
 // commit. Any other is stored leased to the fetcher, which processes it
 // after the acknowledgement (a receiver takes it up should the fetcher
 // stop); a document goes to the receivers.
-func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (bool, error) {
+func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem, listed time.Time) (bool, error) {
 	key := fetchedKey(it.DocID)
 	log := in.log.With().Str("axis_doc_id", it.DocID).Str("message_type", mt).Logger()
-	_, err := queue.GetByKey(context.Background(), in.store, queue.Inbound, key)
+	l, shared := in.store.(queue.Locker)
+	if shared {
+		unlock, ok, err := l.TryLock(ctx, key)
+		if err != nil {
+			return false, localFault(fmt.Errorf("lock %s in the store: %w", it.DocID, err))
+		}
+		if !ok {
+			return false, nil // another node is fetching it
+		}
+		defer unlock()
+	}
+	had, err := queue.GetByKey(context.Background(), in.store, queue.Inbound, key)
+	if err == nil && (had.Created.After(listed) || ackedAfter(had, listed)) {
+		return false, nil // stored, and acknowledged, by another node since the list
+	}
 	stored := false
 	var mine *queue.Record
+	held := had // the record of the package, once stored
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		// Fetched into a payload the store takes over: a package of any
@@ -288,7 +310,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		if err != nil {
 			return false, localFault(fmt.Errorf("store %s: %w", it.DocID, err))
 		}
-		stored = !existed
+		stored, held = !existed, rec
 		log.Info().Str("id", rec.ID).Str("from", it.From).Int64("bytes", size).Msg("package fetched and stored")
 		switch {
 		case stored && fa != nil:
@@ -303,6 +325,11 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		return false, err
 	}
 	err = in.axis.UpdateStatus(ctx, it.DocID, axis.StatusDone)
+	if err == nil && shared {
+		if _, err := queue.SetMeta(context.Background(), in.store, held.ID, map[string]string{metaAcked: in.clock.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+			log.Warn().Err(err).Msg("note the acknowledgement for the other nodes; one of them may acknowledge the package again")
+		}
+	}
 	if mine != nil {
 		in.process(mine, nil)
 	}
@@ -310,6 +337,12 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem) (
 		return stored, fmt.Errorf("acknowledge %s: %w", it.DocID, err)
 	}
 	return stored, nil
+}
+
+// ackedAfter reports whether a node acknowledged a package after t.
+func ackedAfter(r *queue.Record, t time.Time) bool {
+	at, err := time.Parse(time.RFC3339Nano, r.Meta[metaAcked])
+	return err == nil && at.After(t)
 }
 
 // maxFetcherApplies is the largest status package a fetcher verifies

@@ -67,6 +67,16 @@ func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
 func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.Record {
 	rec := readOut(r)
 	log := o.log.With().Str("id", r.ID).Str("document_id", rec.DocumentID).Int("attempt", r.Attempts).Logger()
+	// A lease that expired may have ended mid-upload: the axis is asked
+	// first, as after an unanswered send, until it answers.
+	if r.LeaseExpired() && !rec.Ambiguous {
+		if _, err := queue.SetMeta(context.Background(), o.store, r.ID, markAmbiguous); err != nil {
+			o.breaker.release()
+			o.retry(r, err, log)
+			return nil
+		}
+		rec.Ambiguous = true
+	}
 	if rec.Ambiguous {
 		docID, found, err := o.reconcile(ctx, r, rec)
 		switch {

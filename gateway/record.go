@@ -50,6 +50,7 @@ const (
 	metaAbout       = "about"       // the record a status package concerns
 	metaContent     = "content"     // what the document was submitted with, hashed (fingerprint)
 	metaRefused     = "refused"     // the kind of reason a package was quarantined for
+	metaAcked       = "acked"       // on a shared store: when a node last acknowledged the package
 )
 
 // Inbox dispositions of an inbound record besides the item states.

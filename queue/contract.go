@@ -170,3 +170,12 @@ type Follower interface {
 	// was out of reach): fn then reads every record again.
 	FollowInbound(fn func(changed []*Record, all bool))
 }
+
+// Locker is a store shared by several nodes that lends them named locks:
+// work one node has begun (a package it is fetching) is left to it by the
+// others. A lock is held until unlock, or until its node dies.
+type Locker interface {
+	// TryLock takes the lock name if no node holds it; ok reports
+	// whether it did.
+	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
+}

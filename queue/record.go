@@ -147,3 +147,19 @@ func (r *Record) move(at time.Time, to State, reason string) {
 	r.State = to
 	r.Updated = at
 }
+
+// ReasonLeaseExpired is the reason of the move back to Ready of a record
+// whose lease ended before its holder finished it.
+const ReasonLeaseExpired = "lease expired"
+
+// LeaseExpired reports whether the attempt before the current one ended
+// with its lease expiring: its holder died or stalled, and what it did
+// (an upload begun) is unknown.
+func (r *Record) LeaseExpired() bool {
+	for i := len(r.History) - 1; i >= 0; i-- {
+		if h := r.History[i]; h.To == Ready {
+			return h.Reason == ReasonLeaseExpired
+		}
+	}
+	return false
+}

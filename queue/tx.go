@@ -507,7 +507,7 @@ func expireLeases(t *boltTx, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		err = transition(t.tx, r, t.d, now, Ready, "lease expired", func(r *Record) {
+		err = transition(t.tx, r, t.d, now, Ready, ReasonLeaseExpired, func(r *Record) {
 			r.LeaseUntil = time.Time{}
 			r.NextAttempt = now
 		})

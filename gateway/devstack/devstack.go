@@ -75,6 +75,10 @@ type Options struct {
 	// Configure, when set, edits each gateway's configuration (ours first)
 	// before it opens.
 	Configure func(peer bool, c *conf.Config)
+	// Detached opens the hub and the peer only: our side is run from
+	// Config by other processes, as the nodes of a cluster on StoreDSN
+	// are. Agency and Client are then nil.
+	Detached bool
 }
 
 // Stack is a running exchange.
@@ -181,11 +185,13 @@ func Open(o Options) (_ *Stack, err error) {
 		reg = prometheus.NewRegistry()
 	}
 	log := o.Log.With().Str("agency", AgencyCode).Logger()
-	as(PartyGateway, func() {
-		s.Agency, err = gateway.Open(s.Config, gateway.Options{Log: log, Registerer: reg, Clock: o.Clock, NoSync: o.NoSync, API: localAPI})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("our gateway: %w", err)
+	if !o.Detached {
+		as(PartyGateway, func() {
+			s.Agency, err = gateway.Open(s.Config, gateway.Options{Log: log, Registerer: reg, Clock: o.Clock, NoSync: o.NoSync, API: localAPI})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("our gateway: %w", err)
+		}
 	}
 	plog := o.Log.With().Str("agency", PeerCode).Logger()
 	as(PartyPeer, func() {
@@ -194,8 +200,11 @@ func Open(o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer gateway: %w", err)
 	}
-	s.Client = &localapi.Client{Base: "http://" + s.Agency.APIAddr(), Token: s.Token}
 	s.PeerClient = &localapi.Client{Base: "http://" + s.Peer.APIAddr(), Token: peerToken}
+	if s.Agency == nil {
+		return s, nil
+	}
+	s.Client = &localapi.Client{Base: "http://" + s.Agency.APIAddr(), Token: s.Token}
 	if a := s.Agency.MetricsAddr(); a != "" {
 		s.MetricsURL = "http://" + a + "/metrics"
 	}
@@ -253,9 +262,12 @@ func (s *Stack) Run(ctx context.Context, ready func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var up sync.WaitGroup
-	up.Add(2)
 	var gws sync.WaitGroup
 	for party, g := range map[string]*gateway.Gateway{PartyGateway: s.Agency, PartyPeer: s.Peer} {
+		if g == nil {
+			continue
+		}
+		up.Add(1)
 		as(party, func() {
 			gws.Go(func() {
 				if err := g.Run(ctx, up.Done); err != nil {
@@ -266,6 +278,9 @@ func (s *Stack) Run(ctx context.Context, ready func()) error {
 	}
 	up.Wait()
 	for _, g := range []*gateway.Gateway{s.Agency, s.Peer} {
+		if g == nil {
+			continue
+		}
 		if err := g.SyncDirectory(ctx); err != nil {
 			s.opts.Log.Warn().Err(err).Msg("first directory sync failed; the gateway retries it")
 		}

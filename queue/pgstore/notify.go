@@ -223,3 +223,31 @@ func (s *Store) changedSince(last *int64, gaps map[int64]time.Time) ([]*queue.Re
 	rows.Close()
 	return recs, n == page, rows.Err()
 }
+
+var _ queue.Locker = (*Store)(nil)
+
+// TryLock takes a session advisory lock on a connection of its own, held
+// until unlock; a node that dies drops its connection and its locks.
+func (s *Store) TryLock(ctx context.Context, name string) (func(), bool, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, unavailable(err)
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, "lienthong:"+name).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, false, unavailable(err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, "lienthong:"+name); err != nil {
+			conn.Conn().Close(ctx) // closing the session drops its locks
+		}
+		conn.Release()
+	}, true, nil
+}

@@ -232,7 +232,7 @@ func (t *tx) expireLeases(now time.Time) error {
 		return err
 	}
 	for _, r := range recs {
-		move(r, now, queue.Ready, "lease expired")
+		move(r, now, queue.Ready, queue.ReasonLeaseExpired)
 		r.LeaseUntil, r.NextAttempt = time.Time{}, now
 		if err := t.save(r); err != nil {
 			return err

@@ -45,6 +45,41 @@ type doc struct {
 type recipient struct {
 	Status  string    `json:"status"` // pending, done, fail
 	Updated time.Time `json:"updated"`
+	Acks    int       `json:"acks,omitempty"` // times it was answered done
+}
+
+// Package is what the hub holds of one upload: what a test of a whole
+// exchange checks crossed the axis, how often, and in what order.
+type Package struct {
+	DocID       string
+	From        string
+	MessageType string
+	Title       string
+	Notation    string
+	Created     time.Time
+	// Acks counts, by recipient, the times it answered the package done.
+	Acks map[string]int
+}
+
+// Packages lists every package the hub holds, oldest first.
+func (h *Hub) Packages() ([]Package, error) {
+	var out []Package
+	err := h.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bDocs).ForEach(func(_, v []byte) error {
+			var d doc
+			if err := json.Unmarshal(v, &d); err != nil {
+				return err
+			}
+			p := Package{DocID: d.DocID, From: d.From, MessageType: d.MessageType, Title: d.Title, Notation: d.Notation, Created: d.Created, Acks: map[string]int{}}
+			for code, rc := range d.Recipients {
+				p.Acks[code] = rc.Acks
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	slices.SortStableFunc(out, func(a, b Package) int { return a.Created.Compare(b.Created) })
+	return out, err
 }
 
 // newID is time-ordered, so pending lists come out oldest first.
@@ -156,6 +191,7 @@ func (h *Hub) updateStatus(sys System, id, status string, duplicate bool) error 
 			n++
 			rc.Status, rc.Updated = status, h.opts.Now()
 			if status == axis.StatusDone {
+				rc.Acks++
 				if duplicate && !d.Redelivered {
 					d.Redelivered = true // the fault: it stays pending once more
 					continue
