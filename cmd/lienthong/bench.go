@@ -87,9 +87,14 @@ type benchResult struct {
 	CPUBound      float64 `json:"cpu_bound_per_s,omitempty"`
 	OfCPUBound    float64 `json:"throughput_of_cpu_bound,omitempty"`
 	DaemonPeakRSS float64 `json:"daemon_peak_rss_mib"`
-	Cores         int     `json:"cores"`
-	Hog           int     `json:"hog,omitempty"` // busy loops run beside the exchange
-	Key           string  `json:"key,omitempty"`
+	// Nodes counts our gateway's nodes; JoinedPeakRSS is each joined
+	// node's high-water memory (the first node's is DaemonPeakRSS, with
+	// the hub and the peer in its process).
+	Nodes         int       `json:"nodes,omitempty"`
+	JoinedPeakRSS []float64 `json:"joined_nodes_peak_rss_mib,omitempty"`
+	Cores         int       `json:"cores"`
+	Hog           int       `json:"hog,omitempty"` // busy loops run beside the exchange
+	Key           string    `json:"key,omitempty"`
 }
 
 func benchCmd(e *env) *cobra.Command {
@@ -98,6 +103,7 @@ func benchCmd(e *env) *cobra.Command {
 	fs := c.Flags()
 	dev := fs.Bool("dev", false, "run a development exchange (lienthongd -dev) for the run")
 	storeDSN := fs.String("store", "", "with -dev: run our gateway's work in this PostgreSQL database (lienthongd -dev -store)")
+	nodes := fs.Int("nodes", 1, "with -dev -store: run our gateway on this many nodes sharing the database, the requests spread over them in turn")
 	daemon := fs.String("daemon", os.Getenv("LIENTHONG_DAEMON"), "with -dev: the lienthongd to run (default $LIENTHONG_DAEMON, or lienthongd beside this program or on PATH)")
 	api := addAPIFlags(fs)
 	metrics := fs.String("metrics", os.Getenv("LIENTHONG_METRICS"), "the daemon's /metrics URL, for its CPU and memory (default $LIENTHONG_METRICS)")
@@ -109,6 +115,7 @@ func benchCmd(e *env) *cobra.Command {
 	values(c, "workload", "status", "memo", "big", "urgent")
 	n := fs.IntP("n", "n", 0, "packages to time (default 200; big 10; urgent 100)")
 	conc := fs.Int("concurrency", 8, "submissions in flight at once")
+	bigMiB := fs.Int("size", 20, "big: each document's attachment in MiB")
 	backlog := fs.Int("backlog", 5000, "urgent: ordinary documents queued first")
 	asJSON := fs.Bool("json", false, "end with one JSON line")
 	mixed := fs.Bool("mixed", false, "urgent: keep submitting ordinary documents while the urgent ones are timed")
@@ -116,8 +123,8 @@ func benchCmd(e *env) *cobra.Command {
 	profileDir := fs.String("profile", "", "with -dev: keep the exchange's CPU profiles in this folder, one per interval measured (status: cpu-1.pb.gz is the setup)")
 
 	c.RunE = func(c *cobra.Command, _ []string) error {
-		if *conc < 1 || *backlog < 0 {
-			return badUsage(c, "--concurrency must be at least 1 and --backlog at least 0")
+		if *conc < 1 || *backlog < 0 || *bigMiB < 1 {
+			return badUsage(c, "--concurrency and --size must be at least 1 and --backlog at least 0")
 		}
 		defaults := map[string]int{"status": 200, "memo": 200, "big": 10, "urgent": 100}
 		if _, ok := defaults[*workload]; !ok {
@@ -125,6 +132,9 @@ func benchCmd(e *env) *cobra.Command {
 		}
 		if *n <= 0 {
 			*n = defaults[*workload]
+		}
+		if *nodes < 1 || (*nodes > 1 && (!*dev || *storeDSN == "")) {
+			return badUsage(c, "--nodes %d: must be at least 1, and more than 1 only with -dev -store DSN", *nodes)
 		}
 
 		var t *benchTarget
@@ -137,7 +147,12 @@ func benchCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		defer t.stop()
+		defer func() { t.stop() }()
+		if *nodes > 1 {
+			if err := t.join(e, *nodes-1); err != nil {
+				return err
+			}
+		}
 		if *to != "" {
 			t.to = *to
 		}
@@ -163,7 +178,8 @@ func benchCmd(e *env) *cobra.Command {
 			if cpu0, err = t.cpuSeconds(e.ctx); err != nil {
 				return err
 			}
-			if b.outBase, err = t.outDone(e.ctx); err != nil {
+			// One node's count: with several, the listing decides.
+			if b.outBase, err = t.outDone(e.ctx); err != nil || len(t.joined) > 0 {
 				b.outBase = -1
 			}
 			use0, err = t.parties(e.ctx)
@@ -178,7 +194,7 @@ func benchCmd(e *env) *cobra.Command {
 		case "memo":
 			lat, span, err = b.documents(*n, 0, attachment("cong-van.pdf", 200<<10))
 		case "big":
-			lat, span, err = b.documents(*n, 0, attachment("ho-so.pdf", 20<<20))
+			lat, span, err = b.documents(*n, 0, attachment("ho-so.pdf", *bigMiB<<20))
 		case "urgent":
 			r.Backlog = *backlog
 			lat, span, r.BacklogWaiting, err = b.urgent(*backlog, *n, *mixed)
@@ -203,6 +219,12 @@ func benchCmd(e *env) *cobra.Command {
 			return err
 		}
 		r.DaemonCPU, r.DaemonPeakRSS = cpu1-cpu0, t.peakRSS(e.ctx)
+		if len(t.joined) > 0 {
+			r.Nodes = 1 + len(t.joined)
+			for _, pid := range t.joined {
+				r.JoinedPeakRSS = append(r.JoinedPeakRSS, processPeak(pid))
+			}
+		}
 		r.Errors = int(b.errors.Load())
 		timed := lat[3]
 		if *workload != "urgent" {
@@ -299,6 +321,9 @@ func (b *bench) report(r *benchResult, lat map[int][]float64) {
 		fmt.Fprintf(w, "backlog         %d ordinary documents queued first; %d still waiting at the end\n", r.Backlog, r.BacklogWaiting)
 	}
 	fmt.Fprintf(w, "daemon          %.1f CPU s, peak RSS %.0f MiB\n", r.DaemonCPU, r.DaemonPeakRSS)
+	for i, rss := range r.JoinedPeakRSS {
+		fmt.Fprintf(w, "node %d          peak RSS %.0f MiB\n", i+2, rss)
+	}
 	for _, p := range []string{"gateway", "hub", "peer"} {
 		if cpu, ok := r.CPUPerPackage[p]; ok {
 			fmt.Fprintf(w, "  %-13s %.2f ms CPU, %.1f flushes per package\n", p, cpu, r.FlushesPerPackage[p])

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,10 @@ type benchTarget struct {
 	pid        int    // the daemon's process, when local
 	signing    *conf.Signing
 	stop       func()
+	// exe and state are the local development exchange's daemon and
+	// state folder; joined the pids of the nodes joined to it.
+	exe, state string
+	joined     []int
 }
 
 // signBound counts the signatures the key makes in d with every core.
@@ -198,7 +203,86 @@ func startExchange(e *env, daemon, storeDSN, profileDir string) (*benchTarget, e
 		pid:        cmd.Process.Pid,
 		signing:    &conf.Signing{KeyFile: filepath.Join(state, "pki", "a.key"), CertFile: filepath.Join(state, "pki", "a.pem")},
 		stop:       stop,
+		exe:        exe,
+		state:      state,
 	}, nil
+}
+
+// join runs n more nodes of the development exchange's gateway on its
+// database (lienthongd -dev -join) and spreads every API request over all
+// of them in turn, as a load balancer in front of a cluster does.
+func (t *benchTarget) join(e *env, n int) error {
+	bases := []string{t.api.Base}
+	for i := range n {
+		state := filepath.Join(t.state, fmt.Sprintf("node-%d", i+2))
+		if err := os.MkdirAll(state, 0o700); err != nil {
+			return err
+		}
+		logFile, err := os.Create(filepath.Join(state, "node.log"))
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(t.exe, "-dev", "-join", t.state, "-state", state, "-log-level", "warn")
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			logFile.Close()
+			return fmt.Errorf("start node %d: %w", i+2, err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		stop := t.stop
+		t.stop = func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(60 * time.Second):
+				cmd.Process.Kill()
+				<-exited
+			}
+			logFile.Close()
+			stop()
+		}
+		t.joined = append(t.joined, cmd.Process.Pid)
+		env := filepath.Join(state, "dev.env")
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			if vars, err := readEnv(env); err == nil && vars["LIENTHONG_API"] != "" {
+				bases = append(bases, vars["LIENTHONG_API"])
+				break
+			}
+			select {
+			case err := <-exited:
+				exited <- err
+				log, _ := os.ReadFile(logFile.Name())
+				return fmt.Errorf("node %d ended before it was ready (%v):\n%s", i+2, err, log)
+			case <-e.ctx.Done():
+				return e.ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("node %d not ready within 2 minutes", i+2)
+			}
+		}
+	}
+	t.api.HTTP = &http.Client{Transport: &roundRobin{bases: bases}}
+	return nil
+}
+
+// roundRobin sends each request to the next of several nodes' APIs.
+type roundRobin struct {
+	bases []string
+	next  atomic.Uint64
+}
+
+func (r *roundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := r.bases[(r.next.Add(1)-1)%uint64(len(r.bases))]
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.URL.Scheme, req.URL.Host, req.Host = u.Scheme, u.Host, u.Host
+	return http.DefaultTransport.RoundTrip(req)
 }
 
 // findDaemon picks the lienthongd to run: the one named, the one beside
@@ -252,19 +336,23 @@ func readEnv(path string) (map[string]string, error) {
 	return vars, sc.Err()
 }
 
-// cpuSeconds is the daemon's CPU time so far.
+// cpuSeconds is the daemon's CPU time so far, with its joined nodes'.
 func (t *benchTarget) cpuSeconds(ctx context.Context) (float64, error) {
 	if t.pid != 0 {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", t.pid))
-		if err != nil {
-			return 0, err
+		total := 0.0
+		for _, pid := range append([]int{t.pid}, t.joined...) {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				return 0, err
+			}
+			// Fields after the command name, which ends with ')': utime
+			// and stime are the 12th and 13th, in clock ticks of 1/100 s.
+			f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+			ut, _ := strconv.ParseFloat(f[11], 64)
+			st, _ := strconv.ParseFloat(f[12], 64)
+			total += (ut + st) / 100
 		}
-		// Fields after the command name, which ends with ')': utime and
-		// stime are the 12th and 13th, in clock ticks of 1/100 s.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		ut, _ := strconv.ParseFloat(f[11], 64)
-		st, _ := strconv.ParseFloat(f[12], 64)
-		return (ut + st) / 100, nil
+		return total, nil
 	}
 	v, _ := scrape(ctx, t.metricsURL, "process_cpu_seconds_total")
 	return v, nil
@@ -274,19 +362,24 @@ func (t *benchTarget) cpuSeconds(ctx context.Context) (float64, error) {
 // own figure for a local child, else the current RSS from its metrics.
 func (t *benchTarget) peakRSS(ctx context.Context) float64 {
 	if t.pid != 0 {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", t.pid))
-		if err == nil {
-			for _, l := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
-					kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-					return round(kb / 1024)
-				}
-			}
-		}
-		return 0
+		return processPeak(t.pid)
 	}
 	v, _ := scrape(ctx, t.metricsURL, "process_resident_memory_bytes")
 	return round(v / (1 << 20))
+}
+
+// processPeak is a local process's high-water resident memory in MiB.
+func processPeak(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+				return round(kb / 1024)
+			}
+		}
+	}
+	return 0
 }
 
 func scrape(ctx context.Context, url, name string) (float64, error) {

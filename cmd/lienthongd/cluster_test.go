@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"lienthong/conf"
 	"lienthong/gateway/axis"
 	"lienthong/gateway/axis/axishub"
 	"lienthong/gateway/devstack"
@@ -48,8 +48,21 @@ func TestClusterOfThree(t *testing.T) {
 	if d := os.Getenv("CLUSTER_DIR"); d != "" {
 		dir = d // kept, to read the nodes' logs
 	}
-	s, err := devstack.Open(devstack.Options{Dir: filepath.Join(dir, "exchange"), StoreDSN: dsn, Detached: true, ManualPeer: true, Log: zerolog.Nop()})
+	// Leases of 15 s (a 5 s call and 10 s more), so a stopped node's
+	// run out within the test.
+	short := func(peer bool, c *conf.Config) {
+		if !peer {
+			c.Axis.CallTimeout = conf.Duration(5 * time.Second)
+			c.Outbound.RetryCap, c.Outbound.BreakerCooldown = conf.Duration(5*time.Second), conf.Duration(2*time.Second)
+			c.Log.Format = "json"
+		}
+	}
+	exchange := filepath.Join(dir, "exchange")
+	s, err := devstack.Open(devstack.Options{Dir: exchange, StoreDSN: dsn, Detached: true, ManualPeer: true, Log: zerolog.Nop(), Configure: short})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteNodeConfig(filepath.Join(exchange, devstack.NodeFile)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -65,7 +78,7 @@ func TestClusterOfThree(t *testing.T) {
 
 	nodes := make([]*node, 3)
 	for i := range nodes {
-		nodes[i] = newNode(t, bin, dir, i, s, dsn)
+		nodes[i] = &node{n: i, bin: bin, exchange: exchange, state: filepath.Join(dir, fmt.Sprintf("node-%d", i)), token: s.Token}
 		nodes[i].start(t)
 	}
 	defer func() {
@@ -74,7 +87,7 @@ func TestClusterOfThree(t *testing.T) {
 		}
 		if t.Failed() {
 			for _, n := range nodes {
-				log, _ := os.ReadFile(n.log)
+				log, _ := os.ReadFile(n.log())
 				t.Logf("node %d log (last 3 KiB):\n%s", n.n, log[max(0, len(log)-3072):])
 			}
 		}
@@ -87,7 +100,7 @@ func TestClusterOfThree(t *testing.T) {
 		for try := 0; ; try++ {
 			n := nodes[(from+try)%len(nodes)]
 			c, cancelReq := context.WithTimeout(context.Background(), 5*time.Second)
-			acc, err := n.api.Submit(c, m, nil)
+			acc, err := n.client().Submit(c, m, nil)
 			cancelReq()
 			if err == nil {
 				return acc.ID
@@ -255,7 +268,7 @@ func TestClusterOfThree(t *testing.T) {
 	// files whichever node delivered it.
 	var first []string
 	for _, n := range nodes {
-		items, err := n.api.Inbox(context.Background(), "", 0)
+		items, err := n.client().Inbox(context.Background(), "", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -277,7 +290,7 @@ func TestClusterOfThree(t *testing.T) {
 		for _, it := range items[:20] {
 			var i int
 			fmt.Sscan(it.CodeNumber, &i)
-			b, err := n.api.InboxFile(context.Background(), it.ID, 1)
+			b, err := n.client().InboxFile(context.Background(), it.ID, 1)
 			if err != nil || sha256.Sum256(b) != sha256.Sum256(fileOf(i)) {
 				t.Errorf("node %d: file of %s: %d bytes, %v; want the peer's file", n.n, it.ID, len(b), err)
 			}
@@ -306,87 +319,42 @@ func fileOf(i int) []byte {
 	return []byte(strings.Repeat(fmt.Sprintf("Nội dung văn bản số %d. ", i), 1+i%50))
 }
 
-// node is one daemon of the cluster: its own state folder and port, the
-// shared database and configuration otherwise.
+// node is one daemon of the cluster, joined to the exchange: its own
+// state folder and listeners, the shared database and configuration
+// otherwise.
 type node struct {
-	n      int
-	bin    string
-	config string
-	log    string
-	api    *localapi.Client
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	n                    int
+	bin, exchange, state string
+	token                string
+	mu                   sync.Mutex
+	api                  *localapi.Client
+	cmd                  *exec.Cmd
+	exited               chan struct{}
 }
 
-func newNode(t *testing.T, bin, dir string, i int, s *devstack.Stack, dsn string) *node {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	state := filepath.Join(dir, fmt.Sprintf("node-%d", i))
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	c := s.Config
-	cfg := fmt.Sprintf(`state_dir = %q
-[agency]
-code = %q
-name = %q
-[[agencies]]
-code = %q
-name = %q
-[axis]
-endpoint = %q
-system_id = %q
-secret = %q
-call_timeout = "5s"
-[signing]
-key_file = %q
-cert_file = %q
-key_dir = %q
-[trust]
-roots = %q
-[api]
-listen = %q
-tokens = %q
-[metrics]
-listen = ""
-[inbound]
-poll_interval = "1s"
-[outbound]
-retry_base = "1s"
-retry_cap = "5s"
-breaker_cooldown = "2s"
-[store]
-engine = "postgres"
-dsn = %q
-[log]
-level = "info"
-`, state, c.Agency.Code, c.Agency.Name, c.Agencies[0].Code, c.Agencies[0].Name,
-		c.Axis.Endpoint, c.Axis.SystemID, string(c.Axis.Secret),
-		c.Signing.KeyFile, c.Signing.CertFile, c.Signing.KeyDir, c.Trust.Roots,
-		addr, string(c.API.Tokens), dsn)
-	path := filepath.Join(state, "lienthong.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &node{n: i, bin: bin, config: path, log: filepath.Join(state, "daemon.log"),
-		api: &localapi.Client{Base: "http://" + addr, Token: s.Token}}
+func (n *node) log() string { return filepath.Join(n.state, "daemon.log") }
+
+func (n *node) client() *localapi.Client {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.api
 }
 
-// start runs the daemon and waits until it is ready.
+// start runs "lienthongd -dev -join" and waits until the node is ready.
 func (n *node) start(t *testing.T) {
-	log, err := os.OpenFile(n.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err := os.MkdirAll(n.state, 0o700); err != nil {
+		t.Error(err)
+		return
+	}
+	env := filepath.Join(n.state, "dev.env")
+	os.Remove(env)
+	log, err := os.OpenFile(n.log(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Error(err)
 		return
 	}
 	defer log.Close()
-	cmd := exec.Command(n.bin, "-config", n.config)
+	cmd := exec.Command(n.bin, "-dev", "-join", n.exchange, "-state", n.state)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Error(err)
@@ -399,16 +367,25 @@ func (n *node) start(t *testing.T) {
 	n.mu.Unlock()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		resp, err := http.Get(n.api.Base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
+		if b, err := os.ReadFile(env); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "export LIENTHONG_API="); ok {
+					n.mu.Lock()
+					n.api = &localapi.Client{Base: strings.Trim(v, "'"), Token: n.token}
+					n.mu.Unlock()
+				}
+			}
+			resp, err := http.Get(n.client().Base + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
 			}
 		}
 		select {
 		case <-exited:
-			b, _ := os.ReadFile(n.log)
+			b, _ := os.ReadFile(n.log())
 			t.Errorf("node %d ended before it was ready:\n%s", n.n, b[max(0, len(b)-3072):])
 			return
 		default:
@@ -417,7 +394,7 @@ func (n *node) start(t *testing.T) {
 			t.Errorf("node %d not ready within a minute", n.n)
 			return
 		}
-		time.Sleep(20 * time.Millisecond) // polling /readyz, bounded by the deadline
+		time.Sleep(20 * time.Millisecond) // polling for dev.env and /readyz, bounded by the deadline
 	}
 }
 

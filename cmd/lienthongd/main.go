@@ -7,15 +7,19 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,6 +32,7 @@ import (
 	"lienthong/gateway"
 	"lienthong/gateway/api"
 	"lienthong/gateway/devstack"
+	"lienthong/queue/atomicfile"
 )
 
 func main() {
@@ -62,6 +67,8 @@ Usage:
   lienthongd -dev [-state DIR] [-store DSN]          try it: a local axis hub, a peer agency,
                                                      test certificates and a state folder
                                                      (-store: our gateway's work in PostgreSQL)
+  lienthongd -dev -join DIR [-state DIR2]            one more node of that exchange's gateway,
+                                                     on its PostgreSQL database
 
 SIGHUP (systemctl reload lienthongd) rereads the configuration file and takes
 a new signing key, certificate and trust settings without stopping; other
@@ -88,6 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	dev := fs.Bool("dev", false, "run a development exchange on this machine")
 	state := fs.String("state", "", "with -dev: state `folder` (default: a new temporary folder)")
 	storeDSN := fs.String("store", "", "with -dev: keep our gateway's work in this PostgreSQL `database` (a DSN) instead of a bbolt file")
+	join := fs.String("join", "", "with -dev: run one more node of the gateway of the development exchange whose state is `folder` (started with -store)")
 	version := fs.Bool("version", false, "print the version and exit")
 	logLevel := fs.String("log-level", "info", "with -dev: least `level` logged (debug, info, warn, error); the configuration's log.level otherwise")
 	if err := fs.Parse(args); err != nil {
@@ -103,8 +111,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case *version:
 		fmt.Fprintln(stdout, "lienthongd", gateway.Version)
 		return nil
+	case *dev && *join != "":
+		if *storeDSN != "" {
+			return usageError{errors.New("-join takes the database of the exchange it joins: no -store")}
+		}
+		return runJoin(ctx, *join, *state, *logLevel, stdout, stderr)
 	case *dev:
 		return runDev(ctx, *state, *storeDSN, *logLevel, stdout, stderr)
+	case *join != "":
+		return usageError{errors.New("-join is for -dev")}
 	}
 	c, err := conf.Load(*cfgPath)
 	if err != nil {
@@ -260,10 +275,81 @@ func runDev(ctx context.Context, state, storeDSN, level string, stdout, stderr i
 		if err := s.WriteEnv(envFile); err != nil {
 			log.Error().Err(err).Msg("write dev.env")
 		}
+		if storeDSN != "" {
+			if err := s.WriteNodeConfig(filepath.Join(s.Dir, devstack.NodeFile)); err != nil {
+				log.Error().Err(err).Msg("write the configuration for more nodes")
+			}
+		}
 		fmt.Fprintf(stdout, devHelp, s.HubURL, devstack.AgencyCode, devstack.AgencyName, s.Client.Base,
 			devstack.PeerCode, devstack.PeerName, s.MetricsURL, s.Dir, envFile, devstack.PeerCode, time.Now().Format("2006-01-02"))
 	}
 	return serve(ctx, log, s.Run, s.Agency.Alive, ready)
+}
+
+// runJoin runs one more node of a development exchange's gateway, on
+// its database, with a state folder and listeners of its own. The
+// listeners keep their ports across restarts of one state folder.
+func runJoin(ctx context.Context, dir, state, level string, stdout, stderr io.Writer) error {
+	if _, err := zerolog.ParseLevel(level); err != nil || level == "" {
+		return fmt.Errorf("-log-level %q: want debug, info, warn or error", level)
+	}
+	c, err := conf.Load(filepath.Join(dir, devstack.NodeFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("-join %s: no %s there: start that exchange with lienthongd -dev -state %s -store DSN", dir, devstack.NodeFile, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("-join %s: %w", dir, err)
+	}
+	if state == "" {
+		if state, err = os.MkdirTemp("", "lienthong-node-"); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return err
+	}
+	ports := map[string]string{}
+	portsFile := filepath.Join(state, "ports.json")
+	if b, err := os.ReadFile(portsFile); err == nil {
+		_ = json.Unmarshal(b, &ports)
+	}
+	c.StateDir, c.API.Listen, c.Metrics.Listen = state, freeOr(ports["api"]), freeOr(ports["metrics"])
+	log := logger(stderr, "console", level)
+	g, err := gateway.Open(c, gateway.Options{Log: log, Registerer: prometheus.NewRegistry(), API: func(g *gateway.Gateway) (http.Handler, error) { return api.New(g) }})
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	ready := func() {
+		b, _ := json.Marshal(map[string]string{"api": g.APIAddr(), "metrics": g.MetricsAddr()})
+		vars := "export LIENTHONG_API='http://" + g.APIAddr() + "'\nexport LIENTHONG_METRICS='http://" + g.MetricsAddr() + "/metrics'\n"
+		// The rest of the exchange's variables (token, peer) hold here too.
+		if env, err := os.ReadFile(filepath.Join(dir, "dev.env")); err == nil {
+			for _, l := range strings.SplitAfter(string(env), "\n") {
+				if !strings.HasPrefix(l, "export LIENTHONG_API=") && !strings.HasPrefix(l, "export LIENTHONG_METRICS=") {
+					vars += l
+				}
+			}
+		}
+		for path, data := range map[string][]byte{portsFile: b, filepath.Join(state, "dev.env"): []byte(vars)} {
+			if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+				log.Error().Err(err).Str("file", path).Msg("write")
+			}
+		}
+		fmt.Fprintf(stdout, "lienthongd: one more node of the exchange in %s\n  local API  http://%s\n  state      %s\n", dir, g.APIAddr(), state)
+	}
+	return serve(ctx, log, g.Run, g.Alive, ready)
+}
+
+// freeOr is addr when it can be listened on, else any free loopback port.
+func freeOr(addr string) string {
+	if addr != "" {
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	return "127.0.0.1:0"
 }
 
 const devHelp = `

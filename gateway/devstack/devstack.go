@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -385,6 +386,22 @@ func (s *Stack) WriteEnv(path string) error {
 		return err
 	}
 	return s.savePorts()
+}
+
+// NodeFile is where a stack on PostgreSQL keeps our side's configuration,
+// for more nodes of it to join (lienthongd -dev -join).
+const NodeFile = "node.toml"
+
+// WriteNodeConfig writes our side's configuration as a file another
+// daemon runs with: the same agency, keys, axis credentials and database,
+// a state folder and listeners of its own given at its start.
+func (s *Stack) WriteNodeConfig(path string) error {
+	var b strings.Builder
+	b.WriteString("# Our gateway of a development exchange, for more nodes on its database\n# (lienthongd -dev -join). Not fit for production.\n")
+	if err := toml.NewEncoder(&b).Encode(s.Config); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 // port is the address a listener of the stack had in an earlier run of
