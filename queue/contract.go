@@ -28,7 +28,8 @@ type Store interface {
 	// what it returns is also an io.ReaderAt with a Size.
 	OpenPayload(ctx context.Context, r *Record) (io.ReadCloser, error)
 	// AnyDue reports, without a write, whether a Lease could hand out
-	// a record or expire a lease.
+	// a record or expire a lease; a store whose empty lease costs no
+	// write may always say yes.
 	AnyDue(ctx context.Context, now time.Time, dir Direction, minPriority int) bool
 	// NextDue is when the earliest ready record of a direction is due.
 	NextDue(ctx context.Context, dir Direction) (time.Time, bool)

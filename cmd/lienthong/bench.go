@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -383,14 +384,28 @@ func (b *bench) metadata(to string, priority int, files []upload) map[string]any
 }
 
 // submit sends n documents of a priority through c to an agency, conc
-// at a time, and returns the ids the gateway accepted.
+// at a time, and returns the ids the gateway accepted. A submission
+// answered 503 (every upload slot busy) is tried again after a moment,
+// as a document system honouring Retry-After does.
 func (b *bench) submit(c *localapi.Client, to string, n, priority int, files []upload, bar *progressBar) []string {
 	return b.each(n, bar, func(int) (string, error) {
-		acc, err := c.Submit(b.e.ctx, b.metadata(to, priority, files), files)
-		if err != nil {
-			return "", err
+		m := b.metadata(to, priority, files)
+		for try := 1; ; try++ {
+			acc, err := c.Submit(b.e.ctx, m, files)
+			var e *localapi.Error
+			if err != nil && errors.As(err, &e) && e.Status == http.StatusServiceUnavailable && try < 100 {
+				select {
+				case <-b.e.ctx.Done():
+					return "", b.e.ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+				continue
+			}
+			if err != nil {
+				return "", err
+			}
+			return acc.ID, nil
 		}
-		return acc.ID, nil
 	})
 }
 

@@ -59,6 +59,10 @@ type Store struct {
 	listenOnce sync.Once
 	wake       chan struct{} // the follower's
 	resync     atomic.Bool   // the follower reads everything again
+	// sweepAfter is when a lease may next look for expired leases, in
+	// the store's clock (Unix ns): once a second is enough, leases
+	// lasting ten seconds or more.
+	sweepAfter atomic.Int64
 	// ctx ends at Close, stopping the listener.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -132,6 +136,7 @@ func (s *Store) Subscribe(fn func([]queue.Event)) { s.subs.Subscribe(fn) }
 // an error, nothing.
 func (s *Store) Update(ctx context.Context, fn func(queue.Tx) error) error {
 	var events []queue.Event
+	wrote := false
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{}, func(ptx pgx.Tx) error {
 		t := &tx{s: s, ctx: ctx, tx: ptx}
 		if err := fn(t); err != nil {
@@ -145,13 +150,15 @@ func (s *Store) Update(ctx context.Context, fn func(queue.Tx) error) error {
 				return err
 			}
 		}
-		events = t.events
+		events, wrote = t.events, t.wrote || len(t.events) > 0
 		return nil
 	})
 	if err != nil {
 		return unavailable(err)
 	}
-	s.flushes.Add(1)
+	if wrote {
+		s.flushes.Add(1) // a commit that wrote nothing flushes nothing
+	}
 	s.subs.Publish(events)
 	return nil
 }

@@ -201,3 +201,105 @@ func TestPutWakesOtherNodes(t *testing.T) {
 		}
 	}
 }
+
+// A node follows the inbound records another changes, in order, even
+// when a change that took its number first commits after a later one;
+// outbound records and changes that roll back are not handed on, and
+// taking a lock one node holds fails on the other until it is let go.
+func TestFollowInboundAcrossNodes(t *testing.T) {
+	pgtest.Need(t, cluster)
+	dsn := cluster.NewDatabase(t)
+	clock := queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
+	a, b := open(t, dsn, clock.Now), open(t, dsn, clock.Now)
+	defer a.Close()
+	defer b.Close()
+	ctx := context.Background()
+	heard := make(chan string, 100)
+	b.FollowInbound(func(recs []*queue.Record, all bool) {
+		for _, r := range recs {
+			heard <- r.Key
+		}
+	})
+	put := func(dir queue.Direction, key string) {
+		t.Helper()
+		err := a.Update(ctx, func(tx queue.Tx) error {
+			_, _, err := tx.Put(queue.Item{Dir: dir, Key: key, Payload: []byte(key)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The follower starts from the changes made after it: wait for one.
+	deadline := time.After(time.Minute)
+	for i := 0; ; i++ {
+		put(queue.Inbound, fmt.Sprint("first", i))
+		select {
+		case <-heard:
+		case <-time.After(100 * time.Millisecond):
+			continue
+		case <-deadline:
+			t.Fatal("node b never followed node a")
+		}
+		break
+	}
+	for len(heard) > 0 {
+		<-heard
+	}
+	// slow takes its number, then waits while fast commits a later one.
+	started, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- a.Update(ctx, func(tx queue.Tx) error {
+			if _, _, err := tx.Put(queue.Item{Dir: queue.Inbound, Key: "slow", Payload: []byte("slow")}); err != nil {
+				return err
+			}
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	put(queue.Outbound, "not followed")
+	put(queue.Inbound, "fast")
+	if err := a.Update(ctx, func(tx queue.Tx) error {
+		if _, _, err := tx.Put(queue.Item{Dir: queue.Inbound, Key: "rolled back", Payload: []byte("x")}); err != nil {
+			return err
+		}
+		return errors.New("roll back")
+	}); err == nil {
+		t.Fatal("the update did not fail")
+	}
+	want := map[string]bool{"fast": true, "slow": true}
+	for len(want) > 0 {
+		select {
+		case k := <-heard:
+			if !want[k] {
+				t.Fatalf("followed %q, want only fast and slow", k)
+			}
+			delete(want, k)
+			if k == "fast" {
+				close(release)
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("not followed: %v", want)
+		}
+	}
+
+	unlock, ok, err := a.TryLock(ctx, "axis:1")
+	if err != nil || !ok {
+		t.Fatalf("node a's lock: %v %v", ok, err)
+	}
+	if _, ok, err := b.TryLock(ctx, "axis:1"); err != nil || ok {
+		t.Fatalf("node b took a lock node a holds: %v %v", ok, err)
+	}
+	unlock()
+	unlockB, ok, err := b.TryLock(ctx, "axis:1")
+	if err != nil || !ok {
+		t.Fatalf("node b after node a let go: %v %v", ok, err)
+	}
+	unlockB()
+}

@@ -26,6 +26,9 @@ type tx struct {
 	// inbound is set once the transaction changed an inbound record:
 	// its commit tells the nodes following the inbox.
 	inbound bool
+	// wrote is set once it changed anything: a commit that did not
+	// flushes nothing.
+	wrote bool
 }
 
 func (t *tx) writable() error {
@@ -112,6 +115,7 @@ func (t *tx) save(r *queue.Record) error {
 		changed = CASE WHEN dir = 'in' THEN nextval('lienthong_inbound_change_seq') ELSE 0 END WHERE id = $1`,
 		r.ID, string(r.State), dueAt, nullTime(r.LeaseUntil), r.Updated, doc)
 	t.inbound = t.inbound || r.Dir == queue.Inbound
+	t.wrote = true
 	return err
 }
 
@@ -154,6 +158,7 @@ func (t *tx) Put(it queue.Item) (*queue.Record, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	t.wrote = true // the payload's chunks, at least
 	if tag.RowsAffected() == 0 {
 		old, err := t.GetByKey(it.Dir, it.Key)
 		return old, err == nil, err
@@ -176,8 +181,11 @@ func (t *tx) Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	if err := t.expireLeases(now); err != nil {
-		return nil, err
+	if after := t.s.sweepAfter.Load(); now.UnixNano() >= after && t.s.sweepAfter.CompareAndSwap(after, now.Add(time.Second).UnixNano()) {
+		if err := t.expireLeases(now); err != nil {
+			t.s.sweepAfter.Store(0)
+			return nil, err
+		}
 	}
 	r, err := scanRecord(t.tx.QueryRow(t.ctx, `SELECT doc FROM lienthong_records
 		WHERE state = 'ready' AND dir = $1 AND priority >= $2 AND due <= $3
