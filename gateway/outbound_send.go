@@ -68,11 +68,12 @@ func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.
 	rec := readOut(r)
 	log := o.log.With().Str("id", r.ID).Str("document_id", rec.DocumentID).Int("attempt", r.Attempts).Logger()
 	// A lease that expired may have ended mid-upload: the axis is asked
-	// first, as after an unanswered send, until it answers.
+	// first, as after an unanswered send, until it answers. Should the
+	// mark not be stored, the lease is left to expire again.
 	if r.LeaseExpired() && !rec.Ambiguous {
 		if _, err := queue.SetMeta(context.Background(), o.store, r.ID, markAmbiguous); err != nil {
 			o.breaker.release()
-			o.retry(r, err, log)
+			log.Error().Err(err).Msg("mark a record whose lease expired for the reconcile step; it is taken again when this lease expires")
 			return nil
 		}
 		rec.Ambiguous = true

@@ -204,6 +204,34 @@ func TestSendReconciles(t *testing.T) {
 	}
 }
 
+// A holder that stalls past its lease after its upload reached the axis
+// (a node paused, a VM frozen) leaves a record the next holder must not
+// send again: it asks the axis first, and while the axis cannot answer
+// the record stays marked for that question.
+func TestExpiredLeaseReconciles(t *testing.T) {
+	e := newSendEnv(t, codeA)
+	e.queued(t)
+	r, err := e.store.Lease(e.clock.Now(), queue.Outbound, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := readOut(r)
+	up, err := e.out.upload(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.axis.SendEdoc(context.Background(), axis.SendRequest{From: codeA, MessageType: rec.MessageType, To: rec.To, Upload: up}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour) // the holder stalls past its lease
+	wantState(t, e.attemptUnder(t, axishub.Faults{ErrorRate: 1}), queue.Ready, true)
+	e.clock.Advance(time.Hour)
+	wantState(t, e.attempt(t), queue.Done, false)
+	if n := e.atHub(t); n != 1 {
+		t.Errorf("the hub holds %d packages, want the one upload", n)
+	}
+}
+
 // A recall names, in ResponseFor, the agency asked and the document's
 // date, as the SDK's library writes it; statuses are routed by it.
 func TestRecallNamesTheAgencyAsked(t *testing.T) {

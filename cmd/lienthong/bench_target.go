@@ -156,13 +156,7 @@ func startExchange(e *env, daemon, storeDSN, profileDir string) (*benchTarget, e
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(60 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		terminate(cmd.Process, exited)
 		logFile.Close()
 		os.RemoveAll(dir)
 	}
@@ -232,13 +226,7 @@ func (t *benchTarget) join(e *env, n int) error {
 		go func() { exited <- cmd.Wait() }()
 		stop := t.stop
 		t.stop = func() {
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-exited:
-			case <-time.After(60 * time.Second):
-				cmd.Process.Kill()
-				<-exited
-			}
+			terminate(cmd.Process, exited)
 			logFile.Close()
 			stop()
 		}
@@ -283,6 +271,18 @@ func (r *roundRobin) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.URL.Scheme, req.URL.Host, req.Host = u.Scheme, u.Host, u.Host
 	return http.DefaultTransport.RoundTrip(req)
+}
+
+// terminate stops a child as systemd does, SIGTERM then, after a minute,
+// SIGKILL, and waits for it to exit.
+func terminate(p *os.Process, exited <-chan error) {
+	p.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		p.Kill()
+		<-exited
+	}
 }
 
 // findDaemon picks the lienthongd to run: the one named, the one beside

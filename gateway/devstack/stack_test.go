@@ -86,6 +86,17 @@ func TestDocumentWithAttachmentsRegisteredByPeer(t *testing.T) {
 			t.Fatalf("file %d: %d bytes, %v; want the %d bytes sent", i+1, len(got), err, len(want))
 		}
 	}
+	// Files lost from the state folder (or never there, on another node)
+	// are written again from the stored package.
+	if err := os.RemoveAll(filepath.Join(s.PeerConfig.StateDir, "inbox", item.ID)); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]byte{pdf, annex} {
+		got, err := s.PeerClient.InboxFile(ctx, item.ID, i+1)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("file %d after its folder was removed: %d bytes, %v; want the %d bytes sent", i+1, len(got), err, len(want))
+		}
+	}
 	eventually(t, clock, 500*time.Millisecond, "status 01 at the sender", func() bool {
 		return recipientStatus(t, s.Client, acc.ID) == "01"
 	})

@@ -35,16 +35,23 @@ func TestPostgresConformance(t *testing.T) {
 	})
 }
 
+// twoNodes opens two stores on one new database, as two nodes would,
+// closed when the test ends.
+func twoNodes(t *testing.T) (a, b *pgstore.Store, clock *queuetest.Clock) {
+	t.Helper()
+	pgtest.Need(t, cluster)
+	dsn := cluster.NewDatabase(t)
+	clock = queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
+	a, b = open(t, dsn, clock.Now), open(t, dsn, clock.Now)
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b, clock
+}
+
 // Two nodes leasing from one database at once never hold one record
 // together, and every record is leased exactly once; the most urgent go
 // first whichever node asks.
 func TestTwoNodesLeaseEachRecordOnce(t *testing.T) {
-	pgtest.Need(t, cluster)
-	dsn := cluster.NewDatabase(t)
-	clock := queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
-	a, b := open(t, dsn, clock.Now), open(t, dsn, clock.Now)
-	defer a.Close()
-	defer b.Close()
+	a, b, clock := twoNodes(t)
 	ctx := context.Background()
 	const n = 200
 	for i := range n {
@@ -144,12 +151,7 @@ func TestLeaseFencedAcrossNodes(t *testing.T) {
 // A record one node puts wakes the other at once: it hears the direction
 // when the commit is done, and nothing for a put that rolled back.
 func TestPutWakesOtherNodes(t *testing.T) {
-	pgtest.Need(t, cluster)
-	dsn := cluster.NewDatabase(t)
-	clock := queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
-	a, b := open(t, dsn, clock.Now), open(t, dsn, clock.Now)
-	defer a.Close()
-	defer b.Close()
+	a, b, _ := twoNodes(t)
 	heard := make(chan queue.Direction, 4)
 	b.OnPut(func(d queue.Direction) { heard <- d })
 	ctx := context.Background()
@@ -207,12 +209,7 @@ func TestPutWakesOtherNodes(t *testing.T) {
 // outbound records and changes that roll back are not handed on, and
 // taking a lock one node holds fails on the other until it is let go.
 func TestFollowInboundAcrossNodes(t *testing.T) {
-	pgtest.Need(t, cluster)
-	dsn := cluster.NewDatabase(t)
-	clock := queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
-	a, b := open(t, dsn, clock.Now), open(t, dsn, clock.Now)
-	defer a.Close()
-	defer b.Close()
+	a, b, _ := twoNodes(t)
 	ctx := context.Background()
 	heard := make(chan string, 100)
 	b.FollowInbound(func(recs []*queue.Record, all bool) {
