@@ -51,9 +51,10 @@ func TestClusterOfThree(t *testing.T) {
 	// Leases of 15 s (a 5 s call and 10 s more), so a stopped node's
 	// run out within the test.
 	short := func(peer bool, c *conf.Config) {
+		// Both sides retry within seconds once the outage ends.
+		c.Outbound.RetryCap, c.Outbound.BreakerCooldown = conf.Duration(5*time.Second), conf.Duration(2*time.Second)
 		if !peer {
 			c.Axis.CallTimeout = conf.Duration(5 * time.Second)
-			c.Outbound.RetryCap, c.Outbound.BreakerCooldown = conf.Duration(5*time.Second), conf.Duration(2*time.Second)
 			c.Log.Format = "json"
 		}
 	}
@@ -206,11 +207,13 @@ func TestClusterOfThree(t *testing.T) {
 		if dead > 0 {
 			t.Fatalf("%d records dead: %+v", dead, store.Stats())
 		}
-		if open == 0 && countOurs(t, s.Hub) == outbound+1 {
+		ours, theirs := crossed(t, s.Hub)
+		if open == 0 && ours == outbound+1 && theirs == inbound {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("work left after 5 minutes: %+v", store.Stats())
+			ours, theirs := crossed(t, s.Hub)
+			t.Fatalf("work left after 5 minutes: %d of our documents and %d of the peer's acknowledged on the axis; %+v", ours, theirs, store.Stats())
 		}
 		time.Sleep(200 * time.Millisecond) // polling the shared queue, bounded by the deadline
 	}
@@ -298,20 +301,24 @@ func TestClusterOfThree(t *testing.T) {
 	}
 }
 
-// countOurs counts our documents the hub holds, each once however often
-// it was uploaded.
-func countOurs(t *testing.T, hub *axishub.Hub) int {
+// crossed counts our documents the hub holds (each once however often it
+// was uploaded) and the peer's documents we acknowledged: the peer sends
+// from its own queue, and retries after the outage at its own pace.
+func crossed(t *testing.T, hub *axishub.Hub) (ours, theirs int) {
 	pkgs, err := hub.Packages()
 	if err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]bool{}
 	for _, p := range pkgs {
-		if p.From == devstack.AgencyCode && strings.HasSuffix(p.Notation, "/CUM-DI") {
+		switch {
+		case p.From == devstack.AgencyCode && strings.HasSuffix(p.Notation, "/CUM-DI"):
 			seen[p.Notation] = true
+		case p.From == devstack.PeerCode && p.MessageType == axis.MessageEdoc && p.Acks[devstack.AgencyCode] > 0:
+			theirs++
 		}
 	}
-	return len(seen)
+	return len(seen), theirs
 }
 
 // fileOf is the file of the peer's document i.
