@@ -116,9 +116,10 @@ func notify(ctx context.Context, tx pgx.Tx, channel, payload string) error {
 // notification costs at most.
 const followPoll = 2 * time.Second
 
-// gapLife is how long a number skipped in the changes is looked for
-// again: a transaction that took it may still commit; one that rolled
-// back never will.
+// gapLife is how long a number skipped in the log is looked for again: a
+// transaction that took it may still commit; one that rolled back never
+// will. Rows are only added, so the numbers skipped are those of the
+// commits in flight and rolled back, a handful.
 const gapLife = time.Minute
 
 // followLoop reads the inbound records changed since the last change it
@@ -127,7 +128,7 @@ const gapLife = time.Minute
 // until they turn up or gapLife passes.
 func (s *Store) followLoop() {
 	var last int64
-	if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(changed), 0) FROM lienthong_records WHERE dir = 'in'`).Scan(&last); err != nil {
+	if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(seq), 0) FROM lienthong_inbound_changes`).Scan(&last); err != nil {
 		s.resync.Store(true)
 	}
 	gaps := map[int64]time.Time{}
@@ -141,7 +142,7 @@ func (s *Store) followLoop() {
 		case <-t.C:
 		}
 		if s.resync.Swap(false) {
-			if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(changed), 0) FROM lienthong_records WHERE dir = 'in'`).Scan(&last); err != nil {
+			if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(seq), 0) FROM lienthong_inbound_changes`).Scan(&last); err != nil {
 				s.resync.Store(true)
 				continue
 			}
@@ -186,8 +187,8 @@ func (s *Store) changedSince(last *int64, gaps map[int64]time.Time) ([]*queue.Re
 		}
 		wanted = append(wanted, n)
 	}
-	rows, err := s.pool.Query(s.ctx, `SELECT changed, doc FROM lienthong_records
-		WHERE dir = 'in' AND (changed > $1 OR changed = ANY($2)) ORDER BY changed LIMIT $3`, *last, wanted, page)
+	rows, err := s.pool.Query(s.ctx, `SELECT c.seq, r.doc FROM lienthong_inbound_changes c LEFT JOIN lienthong_records r ON r.id = c.record
+		WHERE c.seq > $1 OR c.seq = ANY($2) ORDER BY c.seq LIMIT $3`, *last, wanted, page)
 	if err != nil {
 		return nil, false, err
 	}
@@ -201,19 +202,19 @@ func (s *Store) changedSince(last *int64, gaps map[int64]time.Time) ([]*queue.Re
 			return nil, false, err
 		}
 		n++
-		r := &queue.Record{}
-		if err := json.Unmarshal(doc, r); err != nil {
-			rows.Close()
-			return nil, false, err
+		if doc != nil { // not purged since
+			r := &queue.Record{}
+			if err := json.Unmarshal(doc, r); err != nil {
+				rows.Close()
+				return nil, false, err
+			}
+			recs = append(recs, r)
 		}
-		recs = append(recs, r)
 		if _, ok := gaps[changed]; ok {
 			delete(gaps, changed)
 			continue
 		}
 		if changed > *last {
-			// A bounded memory of what is skipped: past it, the next
-			// poll starts over.
 			for k := *last + 1; k < changed && len(gaps) < 10000; k++ {
 				gaps[k] = now
 			}

@@ -55,6 +55,10 @@ func (s *Store) Purge(ctx context.Context, state queue.State, cutoff time.Time) 
 			return err
 		}
 		n = len(victims)
+		// The nodes following the inbox read the log within seconds.
+		if _, err := tx.Exec(ctx, `DELETE FROM lienthong_inbound_changes WHERE at < now() - interval '1 hour'`); err != nil {
+			return err
+		}
 		for _, v := range victims {
 			for _, q := range []string{`DELETE FROM lienthong_keys WHERE id = $1`, `DELETE FROM lienthong_events WHERE record = $1`} {
 				if _, err := tx.Exec(ctx, q, v.id); err != nil {

@@ -50,11 +50,14 @@ var migrations = []string{
 		doc    json NOT NULL
 	);
 	CREATE INDEX lienthong_events_record ON lienthong_events (record, seq);`,
-	// 2: every change of an inbound record is numbered, so the other
-	// nodes can follow the inbox.
-	`CREATE SEQUENCE lienthong_inbound_change_seq;
-	ALTER TABLE lienthong_records ADD COLUMN changed bigint NOT NULL DEFAULT 0;
-	CREATE INDEX lienthong_records_changed ON lienthong_records (changed) WHERE dir = 'in';`,
+	// 2: the inbound records each commit changed, in commit order but
+	// for commits in flight, so that the other nodes can follow the inbox;
+	// kept an hour.
+	`CREATE TABLE lienthong_inbound_changes (
+		seq    bigserial PRIMARY KEY,
+		record text NOT NULL,
+		at     timestamptz NOT NULL DEFAULT now()
+	);`,
 }
 
 // SchemaVersion is the schema this build reads and writes.

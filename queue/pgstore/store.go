@@ -145,10 +145,8 @@ func (s *Store) Update(ctx context.Context, fn func(queue.Tx) error) error {
 		if err := t.storeEvents(); err != nil {
 			return err
 		}
-		if t.inbound {
-			if err := notify(ctx, ptx, changeChannel, ""); err != nil {
-				return err
-			}
+		if err := t.logInbound(); err != nil {
+			return err
 		}
 		events, wrote = t.events, t.wrote || len(t.events) > 0
 		return nil

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"lienthong/queue"
 	"lienthong/queue/pgstore"
 	"lienthong/queue/pgstore/pgtest"
@@ -37,21 +39,21 @@ func TestPostgresConformance(t *testing.T) {
 
 // twoNodes opens two stores on one new database, as two nodes would,
 // closed when the test ends.
-func twoNodes(t *testing.T) (a, b *pgstore.Store, clock *queuetest.Clock) {
+func twoNodes(t *testing.T) (a, b *pgstore.Store, clock *queuetest.Clock, dsn string) {
 	t.Helper()
 	pgtest.Need(t, cluster)
-	dsn := cluster.NewDatabase(t)
+	dsn = cluster.NewDatabase(t)
 	clock = queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
 	a, b = open(t, dsn, clock.Now), open(t, dsn, clock.Now)
 	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b, clock
+	return a, b, clock, dsn
 }
 
 // Two nodes leasing from one database at once never hold one record
 // together, and every record is leased exactly once; the most urgent go
 // first whichever node asks.
 func TestTwoNodesLeaseEachRecordOnce(t *testing.T) {
-	a, b, clock := twoNodes(t)
+	a, b, clock, _ := twoNodes(t)
 	ctx := context.Background()
 	const n = 200
 	for i := range n {
@@ -151,7 +153,7 @@ func TestLeaseFencedAcrossNodes(t *testing.T) {
 // A record one node puts wakes the other at once: it hears the direction
 // when the commit is done, and nothing for a put that rolled back.
 func TestPutWakesOtherNodes(t *testing.T) {
-	a, b, _ := twoNodes(t)
+	a, b, _, _ := twoNodes(t)
 	heard := make(chan queue.Direction, 4)
 	b.OnPut(func(d queue.Direction) { heard <- d })
 	ctx := context.Background()
@@ -209,7 +211,7 @@ func TestPutWakesOtherNodes(t *testing.T) {
 // outbound records and changes that roll back are not handed on, and
 // taking a lock one node holds fails on the other until it is let go.
 func TestFollowInboundAcrossNodes(t *testing.T) {
-	a, b, _ := twoNodes(t)
+	a, b, _, dsn := twoNodes(t)
 	ctx := context.Background()
 	heard := make(chan string, 100)
 	b.FollowInbound(func(recs []*queue.Record, all bool) {
@@ -243,20 +245,24 @@ func TestFollowInboundAcrossNodes(t *testing.T) {
 	for len(heard) > 0 {
 		<-heard
 	}
-	// slow takes its number, then waits while fast commits a later one.
-	started, release := make(chan struct{}), make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- a.Update(ctx, func(tx queue.Tx) error {
-			if _, _, err := tx.Put(queue.Item{Dir: queue.Inbound, Key: "slow", Payload: []byte("slow")}); err != nil {
-				return err
-			}
-			close(started)
-			<-release
-			return nil
-		})
-	}()
-	<-started
+	// A commit that took its number in the log first commits after a
+	// later one (a node's transaction between its log row and its commit).
+	slow, err := queue.GetByKey(ctx, a, queue.Inbound, "first0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	inFlight, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inFlight.Exec(ctx, `INSERT INTO lienthong_inbound_changes (record) VALUES ($1)`, slow.ID); err != nil {
+		t.Fatal(err)
+	}
 	put(queue.Outbound, "not followed")
 	put(queue.Inbound, "fast")
 	if err := a.Update(ctx, func(tx queue.Tx) error {
@@ -267,17 +273,16 @@ func TestFollowInboundAcrossNodes(t *testing.T) {
 	}); err == nil {
 		t.Fatal("the update did not fail")
 	}
-	want := map[string]bool{"fast": true, "slow": true}
+	want := map[string]bool{"fast": true, "first0": true}
 	for len(want) > 0 {
 		select {
 		case k := <-heard:
 			if !want[k] {
-				t.Fatalf("followed %q, want only fast and slow", k)
+				t.Fatalf("followed %q, want only fast and, once committed, first0", k)
 			}
 			delete(want, k)
 			if k == "fast" {
-				close(release)
-				if err := <-done; err != nil {
+				if err := inFlight.Commit(ctx); err != nil {
 					t.Fatal(err)
 				}
 			}

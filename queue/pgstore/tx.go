@@ -23,9 +23,9 @@ type tx struct {
 	tx     pgx.Tx
 	ro     bool
 	events []queue.Event
-	// inbound is set once the transaction changed an inbound record:
-	// its commit tells the nodes following the inbox.
-	inbound bool
+	// inbound are the inbound records the transaction changed: its
+	// commit logs them for the nodes following the inbox.
+	inbound map[string]bool
 	// wrote is set once it changed anything: a commit that did not
 	// flushes nothing.
 	wrote bool
@@ -111,10 +111,9 @@ func (t *tx) save(r *queue.Record) error {
 	if r.State == queue.Ready {
 		dueAt = nullTime(due(r))
 	}
-	_, err = t.tx.Exec(t.ctx, `UPDATE lienthong_records SET state = $2, due = $3, lease_until = $4, updated = $5, doc = $6,
-		changed = CASE WHEN dir = 'in' THEN nextval('lienthong_inbound_change_seq') ELSE 0 END WHERE id = $1`,
+	_, err = t.tx.Exec(t.ctx, `UPDATE lienthong_records SET state = $2, due = $3, lease_until = $4, updated = $5, doc = $6 WHERE id = $1`,
 		r.ID, string(r.State), dueAt, nullTime(r.LeaseUntil), r.Updated, doc)
-	t.inbound = t.inbound || r.Dir == queue.Inbound
+	t.changed(r)
 	t.wrote = true
 	return err
 }
@@ -167,13 +166,13 @@ func (t *tx) Put(it queue.Item) (*queue.Record, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	_, err = t.tx.Exec(t.ctx, `INSERT INTO lienthong_records (seq, id, dir, priority, grp, state, due, created, updated, sha256, doc, changed)
-		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $7, $8, $9, CASE WHEN $3 = 'in' THEN nextval('lienthong_inbound_change_seq') ELSE 0 END)`,
+	_, err = t.tx.Exec(t.ctx, `INSERT INTO lienthong_records (seq, id, dir, priority, grp, state, due, created, updated, sha256, doc)
+		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $7, $8, $9)`,
 		seq, r.ID, string(r.Dir), r.Priority, r.Group, due(r), now, sum, doc)
 	if err != nil {
 		return nil, false, err
 	}
-	t.inbound = t.inbound || r.Dir == queue.Inbound
+	t.changed(r)
 	return r, false, notify(t.ctx, t.tx, putChannel, string(r.Dir))
 }
 
@@ -371,6 +370,33 @@ func (t *tx) Claim(id, key string) (string, error) {
 	}
 	r.Aliases = append(r.Aliases, key)
 	return id, t.save(r)
+}
+
+// changed notes an inbound record for the nodes following the inbox.
+func (t *tx) changed(r *queue.Record) {
+	if r.Dir != queue.Inbound {
+		return
+	}
+	if t.inbound == nil {
+		t.inbound = map[string]bool{}
+	}
+	t.inbound[r.ID] = true
+}
+
+// logInbound logs the inbound records changed, and tells the nodes
+// following the inbox at the commit.
+func (t *tx) logInbound() error {
+	if len(t.inbound) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(t.inbound))
+	for id := range t.inbound {
+		ids = append(ids, id)
+	}
+	if _, err := t.tx.Exec(t.ctx, `INSERT INTO lienthong_inbound_changes (record) SELECT unnest($1::text[])`, ids); err != nil {
+		return err
+	}
+	return notify(t.ctx, t.tx, changeChannel, "")
 }
 
 func (t *tx) Emit(ev queue.Event) {
