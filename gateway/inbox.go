@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -462,23 +463,39 @@ func (x *inbox) load() error {
 	if err := x.reloadAll(func(it *localapi.InboxItem) { delete(onDisk, it.ID) }); err != nil {
 		return err
 	}
-	for id, it := range onDisk {
+	// A few hundred to a commit: an upgraded city gateway may hold
+	// a hundred thousand items.
+	ids := slices.Sorted(maps.Keys(onDisk))
+	for len(ids) > 0 {
+		n := min(len(ids), 256)
+		var moved []*localapi.InboxItem
 		err := x.store.Update(ctx, func(tx queue.Tx) error {
-			_, err := tx.Change(recordOf(id), func(r *queue.Record) error {
-				m, err := itemsMeta([]*localapi.InboxItem{it})
-				r.Meta = queue.MergeMap(r.Meta, m)
-				answered(r, it)
-				return err
-			})
-			return err
+			moved = moved[:0]
+			for _, id := range ids[:n] {
+				it := *onDisk[id]
+				_, err := tx.Change(recordOf(id), func(r *queue.Record) error {
+					m, err := itemsMeta([]*localapi.InboxItem{&it})
+					r.Meta = queue.MergeMap(r.Meta, m)
+					answered(r, &it)
+					return err
+				})
+				if errors.Is(err, queue.ErrNotFound) {
+					continue // purged
+				}
+				if err != nil {
+					return fmt.Errorf("inbox item %s: %w", id, err)
+				}
+				moved = append(moved, &it)
+			}
+			return nil
 		})
-		if errors.Is(err, queue.ErrNotFound) {
-			continue // purged
-		}
 		if err != nil {
-			return fmt.Errorf("inbox item %s: %w", id, err)
+			return err
 		}
-		x.put(it)
+		for _, it := range moved {
+			x.put(it)
+		}
+		ids = ids[n:]
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -199,5 +200,59 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 	}
 	if got, _ := third.get(item.ID); got.State != localapi.InboxRecall {
 		t.Errorf("after a recall and a restart: %s, want recall", got.State)
+	}
+}
+
+// An upgraded gateway's items, kept only in item.json, all move into the
+// store at its first start, a few hundred to a commit; those whose
+// records were purged are left out.
+func TestInboxMovesManyItemsIntoTheStore(t *testing.T) {
+	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{}) // flushes counted
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	x := newInbox(t.TempDir(), "", 1<<20, nil)
+	const n = 600
+	var recs []*queue.Record
+	err = store.Update(context.Background(), func(tx queue.Tx) error {
+		for i := range n {
+			r, _, err := tx.Put(queue.Item{Dir: queue.Inbound, Key: fmt.Sprint("axis:", i), Payload: []byte("<edXML/>")})
+			if err != nil {
+				return err
+			}
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs {
+		if err := x.write(&localapi.InboxItem{ID: r.ID, State: localapi.InboxNew}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One item whose record is gone.
+	if err := x.write(&localapi.InboxItem{ID: "in-9999999999", State: localapi.InboxNew}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := store.Flushes()
+	again := newInbox(x.dir, "", 1<<20, store)
+	if err := again.load(); err != nil {
+		t.Fatal(err)
+	}
+	if items, _, _ := again.list(inboxFilter{}); len(items) != n {
+		t.Errorf("%d items after the move, want %d", len(items), n)
+	}
+	if commits := store.Flushes() - before; commits > n/50 {
+		t.Errorf("%d commits to move %d items", commits, n)
+	}
+	third := newInbox(t.TempDir(), "", 1<<20, store) // no folders: the store alone
+	if err := third.load(); err != nil {
+		t.Fatal(err)
+	}
+	if items, _, _ := third.list(inboxFilter{}); len(items) != n {
+		t.Errorf("%d items read from the store alone, want %d", len(items), n)
 	}
 }
