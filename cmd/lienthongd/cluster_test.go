@@ -55,7 +55,6 @@ func TestClusterOfThree(t *testing.T) {
 		c.Outbound.RetryCap, c.Outbound.BreakerCooldown = conf.Duration(5*time.Second), conf.Duration(2*time.Second)
 		if !peer {
 			c.Axis.CallTimeout = conf.Duration(5 * time.Second)
-			c.Log.Format = "json"
 		}
 	}
 	exchange := filepath.Join(dir, "exchange")
