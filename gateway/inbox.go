@@ -452,11 +452,16 @@ func (x *inbox) writeSynced(path string, r io.Reader) error {
 	return errors.Join(err, f.Close())
 }
 
+// movedFile marks an inbox folder whose items are all in the store:
+// item.json is not read again at each start.
+const movedFile = ".in-store"
+
 // load reads every item from the store; items an earlier version kept
 // only on disk, in item.json, are moved into the store once.
 func (x *inbox) load() error {
 	ctx := context.Background()
-	onDisk, err := x.readFolders()
+	_, err := os.Stat(filepath.Join(x.dir, movedFile))
+	onDisk, err := x.readFolders(err == nil)
 	if err != nil {
 		return err
 	}
@@ -497,7 +502,10 @@ func (x *inbox) load() error {
 		}
 		ids = ids[n:]
 	}
-	return nil
+	if err := os.MkdirAll(x.dir, 0o750); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(x.dir, movedFile), nil, 0o640)
 }
 
 // reloadAll reads every item from the store into memory, calling seen
@@ -541,9 +549,9 @@ func (x *inbox) follow(f queue.Follower, log func(error)) {
 	})
 }
 
-// readFolders reads the item.json of every folder, removing what an
-// interrupted write left.
-func (x *inbox) readFolders() (map[string]*localapi.InboxItem, error) {
+// readFolders reads the item.json of every folder, unless moved says they
+// are in the store already, removing what an interrupted write left.
+func (x *inbox) readFolders(moved bool) (map[string]*localapi.InboxItem, error) {
 	dir := x.dir
 	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -555,6 +563,9 @@ func (x *inbox) readFolders() (map[string]*localapi.InboxItem, error) {
 			if strings.HasPrefix(e.Name(), ".tmp-") {
 				os.RemoveAll(filepath.Join(dir, e.Name())) // an interrupted write
 			}
+			continue
+		}
+		if moved {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name(), itemFile))

@@ -160,29 +160,7 @@ func startExchange(e *env, daemon, storeDSN, profileDir string) (*benchTarget, e
 		logFile.Close()
 		os.RemoveAll(dir)
 	}
-	envFile := filepath.Join(state, "dev.env")
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if _, err := os.Stat(envFile); err == nil {
-			break
-		}
-		select {
-		case err := <-exited:
-			exited <- err
-			log, _ := os.ReadFile(logFile.Name())
-			stop()
-			return nil, fmt.Errorf("development exchange ended before it was ready (%v):\n%s", err, log)
-		case <-e.ctx.Done():
-			stop()
-			return nil, e.ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, errors.New("development exchange not ready within 2 minutes")
-		}
-	}
-	vars, err := readEnv(envFile)
+	vars, err := awaitEnv(e, filepath.Join(state, "dev.env"), "development exchange", exited, logFile.Name())
 	if err != nil {
 		stop()
 		return nil, err
@@ -231,29 +209,37 @@ func (t *benchTarget) join(e *env, n int) error {
 			stop()
 		}
 		t.joined = append(t.joined, cmd.Process.Pid)
-		env := filepath.Join(state, "dev.env")
-		deadline := time.Now().Add(2 * time.Minute)
-		for {
-			if vars, err := readEnv(env); err == nil && vars["LIENTHONG_API"] != "" {
-				bases = append(bases, vars["LIENTHONG_API"])
-				break
-			}
-			select {
-			case err := <-exited:
-				exited <- err
-				log, _ := os.ReadFile(logFile.Name())
-				return fmt.Errorf("node %d ended before it was ready (%v):\n%s", i+2, err, log)
-			case <-e.ctx.Done():
-				return e.ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("node %d not ready within 2 minutes", i+2)
-			}
+		vars, err := awaitEnv(e, filepath.Join(state, "dev.env"), fmt.Sprintf("node %d", i+2), exited, logFile.Name())
+		if err != nil {
+			return err
 		}
+		bases = append(bases, vars["LIENTHONG_API"])
 	}
 	t.api.HTTP = &http.Client{Transport: &roundRobin{bases: bases}}
 	return nil
+}
+
+// awaitEnv waits until a starting child has written its dev.env naming
+// its API, and reads it; what, for errors, names the child.
+func awaitEnv(e *env, path, what string, exited chan error, log string) (map[string]string, error) {
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if vars, err := readEnv(path); err == nil && vars["LIENTHONG_API"] != "" {
+			return vars, nil
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			text, _ := os.ReadFile(log)
+			return nil, fmt.Errorf("%s ended before it was ready (%v):\n%s", what, err, text)
+		case <-e.ctx.Done():
+			return nil, e.ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%s not ready within 2 minutes", what)
+		}
+	}
 }
 
 // roundRobin sends each request to the next of several nodes' APIs.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -308,12 +307,9 @@ func runJoin(ctx context.Context, dir, state, level string, stdout, stderr io.Wr
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return err
 	}
-	ports := map[string]string{}
 	portsFile := filepath.Join(state, "ports.json")
-	if b, err := os.ReadFile(portsFile); err == nil {
-		_ = json.Unmarshal(b, &ports)
-	}
-	c.StateDir, c.API.Listen, c.Metrics.Listen = state, freeOr(ports["api"]), freeOr(ports["metrics"])
+	ports := devstack.ReadPorts(portsFile)
+	c.StateDir, c.API.Listen, c.Metrics.Listen = state, devstack.KeepPort(ports["api"]), devstack.KeepPort(ports["metrics"])
 	log := logger(stderr, "console", level)
 	g, err := gateway.Open(c, gateway.Options{Log: log, Registerer: prometheus.NewRegistry(), API: func(g *gateway.Gateway) (http.Handler, error) { return api.New(g) }})
 	if err != nil {
@@ -339,17 +335,6 @@ func runJoin(ctx context.Context, dir, state, level string, stdout, stderr io.Wr
 		fmt.Fprintf(stdout, "lienthongd: one more node of the exchange in %s\n  local API  http://%s\n  state      %s\n", dir, g.APIAddr(), state)
 	}
 	return serve(ctx, log, g.Run, g.Alive, ready)
-}
-
-// freeOr is addr when it can be listened on, else any free loopback port.
-func freeOr(addr string) string {
-	if addr != "" {
-		if ln, err := net.Listen("tcp", addr); err == nil {
-			ln.Close()
-			return addr
-		}
-	}
-	return "127.0.0.1:0"
 }
 
 const devHelp = `

@@ -167,7 +167,7 @@ func Open(o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	s.Hub = hub
-	s.ports = readPorts(filepath.Join(s.Dir, "ports.json"))
+	s.ports = ReadPorts(filepath.Join(s.Dir, "ports.json"))
 	if s.hubLn, err = net.Listen("tcp", s.port("hub")); err != nil {
 		return nil, err
 	}
@@ -407,8 +407,12 @@ func (s *Stack) WriteNodeConfig(path string) error {
 // port is the address a listener of the stack had in an earlier run of
 // the same state folder, when it is free, so that a restarted -dev keeps
 // its URLs; a new port otherwise.
-func (s *Stack) port(name string) string {
-	if addr := s.ports[name]; addr != "" {
+func (s *Stack) port(name string) string { return KeepPort(s.ports[name]) }
+
+// KeepPort is addr when it can be listened on, else any free loopback
+// port: a restarted development process keeps its URLs when it can.
+func KeepPort(addr string) string {
+	if addr != "" {
 		if ln, err := net.Listen("tcp", addr); err == nil {
 			ln.Close()
 			return addr
@@ -417,7 +421,9 @@ func (s *Stack) port(name string) string {
 	return "127.0.0.1:0"
 }
 
-func readPorts(path string) map[string]string {
+// ReadPorts reads the listener addresses a run saved in path, none when
+// there is no such file.
+func ReadPorts(path string) map[string]string {
 	m := map[string]string{}
 	if b, err := os.ReadFile(path); err == nil {
 		_ = json.Unmarshal(b, &m)

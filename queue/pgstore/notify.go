@@ -128,7 +128,7 @@ const gapLife = time.Minute
 // until they turn up or gapLife passes.
 func (s *Store) followLoop() {
 	var last int64
-	if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(seq), 0) FROM lienthong_inbound_changes`).Scan(&last); err != nil {
+	if err := s.lastChange(&last); err != nil {
 		s.resync.Store(true)
 	}
 	gaps := map[int64]time.Time{}
@@ -142,7 +142,7 @@ func (s *Store) followLoop() {
 		case <-t.C:
 		}
 		if s.resync.Swap(false) {
-			if err := s.pool.QueryRow(s.ctx, `SELECT coalesce(max(seq), 0) FROM lienthong_inbound_changes`).Scan(&last); err != nil {
+			if err := s.lastChange(&last); err != nil {
 				s.resync.Store(true)
 				continue
 			}
@@ -163,6 +163,12 @@ func (s *Store) followLoop() {
 			}
 		}
 	}
+}
+
+// lastChange reads the newest number of the inbound log into last: a
+// follower starting, or starting over, hands on what comes after it.
+func (s *Store) lastChange(last *int64) error {
+	return s.pool.QueryRow(s.ctx, `SELECT coalesce(max(seq), 0) FROM lienthong_inbound_changes`).Scan(last)
 }
 
 func (s *Store) hand(recs []*queue.Record, all bool) {
