@@ -305,3 +305,51 @@ func TestChangesOfPartnersHeld(t *testing.T) {
 		t.Errorf("held after accepting G12: %+v", held)
 	}
 }
+
+// A node that adopts another's snapshot holds the same entries, deleted
+// ones included, and the same held changes; an older snapshot does not
+// replace a newer directory.
+func TestSnapshotAdopted(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	a := mustOpen(t, nil)
+	src := &source{all: []Entry{
+		{Code: "000.00.00.G22", Name: "Văn phòng Chính phủ", Version: 1},
+		{Code: "000.00.00.H30", Name: "Hải Dương", Version: 2},
+	}}
+	if _, err := a.SyncFull(ctx, src, now); err != nil {
+		t.Fatal(err)
+	}
+	a.NotePartner("000.00.00.G22")
+	src.changes = []Entry{
+		{Code: "000.00.00.G22", Version: 3, Deleted: true},
+		{Code: "000.00.00.H30", Version: 4, Deleted: true},
+	}
+	if _, err := a.SyncChanges(ctx, src, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := a.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustOpen(t, []Entry{{Code: "000.00.00.H29", Name: "Hà Nam"}})
+	if ok, err := b.Adopt(snap); !ok || err != nil {
+		t.Fatalf("Adopt = %v, %v", ok, err)
+	}
+	if !b.LastSync().Equal(now.Add(time.Hour)) || b.Version() != a.Version() {
+		t.Errorf("adopted directory synced %v version %d, want %v version %d", b.LastSync(), b.Version(), now.Add(time.Hour), a.Version())
+	}
+	if _, ok := b.Lookup("000.00.00.H29"); ok {
+		t.Error("an entry the snapshot lacks was kept")
+	}
+	if e, ok := b.Lookup("000.00.00.H30"); !ok || !e.Deleted {
+		t.Errorf("the deleted entry: %+v, %v", e, ok)
+	}
+	if held, _ := b.Held(); len(held) != 1 || held[0].Entry.Code != "000.00.00.G22" {
+		t.Errorf("held changes adopted: %+v", held)
+	}
+	old, _ := mustOpen(t, nil).Snapshot()
+	if ok, err := b.Adopt(old); ok || err != nil {
+		t.Errorf("an older snapshot: Adopt = %v, %v", ok, err)
+	}
+}

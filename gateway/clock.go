@@ -22,3 +22,15 @@ func (SystemClock) After(d time.Duration) (<-chan time.Time, func()) {
 	t := time.NewTimer(d)
 	return t.C, func() { t.Stop() }
 }
+
+// databaseClock is real time read from the database's clock, which every
+// node of a cluster shares.
+type databaseClock struct {
+	st interface{ DatabaseNow() time.Time }
+}
+
+// Now is the database's time.
+func (c databaseClock) Now() time.Time { return c.st.DatabaseNow() }
+
+// After is a time.Timer.
+func (databaseClock) After(d time.Duration) (<-chan time.Time, func()) { return SystemClock{}.After(d) }

@@ -216,10 +216,22 @@ func (g *Gateway) openStore(o Options) (owner string, err error) {
 		owner += " " + c.API.Listen
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		g.store, err = pgstore.Open(ctx, pgstore.Options{DSN: dsn, MaxConns: int32(c.Store.MaxConns),
-			StatementTimeout: time.Duration(c.Store.StatementTimeout), Now: g.clock.Now, LeaseTime: lease, Owner: owner, Scratch: g.scratch})
+		_, real := g.clock.(SystemClock)
+		var now func() time.Time // the database's time on real clocks
+		if !real {
+			now = g.clock.Now
+		}
+		st, err := pgstore.Open(ctx, pgstore.Options{DSN: dsn, MaxConns: int32(c.Store.MaxConns),
+			StatementTimeout: time.Duration(c.Store.StatementTimeout), Now: now, LeaseTime: lease, Owner: owner, Scratch: g.scratch})
 		if err != nil {
 			return "", fmt.Errorf("open store (postgres): %w", err)
+		}
+		g.store = st
+		if real {
+			g.clock = databaseClock{st}
+			if off := st.ClockOffset(); off.Abs() > time.Second {
+				g.log.Warn().Dur("offset", off).Msg("this host's clock is off the database's: the node runs on the database's time, but set up NTP on every node (docs/operators.md)")
+			}
 		}
 		return owner, nil
 	}

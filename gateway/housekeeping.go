@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"time"
 
 	"lienthong/directory"
@@ -43,6 +45,12 @@ func entries(list []axis.Agency) []directory.Entry {
 // changes every sync interval, counted from the last good sync so that a
 // restart does not fetch again; a failed sync retries in a minute.
 func (g *Gateway) directoryLoop(ctx context.Context) {
+	board, shared := g.store.(queue.Board)
+	locker, locks := g.store.(queue.Locker)
+	if shared && locks {
+		g.sharedDirectoryLoop(ctx, board, locker)
+		return
+	}
 	if last := g.dir.LastSync(); !last.IsZero() {
 		wait := time.Duration(g.cfg.Directory.SyncInterval) - g.clock.Now().Sub(last)
 		if wait > 0 && !sleep(ctx, g.clock, wait, nil) {
@@ -83,29 +91,163 @@ func (g *Gateway) SyncDirectory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	g.m.dirHeld.Set(float64(len(held)))
 	for _, h := range held {
 		g.log.Warn().Str("code", h.Entry.Code).Str("name", h.Was.Name).Str("change", h.Reason).Time("since", h.Since).
 			Msg("directory change held: an agency we exchange with would be deleted or moved; check with the axis operator, then list the code in directory.accept_changes to apply it")
 	}
-	g.m.dirAgencies.Set(float64(g.dir.Len()))
-	g.m.dirSynced.Set(float64(now.Unix()))
+	g.dirMetrics(len(held))
 	g.log.Info().Int("agencies", g.dir.Len()).Int64("version", g.dir.Version()).Interface("report", rep).Msg("directory synced")
 	return nil
 }
 
-// housekeeping purges finished records past the retention, hourly.
-func (g *Gateway) housekeeping(ctx context.Context) {
-	for sleep(ctx, g.clock, time.Hour, nil) {
-		cutoff := g.clock.Now().Add(-time.Duration(g.cfg.Outbound.Retention))
-		n, err := g.store.Purge(ctx, queue.Done, cutoff)
+// dirMetrics shows the directory held now.
+func (g *Gateway) dirMetrics(held int) {
+	g.m.dirHeld.Set(float64(held))
+	g.m.dirAgencies.Set(float64(g.dir.Len()))
+	g.m.dirSynced.Set(float64(g.dir.LastSync().Unix()))
+}
+
+// Names on a shared store's board and its locks.
+const (
+	boardDirectory = "directory"          // the snapshot of the last sync
+	boardPartners  = "directory.partners" // every node's partners
+	lockDirectory  = "directory-sync"
+)
+
+// sharedDirectoryLoop is directoryLoop on nodes sharing a store: one node
+// at a time syncs from the axis, under the store's lock, and pins the
+// result on the board; the others adopt it, looking every few minutes.
+func (g *Gateway) sharedDirectoryLoop(ctx context.Context, board queue.Board, locker queue.Locker) {
+	var sh dirShare
+	for ctx.Err() == nil {
+		wait := min(time.Duration(g.cfg.Directory.SyncInterval), 5*time.Minute)
+		if err := g.shareDirectory(ctx, board, locker, &sh); err != nil && ctx.Err() == nil {
+			g.log.Warn().Err(err).Msg("directory sync failed: retrying in a minute; recipients resolve against the last good copy")
+			wait = min(wait, time.Minute)
+		}
+		sleep(ctx, g.clock, wait, nil)
+	}
+}
+
+// dirShare is what a node has exchanged with the board.
+type dirShare struct {
+	seen time.Time // when the snapshot last read was pinned
+	told int       // partners handed to the board
+}
+
+// shareDirectory hands the board this node's partners, adopts a newer
+// snapshot, and syncs from the axis when the cluster's copy is due and no
+// other node is at it.
+func (g *Gateway) shareDirectory(ctx context.Context, board queue.Board, locker queue.Locker, sh *dirShare) error {
+	if p := g.dir.Partners(); len(p) > sh.told {
+		err := board.Modify(ctx, boardPartners, func(old []byte) ([]byte, error) {
+			var all []string
+			if old != nil {
+				if err := json.Unmarshal(old, &all); err != nil {
+					return nil, err
+				}
+			}
+			all = append(all, p...)
+			slices.Sort(all)
+			return json.Marshal(slices.Compact(all))
+		})
 		if err != nil {
-			g.log.Error().Err(err).Msg("purge finished records")
+			return err
+		}
+		sh.told = len(p)
+	}
+	if err := g.adoptDirectory(ctx, board, sh); err != nil {
+		return err
+	}
+	if g.dir.Len() > 0 && g.clock.Now().Sub(g.dir.LastSync()) < time.Duration(g.cfg.Directory.SyncInterval) {
+		return nil
+	}
+	unlock, ok, err := locker.TryLock(ctx, lockDirectory)
+	if err != nil || !ok {
+		return err
+	}
+	defer unlock()
+	// Another node may have synced while this one looked.
+	if err := g.adoptDirectory(ctx, board, sh); err != nil {
+		return err
+	}
+	if g.dir.Len() > 0 && g.clock.Now().Sub(g.dir.LastSync()) < time.Duration(g.cfg.Directory.SyncInterval) {
+		return nil
+	}
+	if data, _, ok, err := board.Read(ctx, boardPartners, time.Time{}); err != nil {
+		return err
+	} else if ok {
+		var all []string
+		if err := json.Unmarshal(data, &all); err != nil {
+			return err
+		}
+		for _, c := range all {
+			g.dir.NotePartner(c)
+		}
+	}
+	if err := g.SyncDirectory(ctx); err != nil {
+		return err
+	}
+	snap, err := g.dir.Snapshot()
+	if err != nil {
+		return err
+	}
+	return board.Modify(ctx, boardDirectory, func([]byte) ([]byte, error) { return snap, nil })
+}
+
+// adoptDirectory takes the snapshot pinned since the last one read, if it
+// is newer than the directory held.
+func (g *Gateway) adoptDirectory(ctx context.Context, board queue.Board, sh *dirShare) error {
+	data, at, ok, err := board.Read(ctx, boardDirectory, sh.seen)
+	if err != nil || !ok {
+		return err
+	}
+	adopted, err := g.dir.Adopt(data)
+	if err != nil {
+		return err
+	}
+	sh.seen = at
+	if adopted {
+		held, err := g.dir.Held()
+		if err != nil {
+			return err
+		}
+		g.dirMetrics(len(held))
+		g.log.Info().Int("agencies", g.dir.Len()).Time("synced", g.dir.LastSync()).Msg("directory taken from the node that synced it")
+	}
+	return nil
+}
+
+// housekeeping purges finished records past the retention, hourly: on
+// a shared store, one node at a time, and the others forget the inbox
+// items it purged.
+func (g *Gateway) housekeeping(ctx context.Context) {
+	locker, shared := g.store.(queue.Locker)
+	for sleep(ctx, g.clock, time.Hour, nil) {
+		if !shared {
+			g.purge(ctx)
 			continue
 		}
-		if n > 0 {
+		unlock, ok, err := locker.TryLock(ctx, "purge")
+		if err == nil && ok {
+			g.purge(ctx)
+			unlock()
+		} else {
 			g.inbox.drop()
-			g.log.Info().Int("records", n).Time("before", cutoff).Msg("purged finished records past retention")
 		}
+	}
+}
+
+// purge deletes finished records past the retention.
+func (g *Gateway) purge(ctx context.Context) {
+	cutoff := g.clock.Now().Add(-time.Duration(g.cfg.Outbound.Retention))
+	n, err := g.store.Purge(ctx, queue.Done, cutoff)
+	if err != nil {
+		g.log.Error().Err(err).Msg("purge finished records")
+		return
+	}
+	if n > 0 {
+		g.inbox.drop()
+		g.log.Info().Int("records", n).Time("before", cutoff).Msg("purged finished records past retention")
 	}
 }

@@ -180,3 +180,16 @@ type Locker interface {
 	// whether it did.
 	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 }
+
+// Board is a store shared by several nodes that keeps small named
+// documents for all of them: what one node made for the cluster, such as
+// the agency directory it synced, the others read instead of making it
+// again.
+type Board interface {
+	// Read returns the document name and when it was last written if
+	// that was after since; ok is false when it was not, or there is none.
+	Read(ctx context.Context, name string, since time.Time) (data []byte, at time.Time, ok bool, err error)
+	// Modify replaces the document name with what fn makes of it (nil
+	// when there is none), with no other node's Modify in between.
+	Modify(ctx context.Context, name string, fn func(old []byte) ([]byte, error)) error
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"lienthong/gateway"
 	"lienthong/gateway/devstack"
 	"lienthong/gateway/localapi"
 	"lienthong/queue/pgstore/pgtest"
@@ -95,4 +96,31 @@ func TestDatabaseRestartStallsAndResumes(t *testing.T) {
 	if acc, err := s.Client.Submit(ctx, numbered("V/v sau khi khởi động lại", "3"), nil); err != nil || acc.Existing {
 		t.Errorf("a new submission after the restart: %+v, %v", acc, err)
 	}
+}
+
+// A node joining a gateway on PostgreSQL takes the agency directory that
+// another node synced: it never reaches the axis here, yet resolves the
+// peer.
+func TestJoinedNodeTakesTheDirectory(t *testing.T) {
+	pgtest.Need(t, cluster)
+	s, clock := start(t, devstack.Options{StoreDSN: cluster.NewDatabase(t)})
+	c := s.Config
+	c.StateDir, c.API.Listen, c.Metrics.Listen = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
+	c.Axis.Endpoint = "http://127.0.0.1:1/" // nothing listens there
+	g, err := gateway.Open(c, gateway.Options{Clock: clock, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		g.Close()
+	})
+	eventually(t, clock, time.Minute, "the joined node resolves the peer", func() bool {
+		_, err := g.Agency(devstack.PeerCode)
+		return err == nil
+	})
 }

@@ -58,6 +58,13 @@ var migrations = []string{
 		record text NOT NULL,
 		at     timestamptz NOT NULL DEFAULT now()
 	);`,
+	// 3: small documents one node writes for every node (the agency
+	// directory it synced).
+	`CREATE TABLE lienthong_board (
+		name text PRIMARY KEY,
+		at   timestamptz NOT NULL,
+		data bytea NOT NULL
+	);`,
 }
 
 // SchemaVersion is the schema this build reads and writes.

@@ -30,9 +30,12 @@ type Options struct {
 	MaxConns int32
 	// StatementTimeout bounds every statement (default 30 s).
 	StatementTimeout time.Duration
-	// Now is the clock of leases, due times and history (default real
-	// time).
+	// Now is the clock of leases, due times and history (default
+	// DatabaseNow).
 	Now func() time.Time
+	// HostClock is this host's clock, measured against the database's
+	// (default time.Now).
+	HostClock func() time.Time
 	// LeaseTime is how long a lease lasts (default 5 minutes).
 	LeaseTime time.Duration
 	// Owner names this node's leases (default the host name).
@@ -50,6 +53,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	opts    Options
 	flushes atomic.Uint64
+	offset  atomic.Int64 // the database's clock ahead of this host's, ns
 
 	subs queue.Subscribers
 
@@ -82,8 +86,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.StatementTimeout <= 0 {
 		o.StatementTimeout = 30 * time.Second
 	}
-	if o.Now == nil {
-		o.Now = time.Now
+	if o.HostClock == nil {
+		o.HostClock = time.Now
 	}
 	if o.LeaseTime <= 0 {
 		o.LeaseTime = 5 * time.Minute
@@ -111,10 +115,18 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.NoMigrate {
 		migrate = s.expectSchema
 	}
+	if o.Now == nil {
+		s.opts.Now = s.DatabaseNow
+	}
 	if err := migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	if err := s.measureClock(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	go s.clockLoop()
 	return s, nil
 }
 

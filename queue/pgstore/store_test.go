@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -304,4 +305,68 @@ func TestFollowInboundAcrossNodes(t *testing.T) {
 		t.Fatalf("node b after node a let go: %v %v", ok, err)
 	}
 	unlockB()
+}
+
+// A node whose own clock is an hour slow still reckons the database's
+// time, and its leases and due times are written in it.
+func TestNodeKeepsTheDatabasesTime(t *testing.T) {
+	pgtest.Need(t, cluster)
+	dsn := cluster.NewDatabase(t)
+	slow := func() time.Time { return time.Now().Add(-time.Hour) }
+	s, err := pgstore.Open(context.Background(), pgstore.Options{DSN: dsn, HostClock: slow, Scratch: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if off := s.ClockOffset(); (off - time.Hour).Abs() > 5*time.Second {
+		t.Fatalf("offset %v, want about an hour", off)
+	}
+	if d := time.Until(s.DatabaseNow()).Abs(); d > 5*time.Second {
+		t.Fatalf("the database's time is %v off this host's, which shares its clock", d)
+	}
+	var rec *queue.Record
+	err = s.Update(context.Background(), func(tx queue.Tx) error {
+		rec, _, err = tx.Put(queue.Item{Dir: queue.Outbound, Key: "k", Payload: []byte("x")})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(rec.Created).Abs(); d > 5*time.Second {
+		t.Fatalf("record created at %v, %v from the database's time", rec.Created, d)
+	}
+}
+
+// Two nodes modifying one board document at once lose no change, and the
+// other node reads what was written.
+func TestBoardModifyIsSerialised(t *testing.T) {
+	a, b, _, _ := twoNodes(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i, s := range []*pgstore.Store{a, b, a, b} {
+		wg.Go(func() {
+			for j := range 10 {
+				err := s.Modify(ctx, "list", func(old []byte) ([]byte, error) {
+					return fmt.Appendf(old, "%d.%d;", i, j), nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	data, at, ok, err := b.Read(ctx, "list", time.Time{})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if n := strings.Count(string(data), ";"); n != 40 {
+		t.Fatalf("%d changes kept of 40: %s", n, data)
+	}
+	if _, _, ok, err := a.Read(ctx, "list", at); ok || err != nil {
+		t.Fatal("a document not written since was read again", ok, err)
+	}
+	if _, _, ok, err := a.Read(ctx, "none", time.Time{}); ok || err != nil {
+		t.Fatal("a document never written was read", ok, err)
+	}
 }
