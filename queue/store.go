@@ -71,7 +71,8 @@ var (
 	bucketStates   = []byte("states")   // dir, state, priority, created, id → nil
 	bucketBlobRefs = []byte("blobrefs") // sha256 hex → reference count
 	bucketEvents   = []byte("events")   // id, 0, seq → Event JSON
-	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs, bucketEvents, bucketGroups, bucketGroupCounts}
+	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs, bucketEvents, bucketGroups, bucketGroupCounts,
+		bucketLogPending, bucketLogEntries, bucketLogHashes, bucketLogCheckpoints}
 )
 
 // Bolt is the store on one bbolt file. Its methods are safe for concurrent use.
@@ -101,6 +102,8 @@ type Bolt struct {
 	flushes atomic.Uint64
 
 	subs Subscribers
+	// enter makes the log lines of a commit's events (Ledger).
+	enter func([]Event) [][]byte
 }
 
 // Flushes is how many times the store has asked the disk to make writes

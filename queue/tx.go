@@ -95,6 +95,9 @@ func (s *Bolt) Update(ctx context.Context, fn func(Tx) error) error {
 		if err := t.storeEvents(); err != nil {
 			return dirtyError{err}
 		}
+		if err := t.storeLines(); err != nil {
+			return dirtyError{err}
+		}
 		events = t.events
 		return nil
 	})

@@ -65,6 +65,33 @@ var migrations = []string{
 		at   timestamptz NOT NULL,
 		data bytea NOT NULL
 	);`,
+	// 4: the evidence log: lines pending in the commits that made them,
+	// sealed by one node at a time into entries and the hashes of a tree
+	// over them, and signed checkpoints of the tree. Never purged.
+	`CREATE TABLE lienthong_log_pending (
+		id   bigserial PRIMARY KEY,
+		line bytea NOT NULL
+	);
+	CREATE TABLE lienthong_log_entries (
+		idx   bigint PRIMARY KEY,
+		entry bytea NOT NULL
+	);
+	CREATE TABLE lienthong_log_hashes (
+		idx  bigint PRIMARY KEY,
+		hash bytea NOT NULL
+	);
+	CREATE TABLE lienthong_log_checkpoints (
+		size      bigint PRIMARY KEY,
+		at        timestamptz NOT NULL,
+		note      bytea NOT NULL,
+		timestamp bytea
+	);
+	CREATE TABLE lienthong_log_head (
+		one     int PRIMARY KEY CHECK (one = 1),
+		entries bigint NOT NULL,
+		hashes  bigint NOT NULL
+	);
+	INSERT INTO lienthong_log_head VALUES (1, 0, 0);`,
 }
 
 // SchemaVersion is the schema this build reads and writes.

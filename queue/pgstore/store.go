@@ -56,6 +56,8 @@ type Store struct {
 	offset  atomic.Int64 // the database's clock ahead of this host's, ns
 
 	subs queue.Subscribers
+	// enter makes the log lines of a commit's events (queue.Ledger).
+	enter func([]queue.Event) [][]byte
 
 	subMu      sync.Mutex
 	onPut      []func(queue.Direction)

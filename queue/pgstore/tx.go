@@ -406,23 +406,45 @@ func (t *tx) Emit(ev queue.Event) {
 	t.events = append(t.events, ev)
 }
 
+// storeEvents writes the commit's events, and the log lines they make, in
+// one round trip: the events' sequence numbers come back in their order.
 func (t *tx) storeEvents() error {
+	if len(t.events) == 0 {
+		return nil
+	}
+	records := make([]string, len(t.events))
+	docs := make([]string, len(t.events))
 	for i := range t.events {
 		ev := &t.events[i]
 		if ev.Record == "" {
 			return fmt.Errorf("%w: event %q names no record", queue.ErrInvalid, ev.Kind)
 		}
-		// One round trip: the row's sequence comes back; the document
-		// holds everything else.
 		doc, err := json.Marshal(ev)
 		if err != nil {
 			return err
 		}
-		var seq int64
-		if err := t.tx.QueryRow(t.ctx, `INSERT INTO lienthong_events (record, doc) VALUES ($1, $2) RETURNING seq`, ev.Record, doc).Scan(&seq); err != nil {
-			return err
-		}
-		ev.Seq = uint64(seq)
+		records[i], docs[i] = ev.Record, string(doc)
+	}
+	var lines [][]byte
+	if t.s.enter != nil {
+		lines = t.s.enter(t.events)
+	}
+	rows, err := t.tx.Query(t.ctx, `WITH p AS (INSERT INTO lienthong_log_pending (line) SELECT unnest($3::bytea[])),
+		e AS (INSERT INTO lienthong_events (record, doc)
+			SELECT r, d FROM unnest($1::text[], $2::json[]) WITH ORDINALITY AS u(r, d, n) ORDER BY n RETURNING seq)
+		SELECT seq FROM e ORDER BY seq`, records, docs, lines)
+	if err != nil {
+		return err
+	}
+	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return err
+	}
+	if len(seqs) != len(t.events) {
+		return fmt.Errorf("%d events stored of %d", len(seqs), len(t.events))
+	}
+	for i, seq := range seqs {
+		t.events[i].Seq = uint64(seq)
 	}
 	return nil
 }

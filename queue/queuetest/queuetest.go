@@ -78,6 +78,7 @@ func Run(t *testing.T, open Open) {
 		{"Payloads", payloads},
 		{"Purge", purge},
 		{"GroupCounts", groupCounts},
+		{"Ledger", ledger},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -625,5 +626,106 @@ func groupCounts(t *testing.T, s queue.Store, c *Clock) {
 		return tx.Change(first.ID, func(r *queue.Record) error { r.Group = "B"; return nil })
 	}); !errors.Is(err, queue.ErrInvalid) {
 		t.Errorf("Change of the group = %v, want ErrInvalid", err)
+	}
+}
+
+// ledger: the lines a commit's events make are pending once it commits,
+// and none of a failed commit; sealing moves them, oldest first, with the
+// hashes the sealer makes, and a failed seal moves nothing; checkpoints
+// are kept by size, the first of a size staying.
+func ledger(t *testing.T, s queue.Store, c *Clock) {
+	l, ok := s.(queue.Ledger)
+	if !ok {
+		t.Fatal("the store keeps no evidence log (queue.Ledger)")
+	}
+	l.Enter(func(evs []queue.Event) (lines [][]byte) {
+		for _, ev := range evs {
+			if ev.Kind == "sent" {
+				lines = append(lines, []byte(ev.Record+" "+ev.Attrs["n"]))
+			}
+		}
+		return lines
+	})
+	r := put(t, s, out("k", 0))
+	for i := range 3 {
+		err := s.Update(ctx, func(tx queue.Tx) error {
+			tx.Emit(queue.Event{Record: r.ID, Kind: "sent", Attrs: map[string]string{"n": fmt.Sprint(i)}})
+			tx.Emit(queue.Event{Record: r.ID, Kind: "retry"})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Update(ctx, func(tx queue.Tx) error {
+		tx.Emit(queue.Event{Record: r.ID, Kind: "sent", Attrs: map[string]string{"n": "failed"}})
+		return errors.New("no")
+	})
+	if n, err := l.Pending(ctx); n != 3 || err != nil {
+		t.Fatalf("pending = %d, %v; want the 3 lines of the commits", n, err)
+	}
+	hash := func(b []byte) (h [32]byte) { copy(h[:], b); return h }
+	seal := func(size int64, pending [][]byte, read func([]int64) ([][32]byte, error)) ([][]byte, [][32]byte, error) {
+		if size > 0 {
+			if _, err := read([]int64{size - 1}); err != nil {
+				return nil, nil, err
+			}
+		}
+		var es [][]byte
+		var hs [][32]byte
+		for i, p := range pending {
+			e := fmt.Appendf(nil, "%d:%s", size+int64(i), p)
+			es, hs = append(es, e), append(hs, hash(e))
+		}
+		return es, hs, nil
+	}
+	if _, err := l.Seal(ctx, 10, func(int64, [][]byte, func([]int64) ([][32]byte, error)) ([][]byte, [][32]byte, error) {
+		return nil, nil, errors.New("refused")
+	}); err == nil {
+		t.Fatal("a failed seal reported no error")
+	}
+	for _, want := range []int{2, 1, 0} {
+		if n, err := l.Seal(ctx, 2, seal); n != want || err != nil {
+			t.Fatalf("Seal = %d, %v; want %d", n, err, want)
+		}
+	}
+	if e, h, err := l.LogSize(ctx); e != 3 || h != 3 || err != nil {
+		t.Fatalf("LogSize = %d, %d, %v", e, h, err)
+	}
+	es, err := l.LogEntries(ctx, 1, 10)
+	if err != nil || len(es) != 2 || string(es[0]) != "1:"+r.ID+" 1" || string(es[1]) != "2:"+r.ID+" 2" {
+		t.Fatalf("LogEntries(1) = %q, %v", es, err)
+	}
+	hs, err := l.LogHashes(ctx, []int64{2, 0})
+	if err != nil || hs[0] != hash(es[1]) || hs[1] != hash([]byte("0:"+r.ID+" 0")) {
+		t.Fatalf("LogHashes = %x, %v", hs, err)
+	}
+	if _, err := l.LogHashes(ctx, []int64{3}); !errors.Is(err, queue.ErrLogDamaged) {
+		t.Fatalf("a hash never stored: %v", err)
+	}
+	if _, ok, err := l.LastCheckpoint(ctx); ok || err != nil {
+		t.Fatal("a checkpoint before any was added", err)
+	}
+	for _, cp := range []queue.Checkpoint{{Size: 2, Note: []byte("two")}, {Size: 3, Note: []byte("three")}, {Size: 2, Note: []byte("again")}} {
+		cp.At = c.Now()
+		if err := l.AddCheckpoint(ctx, cp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.StampCheckpoint(ctx, 3, []byte("token")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.StampCheckpoint(ctx, 9, []byte("token")); !errors.Is(err, queue.ErrNotFound) {
+		t.Fatalf("stamp of no checkpoint: %v", err)
+	}
+	cps, err := l.Checkpoints(ctx, 0, 10)
+	if err != nil || len(cps) != 2 || string(cps[0].Note) != "two" || cps[1].Size != 3 || string(cps[1].Timestamp) != "token" {
+		t.Fatalf("Checkpoints = %+v, %v", cps, err)
+	}
+	if cps, _ := l.Checkpoints(ctx, 3, 10); len(cps) != 1 {
+		t.Fatalf("Checkpoints from 3 = %+v", cps)
+	}
+	if last, ok, err := l.LastCheckpoint(ctx); !ok || err != nil || last.Size != 3 || !last.At.Equal(c.Now()) {
+		t.Fatalf("LastCheckpoint = %+v, %v, %v", last, ok, err)
 	}
 }
