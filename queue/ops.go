@@ -329,7 +329,7 @@ func (s *Bolt) Payload(r *Record) ([]byte, error) {
 		}
 	}
 	if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != r.SHA256 {
-		return nil, fmt.Errorf("payload of %s does not match its hash %s", r.ID, r.SHA256)
+		return nil, fmt.Errorf("%w: payload of %s does not match its hash %s", ErrAltered, r.ID, r.SHA256)
 	}
 	return data, nil
 }
@@ -347,7 +347,7 @@ func (s *Bolt) PayloadPath(r *Record) (string, error) {
 		return "", fmt.Errorf("payload of %s: %w", r.ID, err)
 	}
 	if sum != r.SHA256 {
-		return "", fmt.Errorf("payload of %s does not match its hash %s", r.ID, r.SHA256)
+		return "", fmt.Errorf("%w: payload of %s does not match its hash %s", ErrAltered, r.ID, r.SHA256)
 	}
 	return p, nil
 }

@@ -54,6 +54,9 @@ var (
 	// ErrState is an operation the record's state does not allow, such as
 	// resending a record that is not dead.
 	ErrState = errors.New("queue: operation not allowed in this state")
+	// ErrAltered is a payload whose stored bytes no longer hash to the
+	// record's SHA-256.
+	ErrAltered = errors.New("queue: payload altered")
 	// ErrEmpty is returned by Lease when no record is due.
 	ErrEmpty = errors.New("queue: nothing due")
 	// ErrClosed is any call after Close.

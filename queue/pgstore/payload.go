@@ -165,7 +165,7 @@ func (c *chunkReader) ReadAt(p []byte, off int64) (int, error) {
 func (c *chunkReader) Read(p []byte) (int, error) {
 	if c.off >= c.size {
 		if hex.EncodeToString(c.h.Sum(nil)) != c.sum {
-			return 0, fmt.Errorf("payload %s: the stored bytes do not match their hash", c.sum)
+			return 0, fmt.Errorf("%w: payload %s: the stored bytes do not match their hash", queue.ErrAltered, c.sum)
 		}
 		return 0, io.EOF
 	}
