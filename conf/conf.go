@@ -39,6 +39,23 @@ type Config struct {
 	Spool     Spool     `toml:"spool"`
 	Log       Log       `toml:"log"`
 	Store     Store     `toml:"store"`
+	Evidence  Evidence  `toml:"evidence"`
+}
+
+// Evidence is the tamper-evident log of every package that crossed the
+// boundary, with signed checkpoints an agency can show in a dispute.
+type Evidence struct {
+	Enabled bool `toml:"enabled"`
+	// CheckpointInterval is how often a checkpoint is signed while
+	// entries arrive.
+	CheckpointInterval Duration `toml:"checkpoint_interval"`
+	// Key is the log's own Ed25519 note signer key, given like any
+	// secret; unset, evidence.key in state_dir, made at the first start.
+	// Nodes sharing a store must all be given the same one.
+	Key Secret `toml:"key"`
+	// TSA is an RFC 3161 time-stamping authority whose tokens are kept
+	// beside the checkpoints; none when empty.
+	TSA string `toml:"tsa"`
 }
 
 // Store is where the work is kept: a bbolt file in state_dir on one node
@@ -208,6 +225,7 @@ func Default() Config {
 		Spool:     Spool{ScanInterval: Duration(5 * time.Second)},
 		Log:       Log{Level: "info", Format: "json"},
 		Store:     Store{Engine: "bbolt", MaxConns: 8, StatementTimeout: Duration(30 * time.Second)},
+		Evidence:  Evidence{Enabled: true, CheckpointInterval: Duration(time.Minute)},
 	}
 }
 

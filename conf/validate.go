@@ -49,6 +49,18 @@ func (c *Config) Validate() Problems {
 	default:
 		v.add("store.engine", fmt.Sprintf("%q: want bbolt or postgres", c.Store.Engine))
 	}
+	if e := c.Evidence; e.Enabled {
+		v.positive("evidence.checkpoint_interval", e.CheckpointInterval)
+		switch {
+		case e.Key.Set():
+			v.secret("evidence.key", e.Key)
+		case c.Store.Engine == "postgres":
+			v.add("evidence.key", "required with store.engine = \"postgres\": every node signs the shared log with the same key (lienthong evidence key -new)")
+		}
+		if e.TSA != "" {
+			v.httpURL("evidence.tsa", e.TSA)
+		}
+	}
 	for i, code := range c.Directory.AcceptChanges {
 		v.code(fmt.Sprintf("directory.accept_changes[%d]", i), code)
 	}

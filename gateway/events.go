@@ -48,6 +48,8 @@ const (
 	atSize        = "size"
 	atLate        = "late"    // sent after its dispatch deadline
 	atRefused     = "refused" // why a package was quarantined, as counted
+	atAgency      = "agency"      // ours, where the record's recipient does not say
+	atCounterpart = "counterpart" // the other agencies, comma-separated
 )
 
 // event makes an event of a record; attrs are key, value pairs, empty

@@ -21,6 +21,7 @@ import (
 	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/gateway/axis"
+	"lienthong/gateway/evidence"
 	"lienthong/gateway/netcap"
 	"lienthong/queue"
 	"lienthong/queue/pgstore"
@@ -61,6 +62,7 @@ type Gateway struct {
 	m       *metrics
 	breaker *breaker
 	hook    *webhook
+	ev      *evidence.Log // nil when evidence.enabled is false
 
 	out   *outbound
 	in    *inbound
@@ -111,6 +113,9 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	owner, err := g.openStore(o)
 	if err != nil {
+		return nil, err
+	}
+	if err := g.openEvidence(); err != nil {
 		return nil, err
 	}
 	g.inbox = newInbox(filepath.Join(c.StateDir, "inbox"), spoolInbox, int64(c.Outbound.MaxDocument), g.store)
@@ -339,6 +344,7 @@ func (g *Gateway) Run(ctx context.Context, ready func()) error {
 	loops.Go(func() { g.in.poller(loopCtx) })
 	loops.Go(func() { g.directoryLoop(loopCtx) })
 	loops.Go(func() { g.housekeeping(loopCtx) })
+	loops.Go(func() { g.evidenceLoop(loopCtx) })
 	if g.cfg.Spool.Dir != "" {
 		loops.Go(func() { g.spoolLoop(loopCtx) })
 	}

@@ -303,7 +303,8 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem, l
 			if fa.out, fa.applied, err = applyStatus(tx, fa.out.ID, fa.st, rec.ID, now); err != nil {
 				return err
 			}
-			tx.Emit(event(rec.ID, evStatus, fa.st.From.OrganID, now, atDirection, "in", atCode, string(fa.st.StatusCode), atLink, fa.out.ID))
+			tx.Emit(event(rec.ID, evStatus, fa.st.From.OrganID, now, atDirection, "in", atCode, string(fa.st.StatusCode), atLink, fa.out.ID,
+				atSHA256, rec.SHA256, atAxisDocID, it.DocID, atDocumentID, fa.st.ResponseFor.DocumentID))
 			return nil
 		})
 		release()

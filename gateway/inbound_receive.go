@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"cmp"
+	"slices"
+	"strings"
 	"context"
 	"errors"
 	"fmt"
@@ -308,15 +310,24 @@ func (in *inbound) close(r *queue.Record, rec inRecord, ln *leaseNext, with func
 		if _, err = tx.Finish(now, r.ID, r.Lease, queue.MergeMap(meta, m)); err != nil {
 			return err
 		}
+		// What the evidence log states of the package.
+		was := readIn(r)
+		var agencies []string
+		for _, it := range items {
+			if it.Agency != "" && !slices.Contains(agencies, it.Agency) {
+				agencies = append(agencies, it.Agency)
+			}
+		}
+		pkgFacts := []string{atSHA256, r.SHA256, atAxisDocID, was.AxisDocID, atCounterpart, cmp.Or(rec.From, was.From), atAgency, strings.Join(agencies, ",")}
 		switch rec.Inbox {
 		case localapi.InboxNew:
-			tx.Emit(event(r.ID, evDelivered, "", now, atDocumentID, rec.DocumentID))
+			tx.Emit(event(r.ID, evDelivered, "", now, append([]string{atDocumentID, rec.DocumentID}, pkgFacts...)...))
 		case inboxDuplicate:
 			tx.Emit(event(r.ID, evDuplicate, "", now))
 		case localapi.InboxQuarantined:
-			tx.Emit(event(r.ID, evQuarantined, "", now, atReason, rec.Reason, atRefused, rec.Refused))
+			tx.Emit(event(r.ID, evQuarantined, "", now, append([]string{atReason, rec.Reason, atRefused, rec.Refused, atDocumentID, cmp.Or(rec.DocumentID, was.DocumentID)}, pkgFacts...)...))
 		case inboxStatus:
-			tx.Emit(event(r.ID, evStatus, rec.From, now, atDirection, "in", atCode, rec.StatusCode))
+			tx.Emit(event(r.ID, evStatus, rec.From, now, append([]string{atDirection, "in", atCode, rec.StatusCode, atDocumentID, rec.DocumentID}, pkgFacts...)...))
 		}
 		for _, ev := range also {
 			if _, err := tx.Get(ev.Record); err == nil {

@@ -33,6 +33,10 @@ type metrics struct {
 	webhookFailed prometheus.Counter
 	apiRequests   *prometheus.CounterVec // route, code
 	refused       *prometheus.CounterVec // reason
+	evEntries     prometheus.Counter
+	evCheckpoint  prometheus.Gauge
+	evUnsigned    prometheus.Gauge
+	tsaFailed     prometheus.Counter
 }
 
 // newMetrics registers the engine's metrics; the breaker's state and the
@@ -89,6 +93,18 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 		webhookFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lienthong_webhook_failures_total", Help: "Webhook deliveries the legacy system did not take.",
 		}),
+		evEntries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lienthong_evidence_entries_total", Help: "Evidence log entries this node sealed.",
+		}),
+		evCheckpoint: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lienthong_evidence_checkpoint_timestamp_seconds", Help: "When the latest evidence checkpoint was signed.",
+		}),
+		evUnsigned: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "lienthong_evidence_unsigned_entries", Help: "Evidence entries no signed checkpoint covers yet, pending ones included.",
+		}),
+		tsaFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lienthong_evidence_tsa_failures_total", Help: "Checkpoints the time-stamping authority did not stamp when asked.",
+		}),
 	}
 	m.breakerState = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "lienthong_axis_breaker_state", Help: "Circuit breaker towards the axis: 0 closed, 1 open, 2 half-open.",
@@ -100,7 +116,7 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 	build.Set(1)
 	reg.MustRegister(m.messages, m.retries, m.axisDuration, m.signDuration, m.verifyDur, m.statuses,
 		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.dirHeld, m.breakerState, m.axisLastOK,
-		m.webhookFailed, m.apiRequests, m.refused, build, &queueCollector{clock: clock, stats: stats},
+		m.webhookFailed, m.apiRequests, m.refused, m.evEntries, m.evCheckpoint, m.evUnsigned, m.tsaFailed, build, &queueCollector{clock: clock, stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {
 		m.messages.WithLabelValues("out", r)

@@ -166,7 +166,8 @@ func (o *outbound) sent(r *queue.Record, rec outRecord, axisDocID string, log ze
 		if dl := rec.Deadline; !dl.IsZero() && now.After(dl) {
 			late = stamp(dl)
 		}
-		tx.Emit(event(r.ID, evSent, "", now, atAxisDocID, axisDocID, atCode, rec.StatusCode, atLate, late))
+		tx.Emit(event(r.ID, evSent, "", now, atAxisDocID, axisDocID, atCode, rec.StatusCode, atLate, late,
+			atDocumentID, rec.DocumentID, atSHA256, r.SHA256, atAgency, cmp.Or(rec.From, o.me.OrganID), atCounterpart, strings.Join(rec.To, ",")))
 		if rec.Kind == kindStatus && rec.About != "" {
 			// The record the status is about hears it left.
 			if _, err := tx.Get(rec.About); err == nil {

@@ -34,6 +34,7 @@ import (
 	"lienthong/gateway/api"
 	"lienthong/gateway/axis"
 	"lienthong/gateway/axis/axishub"
+	"lienthong/gateway/evidence"
 	"lienthong/gateway/localapi"
 	"lienthong/queue/atomicfile"
 )
@@ -152,6 +153,10 @@ func Open(o Options) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
+	// Nodes on one database sign the shared evidence log with one key.
+	if _, _, err := evidence.KeyFile(filepath.Join(secrets, "evidence-a"), "lienthong/"+AgencyCode); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(s.Dir, "hub"), 0o700); err != nil {
 		return nil, err
 	}
@@ -241,6 +246,7 @@ func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config
 	c.Log.Format = "console"
 	if !peer && s.opts.StoreDSN != "" {
 		c.Store.Engine, c.Store.DSN = "postgres", conf.Secret(s.opts.StoreDSN)
+		c.Evidence.Key = conf.Secret("file:" + filepath.Join(s.Dir, "secrets", "evidence-"+name))
 	}
 	if s.opts.Configure != nil {
 		s.opts.Configure(peer, &c)

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,9 +40,13 @@ type ProofEntry struct {
 	File      string   `json:"file"`      // the package, "" when purged
 }
 
-// Bundle is the files of a proof for one document, by name.
+// Bundle is the files of a proof for one document: the small ones by
+// name, the packages by the record they are read from when written, so a
+// bundle of a 100 MiB scan is never held in memory.
 type Bundle struct {
-	Files map[string][]byte
+	Files    map[string][]byte
+	Packages map[string]string // file name → record
+	open     OpenPackage
 }
 
 // Select picks the entries of a bundle.
@@ -70,22 +76,27 @@ func (l *Log) Prove(ctx context.Context, sel Select, open OpenPackage) (*Bundle,
 	if err != nil {
 		return nil, err
 	}
+	// A document's entries name it; those of its packages before they were
+	// read (fetched) name only their record: a second pass takes them.
+	records := map[string]bool{}
+	if err := l.scan(ctx, size, func(e Entry, _ []byte) {
+		if sel.match(e) {
+			records[e.Record] = true
+		}
+	}); err != nil {
+		return nil, err
+	}
+	if len(records) == 0 {
+		return nil, ErrNoEntries
+	}
 	var lines [][]byte
 	var found []Entry
-	for from := int64(0); from < size; {
-		es, err := l.led.LogEntries(ctx, from, batch)
-		if err != nil || len(es) == 0 {
-			return nil, errors.Join(err, fmt.Errorf("%w: entries from %d unreadable", queue.ErrLogDamaged, from))
+	if err := l.scan(ctx, size, func(e Entry, b []byte) {
+		if sel.match(e) || records[e.Record] {
+			lines, found = append(lines, b), append(found, e)
 		}
-		for _, b := range es {
-			if e, err := ParseEntry(b); err == nil && sel.match(e) {
-				lines, found = append(lines, b), append(found, e)
-			}
-		}
-		from += int64(len(es))
-	}
-	if len(found) == 0 {
-		return nil, ErrNoEntries
+	}); err != nil {
+		return nil, err
 	}
 	cp, err := l.Checkpoint(ctx)
 	if err != nil {
@@ -94,9 +105,10 @@ func (l *Log) Prove(ctx context.Context, sel Select, open OpenPackage) (*Bundle,
 	if cp.Size <= found[len(found)-1].Seq {
 		return nil, fmt.Errorf("%w: the latest checkpoint does not cover entry %d", queue.ErrLogDamaged, found[len(found)-1].Seq)
 	}
-	b := &Bundle{Files: map[string][]byte{}}
+	b := &Bundle{Files: map[string][]byte{}, Packages: map[string]string{}, open: open}
 	p := Proof{Checkpoint: string(cp.Note), VerifierKey: l.vkey, TreeSize: cp.Size}
 	var jsonl bytes.Buffer
+	purged := map[string]bool{}
 	for i, e := range found {
 		rp, err := tlog.ProveRecord(cp.Size, e.Seq, l.hashReader(ctx))
 		if err != nil {
@@ -106,15 +118,22 @@ func (l *Log) Prove(ctx context.Context, sel Select, open OpenPackage) (*Bundle,
 		for _, h := range rp {
 			pe.AuditPath = append(pe.AuditPath, base64.StdEncoding.EncodeToString(h[:]))
 		}
-		name := fmt.Sprintf("%d-%s.edxml", e.Seq, e.Kind)
-		data, err := readPackage(ctx, open, e.Record)
-		switch {
-		case errors.Is(err, queue.ErrNotFound):
+		// Entries of one record share its package's file.
+		name := e.Record + ".edxml"
+		if _, ok := b.Packages[name]; !ok && !purged[name] {
+			rc, err := open(ctx, e.Record)
+			switch {
+			case errors.Is(err, queue.ErrNotFound):
+				purged[name] = true
+			case err != nil:
+				return nil, fmt.Errorf("package of entry %d: %w", e.Seq, err)
+			default:
+				rc.Close()
+				b.Packages[name] = e.Record
+			}
+		}
+		if purged[name] || name != filepath.Base(name) {
 			name = ""
-		case err != nil:
-			return nil, fmt.Errorf("package of entry %d: %w", e.Seq, err)
-		default:
-			b.Files[name] = data
 		}
 		pe.File = name
 		p.Entries = append(p.Entries, pe)
@@ -131,29 +150,107 @@ func (l *Log) Prove(ctx context.Context, sel Select, open OpenPackage) (*Bundle,
 	return b, nil
 }
 
-func readPackage(ctx context.Context, open OpenPackage, record string) ([]byte, error) {
-	rc, err := open(ctx, record)
-	if err != nil {
-		return nil, err
+// scan calls fn with every entry of the log up to size, in order.
+func (l *Log) scan(ctx context.Context, size int64, fn func(e Entry, line []byte)) error {
+	for from := int64(0); from < size; {
+		es, err := l.led.LogEntries(ctx, from, batch)
+		if err != nil || len(es) == 0 {
+			return errors.Join(err, fmt.Errorf("%w: entries from %d unreadable", queue.ErrLogDamaged, from))
+		}
+		for _, b := range es {
+			if e, err := ParseEntry(b); err == nil {
+				fn(e, b)
+			}
+		}
+		from += int64(len(es))
 	}
-	defer rc.Close()
-	return io.ReadAll(rc)
+	return nil
 }
 
 // Write writes the bundle's files into dir, which it makes.
-func (b *Bundle) Write(dir string) error {
+func (b *Bundle) Write(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	for name, data := range b.Files {
+	return b.each(ctx, func(name string, size int64, r io.Reader) error {
 		if name != filepath.Base(name) {
 			return fmt.Errorf("bundle file name %q", name)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o640); err != nil {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, r)
+		return errors.Join(err, f.Close())
+	})
+}
+
+// WriteTar writes the bundle as a tar stream, for the API to hand it out.
+func (b *Bundle) WriteTar(ctx context.Context, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := b.each(ctx, func(name string, size int64, r io.Reader) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o640, Size: size, Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		_, err := io.Copy(tw, r)
+		return err
+	})
+	return errors.Join(err, tw.Close())
+}
+
+// each hands fn every file of the bundle, streaming the packages.
+func (b *Bundle) each(ctx context.Context, fn func(name string, size int64, r io.Reader) error) error {
+	for _, name := range slices.Sorted(maps.Keys(b.Files)) {
+		if err := fn(name, int64(len(b.Files[name])), bytes.NewReader(b.Files[name])); err != nil {
+			return err
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.Packages)) {
+		rc, err := b.open(ctx, b.Packages[name])
+		if err != nil {
+			return fmt.Errorf("package %s: %w", name, err)
+		}
+		sized, ok := rc.(interface{ Size() int64 })
+		if !ok {
+			rc.Close()
+			return fmt.Errorf("package %s: its size is unknown", name)
+		}
+		err = fn(name, sized.Size(), rc)
+		rc.Close()
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ReadTar writes a bundle received as a tar stream into dir, refusing
+// any name that is not a plain file name.
+func ReadTar(r io.Reader, dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("bundle: %w", err)
+		}
+		if h.Typeflag != tar.TypeReg || h.Name != filepath.Base(h.Name) || h.Name == "." || h.Name == ".." {
+			return fmt.Errorf("bundle: %q is not a plain file", h.Name)
+		}
+		f, err := os.OpenFile(filepath.Join(dir, h.Name), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(f, tr)
+		if err = errors.Join(err, f.Close()); err != nil {
+			return err
+		}
+	}
 }
 
 // VerifyBundle checks a bundle written in dir with nothing but its files

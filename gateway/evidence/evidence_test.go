@@ -236,6 +236,10 @@ func TestBundle(t *testing.T) {
 		t.Fatalf("proof: %d entries, tree %d", len(p.Entries), p.TreeSize)
 	}
 	root := checkpointRoot(t, p.Checkpoint)
+	dir := t.TempDir()
+	if err := b.Write(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range p.Entries {
 		entry, _ := base64.StdEncoding.DecodeString(e.Entry)
 		var path [][]byte
@@ -246,19 +250,28 @@ func TestBundle(t *testing.T) {
 		if !rfc9162Included(e.Index, p.TreeSize, entry, path, root) {
 			t.Errorf("entry %d: the RFC 9162 inclusion check fails", e.Index)
 		}
-		sum := sha256.Sum256(b.Files[e.File])
+		data, _ := os.ReadFile(filepath.Join(dir, e.File))
+		sum := sha256.Sum256(data)
 		var ent evidence.Entry
 		json.Unmarshal(entry, &ent)
 		if ent.SHA256 != hex.EncodeToString(sum[:]) {
 			t.Errorf("entry %d: file %s is not its package", e.Index, e.File)
 		}
 	}
-	dir := t.TempDir()
-	if err := b.Write(dir); err != nil {
-		t.Fatal(err)
-	}
 	if probs, err := evidence.VerifyBundle(dir, l.log.VerifierKey()); err != nil || len(probs) > 0 {
 		t.Fatalf("VerifyBundle = %q, %v", probs, err)
+	}
+	// As the API hands it out: a tar stream, read into a folder.
+	var tarred bytes.Buffer
+	if err := b.WriteTar(ctx, &tarred); err != nil {
+		t.Fatal(err)
+	}
+	fromTar := t.TempDir()
+	if err := evidence.ReadTar(&tarred, fromTar); err != nil {
+		t.Fatal(err)
+	}
+	if probs, err := evidence.VerifyBundle(fromTar, l.log.VerifierKey()); err != nil || len(probs) > 0 {
+		t.Fatalf("VerifyBundle of the tar stream = %q, %v", probs, err)
 	}
 	file := p.Entries[2].File
 	pathHash := p.Entries[4].AuditPath[1]
@@ -274,7 +287,7 @@ func TestBundle(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := t.TempDir()
-			b.Write(d)
+			b.Write(ctx, d)
 			path := filepath.Join(d, tc.file)
 			data, _ := os.ReadFile(path)
 			changed := strings.Replace(string(data), tc.old, tc.new, 1)

@@ -17,9 +17,9 @@ proof.json     the checkpoint (a signed statement of the evidence log's
                exact bytes (base64), its index in the log, its audit path
                and the file of its package
 entries.jsonl  the same entries, one line of JSON each, to read
-N-KIND.edxml   the package of entry N, byte for byte as sent or received;
-               absent when it was purged by retention (its entry says so
-               with its sha256 all the same)
+RECORD.edxml   the package of the entries of that record, byte for byte
+               as sent or received; absent when retention purged it (its
+               entries still give its sha256)
 
 The key in proof.json is:
   {{key}}
@@ -33,10 +33,10 @@ With lienthong
 By hand, with public algorithms only
 ------------------------------------
 1. The package's own signature (XML-DSig), against the agency's CA:
-     xmlsec1 --verify --trusted-pem ca.pem N-KIND.edxml
+     xmlsec1 --verify --trusted-pem ca.pem RECORD.edxml
 
 2. The package is the one the entry names:
-     sha256sum N-KIND.edxml      equals the entry's "sha256"
+     sha256sum RECORD.edxml      equals the entry's "sha256"
 
 3. The checkpoint is signed by the key (a signed note, Ed25519,
    https://pkg.go.dev/golang.org/x/mod/sumdb/note): its text is the lines

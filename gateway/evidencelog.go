@@ -1,0 +1,237 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"lienthong/gateway/evidence"
+	"lienthong/queue"
+)
+
+// The evidence log hears the event stream: an event that records a
+// package crossing the boundary makes an entry, written in the commit of
+// the event. A sealer, one node at a time, numbers the entries and signs
+// checkpoints of the tree over them.
+
+// ErrNoEvidence is a call on a gateway that keeps no evidence log.
+var ErrNoEvidence = errors.New("the evidence log is off (evidence.enabled = false)")
+
+// openEvidence loads the log's key and hears the store's commits; it runs
+// before the first commit of the gateway.
+func (g *Gateway) openEvidence() error {
+	e := g.cfg.Evidence
+	if !e.Enabled {
+		return nil
+	}
+	led, ok := g.store.(queue.Ledger)
+	if !ok {
+		return errors.New("evidence: this store keeps no log")
+	}
+	var skey string
+	var err error
+	if e.Key.Set() {
+		if skey, err = e.Key.Read(); err != nil {
+			return fmt.Errorf("evidence.key: %w", err)
+		}
+	} else {
+		path := filepath.Join(g.cfg.StateDir, "evidence.key")
+		var made bool
+		if skey, made, err = evidence.KeyFile(path, "lienthong/"+g.cfg.Agency.Code); err != nil {
+			return err
+		}
+		if made {
+			defer func() {
+				g.log.Warn().Str("file", path).Str("verifier_key", g.ev.VerifierKey()).
+					Msg("evidence key made: back this file up with the state folder, and publish the verifier key (lienthong evidence key) so that other agencies can check your proofs")
+			}()
+		}
+	}
+	if g.ev, err = evidence.New(led, skey, g.clock.Now); err != nil {
+		return err
+	}
+	led.Enter(g.evidenceLines)
+	return nil
+}
+
+// evidenceLines makes the entries of a commit's events.
+func (g *Gateway) evidenceLines(evs []queue.Event) (lines [][]byte) {
+	for _, ev := range evs {
+		if e, ok := evidenceEntry(ev, g.cfg.Agency.Code); ok {
+			lines = append(lines, evidence.Pending(e, ev.At))
+		}
+	}
+	return lines
+}
+
+// evidenceEntry is the entry an event makes, if it records a package
+// crossing the boundary: a send the axis took, a package fetched, then
+// delivered, quarantined, or a status received. The events of a record's
+// history that only echo these (a status sent, heard by the document it
+// answers) make none.
+func evidenceEntry(ev queue.Event, ours string) (evidence.Entry, bool) {
+	a := ev.Attrs
+	in := strings.HasPrefix(ev.Record, string(queue.Inbound)+"-")
+	e := evidence.Entry{
+		Direction: "out", Agency: a[atAgency], Counterpart: a[atCounterpart], DocumentID: a[atDocumentID],
+		AxisDocID: a[atAxisDocID], Record: ev.Record, StatusCode: a[atCode], SHA256: a[atSHA256],
+	}
+	if e.Agency == "" {
+		e.Agency = ours
+	}
+	if e.Counterpart == "" {
+		e.Counterpart = ev.Recipient
+	}
+	if in {
+		e.Direction = "in"
+	}
+	switch {
+	case ev.Kind == evSent && !in:
+		e.Kind = evidence.KindSent
+	case ev.Kind == evFetched && in:
+		e.Kind = evidence.KindFetched
+	case ev.Kind == evDelivered && in:
+		e.Kind = evidence.KindDelivered
+	case ev.Kind == evQuarantined && in:
+		e.Kind, e.Reason = evidence.KindQuarantined, a[atReason]
+	case (ev.Kind == evStatus || ev.Kind == evRecall) && in && a[atDirection] == "in":
+		e.Kind = evidence.KindReceived
+	default:
+		return e, false
+	}
+	return e, e.SHA256 != ""
+}
+
+// evidenceLoop seals the entries every second and signs a checkpoint
+// every checkpoint interval while entries arrive; on a shared store, one
+// node at a time.
+func (g *Gateway) evidenceLoop(ctx context.Context) {
+	if g.ev == nil {
+		return
+	}
+	locker, shared := g.store.(queue.Locker)
+	var failing bool
+	for sleep(ctx, g.clock, time.Second, nil) {
+		var err error
+		if shared {
+			unlock, ok, lerr := locker.TryLock(ctx, "evidence")
+			if lerr != nil || !ok {
+				continue
+			}
+			_, err = g.evidenceCheckpoint(ctx, false)
+			unlock()
+		} else {
+			_, err = g.evidenceCheckpoint(ctx, false)
+		}
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			g.log.Error().Err(err).Msg("evidence log: sealing or signing failed; entries wait in the store and are sealed once it works again")
+		case err == nil && failing:
+			g.log.Info().Msg("evidence log sealing again")
+		}
+		failing = err != nil
+	}
+}
+
+// evidenceCheckpoint seals what is pending and signs a checkpoint when
+// one is due, or at once when now is set; it returns the latest.
+func (g *Gateway) evidenceCheckpoint(ctx context.Context, now bool) (queue.Checkpoint, error) {
+	led := g.store.(queue.Ledger)
+	n, err := g.ev.Seal(ctx)
+	g.m.evEntries.Add(float64(n))
+	if err != nil {
+		return queue.Checkpoint{}, err
+	}
+	size, _, err := led.LogSize(ctx)
+	if err != nil {
+		return queue.Checkpoint{}, err
+	}
+	last, ok, err := led.LastCheckpoint(ctx)
+	if err != nil {
+		return queue.Checkpoint{}, err
+	}
+	due := !ok || g.clock.Now().Sub(last.At) >= time.Duration(g.cfg.Evidence.CheckpointInterval)
+	if size > last.Size && (now || due) {
+		if last, err = g.ev.Checkpoint(ctx); err != nil {
+			return queue.Checkpoint{}, err
+		}
+	}
+	if !last.At.IsZero() {
+		g.m.evCheckpoint.Set(float64(last.At.Unix()))
+	}
+	pending, err := led.Pending(ctx)
+	if err != nil {
+		return last, err
+	}
+	g.m.evUnsigned.Set(float64(size - last.Size + pending))
+	return last, nil
+}
+
+// EvidenceCheckpoint seals the pending entries and signs a checkpoint of
+// them now, for a proof that must cover the latest package.
+func (g *Gateway) EvidenceCheckpoint(ctx context.Context) (queue.Checkpoint, string, error) {
+	if g.ev == nil {
+		return queue.Checkpoint{}, "", ErrNoEvidence
+	}
+	cp, err := g.evidenceCheckpoint(ctx, true)
+	return cp, g.ev.VerifierKey(), edge(err)
+}
+
+// EvidenceVerify checks the whole log and the packages still stored.
+func (g *Gateway) EvidenceVerify(ctx context.Context) (*evidence.Report, error) {
+	if g.ev == nil {
+		return nil, ErrNoEvidence
+	}
+	rep, err := evidence.Verify(ctx, g.store.(queue.Ledger), g.ev.VerifierKey(), PackageSum(g.store))
+	return rep, edge(err)
+}
+
+// EvidenceBundle makes the proof bundle of a document's or a record's
+// entries.
+func (g *Gateway) EvidenceBundle(ctx context.Context, sel evidence.Select) (*evidence.Bundle, error) {
+	if g.ev == nil {
+		return nil, ErrNoEvidence
+	}
+	b, err := g.ev.Prove(ctx, sel, OpenPackage(g.store))
+	if errors.Is(err, evidence.ErrNoEntries) {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return b, edge(err)
+}
+
+// PackageSum hashes the packages a store holds, for evidence.Verify.
+func PackageSum(s queue.Store) evidence.PackageSum {
+	return func(ctx context.Context, record string) (string, error) {
+		rc, err := OpenPackage(s)(ctx, record)
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, rc); err != nil {
+			return "", err
+		}
+		return hex.EncodeToString(h.Sum(nil)), nil
+	}
+}
+
+// OpenPackage reads the packages a store holds, for evidence bundles.
+func OpenPackage(s queue.Store) evidence.OpenPackage {
+	return func(ctx context.Context, record string) (io.ReadCloser, error) {
+		r, err := queue.Get(ctx, s, record)
+		if err != nil {
+			return nil, err // not found: purged
+		}
+		rc, err := s.OpenPayload(ctx, r)
+		if errors.Is(err, queue.ErrNotFound) {
+			return nil, fmt.Errorf("record %s holds no package: %v", record, err)
+		}
+		return rc, err
+	}
+}
