@@ -46,8 +46,8 @@ const (
 	atDocumentID  = "documentId"
 	atSHA256      = "sha256"
 	atSize        = "size"
-	atLate        = "late"    // sent after its dispatch deadline
-	atRefused     = "refused" // why a package was quarantined, as counted
+	atLate        = "late"        // sent after its dispatch deadline
+	atRefused     = "refused"     // why a package was quarantined, as counted
 	atAgency      = "agency"      // ours, where the record's recipient does not say
 	atCounterpart = "counterpart" // the other agencies, comma-separated
 )

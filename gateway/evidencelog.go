@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"lienthong/gateway/evidence"
+	"lienthong/gateway/localapi"
 	"lienthong/queue"
 )
 
@@ -122,6 +123,7 @@ func (g *Gateway) evidenceLoop(ctx context.Context) {
 		if shared {
 			unlock, ok, lerr := locker.TryLock(ctx, "evidence")
 			if lerr != nil || !ok {
+				g.m.evUnsigned.Set(0) // another node seals, and shows it
 				continue
 			}
 			_, err = g.evidenceCheckpoint(ctx, false)
@@ -173,36 +175,64 @@ func (g *Gateway) evidenceCheckpoint(ctx context.Context, now bool) (queue.Check
 	return last, nil
 }
 
-// EvidenceCheckpoint seals the pending entries and signs a checkpoint of
-// them now, for a proof that must cover the latest package.
-func (g *Gateway) EvidenceCheckpoint(ctx context.Context) (queue.Checkpoint, string, error) {
+// evidenceCaller refuses a token scoped to some agencies: the log is the
+// whole gateway's.
+func (g *Gateway) evidenceCaller(c Caller) error {
 	if g.ev == nil {
-		return queue.Checkpoint{}, "", ErrNoEvidence
+		return fmt.Errorf("%w: %w", ErrNotFound, ErrNoEvidence)
 	}
-	cp, err := g.evidenceCheckpoint(ctx, true)
-	return cp, g.ev.VerifierKey(), edge(err)
+	if c.Allows != nil {
+		return fmt.Errorf("%w: client %s may act only for its own agencies; the evidence log is the whole gateway's (an unscoped token in api.tokens)", ErrForbidden, c.Name)
+	}
+	return nil
+}
+
+// EvidenceCheckpoint returns the latest checkpoint; with now, it first
+// seals the pending entries and signs one of them, for a proof that must
+// cover the latest package.
+func (g *Gateway) EvidenceCheckpoint(ctx context.Context, c Caller, now bool) (*localapi.EvidenceCheckpoint, error) {
+	if err := g.evidenceCaller(c); err != nil {
+		return nil, err
+	}
+	cp, err := g.evidenceCheckpoint(ctx, now)
+	if err != nil {
+		return nil, edge(err)
+	}
+	return &localapi.EvidenceCheckpoint{Size: cp.Size, At: cp.At, Checkpoint: string(cp.Note), VerifierKey: g.ev.VerifierKey(), Timestamp: cp.Timestamp}, nil
 }
 
 // EvidenceVerify checks the whole log and the packages still stored.
-func (g *Gateway) EvidenceVerify(ctx context.Context) (*evidence.Report, error) {
-	if g.ev == nil {
-		return nil, ErrNoEvidence
+func (g *Gateway) EvidenceVerify(ctx context.Context, c Caller) (*localapi.EvidenceReport, error) {
+	if err := g.evidenceCaller(c); err != nil {
+		return nil, err
 	}
 	rep, err := evidence.Verify(ctx, g.store.(queue.Ledger), g.ev.VerifierKey(), PackageSum(g.store))
-	return rep, edge(err)
+	if err != nil {
+		return nil, edge(err)
+	}
+	return ReportView(rep), nil
+}
+
+// ReportView is a verification report as the API shows it.
+func ReportView(r *evidence.Report) *localapi.EvidenceReport {
+	return &localapi.EvidenceReport{OK: r.OK(), Entries: r.Entries, Pending: r.Pending, Checkpoints: r.Checkpoints,
+		Packages: r.Packages, Purged: r.Purged, Timestamps: r.Timestamps, Latest: r.Latest, Problems: r.Problems}
 }
 
 // EvidenceBundle makes the proof bundle of a document's or a record's
-// entries.
-func (g *Gateway) EvidenceBundle(ctx context.Context, sel evidence.Select) (*evidence.Bundle, error) {
-	if g.ev == nil {
-		return nil, ErrNoEvidence
+// entries and returns what writes it as a tar stream.
+func (g *Gateway) EvidenceBundle(ctx context.Context, c Caller, document, record string) (func(io.Writer) error, error) {
+	if err := g.evidenceCaller(c); err != nil {
+		return nil, err
 	}
-	b, err := g.ev.Prove(ctx, sel, OpenPackage(g.store))
+	b, err := g.ev.Prove(ctx, evidence.Select{DocumentID: document, Record: record}, OpenPackage(g.store))
 	if errors.Is(err, evidence.ErrNoEntries) {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	return b, edge(err)
+	if err != nil {
+		return nil, edge(err)
+	}
+	return func(w io.Writer) error { return b.WriteTar(ctx, w) }, nil
 }
 
 // PackageSum hashes the packages a store holds, for evidence.Verify.

@@ -2,14 +2,14 @@ package gateway
 
 import (
 	"cmp"
-	"slices"
-	"strings"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 

@@ -56,6 +56,10 @@ type Engine interface {
 	Agencies(ctx context.Context, c localapi.Caller) ([]localapi.ServedAgency, error)
 	SearchDirectory(q string, limit int) []localapi.Agency
 	Agency(code string) (*localapi.Agency, error)
+
+	EvidenceCheckpoint(ctx context.Context, c localapi.Caller, now bool) (*localapi.EvidenceCheckpoint, error)
+	EvidenceVerify(ctx context.Context, c localapi.Caller) (*localapi.EvidenceReport, error)
+	EvidenceBundle(ctx context.Context, c localapi.Caller, document, record string) (func(io.Writer) error, error)
 }
 
 // server is the local API over one engine.
@@ -112,6 +116,10 @@ func (s *server) routes() http.Handler {
 	api.HandleFunc("GET /v1/agencies", s.listAgencies)
 	api.HandleFunc("GET /v1/directory/search", s.searchDirectory)
 	api.HandleFunc("GET /v1/directory/{code}", s.getAgency)
+	api.HandleFunc("GET /v1/evidence/checkpoint", s.evidenceCheckpoint(false))
+	api.HandleFunc("POST /v1/evidence/checkpoint", s.evidenceCheckpoint(true))
+	api.HandleFunc("GET /v1/evidence/verify", s.evidenceVerify)
+	api.HandleFunc("GET /v1/evidence/bundle", s.evidenceBundle)
 	mux.Handle("/v1/", s.authenticate(api))
 	return s.observe(mux, api)
 }

@@ -104,6 +104,11 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 		{"GET", "/readyz", "", "", s.Client.Base, ""},
 		{"GET", "/v1/agencies", s.Token, "", s.Client.Base, ""},
 		{"GET", "/v1/directory/" + devstack.UnitCode, s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/evidence/checkpoint", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/evidence/checkpoint", s.ScopedToken, "", s.Client.Base, ""},
+		{"GET", "/v1/evidence/verify", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/evidence/bundle?document=" + url.QueryEscape(acc.DocumentID), s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/evidence/bundle", s.Token, "", s.Client.Base, ""},
 	}
 	walked := map[string]bool{}
 	for _, c := range calls {
@@ -226,6 +231,10 @@ func TestGoClientMatchesTheDescription(t *testing.T) {
 		func() error { _, err := c.Agency(ctx, devstack.PeerCode); return err },
 		func() error { _, err := c.Agencies(ctx); return err },
 		func() error { _, err := c.Ready(ctx); return err },
+		func() error { _, err := c.EvidenceCheckpoint(ctx, true); return err },
+		func() error { _, err := c.EvidenceCheckpoint(ctx, false); return err },
+		func() error { _, err := c.EvidenceVerify(ctx); return err },
+		func() error { return c.EvidenceBundle(ctx, acc.DocumentID, "", io.Discard) },
 	} {
 		if err := call(); err != nil {
 			t.Error(err)

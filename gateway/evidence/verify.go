@@ -20,8 +20,9 @@ type Report struct {
 	Entries     int64  `json:"entries"`
 	Pending     int64  `json:"pending"` // not sealed yet, so not checked
 	Checkpoints int    `json:"checkpoints"`
-	Packages    int    `json:"packages"` // packages hashed again
-	Purged      int    `json:"purged"`   // entries whose package retention removed
+	Packages    int    `json:"packages"`   // packages hashed again
+	Purged      int    `json:"purged"`     // entries whose package retention removed
+	Timestamps  int    `json:"timestamps"` // checkpoints a time-stamping authority stamped
 	Latest      string `json:"latestCheckpoint,omitempty"`
 	// Problems are what does not hold, each naming its entry or
 	// checkpoint.

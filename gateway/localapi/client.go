@@ -224,6 +224,36 @@ func (c *Client) Agencies(ctx context.Context) ([]ServedAgency, error) {
 	return out, c.do(ctx, http.MethodGet, "/v1/agencies", "", nil, &out)
 }
 
+// EvidenceCheckpoint returns the evidence log's latest checkpoint; with
+// now, one signed of every entry so far.
+func (c *Client) EvidenceCheckpoint(ctx context.Context, now bool) (*EvidenceCheckpoint, error) {
+	method := http.MethodGet
+	if now {
+		method = http.MethodPost
+	}
+	var cp EvidenceCheckpoint
+	return &cp, c.do(ctx, method, "/v1/evidence/checkpoint", "", nil, &cp)
+}
+
+// EvidenceVerify has the gateway check its whole evidence log.
+func (c *Client) EvidenceVerify(ctx context.Context) (*EvidenceReport, error) {
+	var r EvidenceReport
+	return &r, c.do(ctx, http.MethodGet, "/v1/evidence/verify", "", nil, &r)
+}
+
+// EvidenceBundle copies the proof bundle of a document (or, with record
+// set instead, of a record) into w as a tar stream.
+func (c *Client) EvidenceBundle(ctx context.Context, document, record string, w io.Writer) error {
+	q := url.Values{}
+	if document != "" {
+		q.Set("document", document)
+	}
+	if record != "" {
+		q.Set("record", record)
+	}
+	return c.do(ctx, http.MethodGet, "/v1/evidence/bundle?"+q.Encode(), "", nil, w)
+}
+
 // Ready asks /readyz.
 func (c *Client) Ready(ctx context.Context) (*Health, error) {
 	var h Health

@@ -274,3 +274,29 @@ type Health struct {
 	Ready  bool              `json:"ready"`
 	Checks map[string]string `json:"checks"` // ok or why not
 }
+
+// EvidenceCheckpoint is a signed checkpoint of the evidence log, with the
+// key that checks it.
+type EvidenceCheckpoint struct {
+	Size int64     `json:"size"`
+	At   time.Time `json:"at"`
+	// Checkpoint is the signed note, in the C2SP tlog-checkpoint form.
+	Checkpoint  string `json:"checkpoint"`
+	VerifierKey string `json:"verifierKey"`
+	// Timestamp is the RFC 3161 token of a time-stamping authority.
+	Timestamp []byte `json:"timestamp,omitempty"`
+}
+
+// EvidenceReport is what a check of the whole evidence log found.
+type EvidenceReport struct {
+	OK          bool   `json:"ok"`
+	Entries     int64  `json:"entries"`
+	Pending     int64  `json:"pending"`
+	Checkpoints int    `json:"checkpoints"`
+	Packages    int    `json:"packages"`
+	Purged      int    `json:"purged"`
+	Timestamps  int    `json:"timestamps"`
+	Latest      string `json:"latestCheckpoint,omitempty"`
+	// Problems name the entry, hash or checkpoint that does not hold.
+	Problems []string `json:"problems,omitempty"`
+}
