@@ -57,7 +57,7 @@ func (g *Gateway) openEvidence() error {
 	if g.ev, err = evidence.New(led, skey, g.clock.Now); err != nil {
 		return err
 	}
-	led.Enter(g.evidenceLines)
+	led.Enter(g.evidenceLines, evidence.Seal)
 	return nil
 }
 

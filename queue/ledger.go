@@ -18,9 +18,11 @@ import (
 // Nothing in the log is ever rewritten or purged.
 type Ledger interface {
 	// Enter sets fn to make, from the events of each commit, the lines
-	// that commit adds to the log. It is set once, before the first
-	// Update.
-	Enter(fn func(evs []Event) [][]byte)
+	// that commit adds to the log. A store that commits one writer at a
+	// time seals them in that commit with seal, costing no write of its
+	// own; others keep them pending for Seal. It is set once, before the
+	// first Update.
+	Enter(fn func(evs []Event) [][]byte, seal SealFunc)
 	// Seal moves up to max pending lines, oldest first, into the log, in
 	// one transaction no other Seal runs beside, and reports how many.
 	Seal(ctx context.Context, max int, fn SealFunc) (int, error)
@@ -76,16 +78,29 @@ var _ Ledger = (*Bolt)(nil)
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
 
-// Enter sets the maker of log lines.
-func (s *Bolt) Enter(fn func([]Event) [][]byte) { s.enter = fn }
+// Enter sets the maker of log lines and their sealer.
+func (s *Bolt) Enter(fn func([]Event) [][]byte, seal SealFunc) { s.enter, s.seal = fn, seal }
 
-// storeLines writes the pending lines of this commit's events.
+// storeLines seals the lines of this commit's events in it: one writer
+// at a time commits, so the log's order is the commits'. Lines wait
+// pending behind older pending ones, or when sealing fails, which must
+// never stop the exchange.
 func (t *boltTx) storeLines() error {
 	if t.s.enter == nil || len(t.events) == 0 {
 		return nil
 	}
+	lines := t.s.enter(t.events)
+	if len(lines) == 0 {
+		return nil
+	}
 	b := t.tx.Bucket(bucketLogPending)
-	for _, l := range t.s.enter(t.events) {
+	if k, _ := b.Cursor().First(); k == nil && t.s.seal != nil {
+		var clean cleanError
+		if err := sealInto(t.tx, lines, t.s.seal); err == nil || !errors.As(err, &clean) {
+			return err
+		}
+	}
+	for _, l := range lines {
 		seq, err := b.NextSequence()
 		if err != nil {
 			return err
@@ -97,16 +112,16 @@ func (t *boltTx) storeLines() error {
 	return nil
 }
 
-// Seal rides the writers' commits: a busy store seals with no flush of
-// its own.
+// Seal moves the lines left pending into the log; with none pending, as
+// when every commit sealed its own, it writes nothing.
 func (s *Bolt) Seal(ctx context.Context, max int, fn SealFunc) (int, error) {
-	if err := ctx.Err(); err != nil {
+	if n, err := s.Pending(ctx); err != nil || n == 0 {
 		return 0, err
 	}
 	var n int
 	err := s.write(func(tx *bolt.Tx, _ delta) error {
 		n = 0
-		pb, eb, hb := tx.Bucket(bucketLogPending), tx.Bucket(bucketLogEntries), tx.Bucket(bucketLogHashes)
+		pb := tx.Bucket(bucketLogPending)
 		var keys, lines [][]byte
 		c := pb.Cursor()
 		for k, v := c.First(); k != nil && len(lines) < max; k, v = c.Next() {
@@ -115,31 +130,44 @@ func (s *Bolt) Seal(ctx context.Context, max int, fn SealFunc) (int, error) {
 		if len(lines) == 0 {
 			return nil
 		}
-		size, hashes := lastIndex(eb), lastIndex(hb)
-		read := func(idx []int64) ([][32]byte, error) { return boltHashes(hb, idx) }
-		entries, stored, err := fn(size, lines, read)
-		if err != nil {
-			return cleanError{err}
+		if err := sealInto(tx, lines, fn); err != nil {
+			return err
 		}
-		for i, e := range entries {
-			if err := eb.Put(u64(uint64(size)+uint64(i)), e); err != nil {
-				return dirtyError{err}
-			}
-		}
-		for i, h := range stored {
-			if err := hb.Put(u64(uint64(hashes)+uint64(i)), h[:]); err != nil {
-				return dirtyError{err}
-			}
-		}
-		for _, k := range keys[:len(entries)] {
+		for _, k := range keys {
 			if err := pb.Delete(k); err != nil {
 				return dirtyError{err}
 			}
 		}
-		n = len(entries)
+		n = len(lines)
 		return nil
 	})
 	return n, err
+}
+
+// sealInto appends lines to the log as fn makes them entries, with their
+// hashes, in tx.
+func sealInto(tx *bolt.Tx, lines [][]byte, fn SealFunc) error {
+	eb, hb := tx.Bucket(bucketLogEntries), tx.Bucket(bucketLogHashes)
+	size, hashes := lastIndex(eb), lastIndex(hb)
+	read := func(idx []int64) ([][32]byte, error) { return boltHashes(hb, idx) }
+	entries, stored, err := fn(size, lines, read)
+	if err != nil {
+		return cleanError{err}
+	}
+	if len(entries) != len(lines) {
+		return cleanError{fmt.Errorf("%w: %d entries sealed of %d lines", ErrLogDamaged, len(entries), len(lines))}
+	}
+	for i, e := range entries {
+		if err := eb.Put(u64(uint64(size)+uint64(i)), e); err != nil {
+			return dirtyError{err}
+		}
+	}
+	for i, h := range stored {
+		if err := hb.Put(u64(uint64(hashes)+uint64(i)), h[:]); err != nil {
+			return dirtyError{err}
+		}
+	}
+	return nil
 }
 
 func boltHashes(b *bolt.Bucket, idx []int64) ([][32]byte, error) {

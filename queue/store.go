@@ -104,6 +104,7 @@ type Bolt struct {
 	subs Subscribers
 	// enter makes the log lines of a commit's events (Ledger).
 	enter func([]Event) [][]byte
+	seal  SealFunc
 }
 
 // Flushes is how many times the store has asked the disk to make writes

@@ -29,21 +29,22 @@ var ctx = context.Background()
 // logged is a store whose commits each add an entry for a package: a
 // record whose payload is the package, and an event naming it.
 type logged struct {
-	path  string
-	skey  string
-	store *queue.Bolt
-	log   *evidence.Log
-	docs  map[string]string // record → document id
+	path   string
+	skey   string
+	sealer queue.SealFunc // nil: lines wait pending for Seal
+	store  *queue.Bolt
+	log    *evidence.Log
+	docs   map[string]string // record → document id
 }
 
-func newLogged(t *testing.T) *logged {
+func newLogged(t *testing.T, sealer queue.SealFunc) *logged {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "queue.db")
 	skey, _, err := evidence.KeyFile(filepath.Join(t.TempDir(), "evidence.key"), "lienthong/000.00.07.H26")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &logged{path: path, skey: skey, docs: map[string]string{}}
+	l := &logged{path: path, skey: skey, sealer: sealer, docs: map[string]string{}}
 	l.open(t, skey)
 	return l
 }
@@ -61,7 +62,7 @@ func (l *logged) open(t *testing.T, skey string) {
 				Counterpart: "000.00.00.G22", DocumentID: a["doc"], Record: ev.Record, SHA256: a["sha256"], StatusCode: a["code"]}, ev.At))
 		}
 		return lines
-	})
+	}, l.sealer)
 	l.store = s
 	if l.log, err = evidence.New(s, skey, nil); err != nil {
 		t.Fatal(err)
@@ -124,7 +125,7 @@ func (l *logged) verify(t *testing.T) *evidence.Report {
 // between them, verifies; each checkpoint is a signed note of the C2SP
 // form whose origin is the key's name.
 func TestLogVerifies(t *testing.T) {
-	l := newLogged(t)
+	l := newLogged(t, nil)
 	for i := range 2500 {
 		l.send(t, fmt.Sprintf("000.00.07.H26,2026/03/16,%d/UBND", i/3), "sent", "", fmt.Appendf(nil, "<edXML n=%d/>", i))
 		if i%700 == 0 {
@@ -156,7 +157,7 @@ func TestLogVerifies(t *testing.T) {
 // Each alteration of the store is found and named: a package's bytes, an
 // entry, a stored hash, a checkpoint signed by another key.
 func TestVerifyNamesAlterations(t *testing.T) {
-	l := newLogged(t)
+	l := newLogged(t, evidence.Seal)
 	var ids []string
 	for i := range 20 {
 		ids = append(ids, l.send(t, fmt.Sprint("doc", i), "sent", "", fmt.Appendf(nil, "<edXML n=%d/>", i)))
@@ -216,7 +217,7 @@ func TestVerifyNamesAlterations(t *testing.T) {
 // that an inclusion check written here, from RFC 9162 alone, accepts; it
 // verifies, and each change to it is named.
 func TestBundle(t *testing.T) {
-	l := newLogged(t)
+	l := newLogged(t, evidence.Seal)
 	for i := range 37 {
 		l.send(t, fmt.Sprint("doc", i%5), "sent", "", fmt.Appendf(nil, "<edXML n=%d/>", i))
 	}

@@ -32,7 +32,7 @@ func New(led queue.Ledger, skey string, now func() time.Time) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evidence key: %w", err)
 	}
-	vkey, err := verifierKey(skey)
+	vkey, err := VerifierKey(skey)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ const batch = 1000
 func (l *Log) Seal(ctx context.Context) (int, error) {
 	total := 0
 	for {
-		n, err := l.led.Seal(ctx, batch, seal)
+		n, err := l.led.Seal(ctx, batch, Seal)
 		total += n
 		if err != nil || n < batch {
 			return total, err
@@ -65,9 +65,10 @@ func (l *Log) Seal(ctx context.Context) (int, error) {
 	}
 }
 
-// seal numbers pending lines from size on and makes the hashes stored with
-// them, reading earlier ones from this batch or from the store.
-func seal(size int64, pending [][]byte, stored func([]int64) ([][32]byte, error)) ([][]byte, [][32]byte, error) {
+// Seal is the log's queue.SealFunc: it numbers lines from size on and
+// makes the hashes stored with them, reading earlier ones from this batch
+// or from the store.
+func Seal(size int64, pending [][]byte, stored func([]int64) ([][32]byte, error)) ([][]byte, [][32]byte, error) {
 	first := tlog.StoredHashIndex(0, size)
 	var made []tlog.Hash
 	read := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
@@ -199,8 +200,9 @@ func OpenCheckpoint(signed []byte, vkey string) (Tree, error) {
 	return t, nil
 }
 
-// verifierKey derives the verifier key of a signer key.
-func verifierKey(skey string) (string, error) {
+// VerifierKey derives from a signer key the key that checks its
+// signatures, for publishing.
+func VerifierKey(skey string) (string, error) {
 	// PRIVATE+KEY+name+hash+base64(alg || seed)
 	parts := strings.SplitN(skey, "+", 5)
 	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {

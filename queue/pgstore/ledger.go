@@ -11,12 +11,17 @@ import (
 
 var _ queue.Ledger = (*Store)(nil)
 
-// Enter sets the maker of log lines.
-func (s *Store) Enter(fn func([]queue.Event) [][]byte) { s.enter = fn }
+// Enter sets the maker of log lines; nodes commit side by side, so the
+// lines wait pending for one sealer, and seal is not used here.
+func (s *Store) Enter(fn func([]queue.Event) [][]byte, _ queue.SealFunc) { s.enter = fn }
 
 // Seal holds the log's head row for its transaction: a second sealer on
 // another node waits for it, then sees what it sealed.
 func (s *Store) Seal(ctx context.Context, max int, fn queue.SealFunc) (int, error) {
+	var any bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM lienthong_log_pending)`).Scan(&any); err != nil || !any {
+		return 0, unavailable(err)
+	}
 	var n int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n = 0

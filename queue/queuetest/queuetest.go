@@ -638,14 +638,15 @@ func ledger(t *testing.T, s queue.Store, c *Clock) {
 	if !ok {
 		t.Fatal("the store keeps no evidence log (queue.Ledger)")
 	}
-	l.Enter(func(evs []queue.Event) (lines [][]byte) {
+	enter := func(evs []queue.Event) (lines [][]byte) {
 		for _, ev := range evs {
 			if ev.Kind == "sent" {
 				lines = append(lines, []byte(ev.Record+" "+ev.Attrs["n"]))
 			}
 		}
 		return lines
-	})
+	}
+	l.Enter(enter, nil)
 	r := put(t, s, out("k", 0))
 	for i := range 3 {
 		err := s.Update(ctx, func(tx queue.Tx) error {
@@ -727,5 +728,28 @@ func ledger(t *testing.T, s queue.Store, c *Clock) {
 	}
 	if last, ok, err := l.LastCheckpoint(ctx); !ok || err != nil || last.Size != 3 || !last.At.Equal(c.Now()) {
 		t.Fatalf("LastCheckpoint = %+v, %v, %v", last, ok, err)
+	}
+	// Given a sealer, a store may seal a commit's lines in it: either way
+	// each line is an entry once Seal ran, in the order of the commits.
+	l.Enter(enter, seal)
+	for i := 3; i < 5; i++ {
+		err := s.Update(ctx, func(tx queue.Tx) error {
+			tx.Emit(queue.Event{Record: r.ID, Kind: "sent", Attrs: map[string]string{"n": fmt.Sprint(i)}})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, _ := l.Pending(ctx)
+	size, _, _ := l.LogSize(ctx)
+	if pending+size != 5 {
+		t.Fatalf("%d pending and %d sealed of 5 lines", pending, size)
+	}
+	if _, err := l.Seal(ctx, 10, seal); err != nil {
+		t.Fatal(err)
+	}
+	if es, err := l.LogEntries(ctx, 3, 10); err != nil || len(es) != 2 || string(es[1]) != "4:"+r.ID+" 4" {
+		t.Fatalf("entries sealed with a sealer: %q, %v", es, err)
 	}
 }
