@@ -2,11 +2,10 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -144,6 +143,8 @@ func (g *Gateway) evidenceLoop(ctx context.Context) {
 // evidenceCheckpoint seals what is pending and signs a checkpoint when
 // one is due, or at once when now is set; it returns the latest.
 func (g *Gateway) evidenceCheckpoint(ctx context.Context, now bool) (queue.Checkpoint, error) {
+	g.evMu.Lock()
+	defer g.evMu.Unlock()
 	led := g.store.(queue.Ledger)
 	n, err := g.ev.Seal(ctx)
 	g.m.evEntries.Add(float64(n))
@@ -163,6 +164,9 @@ func (g *Gateway) evidenceCheckpoint(ctx context.Context, now bool) (queue.Check
 		if last, err = g.ev.Checkpoint(ctx); err != nil {
 			return queue.Checkpoint{}, err
 		}
+	}
+	if g.cfg.Evidence.TSA != "" && last.Size > 0 && last.Timestamp == nil && !g.clock.Now().Before(g.tsaNext) {
+		g.stamp(ctx, &last)
 	}
 	if !last.At.IsZero() {
 		g.m.evCheckpoint.Set(float64(last.At.Unix()))
@@ -187,6 +191,24 @@ func (g *Gateway) evidenceCaller(c Caller) error {
 	return nil
 }
 
+// stamp has the time-stamping authority stamp a checkpoint; while it
+// fails, it is asked again a minute later, and exchange goes on.
+func (g *Gateway) stamp(ctx context.Context, cp *queue.Checkpoint) {
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	token, err := evidence.Timestamp(tctx, http.DefaultClient, g.cfg.Evidence.TSA, cp.Note)
+	if err == nil {
+		err = g.store.(queue.Ledger).StampCheckpoint(ctx, cp.Size, token)
+	}
+	if err != nil {
+		g.m.tsaFailed.Inc()
+		g.tsaNext = g.clock.Now().Add(time.Minute)
+		g.log.Warn().Err(err).Int64("size", cp.Size).Msg("checkpoint not time-stamped: asking the time-stamping authority again in a minute; exchange goes on")
+		return
+	}
+	cp.Timestamp = token
+}
+
 // EvidenceCheckpoint returns the latest checkpoint; with now, it first
 // seals the pending entries and signs one of them, for a proof that must
 // cover the latest package.
@@ -206,7 +228,7 @@ func (g *Gateway) EvidenceVerify(ctx context.Context, c Caller) (*localapi.Evide
 	if err := g.evidenceCaller(c); err != nil {
 		return nil, err
 	}
-	rep, err := evidence.Verify(ctx, g.store.(queue.Ledger), g.ev.VerifierKey(), PackageSum(g.store))
+	rep, err := evidence.Verify(ctx, g.store.(queue.Ledger), g.ev.VerifierKey(), evidence.StoreSums(g.store))
 	if err != nil {
 		return nil, edge(err)
 	}
@@ -225,7 +247,7 @@ func (g *Gateway) EvidenceBundle(ctx context.Context, c Caller, document, record
 	if err := g.evidenceCaller(c); err != nil {
 		return nil, err
 	}
-	b, err := g.ev.Prove(ctx, evidence.Select{DocumentID: document, Record: record}, OpenPackage(g.store))
+	b, err := g.ev.Prove(ctx, evidence.Select{DocumentID: document, Record: record}, evidence.StorePackages(g.store))
 	if errors.Is(err, evidence.ErrNoEntries) {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
@@ -233,35 +255,4 @@ func (g *Gateway) EvidenceBundle(ctx context.Context, c Caller, document, record
 		return nil, edge(err)
 	}
 	return func(w io.Writer) error { return b.WriteTar(ctx, w) }, nil
-}
-
-// PackageSum hashes the packages a store holds, for evidence.Verify.
-func PackageSum(s queue.Store) evidence.PackageSum {
-	return func(ctx context.Context, record string) (string, error) {
-		rc, err := OpenPackage(s)(ctx, record)
-		if err != nil {
-			return "", err
-		}
-		defer rc.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, rc); err != nil {
-			return "", err
-		}
-		return hex.EncodeToString(h.Sum(nil)), nil
-	}
-}
-
-// OpenPackage reads the packages a store holds, for evidence bundles.
-func OpenPackage(s queue.Store) evidence.OpenPackage {
-	return func(ctx context.Context, record string) (io.ReadCloser, error) {
-		r, err := queue.Get(ctx, s, record)
-		if err != nil {
-			return nil, err // not found: purged
-		}
-		rc, err := s.OpenPayload(ctx, r)
-		if errors.Is(err, queue.ErrNotFound) {
-			return nil, fmt.Errorf("record %s holds no package: %v", record, err)
-		}
-		return rc, err
-	}
 }

@@ -63,6 +63,8 @@ type Gateway struct {
 	breaker *breaker
 	hook    *webhook
 	ev      *evidence.Log // nil when evidence.enabled is false
+	evMu    sync.Mutex    // one seal and checkpoint at a time on this node
+	tsaNext time.Time     // when a failed time-stamp is asked again
 
 	out   *outbound
 	in    *inbound

@@ -8,7 +8,8 @@ import (
 
 // TestImportRules holds the design's import rules: imports point inward
 // (cmd → gateway → envelope, queue, directory, conf), never back; conf is
-// a leaf; the operator tool links no part of the engine.
+// a leaf; the operator tool links no part of the engine (the evidence
+// package, which checks proofs from a store or a bundle, is none).
 func TestImportRules(t *testing.T) {
 	imports := goList(t, "-f", `{{.ImportPath}} {{join .Imports " "}}`, "lienthong/...")
 	for pkg, deps := range imports {
@@ -31,14 +32,19 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+	for _, d := range imports["lienthong/gateway/evidence"] {
+		if strings.HasPrefix(d, "lienthong/gateway") {
+			t.Errorf("the evidence package imports %s: it stays a library anyone may check proofs with", d)
+		}
+	}
 	for pkg := range goList(t, "-deps", "lienthong/gateway/api") {
 		if strings.HasPrefix(pkg, "lienthong/queue") || pkg == "lienthong/gateway" {
 			t.Errorf("the local API links %s; it asks the engine through an interface, in localapi's terms", pkg)
 		}
 	}
 	for pkg := range goList(t, "-deps", "lienthong/cmd/lienthong") {
-		if strings.HasPrefix(pkg, "lienthong/gateway") && pkg != "lienthong/gateway/localapi" && pkg != "lienthong/gateway/axis" {
-			t.Errorf("the operator tool links %s; it may link only the local API client and the axis client", pkg)
+		if strings.HasPrefix(pkg, "lienthong/gateway") && pkg != "lienthong/gateway/localapi" && pkg != "lienthong/gateway/axis" && pkg != "lienthong/gateway/evidence" {
+			t.Errorf("the operator tool links %s; it may link only the local API client, the axis client and the evidence verifier", pkg)
 		}
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"lienthong/conf"
-	"lienthong/gateway"
 	"lienthong/gateway/evidence"
 	"lienthong/queue"
 	"lienthong/queue/atomicfile"
@@ -191,7 +190,7 @@ with the one the agency published.`,
 			if !ok {
 				return errors.New("this store keeps no evidence log")
 			}
-			if rep, err = evidence.Verify(e.ctx, led, vkey, gateway.PackageSum(st)); err != nil {
+			if rep, err = evidence.Verify(e.ctx, led, vkey, evidence.StoreSums(st)); err != nil {
 				return err
 			}
 		} else {
@@ -302,7 +301,7 @@ func proveOffline(c *cobra.Command, ctx context.Context, off offlineFlags, sel e
 	if err != nil {
 		return err
 	}
-	b, err := l.Prove(ctx, sel, gateway.OpenPackage(st))
+	b, err := l.Prove(ctx, sel, evidence.StorePackages(st))
 	if err != nil {
 		return err
 	}

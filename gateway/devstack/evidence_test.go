@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"lienthong/conf"
 	"lienthong/gateway/devstack"
 	"lienthong/gateway/evidence"
+	"lienthong/gateway/evidence/tsatest"
 	"lienthong/gateway/localapi"
 	"lienthong/queue/pgstore/pgtest"
 )
@@ -119,4 +122,42 @@ func decode(t *testing.T, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// With a time-stamping authority configured, a checkpoint is stamped; while
+// the authority is down, exchange goes on and the stamp comes later.
+func TestEvidenceTimestampedLater(t *testing.T) {
+	tsa := tsatest.New(t)
+	tsa.Down.Store(true)
+	srv := httptest.NewServer(tsa)
+	defer srv.Close()
+	s, clock := start(t, devstack.Options{Configure: func(peer bool, c *conf.Config) {
+		if !peer {
+			c.Evidence.TSA = srv.URL
+		}
+	}})
+	ctx := context.Background()
+	acc, err := s.Client.Submit(ctx, memo("V/v dấu thời gian", 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, 500*time.Millisecond, "the document registered while the authority is down", func() bool {
+		return recipientStatus(t, s.Client, acc.ID) == "03"
+	})
+	cp, err := s.Client.EvidenceCheckpoint(ctx, true)
+	if err != nil || cp.Timestamp != nil {
+		t.Fatalf("checkpoint with the authority down: %+v, %v", cp, err)
+	}
+	tsa.Down.Store(false)
+	eventually(t, clock, 10*time.Second, "the checkpoint stamped", func() bool {
+		cp, err = s.Client.EvidenceCheckpoint(ctx, false)
+		return err == nil && cp.Timestamp != nil
+	})
+	if at, err := evidence.CheckTimestamp(cp.Timestamp, []byte(cp.Checkpoint)); err != nil || !at.Equal(tsa.Now) {
+		t.Fatalf("the stamp: %v, %v", at, err)
+	}
+	rep, err := s.Client.EvidenceVerify(ctx)
+	if err != nil || !rep.OK || rep.Timestamps == 0 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -119,6 +120,15 @@ func Verify(ctx context.Context, led queue.Ledger, vkey string, sum PackageSum) 
 		}
 		if t.Size > size {
 			rep.problem("checkpoint of size %d: the log holds only %d entries: entries are missing", t.Size, size)
+		}
+		if cp.Timestamp != nil {
+			if at, err := CheckTimestamp(cp.Timestamp, cp.Note); err != nil {
+				rep.problem("checkpoint of size %d: %v", cp.Size, err)
+			} else if at.Before(cp.At.Add(-time.Hour)) {
+				rep.problem("checkpoint of size %d: time-stamped at %v, an hour before it says it was signed (%v)", cp.Size, at, cp.At)
+			} else {
+				rep.Timestamps++
+			}
 		}
 		trees[i] = t
 	}
