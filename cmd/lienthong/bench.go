@@ -121,6 +121,7 @@ func benchCmd(e *env) *cobra.Command {
 	asJSON := fs.Bool("json", false, "end with one JSON line")
 	mixed := fs.Bool("mixed", false, "urgent: keep submitting ordinary documents while the urgent ones are timed")
 	hog := fs.Int("hog", 0, "run this many CPU-bound busy loops beside the exchange for the whole run, as other work on a shared machine")
+	noEvidence := fs.Bool("no-evidence", false, "with -dev: run the exchange without the evidence log, to measure what it costs")
 	profileDir := fs.String("profile", "", "with -dev: keep the exchange's CPU profiles in this folder, one per interval measured (status: cpu-1.pb.gz is the setup)")
 
 	c.RunE = func(c *cobra.Command, _ []string) error {
@@ -141,7 +142,7 @@ func benchCmd(e *env) *cobra.Command {
 		var t *benchTarget
 		var err error
 		if *dev {
-			t, err = startExchange(e, *daemon, *storeDSN, *profileDir)
+			t, err = startExchange(e, *daemon, *storeDSN, *profileDir, *noEvidence)
 		} else {
 			t, err = apiTarget(api, *metrics, *config, *peerAPI, *peerToken)
 		}

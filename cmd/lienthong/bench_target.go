@@ -120,7 +120,7 @@ func apiTarget(a apiFlags, metrics, config, peerAPI, peerToken string) (*benchTa
 // startExchange runs `lienthongd -dev` as a child on fresh temporary
 // state, so that the exchange's CPU and memory are measured apart from the
 // load generator's, and the operator tool never links the engine.
-func startExchange(e *env, daemon, storeDSN, profileDir string) (*benchTarget, error) {
+func startExchange(e *env, daemon, storeDSN, profileDir string, noEvidence bool) (*benchTarget, error) {
 	exe, err := findDaemon(e, daemon)
 	if err != nil {
 		return nil, err
@@ -140,6 +140,10 @@ func startExchange(e *env, daemon, storeDSN, profileDir string) (*benchTarget, e
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = os.Environ()
+	if noEvidence {
+		cmd.Env = append(cmd.Env, "LIENTHONG_DEV_NO_EVIDENCE=1")
+	}
 	if profileDir != "" {
 		abs, err := filepath.Abs(profileDir)
 		if err != nil {
@@ -148,7 +152,7 @@ func startExchange(e *env, daemon, storeDSN, profileDir string) (*benchTarget, e
 		if err := os.MkdirAll(abs, 0o755); err != nil {
 			return nil, fmt.Errorf("--profile: %w", err)
 		}
-		cmd.Env = append(os.Environ(), "LIENTHONG_DEV_PROFILE_DIR="+abs)
+		cmd.Env = append(cmd.Env, "LIENTHONG_DEV_PROFILE_DIR="+abs)
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", exe, err)

@@ -248,6 +248,9 @@ func (s *Stack) config(name, code, agency, system string, peer bool) conf.Config
 		c.Store.Engine, c.Store.DSN = "postgres", conf.Secret(s.opts.StoreDSN)
 		c.Evidence.Key = conf.Secret("file:" + filepath.Join(s.Dir, "secrets", "evidence-"+name))
 	}
+	if os.Getenv(NoEvidenceEnv) != "" {
+		c.Evidence.Enabled = false
+	}
 	if s.opts.Configure != nil {
 		s.opts.Configure(peer, &c)
 	}
@@ -393,6 +396,10 @@ func (s *Stack) WriteEnv(path string) error {
 	}
 	return s.savePorts()
 }
+
+// NoEvidenceEnv, set, runs the stack's gateways without the evidence log,
+// for the load tool to measure what the log costs.
+const NoEvidenceEnv = "LIENTHONG_DEV_NO_EVIDENCE"
 
 // NodeFile is where a stack on PostgreSQL keeps our side's configuration,
 // for more nodes of it to join (lienthongd -dev -join).
