@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -56,14 +57,19 @@ func marshal(e Entry) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// numbered is a pending line as the entry of index seq.
+// pendingPrefix opens every pending line: Pending writes seq 0 first.
+const pendingPrefix = `{"seq":0,`
+
+// numbered is a pending line as the entry of index seq: its number put
+// in place, the rest of its bytes as they were.
 func numbered(line []byte, seq int64) ([]byte, error) {
-	var e Entry
-	if err := json.Unmarshal(line, &e); err != nil {
-		return nil, fmt.Errorf("pending evidence line: %w", err)
+	rest, ok := bytes.CutPrefix(line, []byte(pendingPrefix))
+	if !ok {
+		return nil, fmt.Errorf("pending evidence line does not begin %s", pendingPrefix)
 	}
-	e.Seq = seq
-	return marshal(e)
+	out := make([]byte, 0, len(line)+20)
+	out = strconv.AppendInt(append(out, `{"seq":`...), seq, 10)
+	return append(append(out, ','), rest...), nil
 }
 
 // ParseEntry reads an entry's line.
