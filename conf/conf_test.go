@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,31 @@ workers = 2
 	}
 	if !strings.Contains(got["outbond"], `did you mean "outbound"`) {
 		t.Errorf("outbond: %q, want a suggestion of outbound", got["outbond"])
+	}
+}
+
+// The evidence log is on by default; nodes sharing a database must be
+// given its key, and a time-stamping authority must be a URL.
+func TestEvidenceSection(t *testing.T) {
+	dir := files(t)
+	c, err := Parse([]byte(valid), dir)
+	if err != nil || !c.Evidence.Enabled || c.Evidence.CheckpointInterval != Duration(time.Minute) {
+		t.Fatalf("defaults: %+v, %v", c.Evidence, err)
+	}
+	for _, tc := range []struct{ add, path string }{
+		{"[store]\nengine = \"postgres\"\ndsn = \"host=/run/postgresql dbname=x\"\n", "evidence.key"},
+		{"[evidence]\ntsa = \"tsa.example.vn\"\n", "evidence.tsa"},
+		{"[evidence]\ncheckpoint_interval = \"0s\"\n", "evidence.checkpoint_interval"},
+		{"[evidence]\nkey = \"AbC\"\n", "evidence.key"},
+	} {
+		_, err := Parse([]byte(valid+tc.add), dir)
+		var ps Problems
+		if !errors.As(err, &ps) || !slices.ContainsFunc(ps, func(p Problem) bool { return p.Path == tc.path }) {
+			t.Errorf("%q: %v, want a problem at %s", tc.add, err, tc.path)
+		}
+	}
+	off := valid + "[store]\nengine = \"postgres\"\ndsn = \"host=/run/postgresql dbname=x\"\n[evidence]\nenabled = false\n"
+	if _, err := Parse([]byte(off), dir); err != nil {
+		t.Errorf("no key needed with the log off: %v", err)
 	}
 }

@@ -298,6 +298,18 @@ func TestClusterOfThree(t *testing.T) {
 			}
 		}
 	}
+
+	// One evidence log for the cluster, sealed by whichever node held it
+	// at the time, killed ones included: it verifies through any node.
+	c := nodes[len(nodes)-1].client()
+	if _, err := c.EvidenceCheckpoint(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := c.EvidenceVerify(context.Background())
+	if err != nil || !rep.OK || rep.Entries < outbound+1+2*inbound {
+		t.Errorf("evidence log of the cluster: %+v, %v; want every package in it, verified", rep, err)
+	}
+	t.Logf("evidence log: %d entries, %d checkpoints", rep.Entries, rep.Checkpoints)
 }
 
 // crossed counts our documents the hub holds (each once however often it
