@@ -56,6 +56,10 @@ type Evidence struct {
 	// TSA is an RFC 3161 time-stamping authority whose tokens are kept
 	// beside the checkpoints; none when empty.
 	TSA string `toml:"tsa"`
+	// PackageRetention keeps finished records, and so the packages a
+	// proof shows, this long when it is longer than outbound.retention;
+	// entries are kept for ever whatever it is.
+	PackageRetention Duration `toml:"package_retention"`
 }
 
 // Store is where the work is kept: a bbolt file in state_dir on one node

@@ -60,6 +60,9 @@ func (c *Config) Validate() Problems {
 		if e.TSA != "" {
 			v.httpURL("evidence.tsa", e.TSA)
 		}
+		if e.PackageRetention < 0 {
+			v.add("evidence.package_retention", "must not be negative")
+		}
 	}
 	for i, code := range c.Directory.AcceptChanges {
 		v.code(fmt.Sprintf("directory.accept_changes[%d]", i), code)

@@ -240,7 +240,11 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 
 // purge deletes finished records past the retention.
 func (g *Gateway) purge(ctx context.Context) {
-	cutoff := g.clock.Now().Add(-time.Duration(g.cfg.Outbound.Retention))
+	keep := time.Duration(g.cfg.Outbound.Retention)
+	if e := g.cfg.Evidence; e.Enabled {
+		keep = max(keep, time.Duration(e.PackageRetention))
+	}
+	cutoff := g.clock.Now().Add(-keep)
 	n, err := g.store.Purge(ctx, queue.Done, cutoff)
 	if err != nil {
 		g.log.Error().Err(err).Msg("purge finished records")
