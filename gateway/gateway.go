@@ -77,6 +77,7 @@ type Gateway struct {
 	scratch string // see Open
 
 	axisSeen atomic.Bool
+	health   axisHealth
 	closed   sync.Once
 }
 
@@ -264,6 +265,7 @@ func (g *Gateway) openAxis() error {
 		CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile, Now: g.clock.Now,
 		Observe: func(op string, took time.Duration, err error) {
 			g.m.observeAxis(op, took, err)
+			g.health.observe(g.clock.Now(), err)
 			if err == nil {
 				g.axisSeen.Store(true)
 			}
@@ -294,12 +296,17 @@ func (g *Gateway) Ready() (bool, map[string]string) {
 	if g.clock.Now().After(g.creds.Load().signer.Certificate().NotAfter) {
 		checks["key"] = "signing certificate expired"
 	}
-	if !g.axisSeen.Load() {
+	// Once reached, an axis that stops answering leaves the node ready:
+	// documents are still taken and queued. Until then, it is not.
+	seen := g.axisSeen.Load()
+	if _, since, lastErr := g.health.read(); !since.IsZero() && seen {
+		checks["axis"] = fmt.Sprintf("unreachable since %s: %s", since.UTC().Format(time.RFC3339), lastErr)
+	} else if !seen {
 		checks["axis"] = "not reached yet"
 	}
 	ready := true
-	for _, v := range checks {
-		ready = ready && v == "ok"
+	for k, v := range checks {
+		ready = ready && (v == "ok" || (k == "axis" && seen))
 	}
 	return ready, checks
 }

@@ -92,6 +92,10 @@ func (s *server) searchDirectory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.g.SearchDirectory(r.URL.Query().Get("q"), limit))
 }
 
+func (s *server) summary(w http.ResponseWriter, r *http.Request) {
+	answer(w, http.StatusOK)(s.g.Summary(r.Context(), callerOf(r)))
+}
+
 func (s *server) getAgency(w http.ResponseWriter, r *http.Request) {
 	answer(w, http.StatusOK)(s.g.Agency(r.PathValue("code")))
 }

@@ -224,6 +224,12 @@ func (c *Client) Agencies(ctx context.Context) ([]ServedAgency, error) {
 	return out, c.do(ctx, http.MethodGet, "/v1/agencies", "", nil, &out)
 }
 
+// Summary is the gateway's state and what needs action.
+func (c *Client) Summary(ctx context.Context) (*Summary, error) {
+	var s Summary
+	return &s, c.do(ctx, http.MethodGet, "/v1/summary", "", nil, &s)
+}
+
 // EvidenceCheckpoint returns the evidence log's latest checkpoint; with
 // now, one signed of every entry so far.
 func (c *Client) EvidenceCheckpoint(ctx context.Context, now bool) (*EvidenceCheckpoint, error) {

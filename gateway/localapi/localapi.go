@@ -300,3 +300,66 @@ type EvidenceReport struct {
 	// Problems name the entry, hash or checkpoint that does not hold.
 	Problems []string `json:"problems,omitempty"`
 }
+
+// Summary is what an operator needs to know first: whether the axis is
+// reached, what is queued, stuck or late, and what needs action.
+type Summary struct {
+	Time      time.Time        `json:"time"`
+	Axis      AxisState        `json:"axis"`
+	Outbound  OutboundSummary  `json:"outbound"`
+	Inbound   InboundSummary   `json:"inbound"`
+	Directory DirectorySummary `json:"directory"`
+	Agencies  []ServedAgency   `json:"agencies"`
+	Evidence  *EvidenceSummary `json:"evidence,omitempty"`
+	// Problems are what needs action now, each a sentence that says
+	// what to do; none when all is well.
+	Problems []string `json:"problems"`
+}
+
+// AxisState is the axis as this node last reached it.
+type AxisState struct {
+	State        string     `json:"state"` // ok, unreachable, not reached yet
+	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
+	FailingSince *time.Time `json:"failingSince,omitempty"`
+	LastError    string     `json:"lastError,omitempty"`
+	Breaker      string     `json:"breaker"` // closed, open, half-open
+}
+
+// Count is how many records are in a state, and since when the oldest.
+type Count struct {
+	Count  int        `json:"count"`
+	Oldest *time.Time `json:"oldest,omitempty"`
+}
+
+// OutboundSummary counts documents and statuses on their way out.
+type OutboundSummary struct {
+	Queued  Count `json:"queued"`  // waiting to be sent, retries included
+	Retry   Count `json:"retry"`   // of those, after a failed attempt
+	Sending Count `json:"sending"` // with a worker now
+	Dead    Count `json:"dead"`    // given up: resend or discard
+}
+
+// InboundSummary counts packages on their way in and the inbox.
+type InboundSummary struct {
+	Processing  Count `json:"processing"`  // fetched, not delivered yet
+	Dead        Count `json:"dead"`        // could not be processed
+	Quarantined Count `json:"quarantined"` // refused, with a reason
+	Unanswered  Count `json:"unanswered"`  // delivered, no status from the document system
+	// Overdue are unanswered past the registration deadline: the end of
+	// the working day after they arrived.
+	Overdue Count `json:"overdue"`
+}
+
+// DirectorySummary is the agency directory as synced.
+type DirectorySummary struct {
+	Agencies int        `json:"agencies"`
+	Synced   *time.Time `json:"synced,omitempty"`
+	Stale    bool       `json:"stale"`
+	Held     int        `json:"held"` // changes waiting for an operator
+}
+
+// EvidenceSummary is the evidence log's state.
+type EvidenceSummary struct {
+	LatestCheckpoint *time.Time `json:"latestCheckpoint,omitempty"`
+	Unsigned         int64      `json:"unsigned"` // entries no checkpoint covers yet
+}
