@@ -185,7 +185,13 @@ func (x *inbox) change(id string, persist bool, fn func(*localapi.InboxItem) err
 	var item *localapi.InboxItem
 	err := x.store.Update(context.Background(), func(tx queue.Tx) error {
 		_, err := tx.Change(recordOf(id), func(r *queue.Record) error {
-			item = itemOf(r, id)
+			// On one node every change passes through memory, which
+			// is never older than the store; on several, another node's
+			// change may be in the store only.
+			item = nil
+			if x.shared {
+				item = itemOf(r, id)
+			}
 			if item == nil {
 				// Delivered, its record not closed yet: the value
 				// here is the only one.
