@@ -89,8 +89,9 @@ func (g *Gateway) Documents(ctx context.Context, c Caller, q DocumentQuery) ([]l
 	var tests []func(*queue.Record) bool
 	switch q.State {
 	case "":
-	case localapi.StateSent:
+	case localapi.StateSent, localapi.StateDiscarded:
 		f.States = []queue.State{queue.Done}
+		tests = append(tests, func(rec *queue.Record) bool { return (rec.Meta[metaDiscarded] != "") == (q.State == localapi.StateDiscarded) })
 	case localapi.StateDead:
 		f.States = []queue.State{queue.Dead}
 	case localapi.StateSending:
@@ -99,7 +100,7 @@ func (g *Gateway) Documents(ctx context.Context, c Caller, q DocumentQuery) ([]l
 		f.States = []queue.State{queue.Ready}
 		tests = append(tests, func(rec *queue.Record) bool { return documentView(rec).State == q.State })
 	default:
-		return nil, "", envelope.Problems{{Path: "state", Rule: "must be accepted, sending, retry, sent or dead", Value: q.State}}
+		return nil, "", envelope.Problems{{Path: "state", Rule: "must be accepted, sending, retry, sent, dead or discarded", Value: q.State}}
 	}
 	switch q.Kind {
 	case "":
@@ -172,7 +173,56 @@ func (g *Gateway) DocumentEvents(ctx context.Context, c Caller, id string) ([]lo
 
 // Resend queues a dead document again.
 func (g *Gateway) Resend(ctx context.Context, c Caller, id string) (*localapi.Document, error) {
-	return g.act(ctx, c, id, func(id string) (*queue.Record, error) { return g.out.Resend(ctx, id) })
+	return g.act(ctx, c, id, func(id string) (*queue.Record, error) { return g.out.Resend(ctx, id, c.Name) })
+}
+
+// Discard gives a dead or waiting document up for good, with the reason.
+func (g *Gateway) Discard(ctx context.Context, c Caller, id, reason string) (*localapi.Document, error) {
+	return g.act(ctx, c, id, func(id string) (*queue.Record, error) { return g.out.Discard(ctx, id, c.Name, reason) })
+}
+
+// RetryNow sends a document waiting out its backoff at once.
+func (g *Gateway) RetryNow(ctx context.Context, c Caller, id string) (*localapi.Document, error) {
+	return g.act(ctx, c, id, func(id string) (*queue.Record, error) { return g.out.RetryNow(ctx, id, c.Name) })
+}
+
+// maxResend bounds one call's resends: after an outage of a day, a city's
+// gateway may hold that many dead letters.
+const maxResend = 10000
+
+// ResendAll queues again every dead document of the caller's agencies
+// that q picks: after an outage, one call instead of one per document.
+func (g *Gateway) ResendAll(ctx context.Context, c Caller, q localapi.ResendQuery) (*localapi.Resent, error) {
+	out := &localapi.Resent{IDs: []string{}}
+	var ids []string
+	dq := DocumentQuery{State: localapi.StateDead, Agency: q.Agency, Since: q.Since, Until: q.Until, Limit: 1000}
+	for len(ids) <= maxResend {
+		docs, next, err := g.Documents(ctx, c, dq)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			ids = append(ids, d.ID)
+		}
+		if next == "" {
+			break
+		}
+		dq.After = next
+	}
+	if len(ids) > maxResend {
+		ids, out.More = ids[:maxResend], true
+	}
+	for _, id := range ids {
+		if _, err := g.out.Resend(ctx, id, c.Name); err != nil {
+			if errors.Is(err, ErrConflict) {
+				continue // resent by another call meanwhile
+			}
+			return out, edge(err)
+		}
+		out.Resent++
+		out.IDs = append(out.IDs, id)
+	}
+	return out, nil
 }
 
 // Recall asks the recipients to give a sent document back (status 13).

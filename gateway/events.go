@@ -28,6 +28,8 @@ const (
 	evQuarantined = "quarantined"
 	evStatus      = "status"
 	evRecall      = "recall"
+	evDiscarded   = "discarded"
+	evRetryNow    = "retry-now"
 )
 
 // Event attributes.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"os"
 	"strconv"
 	"time"
@@ -111,7 +112,7 @@ func (o *outbound) Revoke(ctx context.Context, id, reason string) (*queue.Record
 }
 
 // Resend brings a dead outbound record back to the queue.
-func (o *outbound) Resend(ctx context.Context, id string) (*queue.Record, error) {
+func (o *outbound) Resend(ctx context.Context, id, client string) (*queue.Record, error) {
 	rec, err := o.document(ctx, id)
 	if err != nil {
 		return nil, err
@@ -120,16 +121,88 @@ func (o *outbound) Resend(ctx context.Context, id string) (*queue.Record, error)
 		return nil, fmt.Errorf("%w: only a dead document can be resent (state %s)", ErrConflict, rec.State)
 	}
 	now := o.clock.Now()
+	reason := "resent by " + cmp.Or(client, "the legacy system")
 	err = o.store.Update(ctx, func(tx queue.Tx) (err error) {
-		if rec, err = tx.Resend(now, id, "resent by the legacy system"); err == nil {
-			tx.Emit(event(id, evResent, "", now, atReason, "resent by the legacy system"))
+		if rec, err = tx.Resend(now, id, reason); err == nil {
+			tx.Emit(event(id, evResent, "", now, atReason, reason, atClient, client))
 		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	o.log.Info().Str("id", id).Msg("dead letter resent")
+	o.log.Info().Str("id", id).Str("client", client).Msg("dead letter resent")
+	o.wake.notify()
+	return rec, nil
+}
+
+// Discard gives a dead or waiting document up for good: it is never sent,
+// and stays in the history with the reason and who gave it up. One being
+// sent now must end its attempt first.
+func (o *outbound) Discard(ctx context.Context, id, client, reason string) (*queue.Record, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, envelope.Problems{{Path: "reason", Rule: "is required: say why the document is given up"}}
+	}
+	rec, err := o.document(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch rec.State {
+	case queue.Leased:
+		return nil, fmt.Errorf("%w: %s is being sent now; discard it once the attempt ends", ErrConflict, id)
+	case queue.Done:
+		return nil, fmt.Errorf("%w: %s was sent or discarded already; recall or revoke a sent document instead", ErrConflict, id)
+	}
+	now := o.clock.Now()
+	err = o.store.Update(ctx, func(tx queue.Tx) (err error) {
+		if rec.State == queue.Dead {
+			if _, err = tx.Resend(now, id, "to discard"); err != nil {
+				return err
+			}
+		}
+		l, err := tx.LeaseRecord(now, id)
+		if err != nil {
+			return err
+		}
+		if rec, err = tx.Finish(now, id, l.Lease, map[string]string{metaDiscarded: reason}); err != nil {
+			return err
+		}
+		tx.Emit(event(id, evDiscarded, "", now, atReason, reason, atClient, client))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.log.Warn().Str("id", id).Str("client", client).Str("reason", reason).Msg("document discarded: it will not be sent")
+	return rec, nil
+}
+
+// RetryNow makes a document waiting out its backoff due now, as one more
+// attempt.
+func (o *outbound) RetryNow(ctx context.Context, id, client string) (*queue.Record, error) {
+	rec, err := o.document(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec.State != queue.Ready {
+		return nil, fmt.Errorf("%w: only a queued document can be retried now (state %s; a dead one is resent)", ErrConflict, rec.State)
+	}
+	now := o.clock.Now()
+	err = o.store.Update(ctx, func(tx queue.Tx) (err error) {
+		l, err := tx.LeaseRecord(now, id)
+		if err != nil {
+			return err
+		}
+		if rec, err = tx.Reschedule(now, id, l.Lease, now, l.LastError); err != nil {
+			return err
+		}
+		tx.Emit(event(id, evRetryNow, "", now, atClient, client))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.log.Info().Str("id", id).Str("client", client).Msg("retry asked for now")
 	o.wake.notify()
 	return rec, nil
 }
@@ -154,6 +227,9 @@ func documentView(r *queue.Record) *localapi.Document {
 	switch r.State {
 	case queue.Done:
 		d.State = localapi.StateSent
+		if why := r.Meta[metaDiscarded]; why != "" {
+			d.State, d.Discarded = localapi.StateDiscarded, why
+		}
 	case queue.Dead:
 		d.State = localapi.StateDead
 	case queue.Leased:

@@ -39,6 +39,7 @@ const (
 	metaAmbiguous   = "ambiguous" // the last attempt may have reached the axis
 	metaClient      = "client"
 	metaRecalled    = "recalled"
+	metaDiscarded   = "discarded" // why an operator gave the document up
 	metaStatusCode  = "statusCode"
 	metaInbox       = "inbox" // the inbox state, or "status" / "duplicate"
 	metaReason      = "reason"

@@ -28,8 +28,25 @@ func (s *server) resendDocument(w http.ResponseWriter, r *http.Request) {
 	answer(w, http.StatusOK)(s.g.Resend(r.Context(), callerOf(r), r.PathValue("id")))
 }
 
-// withReason reads an optional {"reason": "..."} body and answers 202
-// with the document the action returns.
+func (s *server) retryDocument(w http.ResponseWriter, r *http.Request) {
+	answer(w, http.StatusOK)(s.g.RetryNow(r.Context(), callerOf(r), r.PathValue("id")))
+}
+
+// resendAll resends the dead documents a JSON ResendQuery picks (an empty
+// body: all of them).
+func (s *server) resendAll(w http.ResponseWriter, r *http.Request) {
+	var q localapi.ResendQuery
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&q); err != nil && err != io.EOF {
+			fail(w, envelope.Problems{{Path: "body", Rule: "is not a JSON resend query: " + err.Error()}})
+			return
+		}
+	}
+	answer(w, http.StatusOK)(s.g.ResendAll(r.Context(), callerOf(r), q))
+}
+
+// withReason reads an optional {"reason": "..."} body, or the reason
+// query parameter, and answers 202 with the document the action returns.
 func (s *server) withReason(act func(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
@@ -40,6 +57,9 @@ func (s *server) withReason(act func(ctx context.Context, c localapi.Caller, id,
 				fail(w, envelope.Problems{{Path: "body", Rule: "is not JSON: " + err.Error()}})
 				return
 			}
+		}
+		if body.Reason == "" {
+			body.Reason = r.URL.Query().Get("reason")
 		}
 		answer(w, http.StatusAccepted)(act(r.Context(), callerOf(r), r.PathValue("id"), body.Reason))
 	}

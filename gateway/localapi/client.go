@@ -224,6 +224,26 @@ func (c *Client) Agencies(ctx context.Context) ([]ServedAgency, error) {
 	return out, c.do(ctx, http.MethodGet, "/v1/agencies", "", nil, &out)
 }
 
+// Discard gives a dead or waiting document up for good.
+func (c *Client) Discard(ctx context.Context, id, reason string) (*Document, error) {
+	b, _ := json.Marshal(map[string]string{"reason": reason})
+	var d Document
+	return &d, c.do(ctx, http.MethodDelete, "/v1/documents/"+url.PathEscape(id), "application/json", bytes.NewReader(b), &d)
+}
+
+// RetryNow sends a document waiting out its backoff at once.
+func (c *Client) RetryNow(ctx context.Context, id string) (*Document, error) {
+	var d Document
+	return &d, c.do(ctx, http.MethodPost, "/v1/documents/"+url.PathEscape(id)+"/retry", "", nil, &d)
+}
+
+// ResendAll queues again every dead document q picks.
+func (c *Client) ResendAll(ctx context.Context, q ResendQuery) (*Resent, error) {
+	b, _ := json.Marshal(q)
+	var r Resent
+	return &r, c.do(ctx, http.MethodPost, "/v1/documents/resend", "application/json", bytes.NewReader(b), &r)
+}
+
 // Summary is the gateway's state and what needs action.
 func (c *Client) Summary(ctx context.Context) (*Summary, error) {
 	var s Summary

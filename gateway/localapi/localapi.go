@@ -28,8 +28,10 @@ type Document struct {
 	Kind       string      `json:"kind"` // document or status
 	Subject    string      `json:"subject,omitempty"`
 	Priority   int         `json:"priority"`
-	State      string      `json:"state"` // accepted, sending, retry, sent, dead
-	Attempts   int         `json:"attempts"`
+	State      string      `json:"state"` // accepted, sending, retry, sent, dead, discarded
+	// Discarded is why an operator gave the document up.
+	Discarded string `json:"discarded,omitempty"`
+	Attempts  int    `json:"attempts"`
 	LastError  string      `json:"lastError,omitempty"`
 	NextRetry  *time.Time  `json:"nextRetry,omitempty"`
 	AxisDocID  string      `json:"axisDocId,omitempty"`
@@ -99,6 +101,8 @@ const (
 	StateRetry    = "retry" // an attempt failed; another is scheduled
 	StateSent     = "sent"  // the axis took it
 	StateDead     = "dead"  // given up; an operator may resend
+	// StateDiscarded is a document an operator gave up for good.
+	StateDiscarded = "discarded"
 )
 
 // InboxItem is an inbound package delivered to (or held back from) the
@@ -362,4 +366,22 @@ type DirectorySummary struct {
 type EvidenceSummary struct {
 	LatestCheckpoint *time.Time `json:"latestCheckpoint,omitempty"`
 	Unsigned         int64      `json:"unsigned"` // entries no checkpoint covers yet
+}
+
+// Resent is what a resend of every dead document of a period or agency
+// did.
+type Resent struct {
+	Resent int      `json:"resent"`
+	IDs    []string `json:"ids"`
+	// More is set when more dead documents matched than one call resends
+	// (10,000): call again.
+	More bool `json:"more,omitempty"`
+}
+
+// ResendQuery picks the dead documents to resend: created in [Since,
+// Until), of Agency; each empty means any.
+type ResendQuery struct {
+	Since  time.Time `json:"since,omitzero"`
+	Until  time.Time `json:"until,omitzero"`
+	Agency string    `json:"agency,omitempty"`
 }
