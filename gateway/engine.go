@@ -91,7 +91,9 @@ func (g *Gateway) Documents(ctx context.Context, c Caller, q DocumentQuery) ([]l
 	case "":
 	case localapi.StateSent, localapi.StateDiscarded:
 		f.States = []queue.State{queue.Done}
-		tests = append(tests, func(rec *queue.Record) bool { return (rec.Meta[metaDiscarded] != "") == (q.State == localapi.StateDiscarded) })
+		tests = append(tests, func(rec *queue.Record) bool {
+			return (rec.Meta[metaDiscarded] != "") == (q.State == localapi.StateDiscarded)
+		})
 	case localapi.StateDead:
 		f.States = []queue.State{queue.Dead}
 	case localapi.StateSending:

@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"lienthong/envelope"

@@ -240,7 +240,10 @@ func TestGoClientMatchesTheDescription(t *testing.T) {
 		func() error { _, err := c.Summary(ctx); return err },
 		func() error { _, err := c.RetryNow(ctx, acc.ID); return ignoreStatus(err, 409) },
 		func() error { _, err := c.Discard(ctx, acc.ID, "gửi nhầm"); return ignoreStatus(err, 409) },
-		func() error { _, err := c.ResendAll(ctx, localapi.ResendQuery{Agency: devstack.AgencyCode}); return err },
+		func() error {
+			_, err := c.ResendAll(ctx, localapi.ResendQuery{Agency: devstack.AgencyCode})
+			return err
+		},
 		func() error { _, err := c.EvidenceCheckpoint(ctx, true); return err },
 		func() error { _, err := c.EvidenceCheckpoint(ctx, false); return err },
 		func() error { _, err := c.EvidenceVerify(ctx); return err },

@@ -23,15 +23,15 @@ type Accepted struct {
 
 // Document is an outbound document's fate.
 type Document struct {
-	ID         string      `json:"id"`
-	DocumentID string      `json:"documentId"`
-	Kind       string      `json:"kind"` // document or status
-	Subject    string      `json:"subject,omitempty"`
-	Priority   int         `json:"priority"`
-	State      string      `json:"state"` // accepted, sending, retry, sent, dead, discarded
+	ID         string `json:"id"`
+	DocumentID string `json:"documentId"`
+	Kind       string `json:"kind"` // document or status
+	Subject    string `json:"subject,omitempty"`
+	Priority   int    `json:"priority"`
+	State      string `json:"state"` // accepted, sending, retry, sent, dead, discarded
 	// Discarded is why an operator gave the document up.
-	Discarded string `json:"discarded,omitempty"`
-	Attempts  int    `json:"attempts"`
+	Discarded  string      `json:"discarded,omitempty"`
+	Attempts   int         `json:"attempts"`
 	LastError  string      `json:"lastError,omitempty"`
 	NextRetry  *time.Time  `json:"nextRetry,omitempty"`
 	AxisDocID  string      `json:"axisDocId,omitempty"`
