@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -144,27 +145,71 @@ func statusCmd(e *env) *cobra.Command {
 	return c
 }
 
-const outboxLong = `Lists outbound documents (STATE: accepted, sending, retry, sent, dead),
-puts a dead one back in the queue, asks the recipients of a sent one to
+const outboxLong = `Lists outbound documents (STATE: accepted, sending, retry, sent, dead,
+discarded), puts a dead one back in the queue (or every dead one after an
+outage), gives one up for good with a reason, sends one waiting out its
+backoff now, asks the recipients of a sent one to
 give it back (status 13), or withdraws it with a revocation package
 (business type 1). Recipients answer 15 (agreed) or 16 (refused), shown
 per recipient on the document.`
 
 const outboxExample = `  lienthong outbox --state dead
-  lienthong outbox resend out-0000000007`
+  lienthong outbox resend out-0000000007
+  lienthong outbox resend --all-dead --since 2026-03-16T00:00:00+07:00
+  lienthong outbox discard out-0000000007 --reason "Gửi nhầm nơi nhận"
+  lienthong outbox retry out-0000000008`
 
 func outboxCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "outbox", Short: "list, resend or recall outbound documents",
 		Long: outboxLong, Example: outboxExample, Args: noCommand}
 	api := addAPIFlags(c.PersistentFlags())
 	state := c.Flags().String("state", "", "only documents in this state")
-	values(c, "state", "accepted", "sending", "retry", "sent", "dead")
+	values(c, "state", "accepted", "sending", "retry", "sent", "dead", "discarded")
 	c.RunE = func(_ *cobra.Command, _ []string) error {
 		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Documents(e.ctx, *state, 0) })
 	}
-	resend := &cobra.Command{Use: "resend ID", Short: "put a dead document back in the queue", Args: nArgs(1)}
-	resend.RunE = func(_ *cobra.Command, args []string) error {
-		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Resend(e.ctx, args[0]) })
+	resend := &cobra.Command{Use: "resend [ID]", Short: "put a dead document back in the queue, or with --all-dead every one",
+		Example: "  lienthong outbox resend out-0000000042\n  lienthong outbox resend --all-dead --since 2026-03-16T00:00:00+07:00 --agency 000.00.07.H26",
+		Args:    argsBetween(0, 1)}
+	allDead := resend.Flags().Bool("all-dead", false, "every dead document (of --agency, created in [--since, --until)), after an outage")
+	since := resend.Flags().String("since", "", "with --all-dead: created at or after (RFC 3339)")
+	until := resend.Flags().String("until", "", "with --all-dead: created before (RFC 3339)")
+	agency := resend.Flags().String("agency", "", "with --all-dead: of this agency")
+	resend.RunE = func(c *cobra.Command, args []string) error {
+		if *allDead == (len(args) == 1) {
+			return badUsage(c, "give an ID, or --all-dead")
+		}
+		if len(args) == 1 {
+			return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Resend(e.ctx, args[0]) })
+		}
+		q := localapi.ResendQuery{Agency: *agency}
+		for _, f := range []struct {
+			name, v string
+			t       *time.Time
+		}{{"--since", *since, &q.Since}, {"--until", *until, &q.Until}} {
+			if f.v == "" {
+				continue
+			}
+			t, err := time.Parse(time.RFC3339, f.v)
+			if err != nil {
+				return badUsage(c, "%s %q: want RFC 3339, e.g. 2026-03-16T00:00:00+07:00", f.name, f.v)
+			}
+			*f.t = t
+		}
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.ResendAll(e.ctx, q) })
+	}
+	discard := &cobra.Command{Use: "discard ID", Short: "give a dead or waiting document up for good, with a reason", Args: nArgs(1),
+		Example: `  lienthong outbox discard out-0000000042 --reason "Gửi nhầm nơi nhận"`}
+	discardReason := discard.Flags().String("reason", "", "why (required; kept in the document's history)")
+	discard.RunE = func(c *cobra.Command, args []string) error {
+		if *discardReason == "" {
+			return badUsage(c, "--reason is required: say why the document is given up")
+		}
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Discard(e.ctx, args[0], *discardReason) })
+	}
+	retry := &cobra.Command{Use: "retry ID", Short: "send a document waiting out its backoff now", Args: nArgs(1)}
+	retry.RunE = func(_ *cobra.Command, args []string) error {
+		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.RetryNow(e.ctx, args[0]) })
 	}
 	recall := &cobra.Command{Use: "recall ID", Short: "ask the recipients of a sent document to give it back (status 13)", Args: nArgs(1)}
 	recallReason := recall.Flags().String("reason", "", "why")
@@ -176,7 +221,7 @@ func outboxCmd(e *env) *cobra.Command {
 	revoke.RunE = func(_ *cobra.Command, args []string) error {
 		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Revoke(e.ctx, args[0], *revokeReason) })
 	}
-	c.AddCommand(resend, recall, revoke)
+	c.AddCommand(resend, discard, retry, recall, revoke)
 	return c
 }
 

@@ -51,7 +51,7 @@ func TestCompletion(t *testing.T) {
 		{[]string{"en"}, "envelope"},
 		{[]string{"envelope", "s"}, "sign"},
 		{[]string{"envelope", "sign", "--pk"}, "--pkcs11-uri"},
-		{[]string{"outbox", "re"}, "recall resend revoke"},
+		{[]string{"outbox", "re"}, "recall resend retry revoke"},
 		{[]string{"outbox", "resend", "--to"}, "--token-file"},
 		{[]string{"inbox", "--api", "x", "an"}, "answer"},
 		{[]string{"inbox", "answer", "in-1", ""}, "02 03 04 05 06 15 16"},
