@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +20,15 @@ import (
 // devStack runs the development exchange on real time for the CLI.
 func devStack(t *testing.T) *devstack.Stack {
 	t.Helper()
-	s, err := devstack.Open(devstack.Options{Dir: t.TempDir(), NoSync: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+	s, _ := stoppableStack(t, t.TempDir())
+	return s
+}
+
+// stoppableStack is devStack in dir, with what stops it before the test
+// ends (it is stopped then otherwise).
+func stoppableStack(t *testing.T, dir string) (*devstack.Stack, func()) {
+	t.Helper()
+	s, err := devstack.Open(devstack.Options{Dir: dir, NoSync: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,8 +40,10 @@ func devStack(t *testing.T) *devstack.Stack {
 	case err := <-done:
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cancel(); <-done; s.Close() })
-	return s
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); <-done; s.Close() }) }
+	t.Cleanup(stop)
+	return s, stop
 }
 
 func TestSendStatusInboxOverTheAPI(t *testing.T) {

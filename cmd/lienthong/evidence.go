@@ -181,15 +181,11 @@ with the one the agency published.`,
 					return err
 				}
 			}
-			st, err := openStore(c, off.db, off.dsn)
+			st, led, err := openLedger(c, off)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			led, ok := st.(queue.Ledger)
-			if !ok {
-				return errors.New("this store keeps no evidence log")
-			}
 			if rep, err = evidence.Verify(e.ctx, led, vkey, evidence.StoreSums(st)); err != nil {
 				return err
 			}
@@ -288,15 +284,11 @@ func proveOffline(c *cobra.Command, ctx context.Context, off offlineFlags, sel e
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c, off.db, off.dsn)
+	st, led, err := openLedger(c, off)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	led, ok := st.(queue.Ledger)
-	if !ok {
-		return errors.New("this store keeps no evidence log")
-	}
 	l, err := evidence.New(led, skey, nil)
 	if err != nil {
 		return err
@@ -310,4 +302,18 @@ func proveOffline(c *cobra.Command, ctx context.Context, off offlineFlags, sel e
 	}
 	fmt.Fprintf(c.OutOrStdout(), "bundle written to %s; check it with: lienthong evidence verify --bundle %s\n", dir, dir)
 	return nil
+}
+
+// openLedger opens the store --db or --dsn names, with its evidence log.
+func openLedger(c *cobra.Command, off offlineFlags) (queue.Store, queue.Ledger, error) {
+	st, err := openStore(c, off.db, off.dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	led, ok := st.(queue.Ledger)
+	if !ok {
+		st.Close()
+		return nil, nil, errors.New("this store keeps no evidence log")
+	}
+	return st, led, nil
 }

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"lienthong/gateway/devstack"
 	"lienthong/gateway/devstack/stacktest"
 	"lienthong/gateway/evidence"
@@ -23,28 +21,7 @@ import (
 // daemon stopped, the store verifies offline.
 func TestEvidenceCommands(t *testing.T) {
 	dir := t.TempDir()
-	s, err := devstack.Open(devstack.Options{Dir: dir, NoSync: true, Log: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- s.Run(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			cancel()
-			<-done
-			s.Close()
-			stopped = true
-		}
-	}
-	t.Cleanup(stop)
+	s, stop := stoppableStack(t, dir)
 	config := filepath.Join(t.TempDir(), "lienthong.toml")
 	if err := s.WriteNodeConfig(config); err != nil {
 		t.Fatal(err)
