@@ -115,7 +115,12 @@ func (t *boltTx) storeLines() error {
 // Seal moves the lines left pending into the log; with none pending, as
 // when every commit sealed its own, it writes nothing.
 func (s *Bolt) Seal(ctx context.Context, max int, fn SealFunc) (int, error) {
-	if n, err := s.Pending(ctx); err != nil || n == 0 {
+	var any bool
+	if err := s.view(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketLogPending).Cursor().First()
+		any = k != nil
+		return nil
+	}); err != nil || !any {
 		return 0, err
 	}
 	var n int
