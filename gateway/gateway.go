@@ -65,6 +65,7 @@ type Gateway struct {
 	ev      *evidence.Log // nil when evidence.enabled is false
 	evMu    sync.Mutex    // one seal and checkpoint at a time on this node
 	tsaNext time.Time     // when a failed time-stamp is asked again
+	opened  time.Time     // when Open began, by the gateway's clock
 
 	out   *outbound
 	in    *inbound
@@ -118,6 +119,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	g.opened = g.clock.Now()
 	if err := g.openEvidence(); err != nil {
 		return nil, err
 	}

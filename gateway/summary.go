@@ -201,7 +201,12 @@ func (g *Gateway) evidenceSummary(ctx context.Context, s *localapi.Summary, now 
 	if ok {
 		e.LatestCheckpoint = stampOf(last.At)
 	}
-	if e.Unsigned > 0 && (!ok || now.Sub(last.At) > evidenceLate) {
+	// Without a checkpoint yet, the first is due within a minute of start.
+	since := g.opened
+	if ok {
+		since = last.At
+	}
+	if e.Unsigned > 0 && now.Sub(since) > evidenceLate {
 		problem(s, "%d evidence entries wait for a signed checkpoint (the last %s): see the log line 'evidence log'", e.Unsigned, checkpointAge(now, last, ok))
 	}
 	s.Evidence = e

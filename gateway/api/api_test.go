@@ -223,7 +223,7 @@ func TestRouterRefusalsAreJSON(t *testing.T) {
 		code         int
 		says         string
 	}{
-		{"DELETE", "/v1/documents/out-0000000001", 405, "GET"},
+		{"PUT", "/v1/documents/out-0000000001", 405, "GET"},
 		{"PUT", "/v1/inbox", 405, "GET"},
 		{"GET", "/v1/nothing-here", 404, "/v1/nothing-here"},
 	} {
