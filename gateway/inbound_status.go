@@ -136,6 +136,17 @@ func (in *inbound) statusTarget(st *envelope.Status) (out *queue.Record, why, ki
 // newer one, and tells the legacy system of the change.
 func (in *inbound) statusApplied(st *envelope.Status, out *queue.Record, applied bool, log zerolog.Logger) {
 	code := st.StatusCode
+	// Each status package is processed once: one arriving after a later
+	// code, and so not applied, is still a time to measure.
+	if code == envelope.StatusArrived || code == envelope.StatusRegistered {
+		if sent := readOut(out).SentAt; !sent.IsZero() {
+			at := st.Timestamp
+			if at.Before(sent) || at.After(in.clock.Now()) {
+				at = in.clock.Now() // a recipient's clock off: when it reached us
+			}
+			in.m.toStatus.WithLabelValues(string(code)).Observe(at.Sub(sent).Seconds())
+		}
+	}
 	if !applied {
 		current := ""
 		for _, rc := range recipientsOf(out) {

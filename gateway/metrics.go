@@ -37,6 +37,7 @@ type metrics struct {
 	evCheckpoint  prometheus.Gauge
 	evUnsigned    prometheus.Gauge
 	tsaFailed     prometheus.Counter
+	toStatus      *prometheus.HistogramVec // code: 01 or 03
 }
 
 // newMetrics registers the engine's metrics; the breaker's state and the
@@ -102,6 +103,11 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 		evUnsigned: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "lienthong_evidence_unsigned_entries", Help: "Evidence entries no signed checkpoint covers yet, pending ones included.",
 		}),
+		toStatus: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "lienthong_time_to_status_seconds",
+			Help:    "From the axis taking our document to the recipient's 01 (arrived) or 03 (registered), as the recipient dated it.",
+			Buckets: []float64{60, 300, 900, 3600, 4 * 3600, 8 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400},
+		}, []string{"code"}),
 		tsaFailed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lienthong_evidence_tsa_failures_total", Help: "Checkpoints the time-stamping authority did not stamp when asked.",
 		}),
@@ -116,10 +122,13 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 	build.Set(1)
 	reg.MustRegister(m.messages, m.retries, m.axisDuration, m.signDuration, m.verifyDur, m.statuses,
 		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.dirHeld, m.breakerState, m.axisLastOK,
-		m.webhookFailed, m.apiRequests, m.refused, m.evEntries, m.evCheckpoint, m.evUnsigned, m.tsaFailed, build, &queueCollector{clock: clock, stats: stats},
+		m.webhookFailed, m.apiRequests, m.refused, m.evEntries, m.evCheckpoint, m.evUnsigned, m.tsaFailed, m.toStatus, build, &queueCollector{clock: clock, stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {
 		m.messages.WithLabelValues("out", r)
+	}
+	for _, c := range []string{"01", "03"} {
+		m.toStatus.WithLabelValues(c)
 	}
 	for _, r := range []string{"fetched", "delivered", "quarantined", "duplicate", "status", "unfetchable"} {
 		m.messages.WithLabelValues("in", r)

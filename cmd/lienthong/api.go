@@ -59,8 +59,16 @@ func answer(e *env, v any, err error) error {
 	return printJSON(e, v)
 }
 
+// jsonOut writes JSON with the text as written: "Sở TT&TT", not
+// "Sở TT\u0026TT".
+func jsonOut(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
 func printJSON(e *env, v any) error {
-	enc := json.NewEncoder(e.stdout)
+	enc := jsonOut(e.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
@@ -341,7 +349,7 @@ func dirFromAPI(e *env, api apiFlags, lookup string, words []string, limit int) 
 		if err != nil {
 			return apiError(e, err)
 		}
-		return json.NewEncoder(e.stdout).Encode(a)
+		return jsonOut(e.stdout).Encode(a)
 	}
 	as, err := c.Search(e.ctx, strings.Join(words, " "))
 	if err != nil {
@@ -351,7 +359,7 @@ func dirFromAPI(e *env, api apiFlags, lookup string, words []string, limit int) 
 		if i == limit {
 			break
 		}
-		if err := json.NewEncoder(e.stdout).Encode(a); err != nil {
+		if err := jsonOut(e.stdout).Encode(a); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -69,7 +68,7 @@ func (f *axisFlags) connect(c *cobra.Command) (*axis.Client, error) {
 }
 
 func printLines[T any](e *env, items []T) error {
-	enc := json.NewEncoder(e.stdout)
+	enc := jsonOut(e.stdout)
 	enc.SetEscapeHTML(false)
 	for _, it := range items {
 		if err := enc.Encode(it); err != nil {

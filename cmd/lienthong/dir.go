@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -42,7 +41,7 @@ func dirParseCmd(e *env) *cobra.Command {
 			Parent string `json:"parent"`
 			Group  string `json:"group"`
 		}{string(code), code.Level(), string(code.Parent()), string(code.Group())}
-		return json.NewEncoder(e.stdout).Encode(out)
+		return jsonOut(e.stdout).Encode(out)
 	}
 	return c
 }
@@ -129,7 +128,7 @@ func loadDirectory(e *env, file string) (*directory.Directory, error) {
 }
 
 func printEntries(e *env, entries []directory.Entry) error {
-	enc := json.NewEncoder(e.stdout)
+	enc := jsonOut(e.stdout)
 	enc.SetEscapeHTML(false)
 	for _, ent := range entries {
 		if err := enc.Encode(ent); err != nil {

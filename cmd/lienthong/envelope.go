@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +46,7 @@ func inspectCmd(e *env) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		enc := json.NewEncoder(e.stdout)
+		enc := jsonOut(e.stdout)
 		enc.SetEscapeHTML(false)
 		return enc.Encode(pkg.Summary())
 	}

@@ -202,7 +202,8 @@ func TestDirSearchAndLookup(t *testing.T) {
 		{"id":1,"code":"000.00.00.H26","name":"UBND Thành phố Hà Nội","pid":0,"mail":"hn@hanoi.gov.vn"},
 		{"id":2,"code":"000.00.07.H26","name":"Sở Tài chính Hà Nội","pid":1,"mail":"stc@hanoi.gov.vn"},
 		{"id":3,"code":"000.00.00.G12","name":"Bộ Tài chính","pid":0},
-		{"id":4,"code":"bad","name":"x"}]}`
+		{"id":4,"code":"bad","name":"x"},
+		{"id":5,"code":"000.00.09.H26","name":"Sở TT&TT Hà Nội","pid":1}]}`
 	if err := os.WriteFile(file, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -219,6 +220,10 @@ func TestDirSearchAndLookup(t *testing.T) {
 	code, out, _ := lienthong(t, "", "dir", "search", "--file", file, "tai", "chinh")
 	if code != 0 || strings.Count(out, "\n") != 2 || !strings.HasPrefix(out, `{"id":"3","code":"000.00.00.G12"`) {
 		t.Errorf("dir search tai chinh: exit %d\n%s", code, out)
+	}
+	// Names print as written, not with \u0026 for &.
+	if code, out, _ := lienthong(t, "", "dir", "lookup", "--file", file, "000.00.09.H26"); code != 0 || !strings.Contains(out, `"name":"Sở TT&TT Hà Nội"`) {
+		t.Errorf("dir lookup of a name with &: exit %d %s", code, out)
 	}
 	code, out, _ = lienthong(t, "", "dir", "lookup", "--file", file, "000.00.07.H26")
 	if code != 0 || !strings.Contains(out, `"mail":"stc@hanoi.gov.vn"`) {

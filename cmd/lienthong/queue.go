@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -89,7 +88,7 @@ func queueCheckCmd(e *env, db, dsn *string) *cobra.Command {
 		}
 		defer s.Close()
 		rep, err := s.Check()
-		if jerr := json.NewEncoder(e.stdout).Encode(rep); jerr != nil {
+		if jerr := jsonOut(e.stdout).Encode(rep); jerr != nil {
 			return jerr
 		}
 		return err
@@ -113,7 +112,7 @@ func queueStatsCmd(e *env, db, dsn *string) *cobra.Command {
 		defer s.Close()
 		stats := s.Stats()
 		if *asJSON {
-			enc := json.NewEncoder(e.stdout)
+			enc := jsonOut(e.stdout)
 			for _, g := range stats {
 				if err := enc.Encode(g); err != nil {
 					return err

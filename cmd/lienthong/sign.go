@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -135,7 +134,7 @@ func verify(e *env, in, trustPath string, crls []string, sha1 bool, at string, m
 		return err
 	}
 	fmt.Fprintf(e.stderr, "signed by %q, chain to %q, checked at %s\n", v.Signer.Subject, v.Chain[len(v.Chain)-1].Subject, v.CheckedAt.Format(time.RFC3339))
-	enc := json.NewEncoder(e.stdout)
+	enc := jsonOut(e.stdout)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v.Package.Summary())
 }

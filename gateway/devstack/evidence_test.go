@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -62,6 +65,18 @@ func TestEvidenceOfTheExchange(t *testing.T) {
 				d, err := s.Client.Document(ctx, it.StatusID)
 				return err == nil && d.State == localapi.StateSent
 			})
+			// The time to 01 and 03 is measured, with no agency label.
+			resp, err := http.Get(s.MetricsURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			metrics, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, code := range []string{"01", "03"} {
+				if !regexp.MustCompile(`(?m)^lienthong_time_to_status_seconds_count\{code="` + code + `"\} [1-9]`).Match(metrics) {
+					t.Errorf("no time to %s measured", code)
+				}
+			}
 			cp, err := s.Client.EvidenceCheckpoint(ctx, true)
 			if err != nil || cp.Size == 0 || !strings.HasPrefix(cp.VerifierKey, "lienthong/"+devstack.AgencyCode+"+") {
 				t.Fatalf("checkpoint: %+v, %v", cp, err)
