@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"lienthong/envelope"
 	"lienthong/gateway/axis"
 	"lienthong/gateway/localapi"
 	"lienthong/queue"
@@ -221,21 +222,23 @@ func checkpointAge(now time.Time, last queue.Checkpoint, ok bool) string {
 }
 
 // registrationDeadline is when a document received at t must be
-// registered: the end of the next working day (Monday to Friday).
+// registered: the end of the next working day (Monday to Friday); one
+// received on a weekend counts as received on the Monday.
 func registrationDeadline(t time.Time) time.Time {
-	d := t.In(vietnam)
+	weekend := func(d time.Time) bool { return d.Weekday() == time.Saturday || d.Weekday() == time.Sunday }
+	d := t.In(envelope.Vietnam)
+	for weekend(d) {
+		d = d.AddDate(0, 0, 1)
+	}
 	for {
 		d = d.AddDate(0, 0, 1)
-		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+		if !weekend(d) {
 			break
 		}
 	}
 	y, m, day := d.Date()
-	return time.Date(y, m, day+1, 0, 0, 0, 0, vietnam)
+	return time.Date(y, m, day+1, 0, 0, 0, 0, envelope.Vietnam)
 }
-
-// vietnam is the time zone of working days (UTC+7, no daylight saving).
-var vietnam = time.FixedZone("ICT", 7*3600)
 
 // problem adds what needs action to a summary.
 func problem(s *localapi.Summary, format string, args ...any) {
