@@ -19,7 +19,10 @@ import (
 func TestDeadLetterTools(t *testing.T) {
 	s, clock := start(t, devstack.Options{Configure: func(peer bool, c *conf.Config) {
 		if !peer {
+			// Two attempts ten minutes apart: a retry waits long
+			// enough to be asked for by hand.
 			c.Outbound.MaxAttempts = 2
+			c.Outbound.RetryBase, c.Outbound.RetryCap = conf.Duration(10*time.Minute), conf.Duration(time.Hour)
 		}
 	}})
 	ctx := context.Background()
@@ -34,7 +37,7 @@ func TestDeadLetterTools(t *testing.T) {
 		}
 		ids = append(ids, acc.ID)
 	}
-	eventually(t, clock, time.Second, "three dead letters", func() bool {
+	eventually(t, clock, time.Minute, "three dead letters", func() bool {
 		docs, err := s.Client.Documents(ctx, localapi.StateDead, 0)
 		return err == nil && len(docs) == 3
 	})
