@@ -159,7 +159,7 @@ func (g *Gateway) shareDirectory(ctx context.Context, board queue.Board, locker 
 	if err := g.adoptDirectory(ctx, board, sh); err != nil {
 		return err
 	}
-	if g.dir.Len() > 0 && g.clock.Now().Sub(g.dir.LastSync()) < time.Duration(g.cfg.Directory.SyncInterval) {
+	if g.directoryFresh() {
 		return nil
 	}
 	unlock, ok, err := locker.TryLock(ctx, lockDirectory)
@@ -171,7 +171,7 @@ func (g *Gateway) shareDirectory(ctx context.Context, board queue.Board, locker 
 	if err := g.adoptDirectory(ctx, board, sh); err != nil {
 		return err
 	}
-	if g.dir.Len() > 0 && g.clock.Now().Sub(g.dir.LastSync()) < time.Duration(g.cfg.Directory.SyncInterval) {
+	if g.directoryFresh() {
 		return nil
 	}
 	if data, _, ok, err := board.Read(ctx, boardPartners, time.Time{}); err != nil {
@@ -193,6 +193,12 @@ func (g *Gateway) shareDirectory(ctx context.Context, board queue.Board, locker 
 		return err
 	}
 	return board.Modify(ctx, boardDirectory, func([]byte) ([]byte, error) { return snap, nil })
+}
+
+// directoryFresh reports a directory held and synced within the sync
+// interval.
+func (g *Gateway) directoryFresh() bool {
+	return g.dir.Len() > 0 && g.clock.Now().Sub(g.dir.LastSync()) < time.Duration(g.cfg.Directory.SyncInterval)
 }
 
 // adoptDirectory takes the snapshot pinned since the last one read, if it

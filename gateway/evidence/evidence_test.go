@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,30 +90,9 @@ func (l *logged) send(t *testing.T, doc, kind, code string, body []byte) string 
 	return id
 }
 
-func (l *logged) sum(ctx context.Context, record string) (string, error) {
-	rc, err := l.open_(ctx, record)
-	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, rc); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func (l *logged) open_(ctx context.Context, record string) (io.ReadCloser, error) {
-	r, err := queue.Get(ctx, l.store, record)
-	if err != nil {
-		return nil, err
-	}
-	return l.store.OpenPayload(ctx, r)
-}
-
 func (l *logged) verify(t *testing.T) *evidence.Report {
 	t.Helper()
-	rep, err := evidence.Verify(ctx, l.store, l.log.VerifierKey(), l.sum)
+	rep, err := evidence.Verify(ctx, l.store, l.log.VerifierKey(), evidence.StoreSums(l.store))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,11 +200,11 @@ func TestBundle(t *testing.T) {
 		l.send(t, fmt.Sprint("doc", i%5), "sent", "", fmt.Appendf(nil, "<edXML n=%d/>", i))
 	}
 	l.send(t, "doc2", "received", "03", []byte("<status>03</status>"))
-	b, err := l.log.Prove(ctx, evidence.Select{DocumentID: "doc2"}, l.open_)
+	b, err := l.log.Prove(ctx, evidence.Select{DocumentID: "doc2"}, evidence.StorePackages(l.store))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.log.Prove(ctx, evidence.Select{DocumentID: "nothing"}, l.open_); !errors.Is(err, evidence.ErrNoEntries) {
+	if _, err := l.log.Prove(ctx, evidence.Select{DocumentID: "nothing"}, evidence.StorePackages(l.store)); !errors.Is(err, evidence.ErrNoEntries) {
 		t.Fatalf("a bundle of no entry: %v", err)
 	}
 	var p evidence.Proof
