@@ -127,11 +127,7 @@ const gapLife = time.Minute
 // so a later number can commit first: the ones skipped are asked for again
 // until they turn up or gapLife passes.
 func (s *Store) followLoop() {
-	var last int64
-	if err := s.lastChange(&last); err != nil {
-		s.resync.Store(true)
-	}
-	gaps := map[int64]time.Time{}
+	last, gaps := s.from.last, s.from.gaps
 	t := time.NewTicker(followPoll)
 	defer t.Stop()
 	for {
@@ -142,11 +138,12 @@ func (s *Store) followLoop() {
 		case <-t.C:
 		}
 		if s.resync.Swap(false) {
-			if err := s.lastChange(&last); err != nil {
+			from, err := s.followPosition(s.ctx)
+			if err != nil {
 				s.resync.Store(true)
 				continue
 			}
-			clear(gaps)
+			last, gaps = from.last, from.gaps
 			s.hand(nil, true)
 		}
 		for {
@@ -165,10 +162,42 @@ func (s *Store) followLoop() {
 	}
 }
 
-// lastChange reads the newest number of the inbound log into last: a
-// follower starting, or starting over, hands on what comes after it.
-func (s *Store) lastChange(last *int64) error {
-	return s.pool.QueryRow(s.ctx, `SELECT coalesce(max(seq), 0) FROM lienthong_inbound_changes`).Scan(last)
+// followStart is a position in the inbound log: the newest number
+// committed, and the numbers under it not committed yet.
+type followStart struct {
+	last int64
+	gaps map[int64]time.Time
+}
+
+// inFlightWindow is how far under the newest number a commit may still be
+// in flight: numbers are taken before commit, so one can land under the
+// newest after it was read. A few hundred at most are in flight at once.
+const inFlightWindow = 1000
+
+// followPosition reads where a follower starts, taken before the records
+// it then reads in full: every change committed after this is handed on,
+// those in flight under the newest number included.
+func (s *Store) followPosition(ctx context.Context) (followStart, error) {
+	from := followStart{gaps: map[int64]time.Time{}}
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM lienthong_inbound_changes`).Scan(&from.last); err != nil {
+		return from, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT n FROM generate_series(greatest($1::bigint - $2, 1), $1::bigint) n
+		WHERE NOT EXISTS (SELECT 1 FROM lienthong_inbound_changes c WHERE c.seq = n)`, from.last, inFlightWindow)
+	if err != nil {
+		return from, err
+	}
+	now := time.Now()
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return from, err
+		}
+		from.gaps[n] = now
+	}
+	rows.Close()
+	return from, rows.Err()
 }
 
 func (s *Store) hand(recs []*queue.Record, all bool) {

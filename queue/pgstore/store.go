@@ -65,6 +65,9 @@ type Store struct {
 	listenOnce sync.Once
 	wake       chan struct{} // the follower's
 	resync     atomic.Bool   // the follower reads everything again
+	// from is where the follower starts: the inbound log as it stood
+	// when the store opened, before the node read its inbox.
+	from followStart
 	// sweepAfter is when a lease may next look for expired leases, in
 	// the store's clock (Unix ns): once a second is enough, leases
 	// lasting ten seconds or more.
@@ -127,6 +130,10 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err := s.measureClock(ctx); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	if s.from, err = s.followPosition(ctx); err != nil {
+		pool.Close()
+		return nil, unavailable(err)
 	}
 	go s.clockLoop()
 	return s, nil

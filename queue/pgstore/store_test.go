@@ -307,6 +307,66 @@ func TestFollowInboundAcrossNodes(t *testing.T) {
 	unlockB()
 }
 
+// A node that starts reads its inbox after opening the store and follows
+// the others after that: what they commit in between is handed on, and so
+// is a change that took its number before the node opened and commits
+// after it.
+func TestFollowerStartsWhereTheNodeOpened(t *testing.T) {
+	a, _, clock, dsn := twoNodes(t)
+	ctx := context.Background()
+	put := func(key string) *queue.Record {
+		t.Helper()
+		var r *queue.Record
+		err := a.Update(ctx, func(tx queue.Tx) (err error) {
+			r, _, err = tx.Put(queue.Item{Dir: queue.Inbound, Key: key, Payload: []byte(key)})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	slow := put("slow")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	inFlight, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inFlight.Exec(ctx, `INSERT INTO lienthong_inbound_changes (record) VALUES ($1)`, slow.ID); err != nil {
+		t.Fatal(err)
+	}
+	put("before")
+	c := open(t, dsn, clock.Now)
+	defer c.Close()
+	put("between")
+	if err := inFlight.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	heard := make(chan string, 100)
+	c.FollowInbound(func(recs []*queue.Record, all bool) {
+		for _, r := range recs {
+			heard <- r.Key
+		}
+	})
+	want := map[string]bool{"between": true, "slow": true}
+	deadline := time.After(time.Minute)
+	for len(want) > 0 {
+		select {
+		case k := <-heard:
+			if k == "before" {
+				t.Fatal("a change committed before the node opened was handed on")
+			}
+			delete(want, k)
+		case <-deadline:
+			t.Fatalf("not followed: %v", want)
+		}
+	}
+}
+
 // A node whose own clock is an hour slow still reckons the database's
 // time, and its leases and due times are written in it.
 func TestNodeKeepsTheDatabasesTime(t *testing.T) {
