@@ -72,7 +72,7 @@ var (
 	bucketBlobRefs = []byte("blobrefs") // sha256 hex → reference count
 	bucketEvents   = []byte("events")   // id, 0, seq → Event JSON
 	allBuckets     = [][]byte{bucketRecords, bucketPayloads, bucketKeys, bucketReady, bucketLeases, bucketStates, bucketBlobRefs, bucketEvents, bucketGroups, bucketGroupCounts,
-		bucketLogPending, bucketLogEntries, bucketLogHashes, bucketLogCheckpoints}
+		bucketLogPending, bucketLogEntries, bucketLogHashes, bucketLogCheckpoints, bucketReport}
 )
 
 // Bolt is the store on one bbolt file. Its methods are safe for concurrent use.
@@ -104,6 +104,8 @@ type Bolt struct {
 	subs Subscribers
 	// enter makes the log lines of a commit's events (Ledger).
 	enter func([]Event) [][]byte
+	// report makes a record's report row (Reporter).
+	report func(*Record) []byte
 	seal  SealFunc
 }
 
@@ -477,22 +479,6 @@ func putRecord(tx *bolt.Tx, r *Record) error {
 		return err
 	}
 	return tx.Bucket(bucketRecords).Put([]byte(r.ID), v)
-}
-
-// transition moves a stored record to a new state, keeping indexes and
-// counts in step.
-func transition(tx *bolt.Tx, r *Record, d delta, at time.Time, to State, reason string, change func(*Record)) error {
-	if err := index(tx, r, d, false); err != nil {
-		return err
-	}
-	r.move(at, to, reason)
-	if change != nil {
-		change(r)
-	}
-	if err := index(tx, r, d, true); err != nil {
-		return err
-	}
-	return putRecord(tx, r)
 }
 
 func (s *Bolt) blobPath(sum string) string { return filepath.Join(s.blobs, sum) }

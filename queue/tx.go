@@ -98,6 +98,9 @@ func (s *Bolt) Update(ctx context.Context, fn func(Tx) error) error {
 		if err := t.storeLines(); err != nil {
 			return dirtyError{err}
 		}
+		if err := t.storeReportRows(); err != nil {
+			return dirtyError{err}
+		}
 		events = t.events
 		return nil
 	})
@@ -183,6 +186,36 @@ type boltTx struct {
 	ro     bool
 	wrote  bool
 	events []Event
+	// written are the records this transaction wrote, by id, for their
+	// report rows.
+	written map[string]*Record
+}
+
+// put writes a record and notes it for its report row.
+func (t *boltTx) put(r *Record) error {
+	if t.s.report != nil {
+		if t.written == nil {
+			t.written = map[string]*Record{}
+		}
+		t.written[r.ID] = r
+	}
+	return putRecord(t.tx, r)
+}
+
+// transition moves a stored record to a new state, keeping indexes and
+// counts in step.
+func (t *boltTx) transition(r *Record, at time.Time, to State, reason string, change func(*Record)) error {
+	if err := index(t.tx, r, t.d, false); err != nil {
+		return err
+	}
+	r.move(at, to, reason)
+	if change != nil {
+		change(r)
+	}
+	if err := index(t.tx, r, t.d, true); err != nil {
+		return err
+	}
+	return t.put(r)
 }
 
 func (t *boltTx) writable() error {
@@ -247,7 +280,7 @@ func (t *boltTx) Put(it Item) (*Record, bool, error) {
 	if err := index(t.tx, r, t.d, true); err != nil {
 		return nil, false, err
 	}
-	if err := putRecord(t.tx, r); err != nil {
+	if err := t.put(r); err != nil {
 		return nil, false, err
 	}
 	return r, false, nil
@@ -295,7 +328,7 @@ func (t *boltTx) leaseRecord(r *Record, now time.Time) error {
 	if lease <= r.Lease {
 		lease = r.Lease + 1
 	}
-	return transition(t.tx, r, t.d, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
+	return t.transition(r, now, Leased, fmt.Sprintf("attempt %d", r.Attempts), func(r *Record) {
 		r.LeaseUntil = now.Add(t.s.opts.LeaseTime)
 		r.Lease, r.Owner = lease, t.s.opts.Owner
 	})
@@ -318,7 +351,7 @@ func (t *boltTx) Finish(now time.Time, id string, lease uint64, meta map[string]
 	if err != nil {
 		return nil, err
 	}
-	return r, transition(t.tx, r, t.d, now, Done, "done", func(r *Record) {
+	return r, t.transition(r, now, Done, "done", func(r *Record) {
 		r.LeaseUntil = time.Time{}
 		r.LastError = ""
 		r.Meta = merge(r.Meta, meta)
@@ -330,7 +363,7 @@ func (t *boltTx) Reschedule(now time.Time, id string, lease uint64, at time.Time
 	if err != nil {
 		return nil, err
 	}
-	return r, transition(t.tx, r, t.d, now, Ready, "retry: "+lastError, func(r *Record) {
+	return r, t.transition(r, now, Ready, "retry: "+lastError, func(r *Record) {
 		r.LeaseUntil, r.Crashes = time.Time{}, 0
 		r.LastError = lastError
 		r.NextAttempt = at
@@ -342,7 +375,7 @@ func (t *boltTx) Release(now time.Time, id string, lease uint64, reason string) 
 	if err != nil {
 		return nil, err
 	}
-	return r, transition(t.tx, r, t.d, now, Ready, "released: "+reason, func(r *Record) {
+	return r, t.transition(r, now, Ready, "released: "+reason, func(r *Record) {
 		r.LeaseUntil, r.NextAttempt = time.Time{}, now
 		r.Crashes++
 	})
@@ -357,7 +390,7 @@ func (t *boltTx) Kill(now time.Time, id string, lease uint64, reason string) (*R
 }
 
 func (t *boltTx) kill(r *Record, now time.Time, reason string) error {
-	return transition(t.tx, r, t.d, now, Dead, reason, func(r *Record) {
+	return t.transition(r, now, Dead, reason, func(r *Record) {
 		r.LeaseUntil = time.Time{}
 		r.LastError = reason
 	})
@@ -374,7 +407,7 @@ func (t *boltTx) Resend(now time.Time, id, reason string) (*Record, error) {
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	return r, transition(t.tx, r, t.d, now, Ready, "resend: "+reason, func(r *Record) {
+	return r, t.transition(r, now, Ready, "resend: "+reason, func(r *Record) {
 		r.Attempts = 0
 		r.NextAttempt = now
 		r.Created = now // the age limit counts from the resend
@@ -397,7 +430,7 @@ func (t *boltTx) Change(id string, fn func(*Record) error) (*Record, error) {
 	if err := t.writable(); err != nil {
 		return nil, err
 	}
-	return r, putRecord(t.tx, r)
+	return r, t.put(r)
 }
 
 func (t *boltTx) Claim(id, key string) (string, error) {
@@ -419,7 +452,7 @@ func (t *boltTx) Claim(id, key string) (string, error) {
 	if err := keys.Put(keysKey(r.Dir, key), []byte(id)); err != nil {
 		return "", err
 	}
-	return id, putRecord(t.tx, r)
+	return id, t.put(r)
 }
 
 func (t *boltTx) Emit(ev Event) {
@@ -510,7 +543,7 @@ func expireLeases(t *boltTx, now time.Time) error {
 		if err != nil {
 			return err
 		}
-		err = transition(t.tx, r, t.d, now, Ready, ReasonLeaseExpired, func(r *Record) {
+		err = t.transition(r, now, Ready, ReasonLeaseExpired, func(r *Record) {
 			r.LeaseUntil = time.Time{}
 			r.NextAttempt = now
 		})

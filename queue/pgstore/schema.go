@@ -92,6 +92,14 @@ var migrations = []string{
 		hashes  bigint NOT NULL
 	);
 	INSERT INTO lienthong_log_head VALUES (1, 0, 0);`,
+	// 5: a short row of each record for reports, kept after the record
+	// is purged.
+	`CREATE TABLE lienthong_report (
+		id      text PRIMARY KEY,
+		created timestamptz NOT NULL,
+		row     bytea NOT NULL
+	);
+	CREATE INDEX lienthong_report_created ON lienthong_report (created, id);`,
 }
 
 // SchemaVersion is the schema this build reads and writes.

@@ -58,6 +58,8 @@ type Store struct {
 	subs queue.Subscribers
 	// enter makes the log lines of a commit's events (queue.Ledger).
 	enter func([]queue.Event) [][]byte
+	// report makes a record's report row (queue.Reporter).
+	report func(*queue.Record) []byte
 
 	subMu      sync.Mutex
 	onPut      []func(queue.Direction)

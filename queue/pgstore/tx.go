@@ -29,6 +29,8 @@ type tx struct {
 	// wrote is set once it changed anything: a commit that did not
 	// flushes nothing.
 	wrote bool
+	// written are the records it wrote, by id, for their report rows.
+	written map[string]*queue.Record
 }
 
 func (t *tx) writable() error {
@@ -372,8 +374,15 @@ func (t *tx) Claim(id, key string) (string, error) {
 	return id, t.save(r)
 }
 
-// changed notes an inbound record for the nodes following the inbox.
+// changed notes a record for its report row and, inbound, for the nodes
+// following the inbox.
 func (t *tx) changed(r *queue.Record) {
+	if t.s.report != nil {
+		if t.written == nil {
+			t.written = map[string]*queue.Record{}
+		}
+		t.written[r.ID] = r
+	}
 	if r.Dir != queue.Inbound {
 		return
 	}
@@ -406,10 +415,21 @@ func (t *tx) Emit(ev queue.Event) {
 	t.events = append(t.events, ev)
 }
 
-// storeEvents writes the commit's events, and the log lines they make, in
-// one round trip: the events' sequence numbers come back in their order.
+// storeEvents writes the commit's events, the log lines they make and
+// the report rows of the records written, in one round trip: the events'
+// sequence numbers come back in their order.
 func (t *tx) storeEvents() error {
-	if len(t.events) == 0 {
+	var ids []string
+	var created []time.Time
+	var reports [][]byte
+	if t.s.report != nil {
+		for _, r := range t.written {
+			if row := t.s.report(r); row != nil {
+				ids, created, reports = append(ids, r.ID), append(created, r.Created), append(reports, row)
+			}
+		}
+	}
+	if len(t.events) == 0 && len(reports) == 0 {
 		return nil
 	}
 	records := make([]string, len(t.events))
@@ -426,17 +446,19 @@ func (t *tx) storeEvents() error {
 		records[i], docs[i] = ev.Record, string(doc)
 	}
 	var lines [][]byte
-	if t.s.enter != nil {
+	if t.s.enter != nil && len(t.events) > 0 {
 		lines = t.s.enter(t.events)
 	}
-	rows, err := t.tx.Query(t.ctx, `WITH p AS (INSERT INTO lienthong_log_pending (line) SELECT unnest($3::bytea[])),
+	res, err := t.tx.Query(t.ctx, `WITH p AS (INSERT INTO lienthong_log_pending (line) SELECT unnest($3::bytea[])),
+		r AS (INSERT INTO lienthong_report (id, created, row) SELECT * FROM unnest($4::text[], $5::timestamptz[], $6::bytea[])
+			ON CONFLICT (id) DO UPDATE SET row = excluded.row),
 		e AS (INSERT INTO lienthong_events (record, doc)
 			SELECT r, d FROM unnest($1::text[], $2::json[]) WITH ORDINALITY AS u(r, d, n) ORDER BY n RETURNING seq)
-		SELECT seq FROM e ORDER BY seq`, records, docs, lines)
+		SELECT seq FROM e ORDER BY seq`, records, docs, lines, ids, created, reports)
 	if err != nil {
 		return err
 	}
-	seqs, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	seqs, err := pgx.CollectRows(res, pgx.RowTo[int64])
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,7 @@ func Run(t *testing.T, open Open) {
 		{"Purge", purge},
 		{"GroupCounts", groupCounts},
 		{"Ledger", ledger},
+		{"ReportRows", reportRows},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -751,5 +752,84 @@ func ledger(t *testing.T, s queue.Store, c *Clock) {
 	}
 	if es, err := l.LogEntries(ctx, 3, 10); err != nil || len(es) != 2 || string(es[1]) != "4:"+r.ID+" 4" {
 		t.Fatalf("entries sealed with a sealer: %q, %v", es, err)
+	}
+}
+
+// reportRows: a record's row is made in each commit that writes it, from
+// the record as committed, read by creation time, and kept after the
+// record is purged until its own purge.
+func reportRows(t *testing.T, s queue.Store, c *Clock) {
+	rp, ok := s.(queue.Reporter)
+	if !ok {
+		t.Fatal("the store keeps no report rows (queue.Reporter)")
+	}
+	rp.ReportRows(func(r *queue.Record) []byte {
+		if r.Meta["skip"] != "" {
+			return nil
+		}
+		return []byte(fmt.Sprintf("%s %s %s", r.Key, r.State, r.Meta["code"]))
+	})
+	start := c.Now()
+	var ids []string
+	for i := range 5 {
+		r := put(t, s, queue.Item{Dir: queue.Outbound, Key: fmt.Sprint("r", i), Payload: []byte("x"), Meta: map[string]string{"code": "00"}})
+		ids = append(ids, r.ID)
+		c.Add(time.Minute)
+	}
+	put(t, s, queue.Item{Dir: queue.Outbound, Key: "skipped", Payload: []byte("x"), Meta: map[string]string{"skip": "1"}})
+	r := lease(t, s, c.Now(), queue.Outbound, 0)
+	if _, err := update(t, s, func(tx queue.Tx) (*queue.Record, error) {
+		if _, err := tx.Finish(c.Now(), r.ID, r.Lease, map[string]string{"code": "01"}); err != nil {
+			return nil, err
+		}
+		return queue.MergeMeta(tx, r.ID, map[string]string{"code": "03"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A failed update writes no row.
+	if err := s.Update(ctx, func(tx queue.Tx) error {
+		if _, err := queue.MergeMeta(tx, ids[1], map[string]string{"code": "99"}); err != nil {
+			return err
+		}
+		return errors.New("rolled back")
+	}); err == nil {
+		t.Fatal("the update did not fail")
+	}
+	read := func(since, until time.Time) []string {
+		t.Helper()
+		var got []string
+		err := rp.EachReportRow(ctx, since, until, func(id string, created time.Time, row []byte) bool {
+			if created.Before(since) || !created.Before(until) {
+				t.Errorf("row of %s created %v, outside [%v, %v)", id, created, since, until)
+			}
+			got = append(got, id+" "+string(row))
+			return true
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	want := []string{
+		ids[0] + " r0 done 03", ids[1] + " r1 ready 00", ids[2] + " r2 ready 00", ids[3] + " r3 ready 00", ids[4] + " r4 ready 00",
+	}
+	if got := read(start, c.Now().Add(time.Hour)); !slices.Equal(got, want) {
+		t.Fatalf("rows:\n%q\nwant\n%q", got, want)
+	}
+	if got := read(start.Add(time.Minute), start.Add(3*time.Minute)); !slices.Equal(got, want[1:3]) {
+		t.Fatalf("rows of [1m, 3m): %q, want %q", got, want[1:3])
+	}
+	// Purging the finished record keeps its row; purging rows keeps the newer.
+	if n, err := s.Purge(ctx, queue.Done, c.Now().Add(time.Hour)); err != nil || n != 1 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	if got := read(start, c.Now().Add(time.Hour)); len(got) != 5 {
+		t.Fatalf("rows after the record's purge: %q", got)
+	}
+	if n, err := rp.PurgeReportRows(ctx, start.Add(2*time.Minute)); err != nil || n != 2 {
+		t.Fatalf("rows purged: %d, %v; want 2", n, err)
+	}
+	if got := read(start, c.Now().Add(time.Hour)); !slices.Equal(got, want[2:]) {
+		t.Fatalf("rows after their purge: %q, want %q", got, want[2:])
 	}
 }
