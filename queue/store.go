@@ -106,7 +106,7 @@ type Bolt struct {
 	enter func([]Event) [][]byte
 	// report makes a record's report row (Reporter).
 	report func(*Record) []byte
-	seal  SealFunc
+	seal   SealFunc
 }
 
 // Flushes is how many times the store has asked the disk to make writes
