@@ -40,6 +40,29 @@ type Config struct {
 	Log       Log       `toml:"log"`
 	Store     Store     `toml:"store"`
 	Evidence  Evidence  `toml:"evidence"`
+	Calendar  Calendar  `toml:"calendar"`
+	Reports   Reports   `toml:"reports"`
+}
+
+// Calendar is the working-day calendar deadlines are counted on. Weekends
+// and the fixed public holidays (1/1, 30/4, 1/5, 2/9) are built in; Tết,
+// the Hùng Kings' day, the day beside 2/9 and bridge days are decided each
+// year, and are given here.
+type Calendar struct {
+	// Holidays are dates (YYYY-MM-DD) or ranges (YYYY-MM-DD..YYYY-MM-DD).
+	Holidays []string `toml:"holidays"`
+	// WorkDays are weekend days worked in exchange for a bridge day.
+	WorkDays []string `toml:"work_days"`
+	// HolidaysFile holds further dates, one date or range per line, then
+	// a name; "work DATE" for a weekend day worked; "#" comments.
+	HolidaysFile string `toml:"holidays_file"`
+}
+
+// Reports keeps what the timeliness reports read.
+type Reports struct {
+	// Retention is how long a document's report row is kept, long after
+	// the document itself is purged.
+	Retention Duration `toml:"retention"`
 }
 
 // Evidence is the tamper-evident log of every package that crossed the
@@ -230,6 +253,7 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "json"},
 		Store:     Store{Engine: "bbolt", MaxConns: 8, StatementTimeout: Duration(30 * time.Second)},
 		Evidence:  Evidence{Enabled: true, CheckpointInterval: Duration(time.Minute)},
+		Reports:   Reports{Retention: Duration(3 * 366 * 24 * time.Hour)},
 	}
 }
 
@@ -291,7 +315,7 @@ var lastKey = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\):(.*)$
 func (c *Config) resolve(dir string) {
 	for _, p := range []*string{
 		&c.StateDir, &c.Axis.CAFile, &c.Axis.CertFile, &c.Axis.KeyFile, &c.Signing.KeyFile, &c.Signing.CertFile,
-		&c.Signing.ChainFile, &c.Signing.KeyDir, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir,
+		&c.Signing.ChainFile, &c.Signing.KeyDir, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir, &c.Calendar.HolidaysFile,
 	} {
 		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "credential:") {
 			*p = filepath.Join(dir, *p)

@@ -64,6 +64,16 @@ func (c *Config) Validate() Problems {
 			v.add("evidence.package_retention", "must not be negative")
 		}
 	}
+	for i, d := range c.Calendar.Holidays {
+		v.days(fmt.Sprintf("calendar.holidays[%d]", i), d)
+	}
+	for i, d := range c.Calendar.WorkDays {
+		v.days(fmt.Sprintf("calendar.work_days[%d]", i), d)
+	}
+	if c.Calendar.HolidaysFile != "" {
+		v.file("calendar.holidays_file", c.Calendar.HolidaysFile)
+	}
+	v.positive("reports.retention", c.Reports.Retention)
 	for i, code := range c.Directory.AcceptChanges {
 		v.code(fmt.Sprintf("directory.accept_changes[%d]", i), code)
 	}
@@ -302,6 +312,22 @@ func (v *validator) secret(path string, s Secret) {
 // codePattern is the shape of an agency identifier code (mã định danh),
 // NNN.NN.NN.XNN; the directory gives codes their meaning.
 var codePattern = regexp.MustCompile(`^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$`)
+
+// days checks a date or a range of dates of the calendar.
+func (v *validator) days(path, s string) {
+	from, to, isRange := strings.Cut(s, "..")
+	a, err := time.Parse(time.DateOnly, from)
+	if err != nil {
+		v.add(path, fmt.Sprintf("%q: want a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD", s))
+		return
+	}
+	if isRange {
+		b, err := time.Parse(time.DateOnly, to)
+		if err != nil || b.Before(a) || b.Sub(a) > 31*24*time.Hour {
+			v.add(path, fmt.Sprintf("%q: the range's end must be a date after its start, within a month", s))
+		}
+	}
+}
 
 func (v *validator) code(path, s string) {
 	if !codePattern.MatchString(s) {

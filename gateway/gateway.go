@@ -23,6 +23,7 @@ import (
 	"lienthong/gateway/axis"
 	"lienthong/gateway/evidence"
 	"lienthong/gateway/netcap"
+	"lienthong/gateway/timeliness"
 	"lienthong/queue"
 	"lienthong/queue/pgstore"
 )
@@ -76,6 +77,7 @@ type Gateway struct {
 	metricsHandler   http.Handler
 
 	scratch string // see Open
+	cal     *timeliness.Calendar
 
 	axisSeen atomic.Bool
 	health   axisHealth
@@ -115,9 +117,15 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	if err := os.MkdirAll(g.scratch, 0o700); err != nil {
 		return nil, err
 	}
+	if g.cal, err = openCalendar(c.Calendar); err != nil {
+		return nil, err
+	}
 	owner, err := g.openStore(o)
 	if err != nil {
 		return nil, err
+	}
+	if rp, ok := g.store.(queue.Reporter); ok {
+		rp.ReportRows(reportRow(c.Agency.Code, c.Inbound.AutoArrived))
 	}
 	g.opened = g.clock.Now()
 	if err := g.openEvidence(); err != nil {
@@ -491,11 +499,15 @@ type parts struct {
 	hook    *webhook
 	inbox   *inbox
 	scratch string
+	cal     *timeliness.Calendar
 }
 
 func (p *parts) defaults() {
 	if p.clock == nil {
 		p.clock = SystemClock{}
+	}
+	if p.cal == nil {
+		p.cal = timeliness.NewCalendar(nil)
 	}
 	if p.creds == nil {
 		p.creds = &atomic.Pointer[credentials]{}
@@ -521,7 +533,7 @@ func newOutbound(p parts, ax axisSender) *outbound {
 	o := &outbound{
 		log: p.log.With().Str("component", "outbound").Logger(), clock: p.clock, store: p.store, axis: ax,
 		creds: p.creds, m: p.m, breaker: p.breaker, wake: newSignal(), hook: p.hook, me: p.me(),
-		maxDocument: int64(p.cfg.Outbound.MaxDocument), retryPolicy: policyOf(p.cfg), scratch: p.scratch,
+		maxDocument: int64(p.cfg.Outbound.MaxDocument), retryPolicy: policyOf(p.cfg), scratch: p.scratch, cal: p.cal,
 	}
 	if p.dir != nil {
 		o.dir, o.dirLookup = p.dir, p.dir
@@ -549,7 +561,7 @@ func newInbound(p parts, ax axisReceiver, answers answerer) *inbound {
 func (g *Gateway) compose(base zerolog.Logger) {
 	p := parts{
 		cfg: g.cfg, log: base, clock: g.clock, store: g.store, dir: g.dir, creds: &g.creds, m: g.m,
-		breaker: g.breaker, hook: g.hook, inbox: g.inbox, scratch: g.scratch,
+		breaker: g.breaker, hook: g.hook, inbox: g.inbox, scratch: g.scratch, cal: g.cal,
 	}
 	g.out = newOutbound(p, g.axis)
 	g.in = newInbound(p, g.axis, g.out)

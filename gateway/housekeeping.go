@@ -250,6 +250,7 @@ func (g *Gateway) purge(ctx context.Context) {
 	if e := g.cfg.Evidence; e.Enabled {
 		keep = max(keep, time.Duration(e.PackageRetention))
 	}
+	g.purgeReportRows(ctx)
 	cutoff := g.clock.Now().Add(-keep)
 	n, err := g.store.Purge(ctx, queue.Done, cutoff)
 	if err != nil {

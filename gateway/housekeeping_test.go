@@ -54,18 +54,3 @@ func TestPurgeKeepsPackagesForEvidence(t *testing.T) {
 		})
 	}
 }
-
-// A document received on a Friday is due by the end of Monday; one of a
-// Tuesday, by the end of Wednesday (Vietnam's time).
-func TestRegistrationDeadline(t *testing.T) {
-	ict := time.FixedZone("ICT", 7*3600)
-	for _, tc := range []struct{ at, want time.Time }{
-		{time.Date(2026, 3, 20, 16, 0, 0, 0, ict), time.Date(2026, 3, 24, 0, 0, 0, 0, ict)},
-		{time.Date(2026, 3, 17, 9, 0, 0, 0, ict), time.Date(2026, 3, 19, 0, 0, 0, 0, ict)},
-		{time.Date(2026, 3, 21, 23, 0, 0, 0, time.UTC), time.Date(2026, 3, 25, 0, 0, 0, 0, ict)}, // Sunday 06:00 there
-	} {
-		if got := registrationDeadline(tc.at); !got.Equal(tc.want) {
-			t.Errorf("received %v: due %v, want %v", tc.at, got, tc.want)
-		}
-	}
-}

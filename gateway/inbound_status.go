@@ -265,7 +265,7 @@ func (in *inbound) Answer(id string, req localapi.StatusRequest) (*localapi.Inbo
 		if err := in.answers.signable(item.Agency); err != nil {
 			return err
 		}
-		rec, err := in.answers.queueStatus(item.Agency, item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority, answerMeta(item.ID, req.Code))
+		rec, err := in.answers.queueStatus(item.Agency, item.From, rf, envelope.StatusCode(req.Code), desc, staff, item.Priority, answerMeta(item.ID, req.Code, in.clock.Now()))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"lienthong/envelope"
@@ -161,7 +162,7 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 	if err := x.write(item, nil); err != nil {
 		t.Fatal(err)
 	}
-	ab := answerMeta(item.ID, "03")
+	ab := answerMeta(item.ID, "03", time.Now())
 	var st *queue.Record
 	err = store.Update(context.Background(), func(tx queue.Tx) (err error) {
 		if st, _, err = tx.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>")}); err != nil {

@@ -10,30 +10,6 @@ import (
 	"lienthong/queue"
 )
 
-func TestDispatchDeadline(t *testing.T) {
-	vn := envelope.Vietnam
-	tests := []struct {
-		name                  string
-		promulgated, accepted time.Time
-		want                  time.Time
-	}{
-		{"monday: tuesday noon", time.Date(2026, 3, 16, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 17, 12, 0, 0, 0, vn)},
-		{"friday: monday noon", time.Date(2026, 3, 20, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
-		{"saturday: monday noon", time.Date(2026, 3, 21, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
-		{"sunday: monday noon", time.Date(2026, 3, 22, 0, 0, 0, 0, vn), time.Time{}, time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
-		{"no date: the day accepted counts", time.Time{}, time.Date(2026, 3, 18, 9, 0, 0, 0, vn), time.Date(2026, 3, 19, 12, 0, 0, 0, vn)},
-		// 20:00 UTC on Thursday is already Friday in Hà Nội.
-		{"accepted late UTC is the next day in Vietnam", time.Time{}, time.Date(2026, 3, 19, 20, 0, 0, 0, time.UTC), time.Date(2026, 3, 23, 12, 0, 0, 0, vn)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := dispatchDeadline(tt.promulgated, tt.accepted); !got.Equal(tt.want) {
-				t.Errorf("dispatchDeadline(%v, %v) = %v, want %v", tt.promulgated, tt.accepted, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestBreaker(t *testing.T) {
 	now := time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC)
 	b := newBreaker(3, 10*time.Second)

@@ -23,6 +23,7 @@ import (
 	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/gateway/axis"
+	"lienthong/gateway/timeliness"
 	"lienthong/queue"
 )
 
@@ -56,6 +57,7 @@ type outbound struct {
 	maxDocument int64
 	retryPolicy retryPolicy
 	scratch     string // a folder for files read and dropped
+	cal         *timeliness.Calendar
 }
 
 // Submission is one document handed over by the legacy system.
@@ -140,7 +142,7 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	rec, existed, err = o.signAndPut(&envelope.Package{Kind: envelope.KindDocument, Document: doc}, key, int(h.OtherInfo.Priority), nil, outRecord{
 		From: o.recordFrom(me.OrganID), Kind: kindDocument, MessageType: axis.MessageEdoc, DocumentID: h.DocumentID, To: codes, Subject: h.Subject,
 		Notation: h.Code.CodeNumber + "/" + h.Code.CodeNotation, Title: h.Subject,
-		Deadline: dispatchDeadline(dateTime(h.PromulgationInfo.PromulgationDate), now), Client: s.Client,
+		Deadline: o.dispatchDeadline(dateTime(h.PromulgationInfo.PromulgationDate), now), Client: s.Client,
 		Promulgated: h.PromulgationInfo.PromulgationDate, Business: bt, Content: content,
 	})
 	if err != nil {
@@ -443,21 +445,14 @@ func mergeOrg(known envelope.Organization, m *envelope.MetaOrganization) envelop
 	return o
 }
 
-// dispatchDeadline is noon of the first working day after the day the
-// document was promulgated (signed): a document must leave on the day it
-// is signed, or at the latest the next working morning. Without a date,
-// the day it was accepted counts.
-func dispatchDeadline(promulgated, accepted time.Time) time.Time {
-	day := promulgated
-	if day.IsZero() {
-		day = accepted
+// dispatchDeadline is when a document must have left: noon of the first
+// working day after the day it was promulgated (signed), or without a
+// date, after the day it was accepted.
+func (o *outbound) dispatchDeadline(promulgated, accepted time.Time) time.Time {
+	if promulgated.IsZero() {
+		promulgated = accepted
 	}
-	day = day.In(envelope.Vietnam)
-	d := time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, envelope.Vietnam).AddDate(0, 0, 1)
-	for d.Weekday() == time.Saturday || d.Weekday() == time.Sunday {
-		d = d.AddDate(0, 0, 1)
-	}
-	return d
+	return o.cal.DispatchDeadline(promulgated)
 }
 
 func dateTime(d envelope.Date) time.Time {

@@ -236,13 +236,22 @@ func (i inRecord) meta() map[string]string {
 }
 
 // answerMeta records, on a received record, the last answer one of its
-// inbox items got: "CODE|STATUS-RECORD-ID" under "answer|ITEM-ID". It is
-// written in the commit that stores the status, so the inbox's state needs
-// no file of its own made durable.
-func answerMeta(itemID, code string) *about {
+// inbox items got: "CODE|STATUS-RECORD-ID" under "answer|ITEM-ID", and
+// when each code was given under "answered|ITEM-ID|CODE" for the reports.
+// It is written in the commit that stores the status, so the inbox's state
+// needs no file of its own made durable.
+func answerMeta(itemID, code string, at time.Time) *about {
 	return &about{id: recordOf(itemID), meta: func(statusID string) map[string]string {
-		return map[string]string{"answer|" + itemID: code + "|" + statusID}
+		return map[string]string{"answer|" + itemID: code + "|" + statusID, answeredKey(itemID, code): at.UTC().Format(time.RFC3339)}
 	}}
+}
+
+func answeredKey(itemID, code string) string { return "answered|" + itemID + "|" + code }
+
+// answeredAt is when an item was answered a code, zero if never.
+func answeredAt(r *queue.Record, itemID, code string) time.Time {
+	t, _ := time.Parse(time.RFC3339, r.Meta[answeredKey(itemID, code)])
+	return t
 }
 
 // answerOf reads answerMeta back: the code and status record an item was

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"lienthong/envelope"
 	"lienthong/gateway/axis"
 	"lienthong/gateway/localapi"
 	"lienthong/queue"
@@ -171,7 +170,7 @@ func (g *Gateway) inboxSummary(s *localapi.Summary, now time.Time) {
 			add(&s.Inbound.Quarantined, 1, it.Received)
 		case localapi.InboxNew:
 			add(&s.Inbound.Unanswered, 1, it.Received)
-			if now.After(registrationDeadline(it.Received)) {
+			if now.After(g.cal.RegistrationDeadline(it.Received)) {
 				add(&s.Inbound.Overdue, 1, it.Received)
 			}
 		}
@@ -219,25 +218,6 @@ func checkpointAge(now time.Time, last queue.Checkpoint, ok bool) string {
 		return "never"
 	}
 	return ago(now, last.At)
-}
-
-// registrationDeadline is when a document received at t must be
-// registered: the end of the next working day (Monday to Friday); one
-// received on a weekend counts as received on the Monday.
-func registrationDeadline(t time.Time) time.Time {
-	weekend := func(d time.Time) bool { return d.Weekday() == time.Saturday || d.Weekday() == time.Sunday }
-	d := t.In(envelope.Vietnam)
-	for weekend(d) {
-		d = d.AddDate(0, 0, 1)
-	}
-	for {
-		d = d.AddDate(0, 0, 1)
-		if !weekend(d) {
-			break
-		}
-	}
-	y, m, day := d.Date()
-	return time.Date(y, m, day+1, 0, 0, 0, 0, envelope.Vietnam)
 }
 
 // problem adds what needs action to a summary.

@@ -18,7 +18,8 @@ type Reporter interface {
 	// set once, before the first Update.
 	ReportRows(fn func(*Record) []byte)
 	// EachReportRow calls fn with the rows of the records created in
-	// [since, until), oldest first; fn returns false to stop.
+	// [since, until), oldest first; fn returns false to stop. row is
+	// valid only until fn returns.
 	EachReportRow(ctx context.Context, since, until time.Time, fn func(id string, created time.Time, row []byte) bool) error
 	// PurgeReportRows deletes the rows of records created before cutoff.
 	PurgeReportRows(ctx context.Context, cutoff time.Time) (int, error)
@@ -59,13 +60,21 @@ func (t *boltTx) storeReportRows() error {
 func (s *Bolt) EachReportRow(ctx context.Context, since, until time.Time, fn func(string, time.Time, []byte) bool) error {
 	from := reportKey(since, "")
 	end := reportKey(until, "")
-	type kv struct{ k, v []byte }
+	// A page is copied into one buffer, reused: two allocations a page,
+	// not two a row.
+	type kv struct{ k, v [2]int }
+	var buf []byte
+	var page []kv
 	for {
-		var page []kv
+		buf, page = buf[:0], page[:0]
 		err := s.view(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketReport).Cursor()
 			for k, v := c.Seek(from); k != nil && bytes.Compare(k, end) < 0 && len(page) < 10000; k, v = c.Next() {
-				page = append(page, kv{bytes.Clone(k), bytes.Clone(v)})
+				p := kv{k: [2]int{len(buf), len(buf) + len(k)}}
+				buf = append(buf, k...)
+				p.v = [2]int{len(buf), len(buf) + len(v)}
+				buf = append(buf, v...)
+				page = append(page, p)
 			}
 			return nil
 		})
@@ -73,15 +82,17 @@ func (s *Bolt) EachReportRow(ctx context.Context, since, until time.Time, fn fun
 			return err
 		}
 		for _, p := range page {
-			ns := int64(binary.BigEndian.Uint64(p.k[:8]))
-			if !fn(string(p.k[8:]), time.Unix(0, ns).UTC(), p.v) {
+			k := buf[p.k[0]:p.k[1]]
+			ns := int64(binary.BigEndian.Uint64(k[:8]))
+			if !fn(string(k[8:]), time.Unix(0, ns).UTC(), buf[p.v[0]:p.v[1]:p.v[1]]) {
 				return nil
 			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		from = append(page[len(page)-1].k, 0)
+		last := page[len(page)-1].k
+		from = append(append(from[:0], buf[last[0]:last[1]]...), 0)
 	}
 }
 

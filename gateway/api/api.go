@@ -61,6 +61,7 @@ type Engine interface {
 	Agency(code string) (*localapi.Agency, error)
 
 	Summary(ctx context.Context, c localapi.Caller) (*localapi.Summary, error)
+	Timeliness(ctx context.Context, c localapi.Caller, q localapi.ReportQuery) (*localapi.TimelinessReport, error)
 	EvidenceCheckpoint(ctx context.Context, c localapi.Caller, now bool) (*localapi.EvidenceCheckpoint, error)
 	EvidenceVerify(ctx context.Context, c localapi.Caller) (*localapi.EvidenceReport, error)
 	EvidenceBundle(ctx context.Context, c localapi.Caller, document, record string) (func(io.Writer) error, error)
@@ -124,6 +125,7 @@ func (s *server) routes() http.Handler {
 	api.HandleFunc("GET /v1/directory/search", s.searchDirectory)
 	api.HandleFunc("GET /v1/directory/{code}", s.getAgency)
 	api.HandleFunc("GET /v1/summary", s.summary)
+	api.HandleFunc("GET /v1/reports/timeliness", s.timeliness)
 	api.HandleFunc("GET /v1/evidence/checkpoint", s.evidenceCheckpoint(false))
 	api.HandleFunc("POST /v1/evidence/checkpoint", s.evidenceCheckpoint(true))
 	api.HandleFunc("GET /v1/evidence/verify", s.evidenceVerify)

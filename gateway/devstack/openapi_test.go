@@ -110,6 +110,9 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 		{"DELETE", "/v1/documents/out-9999999999?reason=x", s.Token, "", s.Client.Base, ""},
 		{"POST", "/v1/documents/resend", s.Token, `{"since":"2026-01-01T00:00:00Z"}`, s.Client.Base, ""},
 		{"GET", "/v1/summary", s.ScopedToken, "", s.Client.Base, ""},
+		{"GET", "/v1/reports/timeliness?by=agency&since=2026-03-01", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/reports/timeliness?month=2026-03&format=csv&table=overdue", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/reports/timeliness?by=city", s.Token, "", s.Client.Base, ""},
 		{"POST", "/v1/evidence/checkpoint", s.Token, "", s.Client.Base, ""},
 		{"GET", "/v1/evidence/checkpoint", s.ScopedToken, "", s.Client.Base, ""},
 		{"GET", "/v1/evidence/verify", s.Token, "", s.Client.Base, ""},
@@ -238,6 +241,14 @@ func TestGoClientMatchesTheDescription(t *testing.T) {
 		func() error { _, err := c.Agencies(ctx); return err },
 		func() error { _, err := c.Ready(ctx); return err },
 		func() error { _, err := c.Summary(ctx); return err },
+		func() error {
+			_, err := c.Timeliness(ctx, url.Values{"month": {"2026-03"}, "by": {"agency"}}, nil)
+			return err
+		},
+		func() error {
+			_, err := c.Timeliness(ctx, url.Values{"format": {"csv"}}, io.Discard)
+			return err
+		},
 		func() error { _, err := c.RetryNow(ctx, acc.ID); return ignoreStatus(err, 409) },
 		func() error { _, err := c.Discard(ctx, acc.ID, "gửi nhầm"); return ignoreStatus(err, 409) },
 		func() error {

@@ -250,6 +250,21 @@ func (c *Client) Summary(ctx context.Context) (*Summary, error) {
 	return &s, c.do(ctx, http.MethodGet, "/v1/summary", "", nil, &s)
 }
 
+// Timeliness fetches a timeliness report. q holds the query parameters of
+// GET /v1/reports/timeliness (since, until or month, by); with format=csv
+// in q, the spreadsheet is copied to w instead and the report is nil.
+func (c *Client) Timeliness(ctx context.Context, q url.Values, w io.Writer) (*TimelinessReport, error) {
+	path := "/v1/reports/timeliness"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	if q.Get("format") == "csv" {
+		return nil, c.do(ctx, http.MethodGet, path, "", nil, w)
+	}
+	var r TimelinessReport
+	return &r, c.do(ctx, http.MethodGet, path, "", nil, &r)
+}
+
 // EvidenceCheckpoint returns the evidence log's latest checkpoint; with
 // now, one signed of every entry so far.
 func (c *Client) EvidenceCheckpoint(ctx context.Context, now bool) (*EvidenceCheckpoint, error) {

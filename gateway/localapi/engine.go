@@ -62,3 +62,11 @@ type InboxQuery struct {
 	// After is the cursor a previous page returned.
 	After string
 }
+
+// ReportQuery selects a timeliness report: the documents put in
+// [Since, Until) (by default the current month, in Vietnam's time), by
+// agency or counterpart (the default).
+type ReportQuery struct {
+	Since, Until time.Time
+	By           string
+}

@@ -385,3 +385,72 @@ type ResendQuery struct {
 	Until  time.Time `json:"until,omitzero"`
 	Agency string    `json:"agency,omitempty"`
 }
+
+// TimelinessReport says how fast documents crossed and were registered in
+// a period, by the rules of QĐ 28/2018: sent the day they are signed or
+// the next working morning, registered by the recipient the same or the
+// next working day. Periods count documents by when they were put.
+type TimelinessReport struct {
+	Since time.Time       `json:"since"`
+	Until time.Time       `json:"until"`
+	Time  time.Time       `json:"time"` // when the report was made: "overdue" is as of then
+	By    string          `json:"by"`   // agency or counterpart
+	Rows  []TimelinessRow `json:"rows"`
+	Total TimelinessRow   `json:"total"`
+	// Overdue lists the documents late in the period, oldest first, at
+	// most OverdueShown of OverdueCount.
+	Overdue      []OverdueDocument `json:"overdue"`
+	OverdueCount int               `json:"overdueCount"`
+}
+
+// TimelinessRow is one agency's or counterpart's figures.
+type TimelinessRow struct {
+	Code     string         `json:"code"`
+	Name     string         `json:"name,omitempty"`
+	Sent     TimelinessSide `json:"sent"`     // documents we sent, as their recipients handled them
+	Received TimelinessSide `json:"received"` // documents we received, as we handled them
+}
+
+// TimelinessSide is one direction's figures: each document counted once
+// per recipient.
+type TimelinessSide struct {
+	Documents int `json:"documents"`
+	// ToArrived and ToRegistered run from the upload to the axis to the
+	// recipient's 01 and 03.
+	ToArrived    Durations `json:"toArrived"`
+	ToRegistered Durations `json:"toRegistered"`
+	// Overdue: no 03 by the registration deadline, or sent after the
+	// dispatch deadline (LateDispatch counts those).
+	Overdue      int             `json:"overdue"`
+	LateDispatch int             `json:"lateDispatch"`
+	Refused      int             `json:"refused"` // answered 02
+	Reasons      []RefusalReason `json:"reasons,omitempty"`
+	Recalled     int             `json:"recalled"`
+}
+
+// Durations summarises times, in seconds.
+type Durations struct {
+	Count  int     `json:"count"`
+	Median float64 `json:"median"`
+	P90    float64 `json:"p90"`
+}
+
+// RefusalReason is a reason given with 02 and how often.
+type RefusalReason struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// OverdueDocument is one document late for one recipient.
+type OverdueDocument struct {
+	Record      string    `json:"record"`
+	DocumentID  string    `json:"documentId"`
+	Subject     string    `json:"subject,omitempty"`
+	Direction   string    `json:"direction"` // sent or received
+	Agency      string    `json:"agency"`
+	Counterpart string    `json:"counterpart"`
+	Uploaded    time.Time `json:"uploaded,omitzero"`
+	Deadline    time.Time `json:"deadline"`
+	// Why is "not registered", "registered late" or "sent late".
+	Why string `json:"why"`
+}

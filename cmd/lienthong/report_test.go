@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"lienthong/gateway/devstack"
+	"lienthong/gateway/devstack/stacktest"
+	"lienthong/gateway/localapi"
+)
+
+// report prints the dev peer's row as a table, the report as JSON, the
+// overdue list as CSV for Excel, and refuses what it cannot do.
+func TestReport(t *testing.T) {
+	s := devStack(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte(s.Token), 0o600)
+	api := []string{"--api", s.Client.Base, "--token-file", tokenFile}
+	acc, err := s.Client.Submit(context.Background(), stacktest.Memo("V/v báo cáo", 0), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		d, err := s.Client.Document(context.Background(), acc.ID)
+		if err == nil && d.Recipients[0].StatusCode == "03" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dev peer did not register the document within a minute: %+v, %v", d, err)
+		}
+	}
+	code, out, errOut := lienthong(t, "", append([]string{"report", "-o", "table"}, api...)...)
+	// The memo was signed in March 2026: sent late, which the list says.
+	if code != 0 || !strings.Contains(out, "03 MEDIAN") || !regexp.MustCompile(devstack.PeerCode+`.*sent\s+1\s`).MatchString(out) || !strings.Contains(out, "sent late") {
+		t.Errorf("table: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = lienthong(t, "", append([]string{"report", "--by", "agency"}, api...)...)
+	var r localapi.TimelinessReport
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.By != "agency" || len(r.Rows) != 1 || r.Rows[0].Code != devstack.AgencyCode || r.Rows[0].Sent.ToRegistered.Count != 1 {
+		t.Errorf("JSON off a terminal: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = lienthong(t, "", append([]string{"report", "-o", "csv", "--overdue"}, api...)...)
+	if code != 0 || !strings.HasPrefix(out, "\uFEFFBản ghi,Mã văn bản") {
+		t.Errorf("overdue CSV: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := lienthong(t, "", append([]string{"report", "--overdue"}, api...)...); code != 2 || !strings.Contains(errOut, "--overdue goes with -o csv") {
+		t.Errorf("--overdue without csv: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := lienthong(t, "", append([]string{"report", "--month", "11/2026"}, api...)...); code != 1 || !strings.Contains(errOut, "month: must be a month YYYY-MM") {
+		t.Errorf("a bad month: exit %d, %s", code, errOut)
+	}
+}
