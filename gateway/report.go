@@ -189,3 +189,7 @@ func (g *Gateway) agencyName(code string) string {
 	e, _ := g.dir.Lookup(code)
 	return e.Name
 }
+
+// Now is the gateway's time, by which reports and the console's sessions
+// reckon.
+func (g *Gateway) Now() time.Time { return g.clock.Now() }

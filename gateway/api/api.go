@@ -20,6 +20,7 @@ import (
 
 	"lienthong/conf"
 	"lienthong/envelope"
+	"lienthong/gateway/api/console"
 	"lienthong/gateway/localapi"
 	"lienthong/gateway/netcap"
 )
@@ -65,11 +66,14 @@ type Engine interface {
 	EvidenceCheckpoint(ctx context.Context, c localapi.Caller, now bool) (*localapi.EvidenceCheckpoint, error)
 	EvidenceVerify(ctx context.Context, c localapi.Caller) (*localapi.EvidenceReport, error)
 	EvidenceBundle(ctx context.Context, c localapi.Caller, document, record string) (func(io.Writer) error, error)
+
+	console.Engine
 }
 
 // server is the local API over one engine.
 type server struct {
 	g       Engine
+	console *console.Console
 	tokens  tokens
 	uploads netcap.Slots // submissions being read
 	log     zerolog.Logger
@@ -87,7 +91,11 @@ func New(g Engine) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{g: g, tokens: toks, uploads: netcap.NewSlots(c.API.MaxUploads)}
+	con, err := console.New(g)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	s := &server{g: g, console: con, tokens: toks, uploads: netcap.NewSlots(c.API.MaxUploads)}
 	s.log = g.Logger().With().Str("component", "api").Logger().Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second})
 	return s.routes(), nil
 }
@@ -130,7 +138,9 @@ func (s *server) routes() http.Handler {
 	api.HandleFunc("POST /v1/evidence/checkpoint", s.evidenceCheckpoint(true))
 	api.HandleFunc("GET /v1/evidence/verify", s.evidenceVerify)
 	api.HandleFunc("GET /v1/evidence/bundle", s.evidenceBundle)
+	api.HandleFunc("POST /v1/console/link", s.consoleLink)
 	mux.Handle("/v1/", s.authenticate(api))
+	mux.Handle("/ui/", s.console.Handler())
 	return s.observe(mux, api)
 }
 

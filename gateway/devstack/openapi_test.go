@@ -113,6 +113,8 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 		{"GET", "/v1/reports/timeliness?by=agency&since=2026-03-01", s.Token, "", s.Client.Base, ""},
 		{"GET", "/v1/reports/timeliness?month=2026-03&format=csv&table=overdue", s.Token, "", s.Client.Base, ""},
 		{"GET", "/v1/reports/timeliness?by=city", s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/console/link", s.Token, `{"path":"/ui/reports"}`, s.Client.Base, ""},
+		{"POST", "/v1/console/link", s.Token, `{"path":"https://elsewhere.example/"}`, s.Client.Base, ""},
 		{"POST", "/v1/evidence/checkpoint", s.Token, "", s.Client.Base, ""},
 		{"GET", "/v1/evidence/checkpoint", s.ScopedToken, "", s.Client.Base, ""},
 		{"GET", "/v1/evidence/verify", s.Token, "", s.Client.Base, ""},
@@ -249,6 +251,7 @@ func TestGoClientMatchesTheDescription(t *testing.T) {
 			_, err := c.Timeliness(ctx, url.Values{"format": {"csv"}}, io.Discard)
 			return err
 		},
+		func() error { _, err := c.ConsoleLink(ctx, "/ui/"); return err },
 		func() error { _, err := c.RetryNow(ctx, acc.ID); return ignoreStatus(err, 409) },
 		func() error { _, err := c.Discard(ctx, acc.ID, "gửi nhầm"); return ignoreStatus(err, 409) },
 		func() error {

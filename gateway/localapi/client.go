@@ -265,6 +265,14 @@ func (c *Client) Timeliness(ctx context.Context, q url.Values, w io.Writer) (*Ti
 	return &r, c.do(ctx, http.MethodGet, path, "", nil, &r)
 }
 
+// ConsoleLink asks for a one-time link to a page of the web console
+// ("" for the overview).
+func (c *Client) ConsoleLink(ctx context.Context, path string) (*ConsoleLink, error) {
+	b, _ := json.Marshal(map[string]string{"path": path})
+	var l ConsoleLink
+	return &l, c.do(ctx, http.MethodPost, "/v1/console/link", "application/json", bytes.NewReader(b), &l)
+}
+
 // EvidenceCheckpoint returns the evidence log's latest checkpoint; with
 // now, one signed of every entry so far.
 func (c *Client) EvidenceCheckpoint(ctx context.Context, now bool) (*EvidenceCheckpoint, error) {

@@ -454,3 +454,10 @@ type OverdueDocument struct {
 	// Why is "not registered", "registered late" or "sent late".
 	Why string `json:"why"`
 }
+
+// ConsoleLink opens the web console once: a browser that opens URL
+// before Expires gets a session with the rights of the token that asked.
+type ConsoleLink struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
+}

@@ -1,0 +1,359 @@
+package console
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"lienthong/gateway/localapi"
+)
+
+// vietnam is the time zone every page shows.
+var vietnam = time.FixedZone("ICT", 7*3600)
+
+var funcs = template.FuncMap{
+	"when": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if v.IsZero() {
+				return ""
+			}
+			return v.In(vietnam).Format("02/01/2006 15:04")
+		case *time.Time:
+			if v == nil || v.IsZero() {
+				return ""
+			}
+			return v.In(vietnam).Format("02/01/2006 15:04")
+		}
+		return ""
+	},
+	"span":   span,
+	"at":     func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04:05") },
+	"state":  func(s string) string { return stateVi[s] + " (" + s + ")" },
+	"status": statusVi,
+	"why":    func(s string) string { return whyVi[s] },
+	"kind":   func(s string) string { return orDefault(eventVi[s], s) },
+	"codes":  codes,
+	"list":   func(s ...string) []string { return s },
+}
+
+var stateVi = map[string]string{
+	"accepted": "đã nhận, chờ gửi", "sending": "đang gửi", "retry": "chờ gửi lại", "sent": "đã lên trục",
+	"dead": "gửi không được", "discarded": "đã hủy",
+	"new": "mới", "answered": "đã trả lời", "recall": "bị thu hồi", "quarantined": "bị từ chối",
+}
+
+var eventVi = map[string]string{
+	"accepted": "tiếp nhận", "signed": "ký số", "sent": "lên trục", "retry": "thử lại", "dead": "gửi không được",
+	"resent": "gửi lại", "fetched": "tải về", "delivered": "chuyển vào hộp thư", "duplicate": "trùng lặp",
+	"quarantined": "từ chối", "status": "trạng thái", "recall": "thu hồi", "revoked": "hủy", "replaced": "thay thế",
+	"updated": "cập nhật", "released": "nhả", "lease-expired": "hết hạn giữ", "discarded": "hủy bỏ", "retry-now": "gửi lại ngay",
+}
+
+var whyVi = map[string]string{
+	"not registered": "chưa vào sổ", "registered late": "vào sổ muộn", "sent late": "gửi muộn",
+}
+
+// statusVi names an edXML status code.
+func statusVi(code string) string {
+	names := map[string]string{
+		"01": "Đã đến", "02": "Từ chối", "03": "Đã vào sổ", "04": "Đã phân công", "05": "Đang xử lý", "06": "Hoàn thành",
+		"13": "Lấy lại", "15": "Đồng ý", "16": "Không đồng ý", "sent": "Đã lên trục", "": "Chưa lên trục",
+	}
+	if n, ok := names[code]; ok {
+		if code == "" || code == "sent" {
+			return n
+		}
+		return code + " " + n
+	}
+	return code
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// codes lists a recipient's codes with their times, oldest first.
+func codes(m map[string]time.Time) []string {
+	var out []string
+	for _, c := range []string{"01", "02", "03", "04", "05", "06", "13", "15", "16"} {
+		if t, ok := m[c]; ok {
+			out = append(out, statusVi(c)+" "+t.In(vietnam).Format("02/01 15:04"))
+		}
+	}
+	return out
+}
+
+// span is a duration in seconds for a person.
+func span(sec float64) string {
+	d := time.Duration(sec) * time.Second
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d ngày %d giờ", int(d.Hours())/24, int(d.Hours())%24)
+	case d >= time.Hour:
+		return fmt.Sprintf("%d giờ %02d phút", int(d.Hours()), int(d.Minutes())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%d phút", int(d.Minutes()))
+	default:
+		return fmt.Sprintf("%d giây", int(d.Seconds()))
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title  string
+	Nav    string
+	Caller string
+	Scoped bool
+	CSRF   string
+	Data   map[string]any
+}
+
+func (c *Console) render(w http.ResponseWriter, code int, name string, s *session, data map[string]any) {
+	p := page{Title: titles[name], Nav: name, Data: data}
+	if s != nil {
+		p.Caller, p.Scoped, p.CSRF = s.caller.Name, s.caller.Allows != nil, s.csrf
+	}
+	var b bytes.Buffer
+	if err := c.pages[name].ExecuteTemplate(&b, "layout.html", p); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b.Bytes())
+}
+
+var titles = map[string]string{
+	"overview": "Tổng quan", "documents": "Văn bản đi", "document": "Văn bản đi", "inbox": "Văn bản đến", "item": "Văn bản đến",
+	"dead": "Gửi không được", "agencies": "Đơn vị", "reports": "Báo cáo đúng hạn", "expired": "Phiên làm việc", "error": "Lỗi",
+}
+
+// fail shows an engine error as a page with the status the API would give.
+func (c *Console) fail(w http.ResponseWriter, s *session, err error) {
+	code := http.StatusInternalServerError
+	var ae *localapi.Error
+	switch {
+	case errors.Is(err, localapi.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, localapi.ErrForbidden):
+		code = http.StatusForbidden
+	case errors.Is(err, localapi.ErrConflict):
+		code = http.StatusConflict
+	case errors.Is(err, localapi.ErrUnavailable):
+		code = http.StatusServiceUnavailable
+	case errors.As(err, &ae):
+		code = ae.Status
+	case strings.Contains(err.Error(), "rule"):
+		code = http.StatusUnprocessableEntity
+	}
+	c.render(w, code, "error", s, map[string]any{"Message": err.Error()})
+}
+
+func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
+	data := map[string]any{}
+	sum, err := c.g.Summary(r.Context(), s.caller)
+	switch {
+	case err == nil:
+		data["Summary"] = sum
+	case errors.Is(err, localapi.ErrForbidden):
+		// A scoped session sees its agencies, not the whole gateway.
+	default:
+		c.fail(w, s, err)
+		return
+	}
+	ags, err := c.g.Agencies(r.Context(), s.caller)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	data["Agencies"] = ags
+	c.render(w, http.StatusOK, "overview", s, data)
+}
+
+// documents lists outbound documents: by state, or those whose record id,
+// DocumentId or subject holds the search.
+func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) {
+	q, state := strings.TrimSpace(r.URL.Query().Get("q")), r.URL.Query().Get("state")
+	if strings.HasPrefix(q, "out-") && !strings.Contains(q, " ") {
+		http.Redirect(w, r, "/ui/documents/"+url.PathEscape(q), http.StatusSeeOther)
+		return
+	}
+	docs, more, err := c.search(r, s, localapi.DocumentQuery{State: state, Kind: "document"}, q)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	c.render(w, http.StatusOK, "documents", s, map[string]any{"Docs": docs, "Q": q, "State": state, "More": more})
+}
+
+// searched bounds how many records one search reads.
+const searched = 5000
+
+func (c *Console) search(r *http.Request, s *session, dq localapi.DocumentQuery, q string) ([]localapi.Document, bool, error) {
+	var out []localapi.Document
+	low := strings.ToLower(q)
+	dq.Limit = 1000
+	for read := 0; read < searched; {
+		page, next, err := c.g.Documents(r.Context(), s.caller, dq)
+		if err != nil {
+			return nil, false, err
+		}
+		read += len(page)
+		for _, d := range page {
+			if q == "" || strings.Contains(strings.ToLower(d.DocumentID), low) || strings.Contains(strings.ToLower(d.Subject), low) {
+				out = append(out, d)
+				if len(out) == 100 {
+					return out, true, nil
+				}
+			}
+		}
+		if next == "" {
+			return out, false, nil
+		}
+		dq.After = next
+	}
+	return out, true, nil
+}
+
+func (c *Console) document(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	d, err := c.g.Document(r.Context(), s.caller, id)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	evs, err := c.g.DocumentEvents(r.Context(), s.caller, id)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	c.render(w, http.StatusOK, "document", s, map[string]any{"Doc": d, "Events": evs, "Done": r.URL.Query().Get("done")})
+}
+
+// act runs a dead letter's action from its page's form.
+func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	var err error
+	switch action {
+	case "discard":
+		reason := strings.TrimSpace(r.PostForm.Get("reason"))
+		if reason == "" {
+			c.render(w, http.StatusUnprocessableEntity, "error", s, map[string]any{"Message": "Cần nêu lý do hủy văn bản.", "Back": "/ui/documents/" + id})
+			return
+		}
+		_, err = c.g.Discard(r.Context(), s.caller, id, reason)
+	case "retry":
+		_, err = c.g.RetryNow(r.Context(), s.caller, id)
+	case "resend":
+		_, err = c.g.Resend(r.Context(), s.caller, id)
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	http.Redirect(w, r, "/ui/documents/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
+}
+
+func (c *Console) inbox(w http.ResponseWriter, r *http.Request, s *session) {
+	q, state := strings.TrimSpace(r.URL.Query().Get("q")), r.URL.Query().Get("state")
+	if strings.HasPrefix(q, "in-") && !strings.Contains(q, " ") {
+		http.Redirect(w, r, "/ui/inbox/"+url.PathEscape(q), http.StatusSeeOther)
+		return
+	}
+	low := strings.ToLower(q)
+	var items []localapi.InboxItem
+	iq := localapi.InboxQuery{State: state, Limit: 1000}
+	more := false
+	for read := 0; read < searched; {
+		page, next, _, err := c.g.Inbox(s.caller, iq)
+		if err != nil {
+			c.fail(w, s, err)
+			return
+		}
+		read += len(page)
+		for _, it := range page {
+			if q == "" || strings.Contains(strings.ToLower(it.DocumentID), low) || strings.Contains(strings.ToLower(it.Subject), low) {
+				items = append(items, it)
+			}
+		}
+		if next == "" || len(items) >= 100 {
+			more = next != ""
+			break
+		}
+		iq.After = next
+	}
+	if len(items) > 100 {
+		items, more = items[:100], true
+	}
+	c.render(w, http.StatusOK, "inbox", s, map[string]any{"Items": items, "Q": q, "State": state, "More": more})
+}
+
+func (c *Console) inboxItem(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	it, err := c.g.InboxItem(s.caller, id)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	evs, err := c.g.InboxEvents(r.Context(), s.caller, id)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	c.render(w, http.StatusOK, "item", s, map[string]any{"Item": it, "Events": evs})
+}
+
+// dead lists the documents given up and those waiting to be retried.
+func (c *Console) dead(w http.ResponseWriter, r *http.Request, s *session) {
+	data := map[string]any{}
+	for key, state := range map[string]string{"Dead": localapi.StateDead, "Retry": localapi.StateRetry} {
+		docs, _, err := c.g.Documents(r.Context(), s.caller, localapi.DocumentQuery{State: state, Limit: 200})
+		if err != nil {
+			c.fail(w, s, err)
+			return
+		}
+		data[key] = docs
+	}
+	c.render(w, http.StatusOK, "dead", s, data)
+}
+
+func (c *Console) agencies(w http.ResponseWriter, r *http.Request, s *session) {
+	ags, err := c.g.Agencies(r.Context(), s.caller)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	now := c.now()
+	type row struct {
+		localapi.ServedAgency
+		DaysLeft int
+		Warn     bool
+	}
+	var rows []row
+	for _, a := range ags {
+		rw := row{ServedAgency: a, DaysLeft: -1}
+		if a.NotAfter != nil {
+			rw.DaysLeft = int(a.NotAfter.Sub(now).Hours() / 24)
+			rw.Warn = rw.DaysLeft < 30
+		}
+		rows = append(rows, rw)
+	}
+	rep, err := c.g.Timeliness(r.Context(), s.caller, localapi.ReportQuery{By: "agency"})
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	c.render(w, http.StatusOK, "agencies", s, map[string]any{"Agencies": rows, "Report": rep})
+}
