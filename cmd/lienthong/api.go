@@ -173,8 +173,9 @@ func outboxCmd(e *env) *cobra.Command {
 	api := addAPIFlags(c.PersistentFlags())
 	state := c.Flags().String("state", "", "only documents in this state")
 	values(c, "state", "accepted", "sending", "retry", "sent", "dead", "discarded")
+	out := addOutput(c)
 	c.RunE = func(_ *cobra.Command, _ []string) error {
-		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Documents(e.ctx, *state, 0) })
+		return list(e, api, *out, func(cl *localapi.Client) (any, error) { return cl.Documents(e.ctx, *state, 0) })
 	}
 	resend := &cobra.Command{Use: "resend [ID]", Short: "put a dead document back in the queue, or with --all-dead every one",
 		Example: "  lienthong outbox resend out-0000000042\n  lienthong outbox resend --all-dead --since 2026-03-16T00:00:00+07:00 --agency 000.00.07.H26",
@@ -259,8 +260,9 @@ func inboxCmd(e *env) *cobra.Command {
 	state := c.Flags().String("state", "", "only items in this state")
 	values(c, "state", "new", "answered", "recall", "quarantined")
 	wait := c.Flags().Duration("wait", 0, "hold an empty list up to this long")
+	out := addOutput(c)
 	c.RunE = func(_ *cobra.Command, _ []string) error {
-		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Inbox(e.ctx, *state, *wait) })
+		return list(e, api, *out, func(cl *localapi.Client) (any, error) { return cl.Inbox(e.ctx, *state, *wait) })
 	}
 	show := &cobra.Command{Use: "show ID", Short: "show a received document and its files", Args: nArgs(1)}
 	show.RunE = func(_ *cobra.Command, args []string) error {
@@ -268,13 +270,13 @@ func inboxCmd(e *env) *cobra.Command {
 	}
 	get := &cobra.Command{Use: "get ID N", Short: "save a received document's Nth file", Args: nArgs(2),
 		Example: "  lienthong inbox get in-0000000001 1 -o cong-van.pdf"}
-	out := get.Flags().StringP("output", "o", "", "write the file here instead of standard output")
+	file := get.Flags().StringP("output", "o", "", "write the file here instead of standard output")
 	get.RunE = func(_ *cobra.Command, args []string) error {
 		cl, err := api.client()
 		if err != nil {
 			return err
 		}
-		return inboxGet(e, cl, args[0], args[1], *out)
+		return inboxGet(e, cl, args[0], args[1], *file)
 	}
 	ans := &cobra.Command{Use: "answer ID CODE", Short: "answer a received document with a status code", Args: nArgs(2),
 		Long:    inboxAnswerLong,
@@ -377,8 +379,9 @@ func agenciesCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "agencies", Short: "list the agencies the gateway serves, their keys and queues",
 		Long: agenciesLong, Example: agenciesExample, Args: nArgs(0)}
 	api := addAPIFlags(c.Flags())
+	out := addOutput(c)
 	c.RunE = func(_ *cobra.Command, _ []string) error {
-		return call(e, api, func(cl *localapi.Client) (any, error) { return cl.Agencies(e.ctx) })
+		return list(e, api, *out, func(cl *localapi.Client) (any, error) { return cl.Agencies(e.ctx) })
 	}
 	return c
 }

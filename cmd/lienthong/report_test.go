@@ -56,3 +56,32 @@ func TestReport(t *testing.T) {
 		t.Errorf("a bad month: exit %d, %s", code, errOut)
 	}
 }
+
+// The lists print as tables when asked (a terminal's default), as JSON
+// otherwise, with Vietnamese as written.
+func TestListsAsTables(t *testing.T) {
+	s := devStack(t)
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokenFile, []byte(s.Token), 0o600)
+	api := []string{"--api", s.Client.Base, "--token-file", tokenFile}
+	if _, err := s.Client.Submit(context.Background(), stacktest.Memo("V/v bảng & cột", 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := lienthong(t, "", append([]string{"outbox", "-o", "table"}, api...)...)
+	if code != 0 || !strings.HasPrefix(out, "ID ") || !strings.Contains(out, "out-0000000001") || !strings.Contains(out, "V/v bảng & cột") || strings.Count(out, "\n") != 2 {
+		t.Errorf("outbox table: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = lienthong(t, "", append([]string{"agencies", "-o", "table"}, api...)...)
+	if code != 0 || !strings.Contains(out, "CERTIFICATE UNTIL") || !strings.Contains(out, devstack.AgencyCode) {
+		t.Errorf("agencies table: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = lienthong(t, "", append([]string{"inbox", "-o", "table"}, api...)...)
+	if code != 0 || !strings.Contains(out, "(none)") {
+		t.Errorf("empty inbox table: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = lienthong(t, "", append([]string{"outbox"}, api...)...)
+	var docs []localapi.Document
+	if code != 0 || json.Unmarshal([]byte(out), &docs) != nil || len(docs) != 1 || strings.Contains(out, `\u0026`) {
+		t.Errorf("outbox off a terminal: exit %d\n%s", code, out)
+	}
+}
