@@ -8,10 +8,12 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"lienthong/envelope"
 )
 
-// Vietnam is the time zone deadlines are reckoned in (UTC+7, no DST).
-var Vietnam = time.FixedZone("ICT", 7*3600)
+// Vietnam is the time zone deadlines are reckoned in.
+var Vietnam = envelope.Vietnam
 
 // FixedHolidays are the public holidays of the Labour Code (art. 112) that
 // fall on the same solar date every year. Tết and the Hùng Kings'

@@ -10,11 +10,12 @@ import (
 	"strings"
 	"time"
 
+	"lienthong/envelope"
 	"lienthong/gateway/localapi"
 )
 
 // vietnam is the time zone every page shows.
-var vietnam = time.FixedZone("ICT", 7*3600)
+var vietnam = envelope.Vietnam
 
 var funcs = template.FuncMap{
 	"when": func(t any) string {
