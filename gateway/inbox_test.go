@@ -257,3 +257,38 @@ func TestInboxMovesManyItemsIntoTheStore(t *testing.T) {
 		t.Errorf("%d items read from the store alone, want %d", len(items), n)
 	}
 }
+
+// The time an item was first answered a code is what reports count: the
+// same answer given again later keeps it, another code gets its own.
+func TestFirstAnswerTimeKept(t *testing.T) {
+	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	in, _, err := store.Put(queue.Item{Dir: queue.Inbound, Key: "axis:1", Payload: []byte("<edXML/>")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := time.Date(2026, 3, 16, 9, 0, 0, 0, time.UTC)
+	for i, a := range []struct {
+		code string
+		at   time.Time
+	}{{"03", first}, {"03", first.Add(time.Hour)}, {"05", first.Add(2 * time.Hour)}} {
+		ab := answerMeta(in.ID, a.code, a.at)
+		err := store.Update(context.Background(), func(tx queue.Tx) error { return mergeAbout(tx, ab.id, ab.meta(fmt.Sprint("out-", i))) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, _ := queue.Get(context.Background(), store, in.ID)
+	if got := answeredAt(r, in.ID, "03"); !got.Equal(first) {
+		t.Errorf("03 answered at %v, want the first time %v", got, first)
+	}
+	if got := answeredAt(r, in.ID, "05"); !got.Equal(first.Add(2 * time.Hour)) {
+		t.Errorf("05 answered at %v", got)
+	}
+	if code, id, _ := answerOf(r, in.ID); code != "05" || id != "out-2" {
+		t.Errorf("the last answer: %s %s, want 05 out-2", code, id)
+	}
+}

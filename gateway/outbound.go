@@ -271,7 +271,8 @@ func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code en
 	}
 	if r, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
 		if ab != nil && ab.meta != nil {
-			if _, err := queue.SetMeta(context.Background(), o.store, ab.id, ab.meta(r.ID)); err != nil {
+			err := o.store.Update(context.Background(), func(tx queue.Tx) error { return mergeAbout(tx, ab.id, ab.meta(r.ID)) })
+			if err != nil {
 				return nil, o.storeError(err)
 			}
 		}
@@ -367,6 +368,24 @@ func (o *outbound) signAndPut(p *envelope.Package, key string, prio int, ab *abo
 	return rec, existed, nil
 }
 
+// mergeAbout merges meta into the record id names; the time an answer
+// was first given (answeredKey) is kept when it is given again.
+func mergeAbout(tx queue.Tx, id string, meta map[string]string) error {
+	_, err := tx.Change(id, func(r *queue.Record) error {
+		if r.Meta == nil {
+			r.Meta = map[string]string{}
+		}
+		for k, v := range meta {
+			if _, first := r.Meta[k]; first && strings.HasPrefix(k, answeredPrefix) {
+				continue
+			}
+			r.Meta[k] = v
+		}
+		return nil
+	})
+	return err
+}
+
 // concern applies ab to the record it names, in tx, for the package
 // stored as id; its event only when the package is new.
 func (o *outbound) concern(tx queue.Tx, ab *about, id string, now time.Time, fresh bool) error {
@@ -374,7 +393,7 @@ func (o *outbound) concern(tx queue.Tx, ab *about, id string, now time.Time, fre
 		return nil
 	}
 	if ab.meta != nil {
-		if _, err := queue.MergeMeta(tx, ab.id, ab.meta(id)); err != nil {
+		if err := mergeAbout(tx, ab.id, ab.meta(id)); err != nil {
 			return err
 		}
 	}

@@ -246,7 +246,10 @@ func answerMeta(itemID, code string, at time.Time) *about {
 	}}
 }
 
-func answeredKey(itemID, code string) string { return "answered|" + itemID + "|" + code }
+// answeredPrefix starts the keys of the times answers were first given.
+const answeredPrefix = "answered|"
+
+func answeredKey(itemID, code string) string { return answeredPrefix + itemID + "|" + code }
 
 // answeredAt is when an item was answered a code, zero if never.
 func answeredAt(r *queue.Record, itemID, code string) time.Time {
