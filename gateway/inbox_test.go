@@ -148,15 +148,7 @@ func TestRecordOf(t *testing.T) {
 // after a restart the inbox reads it back from the store, and an answer
 // the item already knows is not applied over a later state.
 func TestInboxAnswerStateFromStore(t *testing.T) {
-	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	in, _, err := store.Put(queue.Item{Dir: queue.Inbound, Key: "axis:1", Payload: []byte("<edXML/>")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, in := fetchedRecord(t)
 	x := newInbox(t.TempDir(), "", 1<<20, store)
 	item := &localapi.InboxItem{ID: in.ID, State: localapi.InboxNew}
 	if err := x.write(item, nil); err != nil {
@@ -164,7 +156,7 @@ func TestInboxAnswerStateFromStore(t *testing.T) {
 	}
 	ab := answerMeta(item.ID, "03", time.Now())
 	var st *queue.Record
-	err = store.Update(context.Background(), func(tx queue.Tx) (err error) {
+	err := store.Update(context.Background(), func(tx queue.Tx) (err error) {
 		if st, _, err = tx.Put(queue.Item{Dir: queue.Outbound, Key: "status:03", Payload: []byte("<edXML/>")}); err != nil {
 			return err
 		}
@@ -261,15 +253,7 @@ func TestInboxMovesManyItemsIntoTheStore(t *testing.T) {
 // The time an item was first answered a code is what reports count: the
 // same answer given again later keeps it, another code gets its own.
 func TestFirstAnswerTimeKept(t *testing.T) {
-	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	in, _, err := store.Put(queue.Item{Dir: queue.Inbound, Key: "axis:1", Payload: []byte("<edXML/>")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, in := fetchedRecord(t)
 	first := time.Date(2026, 3, 16, 9, 0, 0, 0, time.UTC)
 	for i, a := range []struct {
 		code string
@@ -291,4 +275,19 @@ func TestFirstAnswerTimeKept(t *testing.T) {
 	if code, id, _ := answerOf(r, in.ID); code != "05" || id != "out-2" {
 		t.Errorf("the last answer: %s %s, want 05 out-2", code, id)
 	}
+}
+
+// fetchedRecord is a store holding one fetched package's record.
+func fetchedRecord(t *testing.T) (*queue.Bolt, *queue.Record) {
+	t.Helper()
+	store, err := queue.Open(filepath.Join(t.TempDir(), "queue.db"), queue.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	in, _, err := store.Put(queue.Item{Dir: queue.Inbound, Key: "axis:1", Payload: []byte("<edXML/>")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, in
 }

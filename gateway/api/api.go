@@ -41,32 +41,22 @@ type Engine interface {
 	SpoolUpload(r io.Reader) (path string, err error)
 	Submit(c localapi.Caller, meta *envelope.Metadata, files []envelope.Attachment) (localapi.Accepted, error)
 
-	Documents(ctx context.Context, c localapi.Caller, q localapi.DocumentQuery) ([]localapi.Document, string, error)
-	Document(ctx context.Context, c localapi.Caller, id string) (*localapi.Document, error)
-	DocumentEvents(ctx context.Context, c localapi.Caller, id string) ([]localapi.Event, error)
-	Resend(ctx context.Context, c localapi.Caller, id string) (*localapi.Document, error)
-	Discard(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)
-	RetryNow(ctx context.Context, c localapi.Caller, id string) (*localapi.Document, error)
 	ResendAll(ctx context.Context, c localapi.Caller, q localapi.ResendQuery) (*localapi.Resent, error)
 	Recall(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)
 	Revoke(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)
 
-	Inbox(c localapi.Caller, q localapi.InboxQuery) ([]localapi.InboxItem, string, <-chan struct{}, error)
-	InboxItem(c localapi.Caller, id string) (*localapi.InboxItem, error)
-	InboxEvents(ctx context.Context, c localapi.Caller, id string) ([]localapi.Event, error)
 	InboxFile(c localapi.Caller, id string, n int) (*localapi.File, *os.File, error)
 	Answer(c localapi.Caller, id string, req localapi.StatusRequest) (*localapi.InboxItem, error)
 
-	Agencies(ctx context.Context, c localapi.Caller) ([]localapi.ServedAgency, error)
 	SearchDirectory(q string, limit int) []localapi.Agency
 	Agency(code string) (*localapi.Agency, error)
 
-	Summary(ctx context.Context, c localapi.Caller) (*localapi.Summary, error)
-	Timeliness(ctx context.Context, c localapi.Caller, q localapi.ReportQuery) (*localapi.TimelinessReport, error)
 	EvidenceCheckpoint(ctx context.Context, c localapi.Caller, now bool) (*localapi.EvidenceCheckpoint, error)
 	EvidenceVerify(ctx context.Context, c localapi.Caller) (*localapi.EvidenceReport, error)
 	EvidenceBundle(ctx context.Context, c localapi.Caller, document, record string) (func(io.Writer) error, error)
 
+	// console.Engine holds the reads and the dead-letter actions the
+	// console shares with the API.
 	console.Engine
 }
 

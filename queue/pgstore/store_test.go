@@ -252,18 +252,7 @@ func TestFollowInboundAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	inFlight, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := inFlight.Exec(ctx, `INSERT INTO lienthong_inbound_changes (record) VALUES ($1)`, slow.ID); err != nil {
-		t.Fatal(err)
-	}
+	inFlight := changeInFlight(t, dsn, slow.ID)
 	put(queue.Outbound, "not followed")
 	put(queue.Inbound, "fast")
 	if err := a.Update(ctx, func(tx queue.Tx) error {
@@ -307,6 +296,27 @@ func TestFollowInboundAcrossNodes(t *testing.T) {
 	unlockB()
 }
 
+// changeInFlight takes a number in the inbound log for record id in a
+// transaction left open, as a node's commit between its log row and its
+// commit: the caller commits it.
+func changeInFlight(t *testing.T, dsn, id string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(ctx) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO lienthong_inbound_changes (record) VALUES ($1)`, id); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // A node that starts reads its inbox after opening the store and follows
 // the others after that: what they commit in between is handed on, and so
 // is a change that took its number before the node opened and commits
@@ -327,18 +337,7 @@ func TestFollowerStartsWhereTheNodeOpened(t *testing.T) {
 		return r
 	}
 	slow := put("slow")
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	inFlight, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := inFlight.Exec(ctx, `INSERT INTO lienthong_inbound_changes (record) VALUES ($1)`, slow.ID); err != nil {
-		t.Fatal(err)
-	}
+	inFlight := changeInFlight(t, dsn, slow.ID)
 	put("before")
 	c := open(t, dsn, clock.Now)
 	defer c.Close()
