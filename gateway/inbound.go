@@ -74,12 +74,18 @@ type inbound struct {
 	links sync.Mutex
 
 	// fetches holds the listed packages that could not be fetched, each
-	// with its own backoff, so one never holds back the ones behind it.
+	// with its own backoff, so one never holds back the ones behind it;
+	// fetchMu guards it, which the API reads and re-fetches by.
+	fetchMu sync.Mutex
 	fetches map[string]*fetchState
 }
 
 // fetchState is one listed package's failed fetches.
 type fetchState struct {
+	item     axis.ReceivedItem
+	mt       string // message type it was listed under
+	since    time.Time
+	lastErr  string
 	failures int
 	next     time.Time
 	setAside bool
@@ -152,7 +158,7 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 			if ctx.Err() != nil {
 				break
 			}
-			if st := in.fetches[it.DocID]; st != nil && (st.setAside || in.clock.Now().Before(st.next)) {
+			if in.waiting(it.DocID) {
 				continue
 			}
 			slots <- struct{}{}
@@ -166,12 +172,14 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 		for range started {
 			r := <-results
 			if r.err != nil {
-				if ctx.Err() == nil && in.fetchFailed(ctx, r.it, r.err) {
+				if ctx.Err() == nil && in.fetchFailed(ctx, mt, r.it, r.err) {
 					failed = r.err
 				}
 				continue
 			}
+			in.fetchMu.Lock()
 			delete(in.fetches, r.it.DocID)
+			in.fetchMu.Unlock()
 			if r.stored {
 				n++
 			}
@@ -183,40 +191,62 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 	return n, failed
 }
 
+// waiting reports whether a listed package is backing off or set aside.
+func (in *inbound) waiting(docID string) bool {
+	in.fetchMu.Lock()
+	defer in.fetchMu.Unlock()
+	st := in.fetches[docID]
+	return st != nil && (st.setAside || in.clock.Now().Before(st.next))
+}
+
 // fetchFailed backs one listed package off, or sets it aside when it can
 // never be fetched, telling the axis where the protocol allows. It reports
 // whether the failure says the axis itself is failing.
-func (in *inbound) fetchFailed(ctx context.Context, it axis.ReceivedItem, err error) bool {
+func (in *inbound) fetchFailed(ctx context.Context, mt string, it axis.ReceivedItem, err error) bool {
+	aside, axisFailing := in.noteFailure(mt, it, err)
+	if aside {
+		// Told outside the lock: the API reads the states meanwhile.
+		ack := in.axis.UpdateStatus(ctx, it.DocID, axis.StatusFail)
+		in.log.Error().Err(err).AnErr("report_fail", ack).Str("axis_doc_id", it.DocID).Str("from", it.From).
+			Msg("package set aside until the next start or a re-fetch (lienthong inbound refetch): it cannot be fetched; the others go on (reported to the axis as failed)")
+	}
+	return axisFailing
+}
+
+// noteFailure counts a failed fetch: whether the package is now set aside,
+// and whether the failure says the axis itself is failing.
+func (in *inbound) noteFailure(mt string, it axis.ReceivedItem, err error) (aside, axisFailing bool) {
+	in.fetchMu.Lock()
+	defer in.fetchMu.Unlock()
 	if in.fetches == nil {
 		in.fetches = map[string]*fetchState{}
 	}
 	st := in.fetches[it.DocID]
 	if st == nil {
-		st = &fetchState{}
+		st = &fetchState{item: it, mt: mt, since: in.clock.Now()}
 		in.fetches[it.DocID] = st
 	}
+	st.lastErr = err.Error()
 	if errors.Is(err, errLocal) {
 		// Our disk, not the package: it waits, uncounted, and the
 		// sender never hears of it.
 		st.next = in.clock.Now().Add(localRetry)
 		in.log.Error().Err(err).Str("axis_doc_id", it.DocID).Str("retry_in", localRetry.String()).
 			Msg("package not fetched: a local fault (free space in the state folder, or the store out of reach); it will be fetched once that is fixed")
-		return false
+		return false, false
 	}
 	st.failures++
-	log := in.log.With().Str("axis_doc_id", it.DocID).Str("from", it.From).Int("failures", st.failures).Logger()
 	terminal := axis.ClassOf(err) == axis.Terminal
 	if terminal || st.failures >= maxFetchFailures {
 		st.setAside = true
 		in.m.messages.WithLabelValues("in", "unfetchable").Inc()
-		ack := in.axis.UpdateStatus(ctx, it.DocID, axis.StatusFail)
-		log.Error().Err(err).AnErr("report_fail", ack).Msg("package set aside until the next start: it cannot be fetched; the others go on (reported to the axis as failed)")
-		return !terminal
+		return true, !terminal
 	}
 	wait := min(time.Duration(1<<min(st.failures, 10))*time.Second, 10*time.Minute)
 	st.next = in.clock.Now().Add(wait)
-	log.Warn().Err(err).Str("retry_in", wait.String()).Msg("package not fetched: will try it again; the others go on")
-	return !terminal
+	in.log.Warn().Err(err).Str("axis_doc_id", it.DocID).Str("from", it.From).Int("failures", st.failures).Str("retry_in", wait.String()).
+		Msg("package not fetched: will try it again; the others go on")
+	return false, !terminal
 }
 
 // fetch stores one listed package and then acknowledges it: durable

@@ -156,7 +156,11 @@ func (g *Gateway) queueSummary(ctx context.Context, s *localapi.Summary, now tim
 		problem(s, "%d outbound document(s) or status(es) given up (dead): resend or discard them (lienthong outbox --state dead)", n)
 	}
 	if n := s.Inbound.Dead.Count; n > 0 {
-		problem(s, "%d inbound package(s) could not be processed (dead): keep them for analysis (lienthong queue) and ask their senders", n)
+		problem(s, "%d inbound package(s) could not be processed (dead): process them again once the cause is fixed (lienthong inbound refetch ID), or set them aside once dealt with by hand (lienthong inbound set-aside ID --reason …)", n)
+	}
+	if n, oldest := g.in.unfetchable(); n > 0 {
+		add(&s.Inbound.Unfetchable, n, oldest)
+		problem(s, "%d package(s) the axis lists for us could not be fetched and are set aside on this node: see lienthong inbound, and fetch them again once the cause is fixed (lienthong inbound refetch DOCID)", n)
 	}
 	return nil
 }

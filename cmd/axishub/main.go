@@ -45,6 +45,7 @@ Faults, to rehearse what a real network and adapter do:
                            uploads: the sender cannot tell they arrived
   -duplicate               deliver each package once more after it is acknowledged
   -slow-read 100000        read uploads at this many bytes per second
+  -fetch-fails             answer every package download HTTP 500
 
 Replay protection:
   The same signed sendEdoc again (a replay, or a retry after a lost answer)
@@ -88,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.DropAfterUpload, "drop-after-upload", 0, "")
 	fs.BoolVar(&f.Duplicate, "duplicate", false, "")
 	fs.IntVar(&f.SlowRead, "slow-read", 0, "")
+	fs.BoolVar(&f.FetchFails, "fetch-fails", false, "")
 	window := fs.Duration("replay-window", 0, "")
 	maxConns := fs.Int("max-connections", 1024, "")
 	maxUploads := fs.Int("max-uploads", 8, "")

@@ -112,7 +112,7 @@ func newRoot(e *env) *cobra.Command {
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{c, err} })
-	root.AddCommand(envelopeCmd(e), sendCmd(e), statusCmd(e), historyCmd(e), outboxCmd(e), inboxCmd(e), agenciesCmd(e),
+	root.AddCommand(envelopeCmd(e), sendCmd(e), statusCmd(e), historyCmd(e), outboxCmd(e), inboxCmd(e), inboundCmd(e), agenciesCmd(e),
 		dirCmd(e), queueCmd(e), evidenceCmd(e), doctorCmd(e), reportCmd(e), consoleCmd(e), axisCmd(e), devCACmd(e), benchCmd(e), manCmd(e))
 	// A command of commands runs only to refuse a line: its usage shows
 	// the commands, not a line of its own.

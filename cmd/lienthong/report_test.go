@@ -79,6 +79,16 @@ func TestListsAsTables(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "(none)") {
 		t.Errorf("empty inbox table: exit %d\n%s%s", code, out, errOut)
 	}
+	code, out, errOut = lienthong(t, "", append([]string{"inbound", "-o", "table"}, api...)...)
+	if code != 0 || !strings.HasPrefix(out, "ID ") || !strings.Contains(out, "(none)") {
+		t.Errorf("inbound problems table: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := lienthong(t, "", append([]string{"inbound", "refetch", "001a2419378533ac61f6b2655"}, api...)...); code != 1 || !strings.Contains(errOut, "404") {
+		t.Errorf("refetch of a package not failing: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := lienthong(t, "", append([]string{"inbound", "set-aside", "in-0000000001"}, api...)...); code != 2 || !strings.Contains(errOut, "--reason is required") {
+		t.Errorf("set-aside without a reason: exit %d, %s", code, errOut)
+	}
 	code, out, _ = lienthong(t, "", append([]string{"outbox"}, api...)...)
 	var docs []localapi.Document
 	if code != 0 || json.Unmarshal([]byte(out), &docs) != nil || len(docs) != 1 || strings.Contains(out, `\u0026`) {

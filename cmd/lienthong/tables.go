@@ -81,6 +81,8 @@ func table(w io.Writer, v any) error {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", code, a.Name, a.Key, until, a.Queued)
 		}
+	case []localapi.InboundProblem:
+		return problemsTable(w, l)
 	default:
 		return jsonOut(w).Encode(v)
 	}

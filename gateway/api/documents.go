@@ -46,8 +46,8 @@ func (s *server) resendAll(w http.ResponseWriter, r *http.Request) {
 }
 
 // withReason reads an optional {"reason": "..."} body, or the reason
-// query parameter, and answers 202 with the document the action returns.
-func (s *server) withReason(act func(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)) http.HandlerFunc {
+// query parameter, and answers 202 with what the action returns.
+func withReason[T any](act func(ctx context.Context, c localapi.Caller, id, reason string) (T, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var body struct {
 			Reason string `json:"reason"`
@@ -152,4 +152,12 @@ func contentDisposition(name string) string {
 		}
 	}
 	return `attachment; filename="` + fallback.String() + `"; filename*=UTF-8''` + star.String()
+}
+
+func (s *server) inboundProblems(w http.ResponseWriter, r *http.Request) {
+	answer(w, http.StatusOK)(s.g.InboundProblems(r.Context(), callerOf(r)))
+}
+
+func (s *server) refetch(w http.ResponseWriter, r *http.Request) {
+	answer(w, http.StatusAccepted)(s.g.Refetch(r.Context(), callerOf(r), r.PathValue("id")))
 }

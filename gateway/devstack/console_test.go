@@ -124,6 +124,26 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Errorf("the discard's event: %+v, %v", last, err)
 	}
 
+	// A package from the peer the axis will not let us download: set
+	// aside, shown with its re-fetch, which brings it in once fixed.
+	s.Hub.SetFaults(axishub.Faults{FetchFails: true})
+	in := memo("V/v không tải được", 0)
+	in["to"], in["codeNumber"] = []string{devstack.AgencyCode}, "93"
+	if _, err := s.PeerClient.Submit(ctx, in, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, time.Minute, "the package set aside as unfetchable", func() bool {
+		sum, err := s.Client.Summary(ctx)
+		return err == nil && sum.Inbound.Unfetchable.Count == 1
+	})
+	s.Hub.SetFaults(axishub.Faults{})
+	do(t, b, chromedp.Navigate(s.Client.Base+"/ui/dead"), chromedp.WaitVisible(`#inbound`))
+	if got := text(t, b, `#inbound`); !strings.Contains(got, "đã gác lại") || !strings.Contains(got, devstack.PeerCode) {
+		t.Errorf("the unfetchable package on the page: %q", got)
+	}
+	do(t, b, chromedp.Click(`#inbound button`), chromedp.WaitVisible(`p.ok`))
+	waitInbox(t, clock, s.Client, localapi.InboxNew, 1, "the package fetched after the re-fetch")
+
 	// On a phone.
 	do(t, b, chromedp.EmulateViewport(390, 844), chromedp.Navigate(s.Client.Base+"/ui/documents/"+acc.ID), chromedp.WaitVisible(`#timeline`))
 	fits(t, b)

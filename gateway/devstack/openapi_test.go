@@ -114,6 +114,13 @@ func TestAPIMatchesItsDescription(t *testing.T) {
 		{"GET", "/v1/reports/timeliness?month=2026-03&format=csv&table=overdue", s.Token, "", s.Client.Base, ""},
 		{"GET", "/v1/reports/timeliness?by=city", s.Token, "", s.Client.Base, ""},
 		{"POST", "/v1/console/link", s.Token, `{"path":"/ui/reports"}`, s.Client.Base, ""},
+		{"GET", "/v1/inbound/problems", s.Token, "", s.Client.Base, ""},
+		{"GET", "/v1/inbound/problems", s.ScopedToken, "", s.Client.Base, ""},
+		{"POST", "/v1/inbound/001a2419378533ac61f6b2655/refetch", s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/inbound/in-0000000001/refetch", s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/inbound/in-0000000001/set-aside", s.Token, `{"reason":"đã xử lý"}`, s.Client.Base, ""},
+		{"POST", "/v1/inbound/in-0000000001/set-aside", s.Token, "", s.Client.Base, ""},
+		{"POST", "/v1/inbound/in-9999999999/set-aside?reason=x", s.Token, "", s.Client.Base, ""},
 		{"POST", "/v1/console/link", s.Token, `{"path":"https://elsewhere.example/"}`, s.Client.Base, ""},
 		{"POST", "/v1/evidence/checkpoint", s.Token, "", s.Client.Base, ""},
 		{"GET", "/v1/evidence/checkpoint", s.ScopedToken, "", s.Client.Base, ""},
@@ -252,6 +259,12 @@ func TestGoClientMatchesTheDescription(t *testing.T) {
 			return err
 		},
 		func() error { _, err := c.ConsoleLink(ctx, "/ui/"); return err },
+		func() error { _, err := c.InboundProblems(ctx); return err },
+		func() error { _, err := c.Refetch(ctx, "001a2419378533ac61f6b2655"); return ignoreStatus(err, 404) },
+		func() error {
+			_, err := c.SetAside(ctx, "in-9999999999", "đã xử lý")
+			return ignoreStatus(err, 404)
+		},
 		func() error { _, err := c.RetryNow(ctx, acc.ID); return ignoreStatus(err, 409) },
 		func() error { _, err := c.Discard(ctx, acc.ID, "gửi nhầm"); return ignoreStatus(err, 409) },
 		func() error {

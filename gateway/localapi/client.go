@@ -265,6 +265,26 @@ func (c *Client) Timeliness(ctx context.Context, q url.Values, w io.Writer) (*Ti
 	return &r, c.do(ctx, http.MethodGet, path, "", nil, &r)
 }
 
+// InboundProblems lists the packages received that could not be handled.
+func (c *Client) InboundProblems(ctx context.Context) ([]InboundProblem, error) {
+	var ps []InboundProblem
+	return ps, c.do(ctx, http.MethodGet, "/v1/inbound/problems", "", nil, &ps)
+}
+
+// Refetch tries a dead record (in-…) or an unfetchable package (its axis
+// DocId) again.
+func (c *Client) Refetch(ctx context.Context, id string) (*InboundProblem, error) {
+	var p InboundProblem
+	return &p, c.do(ctx, http.MethodPost, "/v1/inbound/"+url.PathEscape(id)+"/refetch", "", nil, &p)
+}
+
+// SetAside ends a dead inbound package for good, with the reason.
+func (c *Client) SetAside(ctx context.Context, id, reason string) (*InboundProblem, error) {
+	b, _ := json.Marshal(map[string]string{"reason": reason})
+	var p InboundProblem
+	return &p, c.do(ctx, http.MethodPost, "/v1/inbound/"+url.PathEscape(id)+"/set-aside", "application/json", bytes.NewReader(b), &p)
+}
+
 // ConsoleLink asks for a one-time link to a page of the web console
 // ("" for the overview).
 func (c *Client) ConsoleLink(ctx context.Context, path string) (*ConsoleLink, error) {

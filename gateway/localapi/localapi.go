@@ -347,6 +347,7 @@ type OutboundSummary struct {
 type InboundSummary struct {
 	Processing  Count `json:"processing"`  // fetched, not delivered yet
 	Dead        Count `json:"dead"`        // could not be processed
+	Unfetchable Count `json:"unfetchable"` // listed by the axis, set aside: they could not be fetched
 	Quarantined Count `json:"quarantined"` // refused, with a reason
 	Unanswered  Count `json:"unanswered"`  // delivered, no status from the document system
 	// Overdue are unanswered past the registration deadline: the end of
@@ -460,4 +461,24 @@ type OverdueDocument struct {
 type ConsoleLink struct {
 	URL     string    `json:"url"`
 	Expires time.Time `json:"expires"`
+}
+
+// InboundProblem is a package received that could not be handled: a
+// record whose processing was given up (dead), or a package the axis
+// lists that could not be fetched (unfetchable). Re-fetch one once the
+// cause is fixed; set a dead one aside once it was dealt with by hand.
+type InboundProblem struct {
+	// ID is the record (in-…) of a dead package, the axis DocId of an
+	// unfetchable one: what refetch and set-aside take.
+	ID          string    `json:"id"`
+	State       string    `json:"state"` // dead or unfetchable
+	AxisDocID   string    `json:"axisDocId,omitempty"`
+	From        string    `json:"from,omitempty"`
+	MessageType string    `json:"messageType,omitempty"`
+	Since       time.Time `json:"since"`
+	Failures    int       `json:"failures"`
+	LastError   string    `json:"lastError,omitempty"`
+	// SetAside is set on an unfetchable package no longer tried until it
+	// is re-fetched or the daemon starts again.
+	SetAside bool `json:"setAside,omitempty"`
 }

@@ -38,6 +38,9 @@ type Engine interface {
 	Agencies(ctx context.Context, c localapi.Caller) ([]localapi.ServedAgency, error)
 	Summary(ctx context.Context, c localapi.Caller) (*localapi.Summary, error)
 	Timeliness(ctx context.Context, c localapi.Caller, q localapi.ReportQuery) (*localapi.TimelinessReport, error)
+	InboundProblems(ctx context.Context, c localapi.Caller) ([]localapi.InboundProblem, error)
+	Refetch(ctx context.Context, c localapi.Caller, id string) (*localapi.InboundProblem, error)
+	SetAside(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.InboundProblem, error)
 }
 
 // Lifetimes of what opens the console.
@@ -150,6 +153,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /ui/inbox", c.with(c.inbox))
 	mux.HandleFunc("GET /ui/inbox/{id}", c.with(c.inboxItem))
 	mux.HandleFunc("GET /ui/dead", c.with(c.dead))
+	mux.HandleFunc("POST /ui/inbound/{id}/{action}", c.with(c.actInbound))
 	mux.HandleFunc("GET /ui/agencies", c.with(c.agencies))
 	mux.HandleFunc("GET /ui/reports", c.with(c.reports))
 	return headers(mux)

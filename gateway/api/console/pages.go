@@ -327,7 +327,41 @@ func (c *Console) dead(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		data[key] = docs
 	}
+	if s.caller.Allows == nil { // the whole gateway's: not a scoped session's
+		ps, err := c.g.InboundProblems(r.Context(), s.caller)
+		if err != nil {
+			c.fail(w, s, err)
+			return
+		}
+		data["Inbound"] = ps
+	}
+	data["Done"] = r.URL.Query().Get("done")
 	c.render(w, http.StatusOK, "dead", s, data)
+}
+
+// actInbound runs an inbound problem's action from the dead letters page.
+func (c *Console) actInbound(w http.ResponseWriter, r *http.Request, s *session) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	var err error
+	switch action {
+	case "refetch":
+		_, err = c.g.Refetch(r.Context(), s.caller, id)
+	case "set-aside":
+		reason := strings.TrimSpace(r.PostForm.Get("reason"))
+		if reason == "" {
+			c.render(w, http.StatusUnprocessableEntity, "error", s, map[string]any{"Message": "Cần nêu đã xử lý gói tin thế nào.", "Back": "/ui/dead"})
+			return
+		}
+		_, err = c.g.SetAside(r.Context(), s.caller, id, reason)
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	http.Redirect(w, r, "/ui/dead?done="+url.QueryEscape(action+" "+id), http.StatusSeeOther)
 }
 
 func (c *Console) agencies(w http.ResponseWriter, r *http.Request, s *session) {

@@ -16,6 +16,7 @@ type Faults struct {
 	DropAfterUpload float64   // share of sendEdoc calls whose connection is closed after the package is stored
 	Duplicate       bool      // a package acknowledged done is delivered once more
 	SlowRead        int       // upload bytes read per second; 0 is full speed
+	FetchFails      bool      // every package download (getEdoc, downloadEdoc) answered HTTP 500
 }
 
 // SetFaults changes how the hub misbehaves from now on.

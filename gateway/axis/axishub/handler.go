@@ -57,7 +57,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case h.opts.Now().Before(f.OutageUntil):
 		writeAnswer(w, http.StatusServiceUnavailable, op, &axis.Answer{Status: "FAIL", ErrorCode: "503", ErrorDesc: "axis adapter unavailable (outage)"})
 		return
-	case roll < f.ErrorRate:
+	case roll < f.ErrorRate, f.FetchFails && (op == "getEdoc" || op == "downloadEdoc"):
 		writeAnswer(w, http.StatusInternalServerError, op, &axis.Answer{Status: "FAIL", ErrorCode: "500", ErrorDesc: "axis adapter internal error (injected)"})
 		return
 	}
