@@ -41,7 +41,6 @@ type Engine interface {
 	SpoolUpload(r io.Reader) (path string, err error)
 	Submit(c localapi.Caller, meta *envelope.Metadata, files []envelope.Attachment) (localapi.Accepted, error)
 
-	ResendAll(ctx context.Context, c localapi.Caller, q localapi.ResendQuery) (*localapi.Resent, error)
 	Recall(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)
 	Revoke(ctx context.Context, c localapi.Caller, id, reason string) (*localapi.Document, error)
 

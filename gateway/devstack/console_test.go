@@ -78,9 +78,14 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, clock, time.Minute, "a dead letter", func() bool {
-		d, err := s.Client.Document(ctx, dead.ID)
-		return err == nil && d.State == localapi.StateDead
+	m["codeNumber"] = "154"
+	later, err := s.Client.Submit(ctx, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, clock, time.Minute, "two dead letters", func() bool {
+		d, err := s.Client.Documents(ctx, localapi.StateDead, 0)
+		return err == nil && len(d) == 2
 	})
 	s.Hub.SetFaults(axishub.Faults{})
 	eventually(t, clock, time.Second, "the axis answering again", func() bool {
@@ -123,6 +128,16 @@ func TestConsoleInABrowser(t *testing.T) {
 	if last := evs[len(evs)-1]; err != nil || last.Kind != "discarded" || last.Reason != "Gửi nhầm nơi nhận" || last.Client != "dev-legacy" {
 		t.Errorf("the discard's event: %+v, %v", last, err)
 	}
+	// The other, with every dead letter of our agency, in one form.
+	do(t, b, chromedp.Navigate(s.Client.Base+"/ui/dead"), chromedp.SendKeys(`#resend-all input[name=agency]`, devstack.AgencyCode),
+		chromedp.Click(`#resend-all button`), chromedp.WaitVisible(`p.ok`))
+	if done := text(t, b, `p.ok`); !strings.Contains(done, "gửi lại 1 văn bản") {
+		t.Errorf("after resending every dead letter: %q", done)
+	}
+	eventually(t, clock, time.Second, "the resent letter on the axis", func() bool {
+		d, err := s.Client.Document(ctx, later.ID)
+		return err == nil && d.State == localapi.StateSent
+	})
 
 	// A package from the peer the axis will not let us download: set
 	// aside, shown with its re-fetch, which brings it in once fixed.

@@ -339,6 +339,39 @@ func (c *Console) dead(w http.ResponseWriter, r *http.Request, s *session) {
 	c.render(w, http.StatusOK, "dead", s, data)
 }
 
+// resendAll sends again every dead document of an agency, or of a period
+// of days, after an outage: one form instead of one per document.
+func (c *Console) resendAll(w http.ResponseWriter, r *http.Request, s *session) {
+	var q localapi.ResendQuery
+	q.Agency = strings.TrimSpace(r.PostForm.Get("agency"))
+	for _, f := range []struct {
+		name string
+		t    *time.Time
+		days int
+	}{{"since", &q.Since, 0}, {"until", &q.Until, 1}} {
+		v := r.PostForm.Get(f.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.ParseInLocation(time.DateOnly, v, vietnam)
+		if err != nil {
+			c.render(w, http.StatusUnprocessableEntity, "error", s, map[string]any{"Message": "Ngày phải có dạng YYYY-MM-DD: " + v, "Back": "/ui/dead"})
+			return
+		}
+		*f.t = t.AddDate(0, 0, f.days) // until: the whole of that day
+	}
+	res, err := c.g.ResendAll(r.Context(), s.caller, q)
+	if err != nil {
+		c.fail(w, s, err)
+		return
+	}
+	done := fmt.Sprintf("gửi lại %d văn bản", res.Resent)
+	if res.More {
+		done += " (còn nữa: gửi lại lần nữa)"
+	}
+	http.Redirect(w, r, "/ui/dead?done="+url.QueryEscape(done), http.StatusSeeOther)
+}
+
 // actInbound runs an inbound problem's action from the dead letters page.
 func (c *Console) actInbound(w http.ResponseWriter, r *http.Request, s *session) {
 	id, action := r.PathValue("id"), r.PathValue("action")
