@@ -269,15 +269,6 @@ func (o *outbound) queueStatus(from, to string, rf envelope.ResponseFor, code en
 	if code == envelope.StatusProcessing {
 		key += "|" + strconv.FormatInt(now.UnixNano(), 10)
 	}
-	if r, err := queue.GetByKey(context.Background(), o.store, queue.Outbound, key); err == nil {
-		if ab != nil && ab.meta != nil {
-			err := o.store.Update(context.Background(), func(tx queue.Tx) error { return mergeAbout(tx, ab.id, ab.meta(r.ID)) })
-			if err != nil {
-				return nil, o.storeError(err)
-			}
-		}
-		return r, nil
-	}
 	out := outRecord{
 		From: o.recordFrom(me.OrganID), Kind: kindStatus, MessageType: axis.MessageStatus, To: []string{to}, DocumentID: rf.DocumentID,
 		StatusCode: string(code), Notation: rf.Code, Title: "Status " + string(code),

@@ -156,8 +156,9 @@ func MergeMeta(tx Tx, id string, meta map[string]string) (*Record, error) {
 // another put work: an idle worker wakes at once instead of at its next
 // poll, so an urgent document waits for no poll interval on any node.
 type Notifier interface {
-	// OnPut calls fn, in a goroutine of the store's, after any node
-	// committed a new record of a direction.
+	// OnPut calls fn, in a goroutine of the store's, after another node
+	// committed a new record of a direction (a node's own puts wake its
+	// workers where they are made).
 	OnPut(fn func(Direction))
 }
 

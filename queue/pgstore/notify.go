@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,7 +25,7 @@ var (
 	_ queue.Follower = (*Store)(nil)
 )
 
-// OnPut calls fn whenever any node commits a new record.
+// OnPut calls fn whenever another node commits a new record.
 func (s *Store) OnPut(fn func(queue.Direction)) {
 	s.subMu.Lock()
 	s.onPut = append(s.onPut, fn)
@@ -86,11 +87,15 @@ func (s *Store) listenConn() error {
 			s.kick(false)
 			continue
 		}
+		dir, from, _ := strings.Cut(n.Payload, " ")
+		if from == s.self {
+			continue // this node's own put, which woke its workers already
+		}
 		s.subMu.Lock()
 		fns := s.onPut
 		s.subMu.Unlock()
 		for _, fn := range fns {
-			fn(queue.Direction(n.Payload))
+			fn(queue.Direction(dir))
 		}
 	}
 }

@@ -7,6 +7,7 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -70,6 +71,9 @@ type Store struct {
 	// from is where the follower starts: the inbound log as it stood
 	// when the store opened, before the node read its inbox.
 	from followStart
+	// self marks this store's own puts in their notifications: a node
+	// woke its workers at the put already, and is not told again.
+	self string
 	// sweepAfter is when a lease may next look for expired leases, in
 	// the store's clock (Unix ns): once a second is enough, leases
 	// lasting ten seconds or more.
@@ -116,7 +120,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to the database: %w", err)
 	}
-	s := &Store{pool: pool, opts: o, wake: make(chan struct{}, 1)}
+	s := &Store{pool: pool, opts: o, wake: make(chan struct{}, 1), self: rand.Text()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	migrate := s.migrate
 	if o.NoMigrate {

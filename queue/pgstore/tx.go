@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -124,13 +126,28 @@ func (t *tx) Put(it queue.Item) (*queue.Record, bool, error) {
 	if err := it.Check(); err != nil {
 		return nil, false, err
 	}
-	if r, err := t.GetByKey(it.Dir, it.Key); err == nil {
-		return r, true, nil
-	} else if !errors.Is(err, queue.ErrNotFound) {
+	if t.ro {
+		return nil, false, queue.ErrReadOnly
+	}
+	// One round trip takes the record's number and its key; a key held
+	// already (or taken by another node's Put, whose commit this one
+	// waits for) answers with the record holding it.
+	var id string
+	err := t.tx.QueryRow(t.ctx, `WITH n AS (SELECT nextval('lienthong_record_seq') AS seq)
+		INSERT INTO lienthong_keys (dir, key, id)
+		SELECT $1, $2, $1 || '-' || CASE WHEN n.seq < 10000000000 THEN lpad(n.seq::text, 10, '0') ELSE n.seq::text END FROM n
+		ON CONFLICT DO NOTHING RETURNING id`, string(it.Dir), it.Key).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		r, err := t.GetByKey(it.Dir, it.Key)
+		return r, err == nil, err
+	}
+	if err != nil {
 		return nil, false, err
 	}
-	if err := t.writable(); err != nil {
-		return nil, false, err
+	t.wrote = true
+	seq, err := strconv.ParseInt(id[strings.IndexByte(id, '-')+1:], 10, 64)
+	if err != nil {
+		return nil, false, fmt.Errorf("record id %q: %w", id, err)
 	}
 	sum, size, staged := it.Staged()
 	if !staged {
@@ -144,38 +161,25 @@ func (t *tx) Put(it queue.Item) (*queue.Record, bool, error) {
 		}
 	}
 	now := t.s.opts.Now()
-	var seq int64
-	if err := t.tx.QueryRow(t.ctx, `SELECT nextval('lienthong_record_seq')`).Scan(&seq); err != nil {
-		return nil, false, err
-	}
 	r := &queue.Record{
-		ID: fmt.Sprintf("%s-%010d", it.Dir, seq), Dir: it.Dir, Key: it.Key, Priority: it.Priority, Group: it.Group,
+		ID: id, Dir: it.Dir, Key: it.Key, Priority: it.Priority, Group: it.Group,
 		NotBefore: it.NotBefore, NextAttempt: now, Created: now, Meta: it.Meta, Size: size, SHA256: sum,
 	}
 	move(r, now, queue.Ready, "accepted")
-	// Two nodes putting one key at once: the second waits for the first's
-	// commit, then finds its key taken and answers with its record.
-	tag, err := t.tx.Exec(t.ctx, `INSERT INTO lienthong_keys (dir, key, id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, string(it.Dir), it.Key, r.ID)
-	if err != nil {
-		return nil, false, err
-	}
-	t.wrote = true // the payload's chunks, at least
-	if tag.RowsAffected() == 0 {
-		old, err := t.GetByKey(it.Dir, it.Key)
-		return old, err == nil, err
-	}
 	doc, err := json.Marshal(r)
 	if err != nil {
 		return nil, false, err
 	}
-	_, err = t.tx.Exec(t.ctx, `INSERT INTO lienthong_records (seq, id, dir, priority, grp, state, due, created, updated, sha256, doc)
-		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $7, $8, $9)`,
-		seq, r.ID, string(r.Dir), r.Priority, r.Group, due(r), now, sum, doc)
+	// The row, and at the commit the word to the other nodes.
+	_, err = t.tx.Exec(t.ctx, `WITH r AS (INSERT INTO lienthong_records (seq, id, dir, priority, grp, state, due, created, updated, sha256, doc)
+		VALUES ($1, $2, $3, $4, $5, 'ready', $6, $7, $7, $8, $9))
+		SELECT pg_notify($10, $3 || ' ' || $11)`,
+		seq, r.ID, string(r.Dir), r.Priority, r.Group, due(r), now, sum, doc, putChannel, t.s.self)
 	if err != nil {
 		return nil, false, err
 	}
 	t.changed(r)
-	return r, false, notify(t.ctx, t.tx, putChannel, string(r.Dir))
+	return r, false, nil
 }
 
 func (t *tx) Lease(now time.Time, dir queue.Direction, minPriority int) (*queue.Record, error) {
