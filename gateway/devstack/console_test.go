@@ -188,8 +188,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("a form without the session's token: %d, want 403", resp.StatusCode)
 	}
-	if _, err := s.Client.ConsoleLink(ctx, "https://elsewhere.example/ui/"); status(err) != 422 {
-		t.Errorf("a link off the console: %v, want 422", err)
+	for _, off := range []string{"https://elsewhere.example/ui/", "/ui/../v1/documents", "//elsewhere.example/ui/"} {
+		if _, err := s.Client.ConsoleLink(ctx, off); status(err) != 422 {
+			t.Errorf("a link to %s: %v, want 422", off, err)
+		}
 	}
 	// A scoped token's console shows its own agency only.
 	scoped := &localapi.Client{Base: s.Client.Base, Token: s.ScopedToken}

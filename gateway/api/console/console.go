@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	pathpkg "path"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +119,13 @@ func (c *Console) Link(caller localapi.Caller, path string) (string, error) {
 		path = "/ui/"
 	}
 	u, err := url.Parse(path)
+	if err == nil && u.Path != "" {
+		clean := pathpkg.Clean(u.Path)
+		if strings.HasSuffix(u.Path, "/") && clean != "/" {
+			clean += "/"
+		}
+		u.Path = clean
+	}
 	if err != nil || u.IsAbs() || u.Host != "" || !strings.HasPrefix(u.Path, "/ui/") || strings.HasPrefix(u.Path, "/ui/login") {
 		return "", errors.New("path: must be a page of the console, under /ui/")
 	}
