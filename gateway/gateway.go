@@ -434,7 +434,9 @@ func (g *Gateway) Close() error {
 // out. Leases of records stored before leases had owners count as ours.
 // An outbound one is marked ambiguous, to be reconciled with the axis
 // before any resend; an inbound one whose processing died with the
-// process maxCrashes times in a row is set aside as dead.
+// process maxCrashes times in a row is set aside as dead. On a shared
+// store a lease may have run out meanwhile and the record been taken up,
+// or finished, by another node: it is left to that node.
 func releaseAtStart(s queue.Store, now time.Time, owner string) (left map[queue.Direction]int, setAside []*queue.Record, err error) {
 	left = map[queue.Direction]int{}
 	var held []*queue.Record
@@ -460,6 +462,9 @@ func releaseAtStart(s queue.Store, now time.Time, owner string) (left map[queue.
 			if r.Dir == queue.Inbound && r.Crashes+1 >= maxCrashes {
 				reason := fmt.Sprintf("set aside: the process died %d times in a row while processing it", r.Crashes+1)
 				dead, err := tx.Kill(now, r.ID, r.Lease, reason)
+				if errors.Is(err, queue.ErrLeaseLost) {
+					continue // expired since, and taken up by another node
+				}
 				if err != nil {
 					return err
 				}
@@ -469,6 +474,9 @@ func releaseAtStart(s queue.Store, now time.Time, owner string) (left map[queue.
 				continue
 			}
 			rec, err := tx.Release(now, r.ID, r.Lease, "its worker died")
+			if errors.Is(err, queue.ErrLeaseLost) {
+				continue // expired since, and taken up by another node
+			}
 			if err != nil {
 				return err
 			}

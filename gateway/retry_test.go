@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,5 +156,57 @@ func TestReleaseAtStartLeavesOtherOwners(t *testing.T) {
 	}
 	if got, _ := queue.Get(ctx, a, theirs.ID); got.State != queue.Leased || got.Owner != "node-b" {
 		t.Errorf("node-b's record = %s held by %q, want still leased to node-b", got.State, got.Owner)
+	}
+}
+
+// finishFirst is a store on which another node finishes a record just
+// before the next write: a lease lost between a read and a change.
+type finishFirst struct {
+	queue.Store
+	now  time.Time
+	rec  *queue.Record
+	once sync.Once
+}
+
+func (s *finishFirst) Update(ctx context.Context, fn func(queue.Tx) error) error {
+	var err error
+	s.once.Do(func() {
+		err = s.Store.Update(ctx, func(tx queue.Tx) error {
+			_, err := tx.Finish(s.now, s.rec.ID, s.rec.Lease, nil)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// A record the dead process held, whose lease ran out and which another
+// node finished before this one started, is left to it: the node starts,
+// and releases the rest.
+func TestReleaseAtStartAfterAnotherNodeFinished(t *testing.T) {
+	c := queuetest.NewClock(time.Date(2026, 3, 16, 8, 0, 0, 0, time.UTC))
+	s := openTestStore(t, c)
+	ctx := context.Background()
+	putRecord(t, s, queue.Outbound, "finished elsewhere")
+	putRecord(t, s, queue.Outbound, "ours")
+	first, err := queue.Lease(ctx, s, c.Now(), queue.Outbound, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := queue.Lease(ctx, s, c.Now(), queue.Outbound, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, _, err := releaseAtStart(&finishFirst{Store: s, now: c.Now(), rec: first}, c.Now(), "node-a")
+	if err != nil || left[queue.Outbound] != 1 {
+		t.Fatalf("released %v, %v; want the one record still ours", left, err)
+	}
+	if got, _ := queue.Get(ctx, s, first.ID); got.State != queue.Done {
+		t.Errorf("the record finished elsewhere = %s, want done", got.State)
+	}
+	if got, _ := queue.Get(ctx, s, second.ID); got.State != queue.Ready {
+		t.Errorf("ours = %s, want ready", got.State)
 	}
 }
