@@ -12,6 +12,7 @@ import (
 
 	"lienthong/envelope"
 	"lienthong/gateway/localapi"
+	"lienthong/gateway/timeliness"
 )
 
 // vietnam is the time zone every page shows.
@@ -37,7 +38,7 @@ var funcs = template.FuncMap{
 	"at":     func(t time.Time) string { return t.In(vietnam).Format("02/01/2006 15:04:05") },
 	"state":  func(s string) string { return stateVi[s] + " (" + s + ")" },
 	"status": statusVi,
-	"why":    func(s string) string { return whyVi[s] },
+	"why":    timeliness.WhyVi,
 	"kind":   func(s string) string { return orDefault(eventVi[s], s) },
 	"codes":  codes,
 	"list":   func(s ...string) []string { return s },
@@ -53,11 +54,7 @@ var eventVi = map[string]string{
 	"accepted": "tiếp nhận", "signed": "ký số", "sent": "lên trục", "retry": "thử lại", "dead": "gửi không được",
 	"resent": "gửi lại", "fetched": "tải về", "delivered": "chuyển vào hộp thư", "duplicate": "trùng lặp",
 	"quarantined": "từ chối", "status": "trạng thái", "recall": "thu hồi", "revoked": "hủy", "replaced": "thay thế",
-	"updated": "cập nhật", "released": "nhả", "lease-expired": "hết hạn giữ", "discarded": "hủy bỏ", "retry-now": "gửi lại ngay",
-}
-
-var whyVi = map[string]string{
-	"not registered": "chưa vào sổ", "registered late": "vào sổ muộn", "sent late": "gửi muộn",
+	"updated": "cập nhật", "released": "nhả", "lease-expired": "hết hạn giữ", "discarded": "hủy bỏ", "retry-now": "gửi lại ngay", "set-aside": "gác lại",
 }
 
 // statusVi names an edXML status code.
