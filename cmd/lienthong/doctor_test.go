@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +13,7 @@ import (
 // ready, saying unreachable; once the axis is back, doctor exits 0.
 func TestDoctorNamesTheAxisDown(t *testing.T) {
 	s := devStack(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte(s.Token), 0o600)
-	api := []string{"--api", s.Client.Base, "--token-file", tokenFile}
+	api := apiArgs(t, s)
 	doctor := func() (int, string) {
 		code, out, errOut := lienthong(t, "", append([]string{"doctor"}, api...)...)
 		return code, out + errOut

@@ -26,9 +26,7 @@ func TestEvidenceCommands(t *testing.T) {
 	if err := s.WriteNodeConfig(config); err != nil {
 		t.Fatal(err)
 	}
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte(s.Token), 0o600)
-	api := []string{"--api", s.Client.Base, "--token-file", tokenFile}
+	api := apiArgs(t, s)
 
 	acc, err := s.Client.Submit(context.Background(), stacktest.Memo("V/v bằng chứng", 0, "a.txt"), []localapi.Upload{{Name: "a.txt", Data: []byte("nội dung")}})
 	if err != nil {

@@ -19,9 +19,7 @@ import (
 // overdue list as CSV for Excel, and refuses what it cannot do.
 func TestReport(t *testing.T) {
 	s := devStack(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte(s.Token), 0o600)
-	api := []string{"--api", s.Client.Base, "--token-file", tokenFile}
+	api := apiArgs(t, s)
 	acc, err := s.Client.Submit(context.Background(), stacktest.Memo("V/v báo cáo", 0), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -61,9 +59,7 @@ func TestReport(t *testing.T) {
 // otherwise, with Vietnamese as written.
 func TestListsAsTables(t *testing.T) {
 	s := devStack(t)
-	tokenFile := filepath.Join(t.TempDir(), "token")
-	os.WriteFile(tokenFile, []byte(s.Token), 0o600)
-	api := []string{"--api", s.Client.Base, "--token-file", tokenFile}
+	api := apiArgs(t, s)
 	if _, err := s.Client.Submit(context.Background(), stacktest.Memo("V/v bảng & cột", 0), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +90,15 @@ func TestListsAsTables(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &docs) != nil || len(docs) != 1 || strings.Contains(out, `\u0026`) {
 		t.Errorf("outbox off a terminal: exit %d\n%s", code, out)
 	}
+}
+
+// apiArgs are the flags that point the tool at a dev stack's API, with
+// its token in a file.
+func apiArgs(t *testing.T, s *devstack.Stack) []string {
+	t.Helper()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte(s.Token), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--api", s.Client.Base, "--token-file", tokenFile}
 }
