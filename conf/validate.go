@@ -315,18 +315,29 @@ var codePattern = regexp.MustCompile(`^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{
 
 // days checks a date or a range of dates of the calendar.
 func (v *validator) days(path, s string) {
-	from, to, isRange := strings.Cut(s, "..")
-	a, err := time.Parse(time.DateOnly, from)
-	if err != nil {
-		v.add(path, fmt.Sprintf("%q: want a date YYYY-MM-DD or a range YYYY-MM-DD..YYYY-MM-DD", s))
-		return
+	if _, _, err := DayRange(s); err != nil {
+		v.add(path, err.Error())
 	}
+}
+
+// DayRange reads a calendar date (YYYY-MM-DD) or range of dates
+// (YYYY-MM-DD..YYYY-MM-DD, within a month) as its first and last day:
+// the form of [calendar] and of its holiday file.
+func DayRange(s string) (first, last time.Time, err error) {
+	from, to, isRange := strings.Cut(s, "..")
+	if first, err = time.Parse(time.DateOnly, from); err != nil {
+		return first, last, fmt.Errorf("%q is not a date YYYY-MM-DD", from)
+	}
+	last = first
 	if isRange {
-		b, err := time.Parse(time.DateOnly, to)
-		if err != nil || b.Before(a) || b.Sub(a) > 31*24*time.Hour {
-			v.add(path, fmt.Sprintf("%q: the range's end must be a date after its start, within a month", s))
+		if last, err = time.Parse(time.DateOnly, to); err != nil {
+			return first, last, fmt.Errorf("%q is not a date YYYY-MM-DD", to)
+		}
+		if last.Before(first) || last.Sub(first) > 31*24*time.Hour {
+			return first, last, fmt.Errorf("range %s: the end must follow the start, within a month", s)
 		}
 	}
+	return first, last, nil
 }
 
 func (v *validator) code(path, s string) {

@@ -30,6 +30,15 @@ type Caller = localapi.Caller
 // allows says whether c may act for an agency.
 func allows(c Caller, code string) bool { return c.Allows == nil || c.Allows(code) }
 
+// unscoped refuses a token scoped to some agencies what concerns the
+// whole gateway; what names it, with its verb ("the summary is").
+func unscoped(c Caller, what string) error {
+	if c.Allows != nil {
+		return fmt.Errorf("%w: client %s may act only for its own agencies; %s the whole gateway's (an unscoped token in api.tokens)", ErrForbidden, c.Name, what)
+	}
+	return nil
+}
+
 // forbidden is the answer for a record of an agency outside the scope.
 func forbidden(c Caller, code string) error {
 	return fmt.Errorf("%w: client %s may act only for its own agencies, not for %s (api.tokens scope)", ErrForbidden, c.Name, code)

@@ -185,10 +185,7 @@ func (g *Gateway) evidenceCaller(c Caller) error {
 	if g.ev == nil {
 		return fmt.Errorf("%w: %w", ErrNotFound, ErrNoEvidence)
 	}
-	if c.Allows != nil {
-		return fmt.Errorf("%w: client %s may act only for its own agencies; the evidence log is the whole gateway's (an unscoped token in api.tokens)", ErrForbidden, c.Name)
-	}
-	return nil
+	return unscoped(c, "the evidence log is")
 }
 
 // stamp has the time-stamping authority stamp a checkpoint; while it

@@ -143,18 +143,8 @@ func (in *inbound) setAside(ctx context.Context, id, client, reason string) (*lo
 	}
 	now := in.clock.Now()
 	err = in.store.Update(ctx, func(tx queue.Tx) (err error) {
-		if _, err = tx.Resend(now, id, "to set aside"); err != nil {
-			return err
-		}
-		l, err := tx.LeaseRecord(now, id)
-		if err != nil {
-			return err
-		}
-		if r, err = tx.Finish(now, id, l.Lease, map[string]string{metaSetAside: reason}); err != nil {
-			return err
-		}
-		tx.Emit(event(id, evSetAside, "", now, atReason, reason, atClient, client))
-		return nil
+		r, err = endByHand(tx, now, r, "set aside", map[string]string{metaSetAside: reason}, event(id, evSetAside, "", now, atReason, reason, atClient, client))
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -182,7 +172,7 @@ func (in *inbound) deadRecord(ctx context.Context, id string) (*queue.Record, er
 // InboundProblems lists the packages received that could not be handled;
 // the whole gateway's, so a scoped token is refused.
 func (g *Gateway) InboundProblems(ctx context.Context, c Caller) ([]localapi.InboundProblem, error) {
-	if err := unscoped(c, "inbound problems"); err != nil {
+	if err := unscoped(c, "the inbound problems are"); err != nil {
 		return nil, err
 	}
 	ps, err := g.in.problems(ctx)
@@ -191,7 +181,7 @@ func (g *Gateway) InboundProblems(ctx context.Context, c Caller) ([]localapi.Inb
 
 // Refetch tries a dead or unfetchable inbound package again.
 func (g *Gateway) Refetch(ctx context.Context, c Caller, id string) (*localapi.InboundProblem, error) {
-	if err := unscoped(c, "inbound problems"); err != nil {
+	if err := unscoped(c, "the inbound problems are"); err != nil {
 		return nil, err
 	}
 	p, err := g.in.refetch(ctx, id, c.Name)
@@ -200,18 +190,9 @@ func (g *Gateway) Refetch(ctx context.Context, c Caller, id string) (*localapi.I
 
 // SetAside ends a dead inbound package, with the reason.
 func (g *Gateway) SetAside(ctx context.Context, c Caller, id, reason string) (*localapi.InboundProblem, error) {
-	if err := unscoped(c, "inbound problems"); err != nil {
+	if err := unscoped(c, "the inbound problems are"); err != nil {
 		return nil, err
 	}
 	p, err := g.in.setAside(ctx, id, c.Name, reason)
 	return p, edge(err)
-}
-
-// unscoped refuses a token scoped to some agencies what concerns the
-// whole gateway: a package not processed may be any agency's.
-func unscoped(c Caller, what string) error {
-	if c.Allows != nil {
-		return fmt.Errorf("%w: client %s may act only for its own agencies; %s are the whole gateway's (an unscoped token in api.tokens)", ErrForbidden, c.Name, what)
-	}
-	return nil
 }

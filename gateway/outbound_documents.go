@@ -155,26 +155,36 @@ func (o *outbound) Discard(ctx context.Context, id, client, reason string) (*que
 	}
 	now := o.clock.Now()
 	err = o.store.Update(ctx, func(tx queue.Tx) (err error) {
-		if rec.State == queue.Dead {
-			if _, err = tx.Resend(now, id, "to discard"); err != nil {
-				return err
-			}
-		}
-		l, err := tx.LeaseRecord(now, id)
-		if err != nil {
-			return err
-		}
-		if rec, err = tx.Finish(now, id, l.Lease, map[string]string{metaDiscarded: reason}); err != nil {
-			return err
-		}
-		tx.Emit(event(id, evDiscarded, "", now, atReason, reason, atClient, client))
-		return nil
+		rec, err = endByHand(tx, now, rec, "discard", map[string]string{metaDiscarded: reason}, event(id, evDiscarded, "", now, atReason, reason, atClient, client))
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	o.log.Warn().Str("id", id).Str("client", client).Str("reason", reason).Msg("document discarded: it will not be sent")
 	return rec, nil
+}
+
+// endByHand finishes, in tx, a dead or waiting record an operator gives
+// up: the queue only finishes a leased record, so it is leased in this
+// same commit (a dead one put back first, "to" the action), finished
+// with meta, and ev names who and why.
+func endByHand(tx queue.Tx, now time.Time, r *queue.Record, to string, meta map[string]string, ev queue.Event) (*queue.Record, error) {
+	if r.State == queue.Dead {
+		if _, err := tx.Resend(now, r.ID, "to "+to); err != nil {
+			return nil, err
+		}
+	}
+	l, err := tx.LeaseRecord(now, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	done, err := tx.Finish(now, r.ID, l.Lease, meta)
+	if err != nil {
+		return nil, err
+	}
+	tx.Emit(ev)
+	return done, nil
 }
 
 // RetryNow makes a document waiting out its backoff due now, as one more

@@ -9,6 +9,7 @@ import (
 
 	"lienthong/conf"
 	"lienthong/envelope"
+	"lienthong/gateway/axis"
 	"lienthong/gateway/localapi"
 	"lienthong/gateway/timeliness"
 	"lienthong/queue"
@@ -111,13 +112,11 @@ func receivedRow(r *queue.Record, me string, autoArrived bool) []byte {
 	return row.Encode()
 }
 
-// axisTime reads the axis's time of a package as the axis lists it (in
-// Vietnam's time when it names no zone); otherwise fallback.
+// axisTime is when the axis says it received a package, as listed;
+// fallback when it said nothing readable.
 func axisTime(s string, fallback time.Time) time.Time {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05", "02/01/2006 15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, envelope.Vietnam); err == nil {
-			return t
-		}
+	if t, err := axis.ParseListTime(s); err == nil {
+		return t
 	}
 	return fallback
 }

@@ -61,9 +61,32 @@ func BenchmarkTimelinessReport(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds()*float64(b.N), "rows/s")
 }
 
-// sampleRow is the row of a real record: a document sent to two of forty
-// counterparts, as the engine keeps it.
-func sampleRow(i int, day time.Time) []byte {
+// BenchmarkReportRow is the row every commit makes of each record it
+// writes: of a document sent (decoded meta and recipients, encoded row),
+// and of a status package, which has none.
+func BenchmarkReportRow(b *testing.B) {
+	row := reportRow("000.00.07.H26", true)
+	doc := sampleRecord(7, time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC))
+	status := &queue.Record{ID: "out-0000000001", Dir: queue.Outbound, Meta: outRecord{Kind: kindStatus, StatusCode: "03", To: []string{"000.00.00.G22"}}.meta()}
+	for _, c := range []struct {
+		name string
+		r    *queue.Record
+	}{{"document", doc}, {"status", status}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				row(c.r)
+			}
+		})
+	}
+}
+
+// sampleRow is the row of a real record.
+func sampleRow(i int, day time.Time) []byte { return sentRow(sampleRecord(i, day), "000.00.07.H26") }
+
+// sampleRecord is a document sent to two of forty counterparts, as the
+// engine keeps it.
+func sampleRecord(i int, day time.Time) *queue.Record {
 	sent := day.Add(time.Duration(i%480) * time.Minute)
 	o := outRecord{
 		From: "000.00.07.H26", Kind: kindDocument, DocumentID: fmt.Sprintf("000.00.07.H26,2026/01/01,%d/SVD-VP", i),
@@ -86,5 +109,5 @@ func sampleRow(i int, day time.Time) []byte {
 	if err := setRecipients(r, rs); err != nil {
 		panic(err)
 	}
-	return sentRow(r, "000.00.07.H26")
+	return r
 }

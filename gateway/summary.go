@@ -51,8 +51,8 @@ const (
 // need action. The whole gateway's: a token scoped to some agencies is
 // refused.
 func (g *Gateway) Summary(ctx context.Context, c Caller) (*localapi.Summary, error) {
-	if c.Allows != nil {
-		return nil, fmt.Errorf("%w: client %s may act only for its own agencies; the summary is the whole gateway's (an unscoped token in api.tokens)", ErrForbidden, c.Name)
+	if err := unscoped(c, "the summary is"); err != nil {
+		return nil, err
 	}
 	now := g.clock.Now()
 	s := &localapi.Summary{Time: now.UTC(), Problems: []string{}}

@@ -24,7 +24,7 @@ func TestReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) { // polling the API, bounded by the deadline
 		d, err := s.Client.Document(context.Background(), acc.ID)
 		if err == nil && d.Recipients[0].StatusCode == "03" {
 			break

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -45,7 +46,7 @@ func table(w io.Writer, v any) error {
 		for _, d := range l {
 			var to []string
 			for _, r := range d.Recipients {
-				to = append(to, r.OrganID+" "+cutString(cmpOr(r.StatusCode, "-"), 4))
+				to = append(to, r.OrganID+" "+cutString(cmp.Or(r.StatusCode, "-"), 4))
 			}
 			state := d.State
 			if d.LastError != "" && (d.State == localapi.StateRetry || d.State == localapi.StateDead) {
@@ -96,11 +97,4 @@ func cutString(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
-}
-
-func cmpOr(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"lienthong/conf"
 	"lienthong/envelope"
 )
 
@@ -128,19 +129,9 @@ func ParseHolidays(r io.Reader, into map[int]bool) error {
 // AddDays adds a date or a range of dates (YYYY-MM-DD..YYYY-MM-DD) as
 // holidays, or as days worked.
 func AddDays(s string, holiday bool, into map[int]bool) error {
-	from, to, isRange := strings.Cut(s, "..")
-	a, err := time.Parse(time.DateOnly, from)
+	a, b, err := conf.DayRange(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a date YYYY-MM-DD", from)
-	}
-	b := a
-	if isRange {
-		if b, err = time.Parse(time.DateOnly, to); err != nil {
-			return fmt.Errorf("%q is not a date YYYY-MM-DD", to)
-		}
-		if b.Before(a) || b.Sub(a) > 31*24*time.Hour {
-			return fmt.Errorf("range %s: the end must follow the start, within a month", s)
-		}
+		return err
 	}
 	for d := a; !d.After(b); d = d.AddDate(0, 0, 1) {
 		into[ymd(d)] = holiday

@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -39,7 +40,7 @@ var funcs = template.FuncMap{
 	"state":  func(s string) string { return stateVi[s] + " (" + s + ")" },
 	"status": statusVi,
 	"why":    timeliness.WhyVi,
-	"kind":   func(s string) string { return orDefault(eventVi[s], s) },
+	"kind":   func(s string) string { return cmp.Or(eventVi[s], s) },
 	"codes":  codes,
 	"list":   func(s ...string) []string { return s },
 }
@@ -70,13 +71,6 @@ func statusVi(code string) string {
 		return code + " " + n
 	}
 	return code
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }
 
 // codes lists a recipient's codes with their times, oldest first.
@@ -138,7 +132,7 @@ var titles = map[string]string{
 // fail shows an engine error as a page with the status the API would give.
 func (c *Console) fail(w http.ResponseWriter, s *session, err error) {
 	code := http.StatusInternalServerError
-	var ae *localapi.Error
+	var ps envelope.Problems
 	switch {
 	case errors.Is(err, localapi.ErrNotFound):
 		code = http.StatusNotFound
@@ -148,9 +142,7 @@ func (c *Console) fail(w http.ResponseWriter, s *session, err error) {
 		code = http.StatusConflict
 	case errors.Is(err, localapi.ErrUnavailable):
 		code = http.StatusServiceUnavailable
-	case errors.As(err, &ae):
-		code = ae.Status
-	case strings.Contains(err.Error(), "rule"):
+	case errors.As(err, &ps):
 		code = http.StatusUnprocessableEntity
 	}
 	c.render(w, code, "error", s, map[string]any{"Message": err.Error()})
@@ -185,7 +177,11 @@ func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) 
 		http.Redirect(w, r, "/ui/documents/"+url.PathEscape(q), http.StatusSeeOther)
 		return
 	}
-	docs, more, err := c.search(r, s, localapi.DocumentQuery{State: state, Kind: "document"}, q)
+	dq := localapi.DocumentQuery{State: state, Kind: "document", Limit: 1000}
+	docs, more, err := find(func(after string) ([]localapi.Document, string, error) {
+		dq.After = after
+		return c.g.Documents(r.Context(), s.caller, dq)
+	}, func(d localapi.Document) bool { return holds(q, d.DocumentID, d.Subject) })
 	if err != nil {
 		c.fail(w, s, err)
 		return
@@ -193,23 +189,24 @@ func (c *Console) documents(w http.ResponseWriter, r *http.Request, s *session) 
 	c.render(w, http.StatusOK, "documents", s, map[string]any{"Docs": docs, "Q": q, "State": state, "More": more})
 }
 
-// searched bounds how many records one search reads.
-const searched = 5000
+// searched bounds how many records one search reads; shown bounds what
+// a page lists.
+const searched, shown = 5000, 100
 
-func (c *Console) search(r *http.Request, s *session, dq localapi.DocumentQuery, q string) ([]localapi.Document, bool, error) {
-	var out []localapi.Document
-	low := strings.ToLower(q)
-	dq.Limit = 1000
+// find reads pages, newest first, keeping what match accepts: at most
+// shown, reading at most searched. more says some may be left.
+func find[T any](page func(after string) ([]T, string, error), match func(T) bool) (out []T, more bool, err error) {
+	after := ""
 	for read := 0; read < searched; {
-		page, next, err := c.g.Documents(r.Context(), s.caller, dq)
+		items, next, err := page(after)
 		if err != nil {
 			return nil, false, err
 		}
-		read += len(page)
-		for _, d := range page {
-			if q == "" || strings.Contains(strings.ToLower(d.DocumentID), low) || strings.Contains(strings.ToLower(d.Subject), low) {
-				out = append(out, d)
-				if len(out) == 100 {
+		read += len(items)
+		for _, it := range items {
+			if match(it) {
+				out = append(out, it)
+				if len(out) == shown {
 					return out, true, nil
 				}
 			}
@@ -217,9 +214,16 @@ func (c *Console) search(r *http.Request, s *session, dq localapi.DocumentQuery,
 		if next == "" {
 			return out, false, nil
 		}
-		dq.After = next
+		after = next
 	}
 	return out, true, nil
+}
+
+// holds reports whether a DocumentId or a subject holds a search, in any
+// case; an empty search matches all.
+func holds(q, documentID, subject string) bool {
+	q = strings.ToLower(q)
+	return q == "" || strings.Contains(strings.ToLower(documentID), q) || strings.Contains(strings.ToLower(subject), q)
 }
 
 func (c *Console) document(w http.ResponseWriter, r *http.Request, s *session) {
@@ -270,30 +274,15 @@ func (c *Console) inbox(w http.ResponseWriter, r *http.Request, s *session) {
 		http.Redirect(w, r, "/ui/inbox/"+url.PathEscape(q), http.StatusSeeOther)
 		return
 	}
-	low := strings.ToLower(q)
-	var items []localapi.InboxItem
 	iq := localapi.InboxQuery{State: state, Limit: 1000}
-	more := false
-	for read := 0; read < searched; {
+	items, more, err := find(func(after string) ([]localapi.InboxItem, string, error) {
+		iq.After = after
 		page, next, _, err := c.g.Inbox(s.caller, iq)
-		if err != nil {
-			c.fail(w, s, err)
-			return
-		}
-		read += len(page)
-		for _, it := range page {
-			if q == "" || strings.Contains(strings.ToLower(it.DocumentID), low) || strings.Contains(strings.ToLower(it.Subject), low) {
-				items = append(items, it)
-			}
-		}
-		if next == "" || len(items) >= 100 {
-			more = next != ""
-			break
-		}
-		iq.After = next
-	}
-	if len(items) > 100 {
-		items, more = items[:100], true
+		return page, next, err
+	}, func(it localapi.InboxItem) bool { return holds(q, it.DocumentID, it.Subject) })
+	if err != nil {
+		c.fail(w, s, err)
+		return
 	}
 	c.render(w, http.StatusOK, "inbox", s, map[string]any{"Items": items, "Q": q, "State": state, "More": more})
 }
