@@ -53,6 +53,17 @@ Replay protection:
   -replay-window 5m        refuse calls whose timestamp, read as Vietnam time,
                            is further than this from the hub's clock
 
+Dialect:
+  -dialect rest-v2         speak the provincial REST/JSON dialect instead:
+                           POST /v1/login (JSON or form username, password) for
+                           a bearer token, then /v1/sendEdoc (multipart file),
+                           /v1/syncReceivedEdocList?messageType&fromDate&toDate
+                           (a date window that keeps taken packages),
+                           /v1/getEdoc?docId and /v1/updateStatus, each with
+                           X-SystemId and X-SecretKey; the faults apply too
+  -account USER:PASSWORD   a login the rest-v2 dialect takes (repeatable)
+  -token-ttl 30m           how long a rest-v2 token lasts
+
 Limits (a client cannot hold the hub):
   -max-connections 1024    connections open at once; a newcomer takes the
                            place of the one idle longest
@@ -93,6 +104,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	window := fs.Duration("replay-window", 0, "")
 	maxConns := fs.Int("max-connections", 1024, "")
 	maxUploads := fs.Int("max-uploads", 8, "")
+	dialect := fs.String("dialect", "sdk", "")
+	accounts := map[string]string{}
+	fs.Func("account", "", func(v string) error {
+		u, p, ok := strings.Cut(v, ":")
+		if !ok || u == "" {
+			return errors.New("want USER:PASSWORD")
+		}
+		accounts[u] = p
+		return nil
+	})
+	tokenTTL := fs.Duration("token-ttl", 30*time.Minute, "")
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" {
 			fs.SetOutput(stdout)
@@ -106,6 +128,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *dir == "" || *sysFile == "" || *agFile == "" {
 		fs.Usage()
 		return errors.New("-data, -systems and -agencies are required")
+	}
+	switch *dialect {
+	case "sdk":
+	case "rest-v2":
+		if len(accounts) == 0 {
+			return errors.New("-dialect rest-v2 needs at least one -account USER:PASSWORD for its logins")
+		}
+	default:
+		return fmt.Errorf("-dialect %q: want sdk or rest-v2", *dialect)
 	}
 	if *latency != "" {
 		lo, hi, _ := strings.Cut(*latency, "-")
@@ -134,7 +165,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err
 	}
-	hub, err := axishub.Open(axishub.Options{Dir: *dir, Systems: systems, Agencies: agencies, Faults: f, Window: *window, MaxUploads: *maxUploads})
+	hub, err := axishub.Open(axishub.Options{Dir: *dir, Systems: systems, Agencies: agencies, Faults: f, Window: *window, MaxUploads: *maxUploads,
+		Dialect: *dialect, Accounts: accounts, TokenTTL: *tokenTTL})
 	if err != nil {
 		return err
 	}

@@ -194,3 +194,54 @@ func TestTLSWithCustomCA(t *testing.T) {
 		t.Fatalf("with the CA: %v", err)
 	}
 }
+
+// startRESTHub serves a hub speaking the REST dialect.
+func startRESTHub(t testing.TB, f axishub.Faults) (*axishub.Hub, string) {
+	t.Helper()
+	hub, err := axishub.Open(axishub.Options{Dir: t.TempDir(), Systems: systems, Agencies: agencies, Faults: f, Seed: 1,
+		Dialect: axis.DialectREST, Accounts: map[string]string{"quantri": "mật khẩu"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(hub)
+	t.Cleanup(func() {
+		srv.Close()
+		hub.Close()
+	})
+	return hub, srv.URL
+}
+
+func restConfig(url string, i int) axis.Config {
+	c := config(url, i)
+	c.Dialect = axis.DialectREST
+	c.Token = axis.Token{User: "quantri", Password: "mật khẩu", Form: i == 1}
+	return c
+}
+
+func TestConformanceREST(t *testing.T) {
+	hub, url := startRESTHub(t, axishub.Faults{})
+	axistest.Run(t, axistest.Env{Endpoint: url, A: restConfig(url, 0), B: restConfig(url, 1), CodeA: codeA, CodeB: codeB, Unknown: unknown, Revoke: hub.RevokeTokens})
+}
+
+// TestFailureClassesREST: a system error of the REST dialect is retried,
+// an upload whose answer is lost may have landed.
+func TestFailureClassesREST(t *testing.T) {
+	ctx := context.Background()
+	hub, url := startRESTHub(t, axishub.Faults{})
+	a := axistest.RESTClient(t, restConfig(url, 0))
+	up := axis.BytesUpload("d.edxml", axistest.Document(t, codeA, codeB))
+	hub.SetFaults(axishub.Faults{ErrorRate: 1})
+	_, err := a.SendEdoc(ctx, axis.SendRequest{Upload: up})
+	var ae *axis.Error
+	if !errors.Is(err, axis.ErrRetryable) || !errors.As(err, &ae) || ae.Code != "20" {
+		t.Fatalf("LGSP system error: %v, want retryable code 20", err)
+	}
+	hub.SetFaults(axishub.Faults{DropAfterUpload: 1})
+	if _, err := a.SendEdoc(ctx, axis.SendRequest{Upload: up}); !errors.Is(err, axis.ErrAmbiguous) {
+		t.Fatalf("connection dropped after the upload was stored: %v, want ambiguous", err)
+	}
+	hub.SetFaults(axishub.Faults{OutageUntil: time.Now().Add(time.Hour)})
+	if _, err := a.GetReceivedEdocList(ctx, axis.MessageEdoc); !errors.Is(err, axis.ErrRetryable) {
+		t.Fatalf("outage: %v, want retryable", err)
+	}
+}

@@ -46,6 +46,12 @@ type Config struct {
 	MaxAnswer int64
 	// Now stamps calls; time.Now when nil.
 	Now func() time.Time
+	// Dialect is DialectSDK (default) or DialectREST; Token and
+	// ListWindow are the REST dialect's: its login, and how far back its
+	// received list looks (default 72 h).
+	Dialect    string
+	Token      Token
+	ListWindow time.Duration
 	// Observe, when set, is told of every call's operation, duration and
 	// error, so the caller can export them without wrapping each call.
 	Observe func(op string, took time.Duration, err error)

@@ -96,6 +96,33 @@ func classifyCode(code string) Class {
 	return Terminal
 }
 
+// RESTCode is what a code of the REST dialect means and what to do.
+type RESTCode struct {
+	Meaning string
+	Class   Class
+}
+
+// RESTCodes are the REST dialect's error codes, from its connection
+// guide's table: a system error is retried, a wrong system id or secret
+// is the configuration's to fix, the others are final for the package.
+var RESTCodes = map[string]RESTCode{
+	"10": {"bad file", Terminal},
+	"15": {"wrong SystemId or SecretKey: check this axis's credentials", Terminal},
+	"18": {"recipient unknown", Terminal},
+	"19": {"sender not registered", Terminal},
+	"20": {"LGSP system error", Retryable},
+	"21": {"file processing error", Terminal},
+	"22": {"edXML not per QĐ 28", Terminal},
+	"23": {"recipient locked", Terminal},
+}
+
+func classifyRESTCode(code string) Class {
+	if c, ok := RESTCodes[code]; ok {
+		return c.Class
+	}
+	return classifyCode(code) // HTTP-like codes, as the SDK wire's
+}
+
 func classifyHTTP(status int) Class {
 	switch {
 	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:

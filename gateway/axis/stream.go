@@ -67,6 +67,77 @@ func readDataAnswer(r io.Reader, w io.Writer) (*Answer, int64, error) {
 	return &a, n, nil
 }
 
+// readNestedData reads an answer whose "data" is an object holding a
+// base64 "data" string (the REST dialect's getEdoc), decoding it into w as
+// it arrives; it returns the answer with that string left out, and -1 for
+// the size when there was no such string.
+func readNestedData(r io.Reader, w io.Writer) (json.RawMessage, int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	n := int64(-1)
+	var walk func(depth int) (map[string]json.RawMessage, error)
+	walk = func(depth int) (map[string]json.RawMessage, error) {
+		if err := expect(br, '{'); err != nil {
+			return nil, err
+		}
+		rest := map[string]json.RawMessage{}
+		for {
+			c, err := nextNonSpace(br)
+			if err != nil {
+				return nil, err
+			}
+			if c == '}' {
+				return rest, nil
+			}
+			if c == ',' {
+				continue
+			}
+			if c != '"' {
+				return nil, fmt.Errorf("answer: a key expected, got %q", c)
+			}
+			key, err := readString(br)
+			if err != nil {
+				return nil, err
+			}
+			if err := expect(br, ':'); err != nil {
+				return nil, err
+			}
+			c, err = nextNonSpace(br)
+			if err != nil {
+				return nil, err
+			}
+			br.UnreadByte()
+			switch {
+			case key == "data" && c == '{' && depth == 0:
+				inner, err := walk(1)
+				if err != nil {
+					return nil, err
+				}
+				b, _ := json.Marshal(inner)
+				rest[key] = b
+				continue
+			case key == "data" && c == '"' && depth == 1:
+				br.ReadByte()
+				n, err = io.Copy(w, base64.NewDecoder(base64.StdEncoding, &stringReader{r: br}))
+				if err != nil {
+					return nil, fmt.Errorf("data: %w", err)
+				}
+				continue
+			}
+			raw, err := readValue(br)
+			if err != nil {
+				return nil, err
+			}
+			rest[key] = raw
+		}
+	}
+	rest, err := walk(0)
+	if err != nil {
+		return nil, n, err
+	}
+	b, err := json.Marshal(rest)
+	return b, n, err
+}
+
 func nextNonSpace(br *bufio.Reader) (byte, error) {
 	for {
 		c, err := br.ReadByte()

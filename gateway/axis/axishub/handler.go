@@ -52,6 +52,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if h.opts.Dialect == axis.DialectREST {
+		h.serveREST(w, r, f, roll, roll2)
+		return
+	}
 	op := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	switch {
 	case h.opts.Now().Before(f.OutageUntil):
@@ -323,7 +327,7 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	if mt != axis.MessageEdoc && mt != axis.MessageStatus {
 		return "", fail("400", "messagetype %q: want edoc or status", hdr["messagetype"])
 	}
-	up, err := h.readUpload(r, hdr["hash-file"], f)
+	up, err := h.readUpload(r, hdr["hash-file"], false, f)
 	if err != nil {
 		return "", err
 	}
@@ -339,6 +343,12 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 			return "", fail("400", "to %q is not a JSON array of codes", t)
 		}
 	}
+	return h.store(from, mt, to, pkg, up, "404")
+}
+
+// store keeps an upload for its recipients, to unless empty, else those
+// its header names; unknown answers an unknown recipient's refusal.
+func (h *Hub) store(from, mt string, to []string, pkg *envelope.Header, up *upload, unknown string) (string, error) {
 	d := &doc{DocID: newID(h.opts.Now()), From: from, MessageType: mt, Created: h.opts.Now(), Size: int(up.size), Recipients: map[string]*recipient{}}
 	switch pkg.Kind {
 	case envelope.KindStatus:
@@ -360,12 +370,12 @@ func (h *Hub) send(r *http.Request, sys System, hdr map[string]string, f Faults)
 	if err := h.place(d.DocID, up); err != nil {
 		return "", err
 	}
-	err = h.update(func(tx *bolt.Tx) error {
+	err := h.update(func(tx *bolt.Tx) error {
 		ab := tx.Bucket(bAgencies)
 		for _, code := range to {
 			var a axis.Agency
 			if v := ab.Get([]byte(code)); v == nil || json.Unmarshal(v, &a) != nil || a.Deleted {
-				return fail("404", "unknown recipient %s", code)
+				return fail(unknown, "unknown recipient %s", code)
 			}
 			d.Recipients[code] = &recipient{Status: "pending", Updated: d.Created}
 			if err := tx.Bucket(bPending).Put(pendingKey(code, d.DocID), []byte(mt)); err != nil {
@@ -467,8 +477,9 @@ func (h *Hub) place(id string, up *upload) error {
 // and a CRLF, which hash-file does not cover) or, from older clients, as
 // the multipart part file_doc: into memory up to smallPackage (and the
 // CRLF), else into a file beside the blobs; it checks hash-file as the
-// bytes arrive.
-func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (up *upload, err error) {
+// bytes arrive. The REST dialect's upload (rest) is any file part, with
+// no hash to check.
+func (h *Hub) readUpload(r *http.Request, hashFile string, rest bool, f Faults) (up *upload, err error) {
 	limit := h.opts.MaxPackage
 	src := r.Body
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
@@ -484,7 +495,7 @@ func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (up *upload
 			if err != nil {
 				return nil, fail("400", "multipart body: %v", err)
 			}
-			if p.FormName() == axis.FilePart {
+			if p.FormName() == axis.FilePart || (rest && p.FileName() != "") {
 				src = p
 				break
 			}
@@ -527,6 +538,7 @@ func (h *Hub) readUpload(r *http.Request, hashFile string, f Faults) (up *upload
 		return got == axis.HashFile(sum, false) || got == axis.HashFile(sum, true)
 	}
 	switch {
+	case rest:
 	case string(hw.tail) == "\r\n" && matches(without):
 		up.size -= 2
 		if up.path == "" {

@@ -60,6 +60,12 @@ type Options struct {
 	Now          func() time.Time
 	Seed         uint64 // for the fault dice; 0 picks one
 	Faults       Faults
+	// Dialect is axis.DialectSDK (default) or axis.DialectREST, the
+	// provincial REST/JSON dialect, which logs in with one of Accounts
+	// (user → password) for a token kept TokenTTL (default 30 min).
+	Dialect  string
+	Accounts map[string]string
+	TokenTTL time.Duration
 }
 
 // Hub is the reference axis adapter; it is an http.Handler.
@@ -84,6 +90,7 @@ type Hub struct {
 	faults Faults
 	rnd    *mrand.Rand
 	calls  atomic.Int64
+	tokens map[string]time.Time // the REST dialect's, to their expiry
 }
 
 // Server serves the hub on ln as the daemon does: headers in 30 s, an idle
@@ -141,7 +148,10 @@ func Open(opts Options) (*Hub, error) {
 		return nil, fmt.Errorf("axishub store: %w", err)
 	}
 	h := &Hub{db: db, blobs: blobs, arrived: make(chan struct{}, 1), systems: map[string]System{}, opts: opts, faults: opts.Faults,
-		rnd: mrand.New(mrand.NewPCG(opts.Seed, 1)), uploads: netcap.NewSlots(opts.MaxUploads), seen: map[string]*replay{}}
+		rnd: mrand.New(mrand.NewPCG(opts.Seed, 1)), uploads: netcap.NewSlots(opts.MaxUploads), seen: map[string]*replay{}, tokens: map[string]time.Time{}}
+	if opts.TokenTTL <= 0 {
+		h.opts.TokenTTL = 30 * time.Minute
+	}
 	for _, s := range opts.Systems {
 		if s.SystemID == "" || s.Secret == "" {
 			db.Close()

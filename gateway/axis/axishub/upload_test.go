@@ -97,7 +97,7 @@ func TestReadUpload(t *testing.T) {
 		} {
 			r := httptest.NewRequest(http.MethodPost, "/sendEdoc", bytes.NewReader(tc.body))
 			r.Header.Set("Content-Type", "application/octet-stream")
-			up, err := h.readUpload(r, tc.hash, Faults{})
+			up, err := h.readUpload(r, tc.hash, false, Faults{})
 			if err != nil {
 				t.Fatalf("%d bytes, %s: %v", size, tc.name, err)
 			}
@@ -113,7 +113,7 @@ func TestReadUpload(t *testing.T) {
 			up.discard()
 		}
 		r := httptest.NewRequest(http.MethodPost, "/sendEdoc", bytes.NewReader(pkg))
-		if _, err := h.readUpload(r, "00", Faults{}); err == nil {
+		if _, err := h.readUpload(r, "00", false, Faults{}); err == nil {
 			t.Errorf("%d bytes with a wrong hash-file: accepted", size)
 		}
 	}

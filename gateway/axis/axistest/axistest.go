@@ -26,6 +26,9 @@ type Env struct {
 	// ReplayWindow is the adapter's timestamp window; zero when it takes
 	// timestamps of any age, as SDK clients need.
 	ReplayWindow time.Duration
+	// Revoke, for the REST dialect, makes the adapter forget the tokens it
+	// issued, as a provider does when it restarts.
+	Revoke func()
 }
 
 // Client is a client for c, closed when the test ends.
@@ -88,8 +91,12 @@ func has(items []axis.ReceivedItem, id string) bool {
 	return slices.ContainsFunc(items, func(i axis.ReceivedItem) bool { return i.DocID == id })
 }
 
-// Run runs the suite.
+// Run runs the suite for A's dialect.
 func Run(t *testing.T, e Env) {
+	if e.A.Dialect == axis.DialectREST {
+		runREST(t, e)
+		return
+	}
 	ctx := context.Background()
 	a, b := Client(t, e.A), Client(t, e.B)
 
