@@ -27,8 +27,11 @@ type Config struct {
 	Agency   Agency `toml:"agency"`
 	// Agencies are further agencies this gateway serves, for a city's or
 	// ministry's shared system: each sends and receives as itself.
-	Agencies  []Agency  `toml:"agencies"`
+	Agencies []Agency `toml:"agencies"`
+	// Axis is the national axis, named "national"; Axes are further axes
+	// (a province's), or all of them when Axis has no endpoint.
 	Axis      Axis      `toml:"axis"`
+	Axes      []Axis    `toml:"axes"`
 	Signing   Signing   `toml:"signing"`
 	Trust     Trust     `toml:"trust"`
 	Outbound  Outbound  `toml:"outbound"`
@@ -107,11 +110,28 @@ type Agency struct {
 	// Units serves every unit under the code too, as the synced directory
 	// knows them, each under its own name.
 	Units bool `toml:"units"`
+	// Axis names the axis the agency exchanges on; the first when empty.
+	// AxisSystemID and AxisSecret are its own credentials there, where
+	// the axis issues them per unit; the axis's own when empty.
+	Axis         string `toml:"axis"`
+	AxisSystemID string `toml:"axis_system_id"`
+	AxisSecret   Secret `toml:"axis_secret"`
 }
 
-// Axis says how to reach the national axis adapter.
+// Axis says how to reach an axis adapter, and in which dialect.
 type Axis struct {
-	Endpoint       string   `toml:"endpoint"`
+	Name     string `toml:"name"`    // [[axes]] only; [axis] is "national"
+	Dialect  string `toml:"dialect"` // sdk (default) or rest-v2
+	Endpoint string `toml:"endpoint"`
+	// The rest-v2 dialect's login: where, with which account, as a form
+	// or JSON, and how long a token is kept; ListWindow is how far back
+	// its received list looks.
+	TokenURL       string   `toml:"token_url"`
+	TokenUser      string   `toml:"token_user"`
+	TokenPassword  Secret   `toml:"token_password"`
+	TokenForm      bool     `toml:"token_form"`
+	TokenTTL       Duration `toml:"token_ttl"`
+	ListWindow     Duration `toml:"list_window"`
 	SystemID       string   `toml:"system_id"`
 	Secret         Secret   `toml:"secret"`
 	CAFile         string   `toml:"ca_file"`
@@ -121,6 +141,33 @@ type Axis struct {
 	ConnectTimeout Duration `toml:"connect_timeout"`
 	CallTimeout    Duration `toml:"call_timeout"`
 	MaxConns       int      `toml:"max_conns"`
+}
+
+// NationalAxis is the name of the axis [axis] describes.
+const NationalAxis = "national"
+
+// AllAxes is every axis, [axis] first as "national" when it has an
+// endpoint, with defaults filled in.
+func (c *Config) AllAxes() []Axis {
+	var all []Axis
+	if c.Axis.Endpoint != "" || len(c.Axes) == 0 {
+		a := c.Axis
+		a.Name = NationalAxis
+		all = append(all, a)
+	}
+	for _, a := range c.Axes {
+		if a.ConnectTimeout == 0 {
+			a.ConnectTimeout = c.Axis.ConnectTimeout
+		}
+		if a.CallTimeout == 0 {
+			a.CallTimeout = c.Axis.CallTimeout
+		}
+		if a.MaxConns == 0 {
+			a.MaxConns = c.Axis.MaxConns
+		}
+		all = append(all, a)
+	}
+	return all
 }
 
 // Signing names the agency's signing key: a PEM file or a PKCS#11 token.
@@ -321,7 +368,21 @@ func (c *Config) resolve(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
-	for _, s := range []*Secret{&c.Axis.Secret, &c.Signing.KeyPassword, &c.API.Tokens, &c.API.WebhookSecret} {
+	secrets := []*Secret{&c.Axis.Secret, &c.Axis.TokenPassword, &c.Signing.KeyPassword, &c.API.Tokens, &c.API.WebhookSecret}
+	for i := range c.Axes {
+		a := &c.Axes[i]
+		for _, p := range []*string{&a.CAFile, &a.CertFile, &a.KeyFile} {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+		secrets = append(secrets, &a.Secret, &a.TokenPassword)
+	}
+	for i := range c.Agencies {
+		secrets = append(secrets, &c.Agencies[i].AxisSecret)
+	}
+	secrets = append(secrets, &c.Agency.AxisSecret)
+	for _, s := range secrets {
 		if f, ok := strings.CutPrefix(string(*s), "file:"); ok && f != "" && !filepath.IsAbs(f) {
 			*s = Secret("file:" + filepath.Join(dir, f))
 		}

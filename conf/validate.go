@@ -115,21 +115,71 @@ func (c *Config) validateAgency(v *validator) {
 }
 
 func (c *Config) validateAxis(v *validator) {
-	a := c.Axis
-	if v.require("axis.endpoint", a.Endpoint) {
-		v.httpURL("axis.endpoint", a.Endpoint)
+	names := map[string]bool{}
+	if c.Axis.Endpoint != "" || len(c.Axes) == 0 {
+		validateOneAxis(v, "axis", c.Axis)
+		names[NationalAxis] = true
 	}
-	v.require("axis.system_id", a.SystemID)
-	if v.require("axis.secret", string(a.Secret)) {
-		v.secret("axis.secret", a.Secret)
+	for i, a := range c.AllAxes()[len(names):] {
+		p := fmt.Sprintf("axes[%d]", i)
+		switch {
+		case !v.require(p+".name", a.Name):
+		case names[a.Name]:
+			v.add(p+".name", fmt.Sprintf("%q names two axes", a.Name))
+		case strings.ContainsAny(a.Name, "/: "):
+			v.add(p+".name", fmt.Sprintf("%q: a name without '/', ':' or spaces", a.Name))
+		}
+		names[a.Name] = true
+		validateOneAxis(v, p, a)
 	}
-	v.file("axis.ca_file", a.CAFile)
-	v.file("axis.cert_file", a.CertFile)
-	v.file("axis.key_file", a.KeyFile)
-	v.pair("axis.key_file", a.CertFile, a.KeyFile, "client certificate and key")
-	v.positive("axis.connect_timeout", a.ConnectTimeout)
-	v.positive("axis.call_timeout", a.CallTimeout)
-	v.atLeast("axis.max_conns", a.MaxConns, 1)
+	agencies := append([]Agency{c.Agency}, c.Agencies...)
+	for i, a := range agencies {
+		p := "agency"
+		if i > 0 {
+			p = fmt.Sprintf("agencies[%d]", i-1)
+		}
+		if a.Axis != "" && !names[a.Axis] {
+			v.add(p+".axis", fmt.Sprintf("%q is no axis of [axis] (national) or [[axes]]", a.Axis))
+		}
+		if (a.AxisSystemID == "") != (a.AxisSecret == "") {
+			v.add(p+".axis_secret", "axis_system_id and axis_secret go together: the agency's own credentials on its axis")
+		} else if a.AxisSecret.Set() {
+			v.secret(p+".axis_secret", a.AxisSecret)
+		}
+	}
+}
+
+func validateOneAxis(v *validator, p string, a Axis) {
+	if v.require(p+".endpoint", a.Endpoint) {
+		v.httpURL(p+".endpoint", a.Endpoint)
+	}
+	v.require(p+".system_id", a.SystemID)
+	if v.require(p+".secret", string(a.Secret)) {
+		v.secret(p+".secret", a.Secret)
+	}
+	switch a.Dialect {
+	case "", "sdk":
+	case "rest-v2":
+		if a.TokenURL != "" {
+			v.httpURL(p+".token_url", a.TokenURL)
+		}
+		v.require(p+".token_user", a.TokenUser)
+		if v.require(p+".token_password", string(a.TokenPassword)) {
+			v.secret(p+".token_password", a.TokenPassword)
+		}
+		if a.TokenTTL < 0 || a.ListWindow < 0 {
+			v.add(p+".list_window", "token_ttl and list_window must not be negative")
+		}
+	default:
+		v.add(p+".dialect", fmt.Sprintf("%q: want sdk or rest-v2", a.Dialect))
+	}
+	v.file(p+".ca_file", a.CAFile)
+	v.file(p+".cert_file", a.CertFile)
+	v.file(p+".key_file", a.KeyFile)
+	v.pair(p+".key_file", a.CertFile, a.KeyFile, "client certificate and key")
+	v.positive(p+".connect_timeout", a.ConnectTimeout)
+	v.positive(p+".call_timeout", a.CallTimeout)
+	v.atLeast(p+".max_conns", a.MaxConns, 1)
 }
 
 func (c *Config) validateSigning(v *validator) {

@@ -47,6 +47,21 @@ func (b *breaker) allow(now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// peek is allow without taking the probe: whether a call could go out.
+func (b *breaker) peek(now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.failures < b.threshold:
+		return true, 0
+	case now.Before(b.openUntil):
+		return false, b.openUntil.Sub(now)
+	case b.probing:
+		return false, b.cooldown
+	}
+	return true, 0
+}
+
 func (b *breaker) success() {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -59,9 +59,8 @@ type Gateway struct {
 	creds   atomic.Pointer[credentials]
 	retired []*credentials // replaced by Reload, closed with the gateway
 	reload  sync.Mutex
-	axis    *axis.Client
+	axes    *links
 	m       *metrics
-	breaker *breaker
 	hook    *webhook
 	ev      *evidence.Log // nil when evidence.enabled is false
 	evMu    sync.Mutex    // one seal and checkpoint at a time on this node
@@ -99,7 +98,6 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	g := &Gateway{
 		cfg: c, base: o.Log, log: o.Log.With().Str("component", "gateway").Logger(), clock: o.Clock, grace: o.ShutdownGrace,
-		breaker: newBreaker(c.Outbound.BreakerFailures, time.Duration(c.Outbound.BreakerCooldown)),
 	}
 	defer func() {
 		if err != nil {
@@ -160,7 +158,12 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.creds.Store(cr)
-	g.m = newMetrics(o.Registerer, g.breaker, g.clock, g.store.Stats)
+	g.m = newMetrics(o.Registerer, func() []*link {
+		if g.axes == nil {
+			return nil
+		}
+		return g.axes.all
+	}, g.clock, g.store.Stats)
 	g.store.Subscribe(g.m.observe)
 	o.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "lienthong_flushes_total", Help: "Writes made durable on disk (fsync), by the queue and the inbox: the cost that bounds durable throughput.",
@@ -223,7 +226,10 @@ func (g *Gateway) openStore(o Options) (owner string, err error) {
 	owner, _ = os.Hostname()
 	// A lease outlives the longest axis call, so no second worker takes a
 	// record whose upload is still going: a tenth more, at least 10 s.
-	call := time.Duration(c.Axis.CallTimeout)
+	call := time.Duration(0)
+	for _, a := range c.AllAxes() {
+		call = max(call, time.Duration(a.CallTimeout))
+	}
 	lease := call + max(call/10, 10*time.Second)
 	if c.Store.Engine == "postgres" {
 		dsn, err := c.Store.ReadDSN()
@@ -264,24 +270,50 @@ func (g *Gateway) openStore(o Options) (owner string, err error) {
 }
 
 func (g *Gateway) openAxis() error {
-	a := g.cfg.Axis
-	secret, err := a.Secret.Read()
-	if err != nil {
-		return fmt.Errorf("axis.secret: %w", err)
-	}
-	g.axis, err = axis.New(axis.Config{
-		Endpoint: a.Endpoint, SystemID: a.SystemID, Secret: []byte(secret), PaddedHashFile: a.PaddedHashFile,
-		ConnectTimeout: time.Duration(a.ConnectTimeout), CallTimeout: time.Duration(a.CallTimeout), MaxConns: a.MaxConns,
-		CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile, Now: g.clock.Now,
-		Observe: func(op string, took time.Duration, err error) {
-			g.m.observeAxis(op, took, err)
-			g.health.observe(g.clock.Now(), err)
-			if err == nil {
-				g.axisSeen.Store(true)
+	c := g.cfg
+	var err error
+	g.axes, err = openLinks(c, func() *breaker {
+		return newBreaker(c.Outbound.BreakerFailures, time.Duration(c.Outbound.BreakerCooldown))
+	}, func(name string, a conf.Axis) (axis.Axis, error) {
+		p := "axis"
+		if name != conf.NationalAxis {
+			p = "axes." + name
+		}
+		secret, err := a.Secret.Read()
+		if err != nil {
+			return nil, fmt.Errorf("%s.secret: %w", p, err)
+		}
+		password := ""
+		if a.TokenPassword.Set() {
+			if password, err = a.TokenPassword.Read(); err != nil {
+				return nil, fmt.Errorf("%s.token_password: %w", p, err)
 			}
-		},
+		}
+		return axis.Open(axis.Config{
+			Endpoint: a.Endpoint, SystemID: a.SystemID, Secret: []byte(secret), PaddedHashFile: a.PaddedHashFile, Dialect: a.Dialect,
+			Token:          axis.Token{URL: a.TokenURL, User: a.TokenUser, Password: password, Form: a.TokenForm, TTL: time.Duration(a.TokenTTL)},
+			ListWindow:     time.Duration(a.ListWindow),
+			ConnectTimeout: time.Duration(a.ConnectTimeout), CallTimeout: time.Duration(a.CallTimeout), MaxConns: a.MaxConns,
+			CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile, Now: g.clock.Now,
+			Observe: func(op string, took time.Duration, err error) {
+				g.m.observeAxis(name, op, took, err)
+				g.health.observe(g.clock.Now(), err)
+				if err == nil {
+					g.axisSeen.Store(true)
+				}
+			},
+		})
 	})
 	return err
+}
+
+// axisNames are the axes' names, the first the default.
+func (g *Gateway) axisNames() []string {
+	var out []string
+	for _, a := range g.cfg.AllAxes() {
+		out = append(out, a.Name)
+	}
+	return out
 }
 
 // APIAddr is where the local API listens.
@@ -360,7 +392,9 @@ func (g *Gateway) Run(ctx context.Context, ready func()) error {
 	for range g.cfg.Inbound.Workers {
 		loops.Go(func() { g.in.receiver(loopCtx) })
 	}
-	loops.Go(func() { g.in.poller(loopCtx) })
+	for _, l := range g.axes.polled {
+		loops.Go(func() { g.in.poller(loopCtx, l) })
+	}
 	loops.Go(func() { g.directoryLoop(loopCtx) })
 	loops.Go(func() { g.housekeeping(loopCtx) })
 	loops.Go(func() { g.evidenceLoop(loopCtx) })
@@ -368,7 +402,7 @@ func (g *Gateway) Run(ctx context.Context, ready func()) error {
 		loops.Go(func() { g.spoolLoop(loopCtx) })
 	}
 	g.log.Info().Str("agency", g.cfg.Agency.Code).Str("api", g.APIAddr()).Str("metrics", g.MetricsAddr()).
-		Str("axis", g.cfg.Axis.Endpoint).Msg("gateway running")
+		Strs("axes", g.axisNames()).Msg("gateway running")
 	if ready != nil {
 		ready()
 	}
@@ -409,8 +443,8 @@ func (g *Gateway) Close() error {
 				ln.Close()
 			}
 		}
-		if g.axis != nil {
-			g.axis.Close()
+		if g.axes != nil {
+			g.axes.close()
 		}
 		if cr := g.creds.Load(); cr != nil {
 			errs = append(errs, cr.close())
@@ -503,7 +537,8 @@ type parts struct {
 	dir     *directory.Directory // nil: no directory (tests)
 	creds   *atomic.Pointer[credentials]
 	m       *metrics
-	breaker *breaker
+	breaker *breaker // of a single axis's link, when axes is nil
+	axes    *links
 	hook    *webhook
 	inbox   *inbox
 	scratch string
@@ -524,7 +559,13 @@ func (p *parts) defaults() {
 		p.breaker = newBreaker(p.cfg.Outbound.BreakerFailures, time.Duration(p.cfg.Outbound.BreakerCooldown))
 	}
 	if p.m == nil {
-		p.m = newMetrics(prometheus.NewRegistry(), p.breaker, p.clock, p.store.Stats)
+		axes := p.axes
+		p.m = newMetrics(prometheus.NewRegistry(), func() []*link {
+			if axes == nil {
+				return nil
+			}
+			return axes.all
+		}, p.clock, p.store.Stats)
 		p.store.Subscribe(p.m.observe)
 	}
 }
@@ -535,12 +576,16 @@ func (p *parts) me() envelope.Organization {
 	return envelope.Organization{OrganID: a.Code, OrganName: a.Name, Email: a.Email, Telephone: a.Phone}
 }
 
-// newOutbound builds the sending side.
+// newOutbound builds the sending side; ax is its one axis when p has no
+// links.
 func newOutbound(p parts, ax axisSender) *outbound {
 	p.defaults()
+	if p.axes == nil {
+		p.axes = oneLink(ax, nil, p.breaker)
+	}
 	o := &outbound{
-		log: p.log.With().Str("component", "outbound").Logger(), clock: p.clock, store: p.store, axis: ax,
-		creds: p.creds, m: p.m, breaker: p.breaker, wake: newSignal(), hook: p.hook, me: p.me(),
+		log: p.log.With().Str("component", "outbound").Logger(), clock: p.clock, store: p.store, axes: p.axes,
+		creds: p.creds, m: p.m, wake: newSignal(), hook: p.hook, me: p.me(),
 		maxDocument: int64(p.cfg.Outbound.MaxDocument), retryPolicy: policyOf(p.cfg), scratch: p.scratch, cal: p.cal,
 	}
 	if p.dir != nil {
@@ -549,12 +594,16 @@ func newOutbound(p parts, ax axisSender) *outbound {
 	return o
 }
 
-// newInbound builds the receiving side; answers queues its statuses.
+// newInbound builds the receiving side; answers queues its statuses. ax
+// is its one axis when p has no links.
 func newInbound(p parts, ax axisReceiver, answers answerer) *inbound {
 	p.defaults()
+	if p.axes == nil {
+		p.axes = oneLink(nil, ax, p.breaker)
+	}
 	in := &inbound{
-		log: p.log.With().Str("component", "inbound").Logger(), clock: p.clock, store: p.store, axis: ax,
-		creds: p.creds, m: p.m, breaker: p.breaker, wake: newSignal(), hook: p.hook, inbox: p.inbox, answers: answers, me: p.me(),
+		log: p.log.With().Str("component", "inbound").Logger(), clock: p.clock, store: p.store, axes: p.axes,
+		creds: p.creds, m: p.m, wake: newSignal(), hook: p.hook, inbox: p.inbox, answers: answers, me: p.me(),
 		retryPolicy: policyOf(p.cfg), pollInterval: time.Duration(p.cfg.Inbound.PollInterval),
 		autoArrived: p.cfg.Inbound.AutoArrived, refuseInvalid: p.cfg.Trust.RefuseInvalid,
 	}
@@ -569,10 +618,10 @@ func newInbound(p parts, ax axisReceiver, answers answerer) *inbound {
 func (g *Gateway) compose(base zerolog.Logger) {
 	p := parts{
 		cfg: g.cfg, log: base, clock: g.clock, store: g.store, dir: g.dir, creds: &g.creds, m: g.m,
-		breaker: g.breaker, hook: g.hook, inbox: g.inbox, scratch: g.scratch, cal: g.cal,
+		axes: g.axes, hook: g.hook, inbox: g.inbox, scratch: g.scratch, cal: g.cal,
 	}
-	g.out = newOutbound(p, g.axis)
-	g.in = newInbound(p, g.axis, g.out)
+	g.out = newOutbound(p, nil)
+	g.in = newInbound(p, nil, g.out)
 }
 
 // Stats counts the store's records by direction, state and priority.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
@@ -71,7 +72,17 @@ func (g *Gateway) directoryLoop(ctx context.Context) {
 // none is held yet, else the changes since the held version.
 func (g *Gateway) SyncDirectory(ctx context.Context) error {
 	now := g.clock.Now()
-	src := axisSource{g.axis}
+	var sdk *axis.Client // the directory is read from the first axis speaking the SDK wire
+	for _, l := range g.axes.all {
+		if c, ok := l.client.(*axis.Client); ok {
+			sdk = c
+			break
+		}
+	}
+	if sdk == nil {
+		return errors.New("no axis speaks the SDK wire, which alone lists the agency directory: sync is off (import one with lienthong dir)")
+	}
+	src := axisSource{sdk}
 	var err error
 	var rep directory.ImportReport
 	if g.dir.Len() == 0 {

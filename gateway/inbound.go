@@ -52,11 +52,10 @@ type inbound struct {
 	log     zerolog.Logger
 	clock   Clock
 	store   queue.Store
-	axis    axisReceiver
+	axes    *links
 	dir     senders
 	creds   *atomic.Pointer[credentials]
 	m       *metrics
-	breaker *breaker
 	wake    *signal
 	hook    *webhook
 	inbox   *inbox
@@ -80,8 +79,10 @@ type inbound struct {
 	fetches map[string]*fetchState
 }
 
-// fetchState is one listed package's failed fetches.
+// fetchState is one listed package's failed fetches, keyed by its scoped
+// DocId.
 type fetchState struct {
+	link     *link
 	item     axis.ReceivedItem
 	mt       string // message type it was listed under
 	since    time.Time
@@ -97,30 +98,31 @@ const maxFetchFailures = 8
 
 // poller lists what the axis holds for us, fetches it and acknowledges
 // it once stored. It polls again at once while lists keep coming back
-// non-empty, and every poll interval otherwise.
-func (in *inbound) poller(ctx context.Context) {
+// non-empty, and every poll interval otherwise. Each link has its own.
+func (in *inbound) poller(ctx context.Context, l *link) {
+	log := in.log.With().Str("axis", l.id).Logger()
 	for ctx.Err() == nil {
-		if ok, wait := in.breaker.allow(in.clock.Now()); !ok {
+		if ok, wait := l.breaker.allow(in.clock.Now()); !ok {
 			sleep(ctx, in.clock, wait, nil)
 			continue
 		}
-		n, err := in.pollOnce(ctx)
+		n, err := in.pollOnce(ctx, l)
 		wait := in.pollInterval
 		switch {
 		case err != nil && ctx.Err() == nil:
 			if axis.ClassOf(err) == axis.Terminal {
-				in.breaker.success()
-			} else if in.breaker.failure(in.clock.Now()) {
-				in.log.Warn().Err(err).Msg("axis failing: pausing polls (circuit breaker open)")
+				l.breaker.success()
+			} else if l.breaker.failure(in.clock.Now()) {
+				log.Warn().Err(err).Msg("axis failing: pausing polls (circuit breaker open)")
 			}
-			in.log.Warn().Err(err).Msg("poll the axis")
+			log.Warn().Err(err).Msg("poll the axis")
 		case err == nil:
-			in.breaker.success()
+			l.breaker.success()
 			if n > 0 {
 				wait = 0
 			}
 		default:
-			in.breaker.release()
+			l.breaker.release()
 		}
 		if wait > 0 {
 			sleep(ctx, in.clock, wait, nil)
@@ -137,7 +139,7 @@ const fetchers = 2
 // returns how many it stored. A package that fails waits on its own
 // backoff while the others go on; the poll then reports the last such
 // failure, so a failing axis still opens the breaker.
-func (in *inbound) pollOnce(ctx context.Context) (int, error) {
+func (in *inbound) pollOnce(ctx context.Context, l *link) (int, error) {
 	n := 0
 	var failed error
 	type result struct {
@@ -147,7 +149,7 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 	}
 	for _, mt := range []string{axis.MessageEdoc, axis.MessageStatus} {
 		listed := in.clock.Now()
-		items, err := in.axis.GetReceivedEdocList(ctx, mt)
+		items, err := l.in.GetReceivedEdocList(ctx, mt)
 		if err != nil {
 			return n, err
 		}
@@ -158,27 +160,27 @@ func (in *inbound) pollOnce(ctx context.Context) (int, error) {
 			if ctx.Err() != nil {
 				break
 			}
-			if in.waiting(it.DocID) {
+			if in.waiting(l.scoped(it.DocID)) {
 				continue
 			}
 			slots <- struct{}{}
 			started++
 			go func() {
 				defer func() { <-slots }()
-				stored, err := in.fetch(ctx, mt, it, listed)
+				stored, err := in.fetch(ctx, l, mt, it, listed)
 				results <- result{it, stored, err}
 			}()
 		}
 		for range started {
 			r := <-results
 			if r.err != nil {
-				if ctx.Err() == nil && in.fetchFailed(ctx, mt, r.it, r.err) {
+				if ctx.Err() == nil && in.fetchFailed(ctx, l, mt, r.it, r.err) {
 					failed = r.err
 				}
 				continue
 			}
 			in.fetchMu.Lock()
-			delete(in.fetches, r.it.DocID)
+			delete(in.fetches, l.scoped(r.it.DocID))
 			in.fetchMu.Unlock()
 			if r.stored {
 				n++
@@ -202,11 +204,11 @@ func (in *inbound) waiting(docID string) bool {
 // fetchFailed backs one listed package off, or sets it aside when it can
 // never be fetched, telling the axis where the protocol allows. It reports
 // whether the failure says the axis itself is failing.
-func (in *inbound) fetchFailed(ctx context.Context, mt string, it axis.ReceivedItem, err error) bool {
-	aside, axisFailing := in.noteFailure(mt, it, err)
+func (in *inbound) fetchFailed(ctx context.Context, l *link, mt string, it axis.ReceivedItem, err error) bool {
+	aside, axisFailing := in.noteFailure(l, mt, it, err)
 	if aside {
 		// Told outside the lock: the API reads the states meanwhile.
-		ack := in.axis.UpdateStatus(ctx, it.DocID, axis.StatusFail)
+		ack := l.in.UpdateStatus(ctx, it.DocID, axis.StatusFail)
 		in.log.Error().Err(err).AnErr("report_fail", ack).Str("axis_doc_id", it.DocID).Str("from", it.From).
 			Msg("package set aside until the next start or a re-fetch (lienthong inbound refetch): it cannot be fetched; the others go on (reported to the axis as failed)")
 	}
@@ -215,16 +217,16 @@ func (in *inbound) fetchFailed(ctx context.Context, mt string, it axis.ReceivedI
 
 // noteFailure counts a failed fetch: whether the package is now set aside,
 // and whether the failure says the axis itself is failing.
-func (in *inbound) noteFailure(mt string, it axis.ReceivedItem, err error) (aside, axisFailing bool) {
+func (in *inbound) noteFailure(l *link, mt string, it axis.ReceivedItem, err error) (aside, axisFailing bool) {
 	in.fetchMu.Lock()
 	defer in.fetchMu.Unlock()
 	if in.fetches == nil {
 		in.fetches = map[string]*fetchState{}
 	}
-	st := in.fetches[it.DocID]
+	st := in.fetches[l.scoped(it.DocID)]
 	if st == nil {
-		st = &fetchState{item: it, mt: mt, since: in.clock.Now()}
-		in.fetches[it.DocID] = st
+		st = &fetchState{link: l, item: it, mt: mt, since: in.clock.Now()}
+		in.fetches[l.scoped(it.DocID)] = st
 	}
 	st.lastErr = err.Error()
 	if errors.Is(err, errLocal) {
@@ -264,12 +266,12 @@ func (in *inbound) noteFailure(mt string, it axis.ReceivedItem, err error) (asid
 // commit. Any other is stored leased to the fetcher, which processes it
 // after the acknowledgement (a receiver takes it up should the fetcher
 // stop); a document goes to the receivers.
-func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem, listed time.Time) (bool, error) {
-	key := fetchedKey(it.DocID)
-	log := in.log.With().Str("axis_doc_id", it.DocID).Str("message_type", mt).Logger()
-	l, shared := in.store.(queue.Locker)
+func (in *inbound) fetch(ctx context.Context, l *link, mt string, it axis.ReceivedItem, listed time.Time) (bool, error) {
+	key := fetchedKey(l.scoped(it.DocID))
+	log := in.log.With().Str("axis_doc_id", it.DocID).Str("message_type", mt).Str("axis", l.id).Logger()
+	lk, shared := in.store.(queue.Locker)
 	if shared {
-		unlock, ok, err := l.TryLock(ctx, key)
+		unlock, ok, err := lk.TryLock(ctx, key)
 		if err != nil {
 			return false, localFault(fmt.Errorf("lock %s in the store: %w", it.DocID, err))
 		}
@@ -289,7 +291,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem, l
 	case errors.Is(err, queue.ErrNotFound):
 		// Fetched into a payload the store takes over: a package of any
 		// size is never held whole on its way in.
-		body, err := in.download(ctx, it.DocID)
+		body, err := in.download(ctx, l, it.DocID)
 		if err != nil {
 			return false, err
 		}
@@ -299,7 +301,7 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem, l
 		item := queue.Item{
 			Dir: queue.Inbound, Key: key, Body: body,
 			Priority: int(envelope.PeekPriority(bufio.NewReader(io.NewSectionReader(body, 0, size)))),
-			Meta:     inRecord{AxisDocID: it.DocID, MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
+			Meta:     inRecord{AxisDocID: it.DocID, Axis: l.foreign(), MessageType: mt, From: it.From, AxisTime: it.Created}.meta(),
 		}
 		var fa *fetchedStatus
 		if status {
@@ -355,7 +357,12 @@ func (in *inbound) fetch(ctx context.Context, mt string, it axis.ReceivedItem, l
 	case err != nil:
 		return false, err
 	}
-	err = in.axis.UpdateStatus(ctx, it.DocID, axis.StatusDone)
+	if !stored && had != nil {
+		// Listed again though held: acknowledged again, never left
+		// listed, and counted.
+		in.m.relisted.WithLabelValues(l.axis).Inc()
+	}
+	err = l.in.UpdateStatus(ctx, it.DocID, axis.StatusDone)
 	if err == nil && shared {
 		if _, err := queue.SetMeta(context.Background(), in.store, held.ID, map[string]string{metaAcked: in.clock.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 			log.Warn().Err(err).Msg("note the acknowledgement for the other nodes; one of them may acknowledge the package again")
@@ -445,14 +452,14 @@ func (in *inbound) receiver(ctx context.Context) {
 }
 
 // download fetches a listed package into a file of the store's.
-func (in *inbound) download(ctx context.Context, docID string) (queue.PayloadWriter, error) {
+func (in *inbound) download(ctx context.Context, l *link, docID string) (queue.PayloadWriter, error) {
 	body, err := in.store.NewPayload(ctx)
 	if err != nil {
 		return nil, localFault(fmt.Errorf("store %s: %w", docID, err))
 	}
 	lw := &localWriter{w: body}
 	bw := bufio.NewWriterSize(lw, 256<<10)
-	_, err = in.axis.GetEdocTo(ctx, docID, bw)
+	_, err = l.in.GetEdocTo(ctx, docID, bw)
 	if err == nil {
 		err = bw.Flush()
 	}

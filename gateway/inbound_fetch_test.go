@@ -89,7 +89,7 @@ func TestFetchFailuresArePerPackage(t *testing.T) {
 		gets: map[string]int{}, acks: map[string]string{},
 	}
 	in, store, clock := newFetchEnv(t, a)
-	n, err := in.pollOnce(context.Background())
+	n, err := in.pollOnce(context.Background(), in.axes.all[0])
 	if n != 1 || err == nil {
 		t.Fatalf("pollOnce = %d, %v; want the good package stored and the flaky failure reported", n, err)
 	}
@@ -100,13 +100,13 @@ func TestFetchFailuresArePerPackage(t *testing.T) {
 		t.Errorf("the unfetchable package was acknowledged %q, want fail", a.acks["huge"])
 	}
 	// Polled again at once: neither failed package is asked for again yet.
-	in.pollOnce(context.Background())
+	in.pollOnce(context.Background(), in.axes.all[0])
 	if a.gets["huge"] != 1 || a.gets["flaky"] != 1 {
 		t.Errorf("fetched huge %d and flaky %d times, want each once (set aside, backing off)", a.gets["huge"], a.gets["flaky"])
 	}
 	delete(a.errs, "flaky")
 	clock.Advance(time.Minute)
-	if n, err := in.pollOnce(context.Background()); n != 1 || err != nil {
+	if n, err := in.pollOnce(context.Background(), in.axes.all[0]); n != 1 || err != nil {
 		t.Errorf("after the backoff pollOnce = %d, %v; want the flaky package stored", n, err)
 	}
 	if a.gets["huge"] != 1 {
@@ -126,7 +126,7 @@ func TestInboundProblemTools(t *testing.T) {
 	}
 	in, store, clock := newFetchEnv(t, a)
 	ctx := context.Background()
-	in.pollOnce(ctx)
+	in.pollOnce(ctx, in.axes.all[0])
 	// Two records given up while processing.
 	var dead []string
 	for _, key := range []string{"axis:d1", "axis:d2"} {
@@ -164,7 +164,7 @@ func TestInboundProblemTools(t *testing.T) {
 	if p, err := in.refetch(ctx, "huge", "ops"); err != nil || p.State != problemRefetching {
 		t.Fatalf("refetch: %+v, %v", p, err)
 	}
-	if n, err := in.pollOnce(ctx); n != 1 || err != nil || a.acks["huge"] != axis.StatusDone {
+	if n, err := in.pollOnce(ctx, in.axes.all[0]); n != 1 || err != nil || a.acks["huge"] != axis.StatusDone {
 		t.Errorf("the poll after the refetch: %d, %v, ack %q; want it stored and acknowledged", n, err, a.acks["huge"])
 	}
 	if _, err := in.refetch(ctx, "huge", "ops"); !errors.Is(err, ErrNotFound) {

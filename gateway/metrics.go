@@ -28,7 +28,8 @@ type metrics struct {
 	dirAgencies   prometheus.Gauge
 	dirSynced     prometheus.Gauge
 	dirHeld       prometheus.Gauge
-	breakerState  prometheus.GaugeFunc
+	breakerState  prometheus.Collector
+	relisted      *prometheus.CounterVec // axis
 	axisLastOK    prometheus.Gauge
 	webhookFailed prometheus.Counter
 	apiRequests   *prometheus.CounterVec // route, code
@@ -42,7 +43,7 @@ type metrics struct {
 
 // newMetrics registers the engine's metrics; the breaker's state and the
 // store's figures are read at scrape time.
-func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func() []queue.GroupStats) *metrics {
+func newMetrics(reg prometheus.Registerer, links func() []*link, clock Clock, stats func() []queue.GroupStats) *metrics {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lienthong_messages_total", Help: "Packages by direction and what became of them.",
@@ -53,7 +54,10 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 		axisDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "lienthong_axis_request_duration_seconds", Help: "Axis calls by operation and outcome.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
-		}, []string{"operation", "outcome"}),
+		}, []string{"axis", "operation", "outcome"}),
+		relisted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lienthong_axis_relisted_total", Help: "Packages an axis listed again though already stored: acknowledged again, never delivered twice.",
+		}, []string{"axis"}),
 		signDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "lienthong_sign_duration_seconds", Help: "Time to build and sign one package.",
 			Buckets: prometheus.ExponentialBuckets(.0005, 2, 14),
@@ -112,16 +116,14 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 			Name: "lienthong_evidence_tsa_failures_total", Help: "Checkpoints the time-stamping authority did not stamp when asked.",
 		}),
 	}
-	m.breakerState = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "lienthong_axis_breaker_state", Help: "Circuit breaker towards the axis: 0 closed, 1 open, 2 half-open.",
-	}, func() float64 { return float64(b.state(clock.Now())) })
+	m.breakerState = &breakerCollector{links: links, clock: clock}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "lienthong_build_info", Help: "The running build.",
 		ConstLabels: prometheus.Labels{"version": Version, "goversion": runtime.Version()},
 	})
 	build.Set(1)
 	reg.MustRegister(m.messages, m.retries, m.axisDuration, m.signDuration, m.verifyDur, m.statuses,
-		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.dirHeld, m.breakerState, m.axisLastOK,
+		m.deadlineMiss, m.certExpiry, m.dirAgencies, m.dirSynced, m.dirHeld, m.breakerState, m.axisLastOK, m.relisted,
 		m.webhookFailed, m.apiRequests, m.refused, m.evEntries, m.evCheckpoint, m.evUnsigned, m.tsaFailed, m.toStatus, build, &queueCollector{clock: clock, stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"accepted", "sent", "dead", "refused"} {
@@ -140,8 +142,8 @@ func newMetrics(reg prometheus.Registerer, b *breaker, clock Clock, stats func()
 	return m
 }
 
-// observeAxis is the axis client's Observe hook.
-func (m *metrics) observeAxis(op string, took time.Duration, err error) {
+// observeAxis is the axis clients' Observe hook.
+func (m *metrics) observeAxis(name, op string, took time.Duration, err error) {
 	outcome := "ok"
 	if err != nil {
 		outcome = "terminal"
@@ -158,7 +160,7 @@ func (m *metrics) observeAxis(op string, took time.Duration, err error) {
 	} else {
 		m.axisLastOK.SetToCurrentTime()
 	}
-	m.axisDuration.WithLabelValues(op, outcome).Observe(took.Seconds())
+	m.axisDuration.WithLabelValues(name, op, outcome).Observe(took.Seconds())
 }
 
 // queueCollector exports the store's Stats at scrape time.
@@ -205,5 +207,38 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 			}
 		}
+	}
+}
+
+// breakerCollector exports each axis's breaker state, the worst of its
+// links when agencies hold credentials of their own on it.
+type breakerCollector struct {
+	links func() []*link
+	clock Clock
+}
+
+var breakerDesc = prometheus.NewDesc("lienthong_axis_breaker_state", "Circuit breaker towards each axis: 0 closed, 1 open, 2 half-open.", []string{"axis"}, nil)
+
+func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
+
+func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	worst := map[string]int{}
+	var names []string
+	now := c.clock.Now()
+	for _, l := range c.links() {
+		st, seen := l.breaker.state(now), false
+		if w, ok := worst[l.axis]; ok {
+			seen = true
+			if w == breakerOpen || (w == breakerHalfOpen && st == breakerClosed) {
+				st = w
+			}
+		}
+		if !seen {
+			names = append(names, l.axis)
+		}
+		worst[l.axis] = st
+	}
+	for _, n := range names {
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, float64(worst[n]), n)
 	}
 }

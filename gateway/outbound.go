@@ -45,12 +45,11 @@ type outbound struct {
 	log         zerolog.Logger
 	clock       Clock
 	store       queue.Store
-	axis        axisSender
+	axes        *links
 	dir         resolver
 	dirLookup   senders // names of the units served
 	creds       *atomic.Pointer[credentials]
 	m           *metrics
-	breaker     *breaker
 	wake        *signal
 	hook        *webhook
 	me          envelope.Organization

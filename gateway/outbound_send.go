@@ -25,12 +25,13 @@ type axisSender interface {
 var _ axisSender = (*axis.Client)(nil)
 
 // sender is one send slot: it leases the most urgent due record at or
-// above minPriority and sends it. sends run on hard, which outlives ctx by
-// the shutdown grace.
+// above minPriority and sends it on its agency's link. sends run on hard,
+// which outlives ctx by the shutdown grace.
 //
 // After a send the axis took, the slot closes the record and leases the
-// next in one commit; the breaker is closed then, so the next needs no
-// permission. A record so leased is sent even when ctx has ended.
+// next in one commit. A record so leased is sent even when ctx has ended.
+// A record whose link is paused (its breaker open) waits for it, the
+// attempt uncounted; while every link is paused, the slot sleeps.
 func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
 	var next *queue.Record
 	for ctx.Err() == nil || next != nil {
@@ -38,14 +39,13 @@ func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
 		next = nil
 		if r == nil {
 			now := o.clock.Now()
-			if ok, wait := o.breaker.allow(now); !ok {
+			if paused, wait := o.axes.paused(now); paused {
 				sleep(ctx, o.clock, wait, nil)
 				continue
 			}
 			woken := o.wake.wait()
 			var err error
 			if r, err = queue.Lease(context.Background(), o.store, now, queue.Outbound, minPriority); err != nil {
-				o.breaker.release()
 				if !errors.Is(err, queue.ErrEmpty) {
 					o.log.Error().Err(err).Msg("lease outbound")
 				}
@@ -53,41 +53,47 @@ func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
 				continue
 			}
 		}
+		l := o.axes.of(cmp.Or(readOut(r).From, o.me.OrganID))
+		if ok, wait := l.breaker.allow(o.clock.Now()); !ok {
+			o.holdForBreaker(r, l, wait)
+			continue
+		}
 		chain := -1 // no chaining once the slot is to stop
 		if ctx.Err() == nil {
 			chain = minPriority
 		}
-		next = o.send(hard, r, chain)
+		next = o.send(hard, r, l, chain)
 	}
 }
 
-// send sends one leased record. When the axis took it and chain is not
-// negative, it returns the next due record at or above priority chain,
-// leased in the commit that closed this one.
-func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.Record {
+// send sends one leased record on l, whose breaker let it through. When
+// the axis took it and chain is not negative, it returns the next due
+// record at or above priority chain, leased in the commit that closed
+// this one.
+func (o *outbound) send(ctx context.Context, r *queue.Record, l *link, chain int) *queue.Record {
 	rec := readOut(r)
-	log := o.log.With().Str("id", r.ID).Str("document_id", rec.DocumentID).Int("attempt", r.Attempts).Logger()
+	log := o.log.With().Str("id", r.ID).Str("document_id", rec.DocumentID).Int("attempt", r.Attempts).Str("axis", l.id).Logger()
 	// A lease that expired may have ended mid-upload: the axis is asked
 	// first, as after an unanswered send, until it answers. Should the
 	// mark not be stored, the lease is left to expire again.
 	if r.LeaseExpired() && !rec.Ambiguous {
 		if _, err := queue.SetMeta(context.Background(), o.store, r.ID, markAmbiguous); err != nil {
-			o.breaker.release()
+			l.breaker.release()
 			log.Error().Err(err).Msg("mark a record whose lease expired for the reconcile step; it is taken again when this lease expires")
 			return nil
 		}
 		rec.Ambiguous = true
 	}
 	if rec.Ambiguous {
-		docID, found, err := o.reconcile(ctx, r, rec)
+		docID, found, err := o.reconcile(ctx, l, r, rec, log)
 		switch {
 		case err != nil:
 			// Every path settles the breaker: a probe left out would
 			// hold every slot and the poller back for good.
 			if axis.ClassOf(err) == axis.Terminal {
-				o.breaker.success()
+				l.breaker.success()
 			} else {
-				o.breaker.failure(o.clock.Now())
+				l.breaker.failure(o.clock.Now())
 			}
 			o.retry(r, err, log)
 			return nil
@@ -99,7 +105,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.
 	}
 	upload, err := o.upload(r)
 	if err != nil {
-		o.breaker.release()
+		l.breaker.release()
 		o.dead(r, fmt.Sprintf("payload unreadable: %v", err), log)
 		return nil
 	}
@@ -107,25 +113,25 @@ func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.
 	if rec.Kind == kindStatus {
 		to = rec.To
 	}
-	docID, err := o.axis.SendEdoc(ctx, axis.SendRequest{
+	docID, err := l.out.SendEdoc(ctx, axis.SendRequest{
 		From: cmp.Or(rec.From, o.me.OrganID), MessageType: rec.MessageType, To: to,
 		Upload: upload,
 	})
 	switch cls := axis.ClassOf(err); {
 	case err == nil:
-		o.breaker.success()
+		l.breaker.success()
 		return o.sent(r, rec, docID, log, chain)
 	case cls == axis.Terminal:
-		o.breaker.success() // the axis answered
+		l.breaker.success() // the axis answered
 		o.dead(r, err.Error(), log)
 	case cls == axis.Ambiguous:
-		o.breaker.failure(o.clock.Now())
+		l.breaker.failure(o.clock.Now())
 		if _, err := queue.SetMeta(context.Background(), o.store, r.ID, markAmbiguous); err != nil {
 			log.Error().Err(err).Msg("mark the send ambiguous")
 		}
 		o.retry(r, err, log)
 	default:
-		if o.breaker.failure(o.clock.Now()) {
+		if l.breaker.failure(o.clock.Now()) {
 			log.Warn().Err(err).Msg("axis failing: pausing sends (circuit breaker open)")
 		}
 		o.retry(r, err, log)
@@ -136,12 +142,20 @@ func (o *outbound) send(ctx context.Context, r *queue.Record, chain int) *queue.
 // reconcile asks the axis whether an attempt that ended without an answer
 // arrived after all, matching the axis's own record of what we sent by
 // type, notation, title and a send time after the record was stored.
-func (o *outbound) reconcile(ctx context.Context, r *queue.Record, rec outRecord) (docID string, found bool, err error) {
-	items, err := o.axis.GetSentEdocList(ctx, rec.MessageType, "")
+//
+// An axis that keeps no list of sent packages (the REST dialect) cannot
+// be asked: the package is sent again, and the receiver's own check of
+// the document's identity is what keeps it from counting twice.
+func (o *outbound) reconcile(ctx context.Context, l *link, r *queue.Record, rec outRecord, log zerolog.Logger) (docID string, found bool, err error) {
+	items, err := l.out.GetSentEdocList(ctx, rec.MessageType, "")
+	if errors.Is(err, axis.ErrNoSentList) {
+		log.Warn().Msg("an unanswered send cannot be checked: this axis keeps no list of sent packages; sending again")
+		return "", false, nil
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("reconcile: %w", err)
 	}
-	o.breaker.success()
+	l.breaker.success()
 	for _, it := range items {
 		sent, err := axis.ParseListTime(it.SentTime)
 		if err != nil || sent.Before(r.Created.Add(-time.Minute)) {

@@ -101,7 +101,7 @@ func (e *sendEnv) attempt(t *testing.T) *queue.Record {
 	if err != nil {
 		t.Fatalf("lease: %v", err)
 	}
-	e.out.send(context.Background(), r, -1)
+	e.out.send(context.Background(), r, e.out.axes.all[0], -1)
 	got, err := e.store.Get(r.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -278,16 +278,16 @@ func TestSendSettlesTheProbe(t *testing.T) {
 	}
 	now := e.clock.Now()
 	for range 5 {
-		e.out.breaker.failure(now)
+		e.out.axes.all[0].breaker.failure(now)
 	}
 	later := now.Add(time.Hour)
 	e.clock.Advance(time.Hour)
-	if ok, _ := e.out.breaker.allow(later); !ok {
+	if ok, _ := e.out.axes.all[0].breaker.allow(later); !ok {
 		t.Fatal("no probe after the cooldown")
 	}
 	e.attemptUnder(t, axishub.Faults{ErrorRate: 1}) // the reconcile fails
 	after := e.clock.Now().Add(time.Hour)
-	if ok, _ := e.out.breaker.allow(after); !ok {
+	if ok, _ := e.out.axes.all[0].breaker.allow(after); !ok {
 		t.Fatal("the probe of a failed reconcile was never settled: the breaker stays shut")
 	}
 }

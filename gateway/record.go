@@ -35,6 +35,7 @@ const (
 	metaTitle       = "title"    // the axis's title of the package
 	metaDeadline    = "deadline"
 	metaAxisDocID   = "axisDocId"
+	metaAxis        = "axis" // the axis a package came on, other than the national one
 	metaSentAt      = "sentAt"
 	metaAmbiguous   = "ambiguous" // the last attempt may have reached the axis
 	metaClient      = "client"
@@ -196,6 +197,7 @@ func setRecipients(r *queue.Record, rs []recipient) error {
 // inRecord is what the engine keeps about a package it received.
 type inRecord struct {
 	AxisDocID   string
+	Axis        string // "" for the national axis
 	MessageType string
 	AxisTime    string // the axis's created_time of the package, as listed
 	From        string // the sender's code: the axis's word until verified
@@ -214,7 +216,7 @@ type inRecord struct {
 func readIn(r *queue.Record) inRecord {
 	m := r.Meta
 	return inRecord{
-		AxisDocID: m[metaAxisDocID], MessageType: m[metaMessageType], AxisTime: m[metaAxisTime], From: m[metaFrom], Inbox: m[metaInbox],
+		AxisDocID: m[metaAxisDocID], Axis: m[metaAxis], MessageType: m[metaMessageType], AxisTime: m[metaAxisTime], From: m[metaFrom], Inbox: m[metaInbox],
 		Kind: kind(m[metaKind]), DocumentID: m[metaDocumentID], StatusCode: m[metaStatusCode],
 		Reason: m[metaReason], Refused: m[metaRefused], DuplicateOf: m[metaDuplicateOf],
 	}
@@ -224,7 +226,7 @@ func readIn(r *queue.Record) inRecord {
 func (i inRecord) meta() map[string]string {
 	m := map[string]string{}
 	for k, v := range map[string]string{
-		metaAxisDocID: i.AxisDocID, metaMessageType: i.MessageType, metaAxisTime: i.AxisTime, metaFrom: i.From, metaInbox: i.Inbox,
+		metaAxisDocID: i.AxisDocID, metaAxis: i.Axis, metaMessageType: i.MessageType, metaAxisTime: i.AxisTime, metaFrom: i.From, metaInbox: i.Inbox,
 		metaKind: string(i.Kind), metaDocumentID: i.DocumentID, metaStatusCode: i.StatusCode,
 		metaReason: i.Reason, metaRefused: i.Refused, metaDuplicateOf: i.DuplicateOf,
 	} {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,14 +101,20 @@ func (g *Gateway) Summary(ctx context.Context, c Caller) (*localapi.Summary, err
 
 func (g *Gateway) axisSummary(s *localapi.Summary, now time.Time) {
 	lastOK, since, lastErr := g.health.read()
-	a := localapi.AxisState{State: "ok", Breaker: [...]string{"closed", "open", "half-open"}[g.breaker.state(now)]}
+	worst := breakerClosed
+	for _, l := range g.axes.all {
+		if st := l.breaker.state(now); st == breakerOpen || (st == breakerHalfOpen && worst == breakerClosed) {
+			worst = st
+		}
+	}
+	a := localapi.AxisState{State: "ok", Breaker: [...]string{"closed", "open", "half-open"}[worst]}
 	if !lastOK.IsZero() {
 		a.LastSuccess = stampOf(lastOK)
 	}
 	switch {
 	case !since.IsZero():
 		a.State, a.FailingSince, a.LastError = "unreachable", stampOf(since), lastErr
-		problem(s, "the axis is unreachable since %s (%s): documents are queued and go once it answers; check the network and %s", since.UTC().Format(time.RFC3339), lastErr, g.cfg.Axis.Endpoint)
+		problem(s, "the axis is unreachable since %s (%s): documents are queued and go once it answers; check the network and the axes (%s)", since.UTC().Format(time.RFC3339), lastErr, strings.Join(g.axisNames(), ", "))
 	case lastOK.IsZero():
 		a.State = "not reached yet"
 	}

@@ -1,0 +1,185 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"lienthong/conf"
+	"lienthong/gateway/axis"
+	"lienthong/queue"
+)
+
+// link is one axis reached with one credential: the documents of the
+// agencies on it go out through it, a poller lists what it holds for
+// them, and its breaker pauses it alone, so one axis being down does not
+// slow another.
+type link struct {
+	axis    string // the axis's name: metrics label and DocId scope
+	id      string // the axis, or axis/CODE for an agency's own credentials
+	client  axis.Axis
+	out     axisSender
+	in      axisReceiver
+	breaker *breaker
+}
+
+// scoped is a DocId as the inbox keys it: the national axis's as the axis
+// gave it, so stores from before other axes keep their keys; another's
+// behind its name, so the same DocId on two axes never collides.
+func (l *link) scoped(docID string) string {
+	if l.axis == conf.NationalAxis {
+		return docID
+	}
+	return l.axis + ":" + docID
+}
+
+// foreign is the axis's name, "" for the national axis: what an inbound
+// record notes of where it came from.
+func (l *link) foreign() string {
+	if l.axis == conf.NationalAxis {
+		return ""
+	}
+	return l.axis
+}
+
+// links are every link of the gateway and which agency goes out on which.
+type links struct {
+	all      []*link
+	polled   []*link          // those some agency uses, the first always
+	byAgency map[string]*link // configured agencies
+	units    sync.Map         // unit code → *link, found under a configured agency
+}
+
+// oneLink is a gateway on a single axis, as tests build one.
+func oneLink(out axisSender, in axisReceiver, b *breaker) *links {
+	l := &link{axis: conf.NationalAxis, id: conf.NationalAxis, out: out, in: in, breaker: b}
+	return &links{all: []*link{l}, polled: []*link{l}, byAgency: map[string]*link{}}
+}
+
+// of is the link an agency's packages go out on: its own, its parent
+// agency's for a unit, else the first.
+func (ls *links) of(code string) *link {
+	if l, ok := ls.byAgency[code]; ok {
+		return l
+	}
+	if l, ok := ls.units.Load(code); ok {
+		return l.(*link)
+	}
+	l := ls.all[0]
+	for c, cl := range ls.byAgency {
+		if code != c && under(code, c) {
+			l = cl
+			break
+		}
+	}
+	ls.units.Store(code, l)
+	return l
+}
+
+// byID finds a link by its id, for what an operator or a record names.
+func (ls *links) byID(id string) *link {
+	for _, l := range ls.all {
+		if l.id == id {
+			return l
+		}
+	}
+	return nil
+}
+
+// paused reports whether every link's breaker is open, and the soonest
+// one closes: a sender then waits instead of leasing.
+func (ls *links) paused(now time.Time) (bool, time.Duration) {
+	wait := time.Duration(0)
+	for _, l := range ls.all {
+		ok, w := l.breaker.peek(now)
+		if ok {
+			return false, 0
+		}
+		if wait == 0 || w < wait {
+			wait = w
+		}
+	}
+	return true, wait
+}
+
+// openLinks makes a client for every axis of the configuration, and one
+// more for every agency holding its own credentials on its axis.
+func openLinks(c conf.Config, newBreaker func() *breaker, clientOf func(name string, a conf.Axis) (axis.Axis, error)) (*links, error) {
+	ls := &links{byAgency: map[string]*link{}}
+	byName := map[string]*link{}
+	fail := func(err error) (*links, error) {
+		for _, l := range ls.all {
+			l.client.Close()
+		}
+		return nil, err
+	}
+	axes := map[string]conf.Axis{}
+	for _, a := range c.AllAxes() {
+		cl, err := clientOf(a.Name, a)
+		if err != nil {
+			return fail(err)
+		}
+		l := &link{axis: a.Name, id: a.Name, client: cl, out: cl, in: cl, breaker: newBreaker()}
+		ls.all = append(ls.all, l)
+		byName[a.Name], axes[a.Name] = l, a
+	}
+	ls.polled = []*link{ls.all[0]}
+	for _, ag := range append([]conf.Agency{c.Agency}, c.Agencies...) {
+		l := byName[cmp.Or(ag.Axis, ls.all[0].axis)]
+		if ag.AxisSystemID != "" {
+			a := axes[l.axis]
+			a.SystemID, a.Secret = ag.AxisSystemID, ag.AxisSecret
+			cl, err := clientOf(l.axis, a)
+			if err != nil {
+				return fail(fmt.Errorf("agency %s's own credentials on axis %s: %w", ag.Code, l.axis, err))
+			}
+			l = &link{axis: l.axis, id: l.axis + "/" + ag.Code, client: cl, out: cl, in: cl, breaker: newBreaker()}
+			ls.all = append(ls.all, l)
+		}
+		ls.byAgency[ag.Code] = l
+		if !containsLink(ls.polled, l) {
+			ls.polled = append(ls.polled, l)
+		}
+	}
+	return ls, nil
+}
+
+func containsLink(ls []*link, l *link) bool {
+	for _, x := range ls {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// close drops every client's idle connections.
+func (ls *links) close() {
+	for _, l := range ls.all {
+		if l.client != nil {
+			l.client.Close()
+		}
+	}
+}
+
+// holdForBreaker returns a record leased for a link whose breaker is open
+// to the queue until the breaker lets a call through, without counting
+// the attempt the lease counted: an axis's outage is not the document's.
+func (o *outbound) holdForBreaker(r *queue.Record, l *link, wait time.Duration) {
+	now := o.clock.Now()
+	err := o.store.Update(context.Background(), func(tx queue.Tx) error {
+		if _, err := tx.Reschedule(now, r.ID, r.Lease, now.Add(wait), fmt.Sprintf("axis %s paused (circuit breaker open)", l.axis)); err != nil {
+			return err
+		}
+		_, err := tx.Change(r.ID, func(r *queue.Record) error {
+			r.Attempts = max(r.Attempts-1, 0)
+			return nil
+		})
+		return err
+	})
+	if err != nil {
+		o.log.Error().Err(err).Str("id", r.ID).Msg("hold a record while its axis is paused; its lease runs out instead")
+	}
+}
