@@ -78,16 +78,6 @@ func (ls *links) of(code string) *link {
 	return l
 }
 
-// byID finds a link by its id, for what an operator or a record names.
-func (ls *links) byID(id string) *link {
-	for _, l := range ls.all {
-		if l.id == id {
-			return l
-		}
-	}
-	return nil
-}
-
 // paused reports whether every link's breaker is open, and the soonest
 // one closes: a sender then waits instead of leasing.
 func (ls *links) paused(now time.Time) (bool, time.Duration) {

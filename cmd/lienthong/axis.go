@@ -1,26 +1,35 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"lienthong/conf"
 	"lienthong/gateway/axis"
 )
 
-const axisLong = `Talks to the axis adapter directly, for diagnostics without the daemon.
-Lists print one JSON object per line. A failure says its class: retryable,
-terminal, or ambiguous (a send that may have arrived: check "sent").`
+const axisLong = `Talks to an axis adapter directly, for diagnostics without the daemon, in
+either dialect: the national SDK wire (sdk) or a province's REST/JSON dialect
+(rest-v2). Name the axis by the daemon's configuration (--config, --axis, and
+--agency for an agency's own credentials on it), or give every setting as a
+flag. Lists print one JSON object per line. A failure says its class:
+retryable, terminal, or ambiguous (a send that may have arrived: check "sent",
+which the rest-v2 dialect does not have).`
 
 const axisExample = `  lienthong axis send --endpoint http://127.0.0.1:8080/XrdAdapter/adapter \
-      --system-id 00.53.W00 --secret-file secret --from 000.00.07.H26 cong-van.edxml`
+      --system-id 00.53.W00 --secret-file secret --from 000.00.07.H26 cong-van.edxml
+  lienthong axis list --config /etc/lienthong/lienthong.toml --axis langson --agency 000.01.07.H26`
 
 func axisCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "axis", Short: "talk to the axis adapter directly: send, list, get, ack, sent, agencies",
+	c := &cobra.Command{Use: "axis", Short: "talk to an axis adapter directly: send, list, get, ack, sent, agencies",
 		Long: axisLong, Example: axisExample}
 	af := addAxisFlags(c.PersistentFlags())
 	c.AddCommand(axisSendCmd(e, af), axisListCmd(e, af), axisGetCmd(e, af), axisAckCmd(e, af), axisSentCmd(e, af), axisAgenciesCmd(e, af))
@@ -31,40 +40,129 @@ func axisCmd(e *env) *cobra.Command {
 type axisFlags struct {
 	endpoint, systemID, secretFile, caFile string
 	padded                                 bool
+	config, name, agency                   string
+	dialect, tokenURL, tokenUser, tokenPwd string
 }
 
 func addAxisFlags(fs *pflag.FlagSet) *axisFlags {
 	f := &axisFlags{}
-	fs.StringVar(&f.endpoint, "endpoint", "", "adapter base URL (required)")
-	fs.StringVar(&f.systemID, "system-id", "", "our integration system id (required)")
-	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the shared HMAC secret (required)")
+	fs.StringVar(&f.config, "config", "", "the daemon's configuration, to take the axis's settings from")
+	fs.StringVar(&f.name, "axis", "", "with --config: which axis, by name (default the first: national)")
+	fs.StringVar(&f.agency, "agency", "", "with --config: use this agency's own credentials on the axis")
+	fs.StringVar(&f.endpoint, "endpoint", "", "adapter base URL (required without --config)")
+	fs.StringVar(&f.systemID, "system-id", "", "our integration system id (required without --config)")
+	fs.StringVar(&f.secretFile, "secret-file", "", "file holding the system's secret (required without --config)")
 	fs.StringVar(&f.caFile, "ca", "", "PEM roots for the adapter's TLS certificate")
-	fs.BoolVar(&f.padded, "padded-hash", false, "send hash-file as plain hex instead of the SDK's unpadded form")
+	fs.BoolVar(&f.padded, "padded-hash", false, "sdk: send hash-file as plain hex instead of the SDK's unpadded form")
+	fs.StringVar(&f.dialect, "dialect", axis.DialectSDK, "sdk or rest-v2")
+	fs.StringVar(&f.tokenURL, "token-url", "", "rest-v2: the login endpoint (default ENDPOINT/v1/login)")
+	fs.StringVar(&f.tokenUser, "token-user", "", "rest-v2: the login's user")
+	fs.StringVar(&f.tokenPwd, "token-password-file", "", "rest-v2: file holding the login's password")
 	return f
 }
 
-func (f *axisFlags) client() (*axis.Client, error) {
+// settings are the client's configuration, from the daemon's file or the
+// flags; a missing one is a usage error.
+func (f *axisFlags) settings() (axis.Config, bool, error) {
+	if f.config != "" {
+		return f.fromConfig()
+	}
 	if f.endpoint == "" || f.systemID == "" || f.secretFile == "" {
-		return nil, fmt.Errorf("--endpoint, --system-id and --secret-file are required")
+		return axis.Config{}, true, fmt.Errorf("--endpoint, --system-id and --secret-file are required, or --config")
 	}
-	secret, err := os.ReadFile(f.secretFile)
+	secret, err := readTrimmed(f.secretFile)
 	if err != nil {
-		return nil, err
+		return axis.Config{}, false, err
 	}
-	return axis.New(axis.Config{
-		Endpoint: f.endpoint, SystemID: f.systemID, CAFile: f.caFile, PaddedHashFile: f.padded,
-		Secret: []byte(strings.TrimRight(string(secret), "\r\n")),
-	})
+	cfg := axis.Config{Endpoint: f.endpoint, SystemID: f.systemID, CAFile: f.caFile, PaddedHashFile: f.padded,
+		Secret: []byte(secret), Dialect: f.dialect, Token: axis.Token{URL: f.tokenURL, User: f.tokenUser}}
+	if f.tokenPwd != "" {
+		if cfg.Token.Password, err = readTrimmed(f.tokenPwd); err != nil {
+			return cfg, false, err
+		}
+	}
+	return cfg, false, nil
 }
 
-// connect opens the client c's connection flags describe; missing ones
-// are a usage error.
-func (f *axisFlags) connect(c *cobra.Command) (*axis.Client, error) {
-	cl, err := f.client()
-	if err != nil && (f.endpoint == "" || f.systemID == "" || f.secretFile == "") {
+func (f *axisFlags) fromConfig() (axis.Config, bool, error) {
+	c, err := conf.Load(f.config)
+	var ps conf.Problems
+	if errors.As(err, &ps) {
+		// Only what reaching an axis needs must be right here.
+		ps = slices.DeleteFunc(ps, func(p conf.Problem) bool {
+			return !strings.HasPrefix(p.Path, "ax") && !strings.HasPrefix(p.Path, "agencies")
+		})
+		if err = nil; len(ps) > 0 {
+			err = ps
+		}
+	}
+	if err != nil {
+		return axis.Config{}, false, err
+	}
+	var a *conf.Axis
+	var names []string
+	for _, x := range c.AllAxes() {
+		names = append(names, x.Name)
+		if x.Name == f.name || (f.name == "" && a == nil) {
+			a = &x
+		}
+	}
+	if a == nil {
+		return axis.Config{}, true, fmt.Errorf("--axis %q: the configuration has %s", f.name, strings.Join(names, ", "))
+	}
+	if f.agency != "" {
+		i := slices.IndexFunc(append([]conf.Agency{c.Agency}, c.Agencies...), func(ag conf.Agency) bool { return ag.Code == f.agency })
+		if i < 0 {
+			return axis.Config{}, true, fmt.Errorf("--agency %s: not an agency of the configuration", f.agency)
+		}
+		ag := append([]conf.Agency{c.Agency}, c.Agencies...)[i]
+		if ag.AxisSystemID != "" {
+			a.SystemID, a.Secret = ag.AxisSystemID, ag.AxisSecret
+		}
+	}
+	secret, err := a.Secret.Read()
+	if err != nil {
+		return axis.Config{}, false, fmt.Errorf("the axis secret: %w", err)
+	}
+	password := ""
+	if a.TokenPassword.Set() {
+		if password, err = a.TokenPassword.Read(); err != nil {
+			return axis.Config{}, false, fmt.Errorf("the axis token password: %w", err)
+		}
+	}
+	return axis.Config{Endpoint: a.Endpoint, SystemID: a.SystemID, Secret: []byte(secret), Dialect: a.Dialect,
+		PaddedHashFile: a.PaddedHashFile, CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile,
+		Token:      axis.Token{URL: a.TokenURL, User: a.TokenUser, Password: password, Form: a.TokenForm, TTL: time.Duration(a.TokenTTL)},
+		ListWindow: time.Duration(a.ListWindow)}, false, nil
+}
+
+func readTrimmed(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	return strings.TrimRight(string(b), "\r\n"), err
+}
+
+// connect opens the client the flags describe; missing ones are a usage
+// error.
+func (f *axisFlags) connect(c *cobra.Command) (axis.Axis, error) {
+	cfg, usage, err := f.settings()
+	if err == nil {
+		var cl axis.Axis
+		if cl, err = axis.Open(cfg); err == nil {
+			return cl, nil
+		}
+	}
+	if usage {
 		return nil, &usageError{c, err}
 	}
-	return cl, err
+	return nil, err
+}
+
+// sdk is the client when it speaks the SDK wire, for what only it has.
+func sdk(cl axis.Axis, what string) (*axis.Client, error) {
+	if c, ok := cl.(*axis.Client); ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("%s: the rest-v2 dialect has no such operation; only the SDK wire has it", what)
 }
 
 func printLines[T any](e *env, items []T) error {
@@ -131,7 +229,8 @@ func axisSendCmd(e *env, af *axisFlags) *cobra.Command {
 	return c
 }
 
-const axisListLong = `Lists packages waiting for our agencies (getReceivedEdocList).`
+const axisListLong = `Lists packages waiting for our agencies (getReceivedEdocList; on rest-v2
+the received list of the last three days, without duplicates).`
 
 const axisListExample = `  lienthong axis list --endpoint URL --system-id ID --secret-file secret --type status`
 
@@ -181,14 +280,14 @@ func axisGetCmd(e *env, af *axisFlags) *cobra.Command {
 			w = f
 		}
 		if *download {
-			_, err = cl.DownloadEdoc(e.ctx, args[0], w)
+			c, err := sdk(cl, "--download (downloadEdoc)")
+			if err != nil {
+				return err
+			}
+			_, err = c.DownloadEdoc(e.ctx, args[0], w)
 			return err
 		}
-		b, err := cl.GetEdoc(e.ctx, args[0])
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
+		_, err = cl.GetEdocTo(e.ctx, args[0], w)
 		return err
 	}
 	return c
@@ -203,6 +302,7 @@ func axisAckCmd(e *env, af *axisFlags) *cobra.Command {
 	c := &cobra.Command{Use: "ack DOCID", Short: "acknowledge a fetched package (done, or --fail)",
 		Long: axisAckLong, Example: axisAckExample, Args: nArgs(1)}
 	failed := c.Flags().Bool("fail", false, "report fail instead of done")
+	desc := c.Flags().String("description", "", "rest-v2: why, carried with --fail")
 	c.RunE = func(c *cobra.Command, args []string) error {
 		cl, err := af.connect(c)
 		if err != nil {
@@ -212,6 +312,9 @@ func axisAckCmd(e *env, af *axisFlags) *cobra.Command {
 		status := axis.StatusDone
 		if *failed {
 			status = axis.StatusFail
+		}
+		if r, ok := cl.(*axis.RESTClient); ok {
+			return r.UpdateStatusWith(e.ctx, args[0], status, *desc)
 		}
 		return cl.UpdateStatus(e.ctx, args[0], status)
 	}
@@ -259,11 +362,15 @@ func axisAgenciesCmd(e *env, af *axisFlags) *cobra.Command {
 			return err
 		}
 		defer cl.Close()
+		sc, err := sdk(cl, "agencies")
+		if err != nil {
+			return err
+		}
 		var list []axis.Agency
 		if *sync {
-			list, err = cl.GetSynchronizeUnit(e.ctx)
+			list, err = sc.GetSynchronizeUnit(e.ctx)
 		} else {
-			list, err = cl.GetAgenciesList(e.ctx)
+			list, err = sc.GetAgenciesList(e.ctx)
 		}
 		if err != nil {
 			return err

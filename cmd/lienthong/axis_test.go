@@ -67,3 +67,75 @@ func TestAxisCommands(t *testing.T) {
 		t.Fatalf("list without connection flags: exit %d, want 2", code)
 	}
 }
+
+// TestAxisCommandsREST: the same tool against an axis speaking the REST
+// dialect, named by the daemon's configuration with --axis and --agency.
+func TestAxisCommandsREST(t *testing.T) {
+	dir := t.TempDir()
+	hub, err := axishub.Open(axishub.Options{Dir: dir, Dialect: axis.DialectREST, Accounts: map[string]string{"qt": "mk"},
+		Systems:  []axishub.System{{SystemID: "A", Secret: "sa", Codes: []string{"000.00.07.H26"}}, {SystemID: "U", Secret: "su", Codes: []string{"000.00.00.G22"}}},
+		Agencies: []axis.Agency{{Code: "000.00.07.H26", Name: "Sở"}, {Code: "000.00.00.G22", Name: "VPCP"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: hub}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close(); hub.Close() })
+	url := "http://" + ln.Addr().String()
+	pkg := filepath.Join(dir, "d.edxml")
+	os.WriteFile(pkg, axistest.Document(t, "000.00.07.H26", "000.00.00.G22"), 0o600)
+	for name, v := range map[string]string{"sa": "sa\n", "su": "su\n", "mk": "mk\n"} {
+		os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600)
+	}
+	code, out, errOut := lienthong(t, "", "axis", "send", "--dialect", "rest-v2", "--endpoint", url, "--system-id", "A",
+		"--secret-file", filepath.Join(dir, "sa"), "--token-user", "qt", "--token-password-file", filepath.Join(dir, "mk"), "--from", "000.00.07.H26", pkg)
+	id := strings.TrimSpace(out)
+	if code != 0 || id == "" {
+		t.Fatalf("send: exit %d %q %s", code, out, errOut)
+	}
+	cfg := filepath.Join(dir, "lienthong.toml")
+	writeFile(t, cfg, `
+[[axes]]
+name = "langson"
+dialect = "rest-v2"
+endpoint = "`+url+`"
+system_id = "A"
+secret = "file:sa"
+token_user = "qt"
+token_password = "file:mk"
+
+[[agencies]]
+code = "000.00.00.G22"
+name = "VPCP"
+axis = "langson"
+axis_system_id = "U"
+axis_secret = "file:su"
+`)
+	ax := func(sub string, rest ...string) (int, string, string) {
+		return lienthong(t, "", append([]string{"axis", sub, "--config", cfg, "--axis", "langson", "--agency", "000.00.00.G22"}, rest...)...)
+	}
+	if code, out, errOut := ax("list"); code != 0 || !strings.Contains(out, id) {
+		t.Fatalf("list with the agency's own credentials: exit %d %s %s", code, out, errOut)
+	}
+	if code, out, _ := ax("get", id); code != 0 || !strings.Contains(out, "V/v kiểm thử") {
+		t.Fatalf("get: exit %d", code)
+	}
+	if code, _, errOut := ax("ack", "--fail", "--description", "thiếu tệp", id); code != 0 {
+		t.Fatalf("ack --fail: %s", errOut)
+	}
+	if code, _, errOut := ax("agencies"); code != 1 || !strings.Contains(errOut, "rest-v2") {
+		t.Fatalf("agencies on rest-v2: exit %d %s, want the dialect named", code, errOut)
+	}
+	if code, _, errOut := lienthong(t, "", "axis", "list", "--config", cfg, "--axis", "hanoi"); code != 2 || !strings.Contains(errOut, "langson") {
+		t.Fatalf("an unknown axis: exit %d %s, want 2 and the known ones named", code, errOut)
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
