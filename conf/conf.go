@@ -225,6 +225,9 @@ type Outbound struct {
 	BreakerFailures int      `toml:"breaker_failures"`
 	BreakerCooldown Duration `toml:"breaker_cooldown"`
 	Retention       Duration `toml:"retention"` // how long finished records stay
+	// FollowSuccessor sends a document addressed to a retired code to its
+	// successor, with a warning and an event, instead of refusing it.
+	FollowSuccessor bool `toml:"follow_successor"`
 }
 
 // Inbound tunes receiving.
@@ -264,6 +267,10 @@ type Directory struct {
 	// deletion or re-parenting of an agency we exchange with) an operator
 	// confirmed; they apply at the next sync.
 	AcceptChanges []string `toml:"accept_changes"`
+	// RetiredFile adds to, or corrects, the shipped table of agency codes
+	// withdrawn by reorganisations: "OLD NEW # source", "OLD - # source"
+	// (no successor known) or "OLD +" (not retired after all).
+	RetiredFile string `toml:"retired_file"`
 }
 
 // Spool is the folder interface for software that can only write files.
@@ -362,7 +369,7 @@ var lastKey = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\):(.*)$
 func (c *Config) resolve(dir string) {
 	for _, p := range []*string{
 		&c.StateDir, &c.Axis.CAFile, &c.Axis.CertFile, &c.Axis.KeyFile, &c.Signing.KeyFile, &c.Signing.CertFile,
-		&c.Signing.ChainFile, &c.Signing.KeyDir, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir, &c.Calendar.HolidaysFile,
+		&c.Signing.ChainFile, &c.Signing.KeyDir, &c.Trust.Roots, &c.Trust.CRLs, &c.Trust.Bindings, &c.API.TLSCert, &c.API.TLSKey, &c.API.ClientCA, &c.Spool.Dir, &c.Calendar.HolidaysFile, &c.Directory.RetiredFile,
 	} {
 		if *p != "" && !filepath.IsAbs(*p) && !strings.HasPrefix(*p, "credential:") {
 			*p = filepath.Join(dir, *p)

@@ -74,6 +74,9 @@ func (c *Config) Validate() Problems {
 		v.file("calendar.holidays_file", c.Calendar.HolidaysFile)
 	}
 	v.positive("reports.retention", c.Reports.Retention)
+	if c.Directory.RetiredFile != "" {
+		v.file("directory.retired_file", c.Directory.RetiredFile)
+	}
 	for i, code := range c.Directory.AcceptChanges {
 		v.code(fmt.Sprintf("directory.accept_changes[%d]", i), code)
 	}

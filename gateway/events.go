@@ -30,6 +30,7 @@ const (
 	evRecall      = "recall"
 	evDiscarded   = "discarded"
 	evRetryNow    = "retry-now"
+	evSuccessor   = "successor" // sent to the successor of a retired code
 )
 
 // Event attributes.

@@ -60,6 +60,7 @@ type Gateway struct {
 	retired []*credentials // replaced by Reload, closed with the gateway
 	reload  sync.Mutex
 	axes    *links
+	codes   *directory.Retired // withdrawn agency codes
 	m       *metrics
 	hook    *webhook
 	ev      *evidence.Log // nil when evidence.enabled is false
@@ -152,6 +153,12 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 	}
 	for _, a := range append([]conf.Agency{c.Agency}, c.Agencies...) {
 		g.dir.NotePartner(a.Code) // our own agencies are never moved silently
+	}
+	g.codes = directory.DefaultRetired()
+	if c.Directory.RetiredFile != "" {
+		if g.codes, err = directory.ReadRetired(c.Directory.RetiredFile, g.codes); err != nil {
+			return nil, fmt.Errorf("directory.retired_file: %w", err)
+		}
 	}
 	cr, err := g.openCredentials(c)
 	if err != nil {
@@ -539,6 +546,7 @@ type parts struct {
 	m       *metrics
 	breaker *breaker // of a single axis's link, when axes is nil
 	axes    *links
+	retired *directory.Retired
 	hook    *webhook
 	inbox   *inbox
 	scratch string
@@ -587,6 +595,7 @@ func newOutbound(p parts, ax axisSender) *outbound {
 		log: p.log.With().Str("component", "outbound").Logger(), clock: p.clock, store: p.store, axes: p.axes,
 		creds: p.creds, m: p.m, wake: newSignal(), hook: p.hook, me: p.me(),
 		maxDocument: int64(p.cfg.Outbound.MaxDocument), retryPolicy: policyOf(p.cfg), scratch: p.scratch, cal: p.cal,
+		retired: p.retired, followSuccessor: p.cfg.Outbound.FollowSuccessor,
 	}
 	if p.dir != nil {
 		o.dir, o.dirLookup = p.dir, p.dir
@@ -605,7 +614,7 @@ func newInbound(p parts, ax axisReceiver, answers answerer) *inbound {
 		log: p.log.With().Str("component", "inbound").Logger(), clock: p.clock, store: p.store, axes: p.axes,
 		creds: p.creds, m: p.m, wake: newSignal(), hook: p.hook, inbox: p.inbox, answers: answers, me: p.me(),
 		retryPolicy: policyOf(p.cfg), pollInterval: time.Duration(p.cfg.Inbound.PollInterval),
-		autoArrived: p.cfg.Inbound.AutoArrived, refuseInvalid: p.cfg.Trust.RefuseInvalid,
+		autoArrived: p.cfg.Inbound.AutoArrived, refuseInvalid: p.cfg.Trust.RefuseInvalid, retired: p.retired,
 	}
 	if p.dir != nil {
 		in.dir = p.dir
@@ -618,7 +627,7 @@ func newInbound(p parts, ax axisReceiver, answers answerer) *inbound {
 func (g *Gateway) compose(base zerolog.Logger) {
 	p := parts{
 		cfg: g.cfg, log: base, clock: g.clock, store: g.store, dir: g.dir, creds: &g.creds, m: g.m,
-		axes: g.axes, hook: g.hook, inbox: g.inbox, scratch: g.scratch, cal: g.cal,
+		axes: g.axes, retired: g.codes, hook: g.hook, inbox: g.inbox, scratch: g.scratch, cal: g.cal,
 	}
 	g.out = newOutbound(p, nil)
 	g.in = newInbound(p, nil, g.out)

@@ -65,8 +65,9 @@ type inbound struct {
 	uploaders     map[string][]string // trust.uploaders
 	retryPolicy   retryPolicy
 	pollInterval  time.Duration
-	autoArrived   bool // answer 01 on delivery
-	refuseInvalid bool // answer 02 on quarantine
+	retired       *directory.Retired // a sender's withdrawn code is flagged
+	autoArrived   bool               // answer 01 on delivery
+	refuseInvalid bool               // answer 02 on quarantine
 
 	// links is held while an item that changes others, or that others
 	// may have changed before it arrived, is linked and made visible.

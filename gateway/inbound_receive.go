@@ -184,6 +184,10 @@ func (in *inbound) deliver(r *queue.Record, pkg *envelope.Inbound, agency envelo
 	if o.authentic() {
 		originals = in.originals(h.From.OrganID, suffix, item)
 	}
+	if x, ok := in.retired.Of(h.From.OrganID); ok {
+		item.SenderRetired = x.Why()
+		log.Warn().Str("sender", h.From.OrganID).Str("retired", x.Why()).Msg("a document from a retired agency code: delivered, flagged")
+	}
 	if warning != "" {
 		item.SignatureWarning = warning
 		log.Warn().Str("warning", warning).Msg("signature did not hold or is not bound to the sender; delivered because policy for this sender is warn")

@@ -1,11 +1,15 @@
 package gateway
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"lienthong/directory"
 	"lienthong/envelope"
 	"lienthong/queue"
 )
@@ -132,5 +136,27 @@ func TestSupersedes(t *testing.T) {
 		if got := supersedes(tt.cur, tt.next, tt.at); got != tt.want {
 			t.Errorf("supersedes(%s at %s, %s at %s) = %v, want %v", tt.cur.Status, tt.cur.UpdatedAt.Format(time.TimeOnly), tt.next, tt.at.Format(time.TimeOnly), got, tt.want)
 		}
+	}
+}
+
+// TestRetireNamesTheSuccessor: without outbound.follow_successor, a
+// recipient whose code was retired is a problem of its field naming the
+// successor; with it, the successor takes its place.
+func TestRetireNamesTheSuccessor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "retired.txt")
+	os.WriteFile(path, []byte("000.00.00.G04 000.00.00.G38 # thử\n"), 0o600)
+	table, err := directory.ReadRetired(path, directory.DefaultRetired())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &outbound{retired: table}
+	to, moved, ps := o.retire([]string{"000.00.00.G22", "000.00.00.G04"})
+	if len(ps) != 1 || ps[0].Path != "to[1]" || !strings.Contains(ps[0].Rule, "successor is 000.00.00.G38") || len(moved) != 0 || to[1] != "000.00.00.G04" {
+		t.Fatalf("refusing: to %v, moved %v, problems %v", to, moved, ps)
+	}
+	o.followSuccessor = true
+	to, moved, ps = o.retire([]string{"000.00.00.G22", "000.00.00.G04"})
+	if len(ps) != 0 || to[1] != "000.00.00.G38" || len(moved) != 1 {
+		t.Fatalf("following: to %v, moved %v, problems %v", to, moved, ps)
 	}
 }

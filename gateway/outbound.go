@@ -57,6 +57,10 @@ type outbound struct {
 	retryPolicy retryPolicy
 	scratch     string // a folder for files read and dropped
 	cal         *timeliness.Calendar
+	// retired are withdrawn agency codes; followSuccessor sends to a
+	// known successor instead of refusing.
+	retired         *directory.Retired
+	followSuccessor bool
 }
 
 // Submission is one document handed over by the legacy system.
@@ -94,11 +98,14 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 		return nil, false, fmt.Errorf("%w: %d bytes of files, limit %d", ErrTooLarge, size, o.maxDocument)
 	}
 	// Every problem is reported at once: the metadata's and the recipients'.
+	to, moved, retired := o.retire(m.To)
+	m.To = to
 	doc, err := m.Document(me, now, s.Files)
 	var ps envelope.Problems
 	if err != nil && !errors.As(err, &ps) {
 		return nil, false, err
 	}
+	ps = append(retired, ps...)
 	codes := slices.Clone(m.To)
 	if err := o.resolve(codes, now); err != nil {
 		var more envelope.Problems
@@ -152,7 +159,51 @@ func (o *outbound) Submit(s Submission) (rec *queue.Record, existed bool, err er
 	}
 	o.log.Info().Str("id", rec.ID).Str("document_id", h.DocumentID).Int("priority", rec.Priority).
 		Strs("to", codes).Int64("bytes", rec.Size).Str("client", s.Client).Msg("document accepted")
+	o.followed(rec, moved)
 	return rec, false, nil
+}
+
+// retire checks recipients against the retired codes: a retired one is a
+// problem naming its successor, or, with outbound.follow_successor and a
+// successor known, is replaced by it. moved pairs each code replaced with
+// its successor.
+func (o *outbound) retire(codes []string) (to []string, moved [][2]string, ps envelope.Problems) {
+	to = slices.Clone(codes)
+	for i, c := range codes {
+		x, ok := o.retired.Of(c)
+		switch {
+		case !ok:
+		case o.followSuccessor && x.Successor != "":
+			to[i] = string(x.Successor)
+			moved = append(moved, [2]string{c, to[i]})
+		default:
+			rule := x.Why()
+			if x.Successor != "" {
+				rule += ": send to it, or set outbound.follow_successor"
+			}
+			ps = append(ps, envelope.Problem{Path: fmt.Sprintf("to[%d]", i), Rule: rule, Value: c})
+		}
+	}
+	return to, moved, ps
+}
+
+// followed tells, in the record's history and the log, that a document
+// went to the successors of retired codes.
+func (o *outbound) followed(rec *queue.Record, moved [][2]string) {
+	if len(moved) == 0 {
+		return
+	}
+	now := o.clock.Now()
+	err := o.store.Update(context.Background(), func(tx queue.Tx) error {
+		for _, m := range moved {
+			tx.Emit(event(rec.ID, evSuccessor, m[1], now, atReason, fmt.Sprintf("%s is a retired code: sent to its successor %s", m[0], m[1])))
+		}
+		return nil
+	})
+	for _, m := range moved {
+		o.log.Warn().AnErr("history", err).Str("id", rec.ID).Str("retired", m[0]).Str("successor", m[1]).
+			Msg("a recipient's code was retired: the document goes to its successor (outbound.follow_successor)")
+	}
 }
 
 // fingerprint is what makes two submissions one document: the metadata
@@ -199,10 +250,15 @@ func sameContent(r *queue.Record, content string) (*queue.Record, bool, error) {
 // at once, as Submit would, without a 100 MiB upload read for nothing.
 func (o *outbound) precheck(m *envelope.Metadata) error {
 	now := o.clock.Now()
-	err := o.resolve(slices.Clone(m.To), now)
+	to, _, retired := o.retire(m.To)
+	err := o.resolve(to, now)
 	var ps envelope.Problems
-	if !errors.As(err, &ps) {
+	if err != nil && !errors.As(err, &ps) {
 		return err
+	}
+	ps = append(retired, ps...)
+	if len(ps) == 0 {
+		return nil
 	}
 	me := o.me
 	if m.From != nil && m.From.OrganID != "" {

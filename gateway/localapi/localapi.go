@@ -57,8 +57,8 @@ type Recipient struct {
 // where a document is and how fast it moved can be shown to anyone.
 type Event struct {
 	Time time.Time `json:"time"`
-	// Kind is accepted, signed, sent, retry, dead, resent, fetched,
-	// delivered, duplicate, quarantined, status, recall, revoked,
+	// Kind is accepted, signed, sent, retry, dead, resent, successor,
+	// fetched, delivered, duplicate, quarantined, status, recall, revoked,
 	// replaced, updated, released or lease-expired.
 	Kind      string `json:"kind"`
 	Recipient string `json:"recipient,omitempty"` // the agency it concerns
@@ -148,6 +148,10 @@ type InboxItem struct {
 	Reason string `json:"reason,omitempty"`
 	// SignatureWarning is set when policy let an unverified package through.
 	SignatureWarning string `json:"signatureWarning,omitempty"`
+	// SenderRetired is set when the sender's code was withdrawn by a
+	// reorganisation (with its successor where known): the document is
+	// delivered, and the answer may have to go to the new agency.
+	SenderRetired string `json:"senderRetired,omitempty"`
 	// SameDocumentIDAs names an earlier item delivered under the same
 	// sender and DocumentId with other content: both are kept, check which
 	// one stands.

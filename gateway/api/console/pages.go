@@ -55,7 +55,7 @@ var eventVi = map[string]string{
 	"accepted": "tiếp nhận", "signed": "ký số", "sent": "lên trục", "retry": "thử lại", "dead": "gửi không được",
 	"resent": "gửi lại", "fetched": "tải về", "delivered": "chuyển vào hộp thư", "duplicate": "trùng lặp",
 	"quarantined": "từ chối", "status": "trạng thái", "recall": "thu hồi", "revoked": "hủy", "replaced": "thay thế",
-	"updated": "cập nhật", "released": "nhả", "lease-expired": "hết hạn giữ", "discarded": "hủy bỏ", "retry-now": "gửi lại ngay", "set-aside": "gác lại",
+	"updated": "cập nhật", "released": "nhả", "lease-expired": "hết hạn giữ", "discarded": "hủy bỏ", "retry-now": "gửi lại ngay", "set-aside": "gác lại", "successor": "gửi đơn vị kế thừa",
 }
 
 // statusVi names an edXML status code.
