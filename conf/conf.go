@@ -4,6 +4,7 @@ package conf
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -141,6 +142,10 @@ type Axis struct {
 	ConnectTimeout Duration `toml:"connect_timeout"`
 	CallTimeout    Duration `toml:"call_timeout"`
 	MaxConns       int      `toml:"max_conns"`
+	// BreakerFailures and BreakerCooldown pause this axis alone; the
+	// [outbound] ones when unset.
+	BreakerFailures int      `toml:"breaker_failures"`
+	BreakerCooldown Duration `toml:"breaker_cooldown"`
 }
 
 // NationalAxis is the name of the axis [axis] describes.
@@ -155,7 +160,13 @@ func (c *Config) AllAxes() []Axis {
 		a.Name = NationalAxis
 		all = append(all, a)
 	}
+	for i := range all {
+		all[i].BreakerFailures = cmp.Or(all[i].BreakerFailures, c.Outbound.BreakerFailures)
+		all[i].BreakerCooldown = cmp.Or(all[i].BreakerCooldown, c.Outbound.BreakerCooldown)
+	}
 	for _, a := range c.Axes {
+		a.BreakerFailures = cmp.Or(a.BreakerFailures, c.Outbound.BreakerFailures)
+		a.BreakerCooldown = cmp.Or(a.BreakerCooldown, c.Outbound.BreakerCooldown)
 		if a.ConnectTimeout == 0 {
 			a.ConnectTimeout = c.Axis.ConnectTimeout
 		}

@@ -183,6 +183,9 @@ func validateOneAxis(v *validator, p string, a Axis) {
 	v.positive(p+".connect_timeout", a.ConnectTimeout)
 	v.positive(p+".call_timeout", a.CallTimeout)
 	v.atLeast(p+".max_conns", a.MaxConns, 1)
+	if a.BreakerFailures < 0 || a.BreakerCooldown < 0 {
+		v.add(p+".breaker_failures", "breaker_failures and breaker_cooldown must not be negative")
+	}
 }
 
 func (c *Config) validateSigning(v *validator) {

@@ -279,8 +279,8 @@ func (g *Gateway) openStore(o Options) (owner string, err error) {
 func (g *Gateway) openAxis() error {
 	c := g.cfg
 	var err error
-	g.axes, err = openLinks(c, func() *breaker {
-		return newBreaker(c.Outbound.BreakerFailures, time.Duration(c.Outbound.BreakerCooldown))
+	g.axes, err = openLinks(c, func(a conf.Axis) *breaker {
+		return newBreaker(a.BreakerFailures, time.Duration(a.BreakerCooldown))
 	}, func(name string, a conf.Axis) (axis.Axis, error) {
 		p := "axis"
 		if name != conf.NationalAxis {
@@ -311,6 +311,11 @@ func (g *Gateway) openAxis() error {
 			},
 		})
 	})
+	if err == nil {
+		for _, l := range g.axes.all {
+			g.m.relisted.WithLabelValues(l.axis) // exported from the start, at 0
+		}
+	}
 	return err
 }
 

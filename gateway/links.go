@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -96,7 +97,7 @@ func (ls *links) paused(now time.Time) (bool, time.Duration) {
 
 // openLinks makes a client for every axis of the configuration, and one
 // more for every agency holding its own credentials on its axis.
-func openLinks(c conf.Config, newBreaker func() *breaker, clientOf func(name string, a conf.Axis) (axis.Axis, error)) (*links, error) {
+func openLinks(c conf.Config, newBreaker func(conf.Axis) *breaker, clientOf func(name string, a conf.Axis) (axis.Axis, error)) (*links, error) {
 	ls := &links{byAgency: map[string]*link{}}
 	byName := map[string]*link{}
 	fail := func(err error) (*links, error) {
@@ -111,7 +112,7 @@ func openLinks(c conf.Config, newBreaker func() *breaker, clientOf func(name str
 		if err != nil {
 			return fail(err)
 		}
-		l := &link{axis: a.Name, id: a.Name, client: cl, out: cl, in: cl, breaker: newBreaker()}
+		l := &link{axis: a.Name, id: a.Name, client: cl, out: cl, in: cl, breaker: newBreaker(a)}
 		ls.all = append(ls.all, l)
 		byName[a.Name], axes[a.Name] = l, a
 	}
@@ -125,7 +126,7 @@ func openLinks(c conf.Config, newBreaker func() *breaker, clientOf func(name str
 			if err != nil {
 				return fail(fmt.Errorf("agency %s's own credentials on axis %s: %w", ag.Code, l.axis, err))
 			}
-			l = &link{axis: l.axis, id: l.axis + "/" + ag.Code, client: cl, out: cl, in: cl, breaker: newBreaker()}
+			l = &link{axis: l.axis, id: l.axis + "/" + ag.Code, client: cl, out: cl, in: cl, breaker: newBreaker(a)}
 			ls.all = append(ls.all, l)
 		}
 		ls.byAgency[ag.Code] = l
@@ -157,14 +158,24 @@ func (ls *links) close() {
 // holdForBreaker returns a record leased for a link whose breaker is open
 // to the queue until the breaker lets a call through, without counting
 // the attempt the lease counted: an axis's outage is not the document's.
+// A record taken after its lease expired is marked for the reconcile step
+// in the same commit: the upload of the lease that expired may have
+// arrived, and the next lease will not say that it expired.
 func (o *outbound) holdForBreaker(r *queue.Record, l *link, wait time.Duration) {
 	now := o.clock.Now()
+	expired := r.LeaseExpired()
 	err := o.store.Update(context.Background(), func(tx queue.Tx) error {
 		if _, err := tx.Reschedule(now, r.ID, r.Lease, now.Add(wait), fmt.Sprintf("axis %s paused (circuit breaker open)", l.axis)); err != nil {
 			return err
 		}
 		_, err := tx.Change(r.ID, func(r *queue.Record) error {
 			r.Attempts = max(r.Attempts-1, 0)
+			if expired {
+				if r.Meta == nil {
+					r.Meta = map[string]string{}
+				}
+				maps.Copy(r.Meta, markAmbiguous)
+			}
 			return nil
 		})
 		return err

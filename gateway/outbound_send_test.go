@@ -232,6 +232,44 @@ func TestExpiredLeaseReconciles(t *testing.T) {
 	}
 }
 
+// The same stalled holder, with the next holder's axis paused: the record
+// waits for the axis, its attempt uncounted, still marked for the question,
+// though the next lease will not say that one expired.
+func TestExpiredLeaseHeldForBreakerReconciles(t *testing.T) {
+	e := newSendEnv(t, codeA)
+	e.queued(t)
+	r, err := e.store.Lease(e.clock.Now(), queue.Outbound, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := e.out.upload(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := readOut(r)
+	if _, err := e.axis.SendEdoc(context.Background(), axis.SendRequest{From: codeA, MessageType: rec.MessageType, To: rec.To, Upload: up}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Hour)
+	again, err := e.store.Lease(e.clock.Now(), queue.Outbound, 0)
+	if err != nil || !again.LeaseExpired() {
+		t.Fatalf("second lease: %v, expired %v", err, again != nil && again.LeaseExpired())
+	}
+	e.out.holdForBreaker(again, e.out.axes.all[0], time.Minute)
+	held, err := e.store.Get(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantState(t, held, queue.Ready, true); held.Attempts != 1 {
+		t.Errorf("attempts %d after a hold for the breaker, want 1: the hold is not an attempt", held.Attempts)
+	}
+	e.clock.Advance(time.Hour)
+	wantState(t, e.attempt(t), queue.Done, false)
+	if n := e.atHub(t); n != 1 {
+		t.Errorf("the hub holds %d packages, want the one upload", n)
+	}
+}
+
 // A recall names, in ResponseFor, the agency asked and the document's
 // date, as the SDK's library writes it; statuses are routed by it.
 func TestRecallNamesTheAgencyAsked(t *testing.T) {

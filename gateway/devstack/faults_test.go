@@ -3,6 +3,9 @@ package devstack_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -63,6 +66,17 @@ func TestFlakyAxisDeliversEverythingOnce(t *testing.T) {
 	s.Hub.SetFaults(axishub.Faults{ErrorRate: 0.3, LatencyMin: time.Millisecond, LatencyMax: 20 * time.Millisecond, DropAfterUpload: 0.5, Duplicate: true})
 	ids := submitN(t, s, 12, 300, "V/v trục chập chờn")
 	deliveredOnce(t, s, clock, ids)
+	// The statuses the axis listed again after they were acknowledged
+	// were acknowledged again, and counted.
+	eventually(t, clock, 500*time.Millisecond, "packages listed again counted", func() bool {
+		resp, err := http.Get(s.MetricsURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return regexp.MustCompile(`(?m)^lienthong_axis_relisted_total\{axis="national"\} [1-9]`).Match(metrics)
+	})
 }
 
 // During a long outage the gateways back off: the calls the axis sees per
