@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"lienthong/conf"
+	"lienthong/directory"
 	"lienthong/gateway/axis"
 	"lienthong/queue"
 )
@@ -69,10 +70,12 @@ func (ls *links) of(code string) *link {
 		return l.(*link)
 	}
 	l := ls.all[0]
-	for c, cl := range ls.byAgency {
-		if code != c && under(code, c) {
-			l = cl
-			break
+	if c, err := directory.ParseCode(code); err == nil {
+		for p := c.Parent(); p != ""; p = p.Parent() {
+			if pl, ok := ls.byAgency[string(p)]; ok {
+				l = pl // the nearest configured agency above it
+				break
+			}
 		}
 	}
 	ls.units.Store(code, l)

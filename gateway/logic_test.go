@@ -160,3 +160,17 @@ func TestRetireNamesTheSuccessor(t *testing.T) {
 		t.Fatalf("following: to %v, moved %v, problems %v", to, moved, ps)
 	}
 }
+
+// TestLinkOfAUnit: a unit goes out on the nearest configured agency above
+// it; a code under none, on the first axis.
+func TestLinkOfAUnit(t *testing.T) {
+	national, prov, own := &link{axis: "national"}, &link{axis: "langson"}, &link{axis: "langson", id: "langson/000.00.07.H26"}
+	ls := &links{all: []*link{national, prov, own}, byAgency: map[string]*link{"000.00.00.H26": prov, "000.00.07.H26": own}}
+	for code, want := range map[string]*link{
+		"000.00.07.H26": own, "000.01.07.H26": own, "000.00.05.H26": prov, "000.00.00.G22": national, "H37.DN.001": national,
+	} {
+		if got := ls.of(code); got != want {
+			t.Errorf("%s goes out on %+v, want %+v", code, got, want)
+		}
+	}
+}
