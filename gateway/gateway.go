@@ -80,7 +80,8 @@ type Gateway struct {
 	cal     *timeliness.Calendar
 
 	axisSeen atomic.Bool
-	health   axisHealth
+	health   axisHealth             // of every axis: readiness
+	healths  map[string]*axisHealth // of each axis, by name: the summary
 	closed   sync.Once
 }
 
@@ -279,6 +280,10 @@ func (g *Gateway) openStore(o Options) (owner string, err error) {
 func (g *Gateway) openAxis() error {
 	c := g.cfg
 	var err error
+	g.healths = map[string]*axisHealth{}
+	for _, name := range g.axisNames() {
+		g.healths[name] = &axisHealth{}
+	}
 	g.axes, err = openLinks(c, func(a conf.Axis) *breaker {
 		return newBreaker(a.BreakerFailures, time.Duration(a.BreakerCooldown))
 	}, func(name string, a conf.Axis) (axis.Axis, error) {
@@ -305,6 +310,7 @@ func (g *Gateway) openAxis() error {
 			Observe: func(op string, took time.Duration, err error) {
 				g.m.observeAxis(name, op, took, err)
 				g.health.observe(g.clock.Now(), err)
+				g.healths[name].observe(g.clock.Now(), err)
 				if err == nil {
 					g.axisSeen.Store(true)
 				}

@@ -3,7 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"time"
 
@@ -100,25 +100,55 @@ func (g *Gateway) Summary(ctx context.Context, c Caller) (*localapi.Summary, err
 }
 
 func (g *Gateway) axisSummary(s *localapi.Summary, now time.Time) {
-	lastOK, since, lastErr := g.health.read()
+	worst := -1
+	names := g.axisNames()
+	for i, name := range names {
+		a := g.axisState(name, now)
+		s.Axes = append(s.Axes, a)
+		switch {
+		case a.State != "unreachable":
+		case len(names) == 1:
+			problem(s, "the axis is unreachable since %s (%s): documents are queued and go once it answers; check the network and %s",
+				a.FailingSince.UTC().Format(time.RFC3339), a.LastError, g.cfg.AllAxes()[i].Endpoint)
+		default:
+			problem(s, "axis %s is unreachable since %s (%s): its agencies' documents are queued and go once it answers; check the network and %s",
+				name, a.FailingSince.UTC().Format(time.RFC3339), a.LastError, g.cfg.AllAxes()[i].Endpoint)
+		}
+		if rank := slices.Index([]string{"ok", "not reached yet", "unreachable"}, a.State); rank > worst {
+			worst, s.Axis = rank, a
+		}
+	}
+	s.Axis.Name = ""
+}
+
+// axisState is one axis as its calls went, its breaker the worst of its
+// links'.
+func (g *Gateway) axisState(name string, now time.Time) localapi.AxisState {
 	worst := breakerClosed
 	for _, l := range g.axes.all {
+		if l.axis != name {
+			continue
+		}
 		if st := l.breaker.state(now); st == breakerOpen || (st == breakerHalfOpen && worst == breakerClosed) {
 			worst = st
 		}
 	}
-	a := localapi.AxisState{State: "ok", Breaker: [...]string{"closed", "open", "half-open"}[worst]}
+	a := localapi.AxisState{Name: name, State: "ok", Breaker: [...]string{"closed", "open", "half-open"}[worst]}
+	h := g.healths[name]
+	if h == nil {
+		return a
+	}
+	lastOK, since, lastErr := h.read()
 	if !lastOK.IsZero() {
 		a.LastSuccess = stampOf(lastOK)
 	}
 	switch {
 	case !since.IsZero():
 		a.State, a.FailingSince, a.LastError = "unreachable", stampOf(since), lastErr
-		problem(s, "the axis is unreachable since %s (%s): documents are queued and go once it answers; check the network and the axes (%s)", since.UTC().Format(time.RFC3339), lastErr, strings.Join(g.axisNames(), ", "))
 	case lastOK.IsZero():
 		a.State = "not reached yet"
 	}
-	s.Axis = a
+	return a
 }
 
 func (g *Gateway) queueSummary(ctx context.Context, s *localapi.Summary, now time.Time) error {

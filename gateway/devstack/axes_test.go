@@ -244,6 +244,19 @@ func TestTwoAxes(t *testing.T) {
 	eventually(t, clock, 500*time.Millisecond, "a national document while the provincial axis is down", func() bool {
 		return national(devstack.AgencyCode) == 2
 	})
+	// The summary names the axis down, and only it.
+	eventually(t, clock, 500*time.Millisecond, "the summary naming the provincial axis", func() bool {
+		sum, err := s.Client.Summary(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		states := map[string]string{}
+		for _, a := range sum.Axes {
+			states[a.Name] = a.State
+		}
+		return states["langson"] == "unreachable" && states["national"] == "ok" && sum.Axis.State == "unreachable" &&
+			slices.ContainsFunc(sum.Problems, func(p string) bool { return strings.HasPrefix(p, "axis langson is unreachable") })
+	})
 	prov.serve(t)
 	s.Hub.SetFaults(axishub.Faults{OutageUntil: clock.Now().Add(24 * time.Hour)})
 	submit(devstack.UnitCode, "V/v khi trục quốc gia dừng")

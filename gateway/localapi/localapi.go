@@ -312,8 +312,10 @@ type EvidenceReport struct {
 // Summary is what an operator needs to know first: whether the axis is
 // reached, what is queued, stuck or late, and what needs action.
 type Summary struct {
-	Time      time.Time        `json:"time"`
-	Axis      AxisState        `json:"axis"`
+	Time time.Time `json:"time"`
+	Axis AxisState `json:"axis"` // the worst of Axes
+	// Axes is each axis the gateway exchanges on, by name.
+	Axes      []AxisState      `json:"axes,omitempty"`
 	Outbound  OutboundSummary  `json:"outbound"`
 	Inbound   InboundSummary   `json:"inbound"`
 	Directory DirectorySummary `json:"directory"`
@@ -326,7 +328,8 @@ type Summary struct {
 
 // AxisState is the axis as this node last reached it.
 type AxisState struct {
-	State        string     `json:"state"` // ok, unreachable, not reached yet
+	Name         string     `json:"name,omitempty"` // in Axes
+	State        string     `json:"state"`          // ok, unreachable, not reached yet
 	LastSuccess  *time.Time `json:"lastSuccess,omitempty"`
 	FailingSince *time.Time `json:"failingSince,omitempty"`
 	LastError    string     `json:"lastError,omitempty"`
