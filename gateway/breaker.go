@@ -31,26 +31,27 @@ func newBreaker(threshold int, cooldown time.Duration) *breaker {
 	return &breaker{threshold: threshold, cooldown: cooldown, maxCooldown: 16 * cooldown}
 }
 
-// allow says whether a call may go out now, and if not, how long to wait.
+// allow says whether a call may go out now, and if not, how long to wait;
+// in half-open, the one call it lets through is the probe.
 func (b *breaker) allow(now time.Time) (bool, time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	switch {
-	case b.failures < b.threshold:
-		return true, 0
-	case now.Before(b.openUntil):
-		return false, b.openUntil.Sub(now)
-	case b.probing:
-		return false, b.cooldown
+	ok, wait := b.could(now)
+	if ok && b.failures >= b.threshold {
+		b.probing = true
 	}
-	b.probing = true
-	return true, 0
+	return ok, wait
 }
 
 // peek is allow without taking the probe: whether a call could go out.
 func (b *breaker) peek(now time.Time) (bool, time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.could(now)
+}
+
+// could is what allow and peek answer; b.mu is held.
+func (b *breaker) could(now time.Time) (bool, time.Duration) {
 	switch {
 	case b.failures < b.threshold:
 		return true, 0

@@ -15,20 +15,9 @@ import (
 
 func TestAxisCommands(t *testing.T) {
 	dir := t.TempDir()
-	hub, err := axishub.Open(axishub.Options{Dir: dir,
-		Systems:  []axishub.System{{SystemID: "A", Secret: "sa", Codes: []string{"000.00.07.H26"}}, {SystemID: "B", Secret: "sb", Codes: []string{"000.00.00.G22"}}},
-		Agencies: []axis.Agency{{Code: "000.00.07.H26", Name: "Sở"}, {Code: "000.00.00.G22", Name: "VPCP"}},
+	url, pkg := serveHub(t, dir, axishub.Options{
+		Systems: []axishub.System{{SystemID: "A", Secret: "sa", Codes: []string{"000.00.07.H26"}}, {SystemID: "B", Secret: "sb", Codes: []string{"000.00.00.G22"}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &http.Server{Handler: hub}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); hub.Close() })
-	url := "http://" + ln.Addr().String()
-	pkg := filepath.Join(dir, "d.edxml")
-	os.WriteFile(pkg, axistest.Document(t, "000.00.07.H26", "000.00.00.G22"), 0o600)
 	os.WriteFile(filepath.Join(dir, "sa"), []byte("sa\n"), 0o600)
 	os.WriteFile(filepath.Join(dir, "sb"), []byte("sb\n"), 0o600)
 	conn := func(sys string) []string {
@@ -72,20 +61,9 @@ func TestAxisCommands(t *testing.T) {
 // dialect, named by the daemon's configuration with --axis and --agency.
 func TestAxisCommandsREST(t *testing.T) {
 	dir := t.TempDir()
-	hub, err := axishub.Open(axishub.Options{Dir: dir, Dialect: axis.DialectREST, Accounts: map[string]string{"qt": "mk"},
-		Systems:  []axishub.System{{SystemID: "A", Secret: "sa", Codes: []string{"000.00.07.H26"}}, {SystemID: "U", Secret: "su", Codes: []string{"000.00.00.G22"}}},
-		Agencies: []axis.Agency{{Code: "000.00.07.H26", Name: "Sở"}, {Code: "000.00.00.G22", Name: "VPCP"}},
+	url, pkg := serveHub(t, dir, axishub.Options{Dialect: axis.DialectREST, Accounts: map[string]string{"qt": "mk"},
+		Systems: []axishub.System{{SystemID: "A", Secret: "sa", Codes: []string{"000.00.07.H26"}}, {SystemID: "U", Secret: "su", Codes: []string{"000.00.00.G22"}}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &http.Server{Handler: hub}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close(); hub.Close() })
-	url := "http://" + ln.Addr().String()
-	pkg := filepath.Join(dir, "d.edxml")
-	os.WriteFile(pkg, axistest.Document(t, "000.00.07.H26", "000.00.00.G22"), 0o600)
 	for name, v := range map[string]string{"sa": "sa\n", "su": "su\n", "mk": "mk\n"} {
 		os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600)
 	}
@@ -138,4 +116,23 @@ func writeFile(t *testing.T, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// serveHub serves a hub with o's systems in dir, knowing the two agencies
+// of the tests, and writes a document from the first to the second.
+func serveHub(t *testing.T, dir string, o axishub.Options) (url, pkg string) {
+	t.Helper()
+	o.Dir = dir
+	o.Agencies = []axis.Agency{{Code: "000.00.07.H26", Name: "Sở"}, {Code: "000.00.00.G22", Name: "VPCP"}}
+	hub, err := axishub.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := &http.Server{Handler: hub}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close(); hub.Close() })
+	pkg = filepath.Join(dir, "d.edxml")
+	writeFile(t, pkg, string(axistest.Document(t, "000.00.07.H26", "000.00.00.G22")))
+	return "http://" + ln.Addr().String(), pkg
 }

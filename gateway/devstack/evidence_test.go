@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,6 +16,7 @@ import (
 
 	"lienthong/conf"
 	"lienthong/gateway/devstack"
+	"lienthong/gateway/devstack/stacktest"
 	"lienthong/gateway/evidence"
 	"lienthong/gateway/evidence/tsatest"
 	"lienthong/gateway/localapi"
@@ -68,13 +67,7 @@ func TestEvidenceOfTheExchange(t *testing.T) {
 			// The time to 01 and 03 is measured, with no agency label;
 			// the 01 may be processed after the 03.
 			measured := func(code string) bool {
-				resp, err := http.Get(s.MetricsURL)
-				if err != nil {
-					t.Fatal(err)
-				}
-				metrics, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				return regexp.MustCompile(`(?m)^lienthong_time_to_status_seconds_count\{code="` + code + `"\} [1-9]`).Match(metrics)
+				return regexp.MustCompile(`(?m)^lienthong_time_to_status_seconds_count\{code="` + code + `"\} [1-9]`).MatchString(stacktest.Metrics(t, s.MetricsURL))
 			}
 			for _, code := range []string{"01", "03"} {
 				eventually(t, clock, 100*time.Millisecond, "time to "+code+" measured", func() bool { return measured(code) })

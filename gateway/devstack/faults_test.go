@@ -3,8 +3,6 @@ package devstack_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"testing"
 	"time"
@@ -69,13 +67,7 @@ func TestFlakyAxisDeliversEverythingOnce(t *testing.T) {
 	// The statuses the axis listed again after they were acknowledged
 	// were acknowledged again, and counted.
 	eventually(t, clock, 500*time.Millisecond, "packages listed again counted", func() bool {
-		resp, err := http.Get(s.MetricsURL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		metrics, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return regexp.MustCompile(`(?m)^lienthong_axis_relisted_total\{axis="national"\} [1-9]`).Match(metrics)
+		return regexp.MustCompile(`(?m)^lienthong_axis_relisted_total\{axis="national"\} [1-9]`).MatchString(stacktest.Metrics(t, s.MetricsURL))
 	})
 }
 
