@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,14 +63,15 @@ func TestTwoAxes(t *testing.T) {
 	ctx := context.Background()
 	prov := &provincial{addr: "127.0.0.1:0"}
 	var err error
-	var clockNow func() time.Time
+	// The hub starts before the stack's fake clock exists, then keeps it.
+	var clockNow atomic.Pointer[func() time.Time]
 	prov.hub, err = axishub.Open(axishub.Options{
 		Dir: t.TempDir(), Dialect: axis.DialectREST, Accounts: map[string]string{"quantri": "mật khẩu tỉnh"},
 		Now: func() time.Time {
-			if clockNow == nil {
-				return time.Now()
+			if now := clockNow.Load(); now != nil {
+				return (*now)()
 			}
-			return clockNow()
+			return time.Now()
 		},
 		Systems: []axishub.System{
 			{SystemID: provAxisSystem, Secret: "bí mật trục", Codes: []string{}},
@@ -107,7 +109,8 @@ func TestTwoAxes(t *testing.T) {
 		}
 		c.Signing.Shared = true // the third agency signs with the department's key
 	}})
-	clockNow = clock.Now
+	now := clock.Now
+	clockNow.Store(&now)
 	// On the national axis our system now holds the department and the
 	// third agency; the unit is on the provincial axis alone.
 	secretA, err := os.ReadFile(filepath.Join(s.Dir, "secrets", "axis-a"))
