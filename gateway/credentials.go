@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,5 +168,18 @@ func (g *Gateway) Reload(c conf.Config) (restartNeeded []string, err error) {
 	was, now := g.cfg, c
 	was.Signing, was.Trust, now.Signing, now.Trust = conf.Signing{}, conf.Trust{}, conf.Signing{}, conf.Trust{}
 	was.Agencies, now.Agencies = nil, nil
-	return conf.Changed(was, now), nil
+	restartNeeded = conf.Changed(was, now)
+	// The axes' credentials are rotated here too: secrets, token
+	// passwords, an agency's own pair. Another set of links waits.
+	rotated, err := g.axes.reload(c, g.axisClient)
+	switch {
+	case err != nil:
+		g.log.Error().Err(err).Msg("axis credentials not reloaded: the old ones stay in use")
+	case rotated:
+		restartNeeded = slices.DeleteFunc(restartNeeded, func(s string) bool { return s == "axis" || s == "axes" })
+		g.log.Info().Int("links", len(g.axes.all)).Msg("reloaded axis credentials")
+	case !slices.Contains(restartNeeded, "axes"):
+		restartNeeded = append(restartNeeded, "axes")
+	}
+	return restartNeeded, nil
 }

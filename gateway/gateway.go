@@ -286,43 +286,47 @@ func (g *Gateway) openAxis() error {
 	}
 	g.axes, err = openLinks(c, func(a conf.Axis) *breaker {
 		return newBreaker(a.BreakerFailures, time.Duration(a.BreakerCooldown))
-	}, func(name string, a conf.Axis) (axis.Axis, error) {
-		p := "axis"
-		if name != conf.NationalAxis {
-			p = "axes." + name
-		}
-		secret, err := a.Secret.Read()
-		if err != nil {
-			return nil, fmt.Errorf("%s.secret: %w", p, err)
-		}
-		password := ""
-		if a.TokenPassword.Set() {
-			if password, err = a.TokenPassword.Read(); err != nil {
-				return nil, fmt.Errorf("%s.token_password: %w", p, err)
-			}
-		}
-		return axis.Open(axis.Config{
-			Endpoint: a.Endpoint, SystemID: a.SystemID, Secret: []byte(secret), PaddedHashFile: a.PaddedHashFile, Dialect: a.Dialect,
-			Token:          axis.Token{URL: a.TokenURL, User: a.TokenUser, Password: password, Form: a.TokenForm, TTL: time.Duration(a.TokenTTL)},
-			ListWindow:     time.Duration(a.ListWindow),
-			ConnectTimeout: time.Duration(a.ConnectTimeout), CallTimeout: time.Duration(a.CallTimeout), MaxConns: a.MaxConns,
-			CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile, Now: g.clock.Now,
-			Observe: func(op string, took time.Duration, err error) {
-				g.m.observeAxis(name, op, took, err)
-				g.health.observe(g.clock.Now(), err)
-				g.healths[name].observe(g.clock.Now(), err)
-				if err == nil {
-					g.axisSeen.Store(true)
-				}
-			},
-		})
-	})
+	}, g.axisClient)
 	if err == nil {
 		for _, l := range g.axes.all {
 			g.m.relisted.WithLabelValues(l.axis) // exported from the start, at 0
 		}
 	}
 	return err
+}
+
+// axisClient makes the client of one axis, as a configuration gives it,
+// reporting to the axis's health and metrics.
+func (g *Gateway) axisClient(name string, a conf.Axis) (axis.Axis, error) {
+	p := "axis"
+	if name != conf.NationalAxis {
+		p = "axes." + name
+	}
+	secret, err := a.Secret.Read()
+	if err != nil {
+		return nil, fmt.Errorf("%s.secret: %w", p, err)
+	}
+	password := ""
+	if a.TokenPassword.Set() {
+		if password, err = a.TokenPassword.Read(); err != nil {
+			return nil, fmt.Errorf("%s.token_password: %w", p, err)
+		}
+	}
+	return axis.Open(axis.Config{
+		Endpoint: a.Endpoint, SystemID: a.SystemID, Secret: []byte(secret), PaddedHashFile: a.PaddedHashFile, Dialect: a.Dialect,
+		Token:          axis.Token{URL: a.TokenURL, User: a.TokenUser, Password: password, Form: a.TokenForm, TTL: time.Duration(a.TokenTTL)},
+		ListWindow:     time.Duration(a.ListWindow),
+		ConnectTimeout: time.Duration(a.ConnectTimeout), CallTimeout: time.Duration(a.CallTimeout), MaxConns: a.MaxConns,
+		CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile, Now: g.clock.Now,
+		Observe: func(op string, took time.Duration, err error) {
+			g.m.observeAxis(name, op, took, err)
+			g.health.observe(g.clock.Now(), err)
+			g.healths[name].observe(g.clock.Now(), err)
+			if err == nil {
+				g.axisSeen.Store(true)
+			}
+		},
+	})
 }
 
 // axisNames are the axes' names, the first the default.

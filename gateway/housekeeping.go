@@ -74,7 +74,7 @@ func (g *Gateway) SyncDirectory(ctx context.Context) error {
 	now := g.clock.Now()
 	var sdk *axis.Client // the directory is read from the first axis speaking the SDK wire
 	for _, l := range g.axes.all {
-		if c, ok := l.client.(*axis.Client); ok {
+		if c, ok := l.client().(*axis.Client); ok {
 			sdk = c
 			break
 		}

@@ -150,7 +150,7 @@ func (in *inbound) pollOnce(ctx context.Context, l *link) (int, error) {
 	}
 	for _, mt := range []string{axis.MessageEdoc, axis.MessageStatus} {
 		listed := in.clock.Now()
-		items, err := l.in.GetReceivedEdocList(ctx, mt)
+		items, err := l.in().GetReceivedEdocList(ctx, mt)
 		if err != nil {
 			return n, err
 		}
@@ -210,12 +210,12 @@ func (in *inbound) fetchFailed(ctx context.Context, l *link, mt string, it axis.
 	if aside {
 		// Told outside the lock: the API reads the states meanwhile.
 		var ack error
-		if d, ok := l.in.(interface {
+		if d, ok := l.in().(interface {
 			UpdateStatusWith(ctx context.Context, docID, status, desc string) error
 		}); ok {
 			ack = d.UpdateStatusWith(ctx, it.DocID, axis.StatusFail, err.Error()) // the dialect carries why
 		} else {
-			ack = l.in.UpdateStatus(ctx, it.DocID, axis.StatusFail)
+			ack = l.in().UpdateStatus(ctx, it.DocID, axis.StatusFail)
 		}
 		in.log.Error().Err(err).AnErr("report_fail", ack).Str("axis_doc_id", it.DocID).Str("from", it.From).
 			Msg("package set aside until the next start or a re-fetch (lienthong inbound refetch): it cannot be fetched; the others go on (reported to the axis as failed)")
@@ -370,7 +370,7 @@ func (in *inbound) fetch(ctx context.Context, l *link, mt string, it axis.Receiv
 		// listed, and counted.
 		in.m.relisted.WithLabelValues(l.axis).Inc()
 	}
-	err = l.in.UpdateStatus(ctx, it.DocID, axis.StatusDone)
+	err = l.in().UpdateStatus(ctx, it.DocID, axis.StatusDone)
 	if err == nil && shared {
 		if _, err := queue.SetMeta(context.Background(), in.store, held.ID, map[string]string{metaAcked: in.clock.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 			log.Warn().Err(err).Msg("note the acknowledgement for the other nodes; one of them may acknowledge the package again")
@@ -467,7 +467,7 @@ func (in *inbound) download(ctx context.Context, l *link, docID string) (queue.P
 	}
 	lw := &localWriter{w: body}
 	bw := bufio.NewWriterSize(lw, 256<<10)
-	_, err = l.in.GetEdocTo(ctx, docID, bw)
+	_, err = l.in().GetEdocTo(ctx, docID, bw)
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"lienthong/conf"
@@ -21,10 +22,25 @@ import (
 type link struct {
 	axis    string // the axis's name: metrics label and DocId scope
 	id      string // the axis, or axis/CODE for an agency's own credentials
-	client  axis.Axis
-	out     axisSender
-	in      axisReceiver
 	breaker *breaker
+	cur     atomic.Pointer[linkClient] // swapped when credentials reload
+}
+
+// linkClient is a link's client, as the sending and receiving sides see it.
+type linkClient struct {
+	client axis.Axis // nil in tests that give the sides their own
+	out    axisSender
+	in     axisReceiver
+}
+
+func (l *link) out() axisSender   { return l.cur.Load().out }
+func (l *link) in() axisReceiver  { return l.cur.Load().in }
+func (l *link) client() axis.Axis { return l.cur.Load().client }
+
+func newLink(name, id string, cl axis.Axis, b *breaker) *link {
+	l := &link{axis: name, id: id, breaker: b}
+	l.cur.Store(&linkClient{client: cl, out: cl, in: cl})
+	return l
 }
 
 // scoped is a DocId as the inbox keys it: the national axis's as the axis
@@ -56,7 +72,8 @@ type links struct {
 
 // oneLink is a gateway on a single axis, as tests build one.
 func oneLink(out axisSender, in axisReceiver, b *breaker) *links {
-	l := &link{axis: conf.NationalAxis, id: conf.NationalAxis, out: out, in: in, breaker: b}
+	l := &link{axis: conf.NationalAxis, id: conf.NationalAxis, breaker: b}
+	l.cur.Store(&linkClient{out: out, in: in})
 	return &links{all: []*link{l}, polled: []*link{l}, byAgency: map[string]*link{}}
 }
 
@@ -98,46 +115,105 @@ func (ls *links) paused(now time.Time) (bool, time.Duration) {
 	return true, wait
 }
 
+// linkPlan is one link as a configuration describes it.
+type linkPlan struct {
+	id   string
+	axis conf.Axis // with the agency's own credentials, for axis/CODE
+}
+
+// planLinks lists the links a configuration needs, in order, and which
+// one each configured agency goes out on.
+func planLinks(c conf.Config) (plans []linkPlan, byAgency map[string]string) {
+	axes := c.AllAxes()
+	byName := map[string]conf.Axis{}
+	for _, a := range axes {
+		plans = append(plans, linkPlan{id: a.Name, axis: a})
+		byName[a.Name] = a
+	}
+	byAgency = map[string]string{}
+	for _, ag := range append([]conf.Agency{c.Agency}, c.Agencies...) {
+		name := cmp.Or(ag.Axis, axes[0].Name)
+		byAgency[ag.Code] = name
+		if ag.AxisSystemID != "" {
+			a := byName[name]
+			a.SystemID, a.Secret = ag.AxisSystemID, ag.AxisSecret
+			id := name + "/" + ag.Code
+			plans = append(plans, linkPlan{id: id, axis: a})
+			byAgency[ag.Code] = id
+		}
+	}
+	return plans, byAgency
+}
+
 // openLinks makes a client for every axis of the configuration, and one
 // more for every agency holding its own credentials on its axis.
 func openLinks(c conf.Config, newBreaker func(conf.Axis) *breaker, clientOf func(name string, a conf.Axis) (axis.Axis, error)) (*links, error) {
 	ls := &links{byAgency: map[string]*link{}}
-	byName := map[string]*link{}
-	fail := func(err error) (*links, error) {
-		for _, l := range ls.all {
-			l.client.Close()
-		}
-		return nil, err
-	}
-	axes := map[string]conf.Axis{}
-	for _, a := range c.AllAxes() {
-		cl, err := clientOf(a.Name, a)
+	plans, byAgency := planLinks(c)
+	byID := map[string]*link{}
+	for _, p := range plans {
+		cl, err := clientOf(p.axis.Name, p.axis)
 		if err != nil {
-			return fail(err)
+			ls.close()
+			if p.id != p.axis.Name {
+				err = fmt.Errorf("agency %s's own credentials on axis %s: %w", p.id[len(p.axis.Name)+1:], p.axis.Name, err)
+			}
+			return nil, err
 		}
-		l := &link{axis: a.Name, id: a.Name, client: cl, out: cl, in: cl, breaker: newBreaker(a)}
+		l := newLink(p.axis.Name, p.id, cl, newBreaker(p.axis))
 		ls.all = append(ls.all, l)
-		byName[a.Name], axes[a.Name] = l, a
+		byID[p.id] = l
 	}
 	ls.polled = []*link{ls.all[0]}
 	for _, ag := range append([]conf.Agency{c.Agency}, c.Agencies...) {
-		l := byName[cmp.Or(ag.Axis, ls.all[0].axis)]
-		if ag.AxisSystemID != "" {
-			a := axes[l.axis]
-			a.SystemID, a.Secret = ag.AxisSystemID, ag.AxisSecret
-			cl, err := clientOf(l.axis, a)
-			if err != nil {
-				return fail(fmt.Errorf("agency %s's own credentials on axis %s: %w", ag.Code, l.axis, err))
-			}
-			l = &link{axis: l.axis, id: l.axis + "/" + ag.Code, client: cl, out: cl, in: cl, breaker: newBreaker(a)}
-			ls.all = append(ls.all, l)
-		}
+		l := byID[byAgency[ag.Code]]
 		ls.byAgency[ag.Code] = l
 		if !containsLink(ls.polled, l) {
 			ls.polled = append(ls.polled, l)
 		}
 	}
 	return ls, nil
+}
+
+// reload gives every link a client with the credentials c names now:
+// secrets and token passwords are rotated without a restart. It reports
+// false, changing nothing, when c needs other links than those running
+// (an axis or an agency's own credentials added or removed, an agency
+// moved to another axis): that waits for a restart.
+func (ls *links) reload(c conf.Config, clientOf func(name string, a conf.Axis) (axis.Axis, error)) (bool, error) {
+	plans, byAgency := planLinks(c)
+	if len(plans) != len(ls.all) {
+		return false, nil
+	}
+	for i, p := range plans {
+		if l := ls.all[i]; l.id != p.id || l.axis != p.axis.Name {
+			return false, nil
+		}
+	}
+	for code, id := range byAgency {
+		if l, ok := ls.byAgency[code]; ok && l.id != id {
+			return false, nil
+		}
+	}
+	fresh := make([]axis.Axis, len(plans))
+	for i, p := range plans {
+		cl, err := clientOf(p.axis.Name, p.axis)
+		if err != nil {
+			for _, f := range fresh[:i] {
+				f.Close()
+			}
+			return false, fmt.Errorf("%s: %w", p.id, err)
+		}
+		fresh[i] = cl
+	}
+	for i, l := range ls.all {
+		// A call under way finishes on the old client; Close only drops
+		// its idle connections.
+		if old := l.cur.Swap(&linkClient{client: fresh[i], out: fresh[i], in: fresh[i]}); old.client != nil {
+			old.client.Close()
+		}
+	}
+	return true, nil
 }
 
 func containsLink(ls []*link, l *link) bool {
@@ -152,8 +228,8 @@ func containsLink(ls []*link, l *link) bool {
 // close drops every client's idle connections.
 func (ls *links) close() {
 	for _, l := range ls.all {
-		if l.client != nil {
-			l.client.Close()
+		if c := l.client(); c != nil {
+			c.Close()
 		}
 	}
 }

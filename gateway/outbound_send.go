@@ -113,7 +113,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record, l *link, chain int
 	if rec.Kind == kindStatus {
 		to = rec.To
 	}
-	docID, err := l.out.SendEdoc(ctx, axis.SendRequest{
+	docID, err := l.out().SendEdoc(ctx, axis.SendRequest{
 		From: cmp.Or(rec.From, o.me.OrganID), MessageType: rec.MessageType, To: to,
 		Upload: upload,
 	})
@@ -147,7 +147,7 @@ func (o *outbound) send(ctx context.Context, r *queue.Record, l *link, chain int
 // be asked: the package is sent again, and the receiver's own check of
 // the document's identity is what keeps it from counting twice.
 func (o *outbound) reconcile(ctx context.Context, l *link, r *queue.Record, rec outRecord, log zerolog.Logger) (docID string, found bool, err error) {
-	items, err := l.out.GetSentEdocList(ctx, rec.MessageType, "")
+	items, err := l.out().GetSentEdocList(ctx, rec.MessageType, "")
 	if errors.Is(err, axis.ErrNoSentList) {
 		log.Warn().Msg("an unanswered send cannot be checked: this axis keeps no list of sent packages; sending again")
 		return "", false, nil

@@ -270,4 +270,24 @@ func TestTwoAxes(t *testing.T) {
 	if _, err := peerProv.GetSentEdocList(ctx, axis.MessageEdoc, ""); !errors.Is(err, axis.ErrNoSentList) {
 		t.Fatalf("sent list on the REST dialect: %v", err)
 	}
+
+	// The unit's secret is rotated without a restart: reloaded, then
+	// changed on the axis; its next document goes with the new one.
+	file("unit", "bí mật mới của phòng")
+	if later, err := s.Agency.Reload(s.Config); err != nil || len(later) != 0 {
+		t.Fatalf("reload with a rotated axis secret: %v, waiting for a restart: %v", err, later)
+	}
+	prov.hub.AddSystem(axishub.System{SystemID: provUnitSystem, Secret: "bí mật mới của phòng", Codes: []string{devstack.UnitCode}})
+	before := len(provincialList(axis.MessageEdoc))
+	submit(devstack.UnitCode, "V/v sau khi đổi bí mật")
+	eventually(t, clock, 500*time.Millisecond, "the unit's document under its new secret", func() bool {
+		return len(provincialList(axis.MessageEdoc)) == before+1
+	})
+	// Another set of links waits for a restart, and says so.
+	moved := s.Config
+	moved.Agencies = slices.Clone(moved.Agencies)
+	moved.Agencies[0].AxisSystemID, moved.Agencies[0].AxisSecret = "", ""
+	if later, err := s.Agency.Reload(moved); err != nil || !slices.Contains(later, "axes") {
+		t.Fatalf("reload with the unit's own credentials gone: %v, waiting for a restart: %v; want axes named", err, later)
+	}
 }
