@@ -245,3 +245,32 @@ func TestFailureClassesREST(t *testing.T) {
 		t.Fatalf("outage: %v, want retryable", err)
 	}
 }
+
+// TestRESTTokenAnswers: the token is read wherever the answers seen put
+// it, and a data object without one leaves a bare one standing.
+func TestRESTTokenAnswers(t *testing.T) {
+	for _, answer := range []string{
+		`{"access_token":"T","expires_in":1800}`,
+		`{"code":0,"data":"T"}`,
+		`{"code":0,"data":{"accessToken":"T"}}`,
+		`{"code":"200","token":"T","data":{"user":"quantri"}}`,
+	} {
+		var got string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/login" {
+				w.Write([]byte(answer))
+				return
+			}
+			got = r.Header.Get("Authorization")
+			w.Write([]byte(`{"code":0,"data":[]}`))
+		}))
+		c, err := axis.NewREST(axis.Config{Endpoint: srv.URL, SystemID: "S", Secret: []byte("s"), Token: axis.Token{User: "u", Password: "p"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.GetReceivedEdocList(context.Background(), axis.MessageEdoc); err != nil || got != "Bearer T" {
+			t.Errorf("login answer %s: %v, Authorization %q", answer, err, got)
+		}
+		srv.Close()
+	}
+}

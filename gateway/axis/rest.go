@@ -2,6 +2,7 @@ package axis
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -231,7 +232,7 @@ func (c *RESTClient) call(ctx context.Context, cl restCall, again bool) (*restAn
 		return nil, &Error{Op: cl.op, Class: cls, HTTPStatus: resp.StatusCode, Desc: "answer is not JSON: " + snippet(body), Err: jerr}
 	}
 	if resp.StatusCode != http.StatusOK && a.ok() {
-		return nil, &Error{Op: cl.op, Class: classifyHTTP(resp.StatusCode), HTTPStatus: resp.StatusCode, Desc: cmpOr(a.desc(), snippet(body))}
+		return nil, &Error{Op: cl.op, Class: classifyHTTP(resp.StatusCode), HTTPStatus: resp.StatusCode, Desc: cmp.Or(a.desc(), snippet(body))}
 	}
 	return &a, restFailure(cl.op, resp.StatusCode, &a)
 }
@@ -244,14 +245,7 @@ func restFailure(op string, status int, a *restAnswer) error {
 	if status >= 500 && cls == Terminal && RESTCodes[a.code()].Class != Terminal {
 		cls = Retryable // an unknown code in a server error
 	}
-	return &Error{Op: op, Class: cls, HTTPStatus: status, Code: a.code(), Desc: cmpOr(a.desc(), RESTCodes[a.code()].Meaning)}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return &Error{Op: op, Class: cls, HTTPStatus: status, Code: a.code(), Desc: cmp.Or(a.desc(), RESTCodes[a.code()].Meaning)}
 }
 
 // bearer is the cached token, or a new one.
@@ -328,11 +322,11 @@ func (c *RESTClient) login(ctx context.Context) (string, time.Duration, error) {
 		t.Token = s
 	} else if len(outer.Data) > 0 {
 		var inner tok
-		if json.Unmarshal(outer.Data, &inner) == nil {
+		if json.Unmarshal(outer.Data, &inner) == nil && cmp.Or(inner.AccessToken, inner.Token, inner.AccessTok2) != "" {
 			t = inner
 		}
 	}
-	token := cmpOr(cmpOr(t.AccessToken, t.Token), t.AccessTok2)
+	token := cmp.Or(t.AccessToken, t.Token, t.AccessTok2)
 	if token == "" {
 		return "", 0, &Error{Op: "login", Class: Terminal, Desc: "the token answer carries no token (access_token, token or accessToken)"}
 	}
@@ -350,7 +344,7 @@ func (c *RESTClient) login(ctx context.Context) (string, time.Duration, error) {
 // axis's DocId for it. The dialect routes by the package's own header.
 func (c *RESTClient) SendEdoc(ctx context.Context, r SendRequest) (string, error) {
 	boundary := rand.Text()
-	head := fmt.Sprintf("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=%q\r\nContent-Type: application/xml\r\n\r\n", boundary, cmpOr(r.Upload.Name, "edoc.edxml"))
+	head := fmt.Sprintf("--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=%q\r\nContent-Type: application/xml\r\n\r\n", boundary, cmp.Or(r.Upload.Name, "edoc.edxml"))
 	tail := "\r\n--" + boundary + "--\r\n"
 	a, err := c.do(ctx, restCall{op: "sendEdoc", method: http.MethodPost, mutating: true,
 		body: func() (io.Reader, int64, string, error) {
@@ -439,7 +433,7 @@ func (c *RESTClient) GetReceivedEdocList(ctx context.Context, messageType string
 		if _, done := c.acked[id]; done {
 			continue
 		}
-		out = append(out, ReceivedItem{DocID: id, ServiceType: ServiceEdoc, MessageType: cmpOr(it.MessageType, messageType),
+		out = append(out, ReceivedItem{DocID: id, ServiceType: ServiceEdoc, MessageType: cmp.Or(it.MessageType, messageType),
 			Created: it.Created, From: it.From, To: it.To, Status: it.Status})
 	}
 	return out, nil
