@@ -160,23 +160,15 @@ func (c *Config) AllAxes() []Axis {
 		a.Name = NationalAxis
 		all = append(all, a)
 	}
+	for _, a := range c.Axes {
+		a.ConnectTimeout = cmp.Or(a.ConnectTimeout, c.Axis.ConnectTimeout)
+		a.CallTimeout = cmp.Or(a.CallTimeout, c.Axis.CallTimeout)
+		a.MaxConns = cmp.Or(a.MaxConns, c.Axis.MaxConns)
+		all = append(all, a)
+	}
 	for i := range all {
 		all[i].BreakerFailures = cmp.Or(all[i].BreakerFailures, c.Outbound.BreakerFailures)
 		all[i].BreakerCooldown = cmp.Or(all[i].BreakerCooldown, c.Outbound.BreakerCooldown)
-	}
-	for _, a := range c.Axes {
-		a.BreakerFailures = cmp.Or(a.BreakerFailures, c.Outbound.BreakerFailures)
-		a.BreakerCooldown = cmp.Or(a.BreakerCooldown, c.Outbound.BreakerCooldown)
-		if a.ConnectTimeout == 0 {
-			a.ConnectTimeout = c.Axis.ConnectTimeout
-		}
-		if a.CallTimeout == 0 {
-			a.CallTimeout = c.Axis.CallTimeout
-		}
-		if a.MaxConns == 0 {
-			a.MaxConns = c.Axis.MaxConns
-		}
-		all = append(all, a)
 	}
 	return all
 }

@@ -80,8 +80,7 @@ type Gateway struct {
 	cal     *timeliness.Calendar
 
 	axisSeen atomic.Bool
-	health   axisHealth             // of every axis: readiness
-	healths  map[string]*axisHealth // of each axis, by name: the summary
+	healths  map[string]*axisHealth // of each axis, by name
 	closed   sync.Once
 }
 
@@ -166,12 +165,7 @@ func Open(c conf.Config, o Options) (_ *Gateway, err error) {
 		return nil, err
 	}
 	g.creds.Store(cr)
-	g.m = newMetrics(o.Registerer, func() []*link {
-		if g.axes == nil {
-			return nil
-		}
-		return g.axes.all
-	}, g.clock, g.store.Stats)
+	g.m = newMetrics(o.Registerer, func() *links { return g.axes }, g.clock, g.store.Stats)
 	g.store.Subscribe(g.m.observe)
 	o.Registerer.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "lienthong_flushes_total", Help: "Writes made durable on disk (fsync), by the queue and the inbox: the cost that bounds durable throughput.",
@@ -320,13 +314,22 @@ func (g *Gateway) axisClient(name string, a conf.Axis) (axis.Axis, error) {
 		CAFile: a.CAFile, CertFile: a.CertFile, KeyFile: a.KeyFile, Now: g.clock.Now,
 		Observe: func(op string, took time.Duration, err error) {
 			g.m.observeAxis(name, op, took, err)
-			g.health.observe(g.clock.Now(), err)
 			g.healths[name].observe(g.clock.Now(), err)
 			if err == nil {
 				g.axisSeen.Store(true)
 			}
 		},
 	})
+}
+
+// axisFailing is the axis failing the longest, if any: readiness names it.
+func (g *Gateway) axisFailing() (name string, since time.Time, lastErr string) {
+	for _, n := range g.axisNames() {
+		if _, s, e := g.healths[n].read(); !s.IsZero() && (since.IsZero() || s.Before(since)) {
+			name, since, lastErr = n, s, e
+		}
+	}
+	return name, since, lastErr
 }
 
 // axisNames are the axes' names, the first the default.
@@ -363,7 +366,10 @@ func (g *Gateway) Ready() (bool, map[string]string) {
 	// Once reached, an axis that stops answering leaves the node ready:
 	// documents are still taken and queued. Until then, it is not.
 	seen := g.axisSeen.Load()
-	if _, since, lastErr := g.health.read(); !since.IsZero() && seen {
+	if name, since, lastErr := g.axisFailing(); !since.IsZero() && seen {
+		if len(g.healths) > 1 {
+			lastErr = "axis " + name + ": " + lastErr
+		}
 		checks["axis"] = fmt.Sprintf("unreachable since %s: %s", since.UTC().Format(time.RFC3339), lastErr)
 	} else if !seen {
 		checks["axis"] = "not reached yet"
@@ -583,12 +589,7 @@ func (p *parts) defaults() {
 	}
 	if p.m == nil {
 		axes := p.axes
-		p.m = newMetrics(prometheus.NewRegistry(), func() []*link {
-			if axes == nil {
-				return nil
-			}
-			return axes.all
-		}, p.clock, p.store.Stats)
+		p.m = newMetrics(prometheus.NewRegistry(), func() *links { return axes }, p.clock, p.store.Stats)
 		p.store.Subscribe(p.m.observe)
 	}
 }

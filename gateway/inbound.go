@@ -209,14 +209,7 @@ func (in *inbound) fetchFailed(ctx context.Context, l *link, mt string, it axis.
 	aside, axisFailing := in.noteFailure(l, mt, it, err)
 	if aside {
 		// Told outside the lock: the API reads the states meanwhile.
-		var ack error
-		if d, ok := l.in().(interface {
-			UpdateStatusWith(ctx context.Context, docID, status, desc string) error
-		}); ok {
-			ack = d.UpdateStatusWith(ctx, it.DocID, axis.StatusFail, err.Error()) // the dialect carries why
-		} else {
-			ack = l.in().UpdateStatus(ctx, it.DocID, axis.StatusFail)
-		}
+		ack := axis.Acknowledge(ctx, l.in(), it.DocID, axis.StatusFail, err.Error())
 		in.log.Error().Err(err).AnErr("report_fail", ack).Str("axis_doc_id", it.DocID).Str("from", it.From).
 			Msg("package set aside until the next start or a re-fetch (lienthong inbound refetch): it cannot be fetched; the others go on (reported to the axis as failed)")
 	}

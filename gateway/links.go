@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,7 +169,7 @@ func openLinks(c conf.Config, newBreaker func(conf.Axis) *breaker, clientOf func
 	for _, ag := range append([]conf.Agency{c.Agency}, c.Agencies...) {
 		l := byID[byAgency[ag.Code]]
 		ls.byAgency[ag.Code] = l
-		if !containsLink(ls.polled, l) {
+		if !slices.Contains(ls.polled, l) {
 			ls.polled = append(ls.polled, l)
 		}
 	}
@@ -216,13 +217,30 @@ func (ls *links) reload(c conf.Config, clientOf func(name string, a conf.Axis) (
 	return true, nil
 }
 
-func containsLink(ls []*link, l *link) bool {
-	for _, x := range ls {
-		if x == l {
-			return true
+// axes are the axes' names, in order.
+func (ls *links) axes() []string {
+	var names []string
+	for _, l := range ls.all {
+		if !slices.Contains(names, l.axis) {
+			names = append(names, l.axis)
 		}
 	}
-	return false
+	return names
+}
+
+// breakerState is an axis's breaker state, the worst of its links':
+// open, then half-open, then closed.
+func (ls *links) breakerState(name string, now time.Time) int {
+	worst := breakerClosed
+	for _, l := range ls.all {
+		if l.axis != name {
+			continue
+		}
+		if st := l.breaker.state(now); st == breakerOpen || (st == breakerHalfOpen && worst == breakerClosed) {
+			worst = st
+		}
+	}
+	return worst
 }
 
 // close drops every client's idle connections.

@@ -43,7 +43,7 @@ type metrics struct {
 
 // newMetrics registers the engine's metrics; the breaker's state and the
 // store's figures are read at scrape time.
-func newMetrics(reg prometheus.Registerer, links func() []*link, clock Clock, stats func() []queue.GroupStats) *metrics {
+func newMetrics(reg prometheus.Registerer, links func() *links, clock Clock, stats func() []queue.GroupStats) *metrics {
 	m := &metrics{
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lienthong_messages_total", Help: "Packages by direction and what became of them.",
@@ -213,7 +213,7 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 // breakerCollector exports each axis's breaker state, the worst of its
 // links when agencies hold credentials of their own on it.
 type breakerCollector struct {
-	links func() []*link
+	links func() *links
 	clock Clock
 }
 
@@ -222,23 +222,12 @@ var breakerDesc = prometheus.NewDesc("lienthong_axis_breaker_state", "Circuit br
 func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- breakerDesc }
 
 func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
-	worst := map[string]int{}
-	var names []string
-	now := c.clock.Now()
-	for _, l := range c.links() {
-		st, seen := l.breaker.state(now), false
-		if w, ok := worst[l.axis]; ok {
-			seen = true
-			if w == breakerOpen || (w == breakerHalfOpen && st == breakerClosed) {
-				st = w
-			}
-		}
-		if !seen {
-			names = append(names, l.axis)
-		}
-		worst[l.axis] = st
+	ls := c.links()
+	if ls == nil {
+		return
 	}
-	for _, n := range names {
-		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, float64(worst[n]), n)
+	now := c.clock.Now()
+	for _, name := range ls.axes() {
+		ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, float64(ls.breakerState(name, now)), name)
 	}
 }

@@ -53,7 +53,7 @@ func (o *outbound) sender(ctx, hard context.Context, minPriority int) {
 				continue
 			}
 		}
-		l := o.axes.of(cmp.Or(readOut(r).From, o.me.OrganID))
+		l := o.axes.of(cmp.Or(r.Meta[metaFrom], o.me.OrganID))
 		if ok, wait := l.breaker.allow(o.clock.Now()); !ok {
 			o.holdForBreaker(r, l, wait)
 			continue

@@ -101,18 +101,18 @@ func (g *Gateway) Summary(ctx context.Context, c Caller) (*localapi.Summary, err
 
 func (g *Gateway) axisSummary(s *localapi.Summary, now time.Time) {
 	worst := -1
-	names := g.axisNames()
-	for i, name := range names {
-		a := g.axisState(name, now)
+	axes := g.cfg.AllAxes()
+	for _, ax := range axes {
+		a := g.axisState(ax.Name, now)
 		s.Axes = append(s.Axes, a)
 		switch {
 		case a.State != "unreachable":
-		case len(names) == 1:
+		case len(axes) == 1:
 			problem(s, "the axis is unreachable since %s (%s): documents are queued and go once it answers; check the network and %s",
-				a.FailingSince.UTC().Format(time.RFC3339), a.LastError, g.cfg.AllAxes()[i].Endpoint)
+				a.FailingSince.UTC().Format(time.RFC3339), a.LastError, ax.Endpoint)
 		default:
 			problem(s, "axis %s is unreachable since %s (%s): its agencies' documents are queued and go once it answers; check the network and %s",
-				name, a.FailingSince.UTC().Format(time.RFC3339), a.LastError, g.cfg.AllAxes()[i].Endpoint)
+				ax.Name, a.FailingSince.UTC().Format(time.RFC3339), a.LastError, ax.Endpoint)
 		}
 		if rank := slices.Index([]string{"ok", "not reached yet", "unreachable"}, a.State); rank > worst {
 			worst, s.Axis = rank, a
@@ -124,21 +124,8 @@ func (g *Gateway) axisSummary(s *localapi.Summary, now time.Time) {
 // axisState is one axis as its calls went, its breaker the worst of its
 // links'.
 func (g *Gateway) axisState(name string, now time.Time) localapi.AxisState {
-	worst := breakerClosed
-	for _, l := range g.axes.all {
-		if l.axis != name {
-			continue
-		}
-		if st := l.breaker.state(now); st == breakerOpen || (st == breakerHalfOpen && worst == breakerClosed) {
-			worst = st
-		}
-	}
-	a := localapi.AxisState{Name: name, State: "ok", Breaker: [...]string{"closed", "open", "half-open"}[worst]}
-	h := g.healths[name]
-	if h == nil {
-		return a
-	}
-	lastOK, since, lastErr := h.read()
+	a := localapi.AxisState{Name: name, State: "ok", Breaker: [...]string{"closed", "open", "half-open"}[g.axes.breakerState(name, now)]}
+	lastOK, since, lastErr := g.healths[name].read()
 	if !lastOK.IsZero() {
 		a.LastSuccess = stampOf(lastOK)
 	}

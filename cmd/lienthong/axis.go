@@ -111,12 +111,12 @@ func (f *axisFlags) fromConfig() (axis.Config, bool, error) {
 		return axis.Config{}, true, fmt.Errorf("--axis %q: the configuration has %s", f.name, strings.Join(names, ", "))
 	}
 	if f.agency != "" {
-		i := slices.IndexFunc(append([]conf.Agency{c.Agency}, c.Agencies...), func(ag conf.Agency) bool { return ag.Code == f.agency })
+		all := append([]conf.Agency{c.Agency}, c.Agencies...)
+		i := slices.IndexFunc(all, func(ag conf.Agency) bool { return ag.Code == f.agency })
 		if i < 0 {
 			return axis.Config{}, true, fmt.Errorf("--agency %s: not an agency of the configuration", f.agency)
 		}
-		ag := append([]conf.Agency{c.Agency}, c.Agencies...)[i]
-		if ag.AxisSystemID != "" {
+		if ag := all[i]; ag.AxisSystemID != "" {
 			a.SystemID, a.Secret = ag.AxisSystemID, ag.AxisSecret
 		}
 	}
@@ -313,10 +313,7 @@ func axisAckCmd(e *env, af *axisFlags) *cobra.Command {
 		if *failed {
 			status = axis.StatusFail
 		}
-		if r, ok := cl.(*axis.RESTClient); ok {
-			return r.UpdateStatusWith(e.ctx, args[0], status, *desc)
-		}
-		return cl.UpdateStatus(e.ctx, args[0], status)
+		return axis.Acknowledge(e.ctx, cl, args[0], status, *desc)
 	}
 	return c
 }

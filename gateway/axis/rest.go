@@ -455,7 +455,7 @@ func (c *RESTClient) GetEdocTo(ctx context.Context, docID string, w io.Writer) (
 	var n int64
 	_, err := c.do(ctx, restCall{op: "getEdoc", method: http.MethodGet, query: url.Values{"docId": {docID}},
 		stream: func(r io.Reader) (*restAnswer, error) {
-			raw, got, err := readNestedData(r, w)
+			raw, got, err := readData(r, w, "data", "data")
 			n = max(got, 0)
 			if err != nil {
 				return nil, err
@@ -493,6 +493,18 @@ func (c *RESTClient) UpdateStatusWith(ctx context.Context, docID, status, desc s
 		c.amu.Unlock()
 	}
 	return err
+}
+
+// Acknowledge answers a fetched package with status, carrying desc where
+// the client's dialect takes one (the REST dialect's description), so its
+// callers need not know the dialect.
+func Acknowledge(ctx context.Context, c interface {
+	UpdateStatus(ctx context.Context, docID, status string) error
+}, docID, status, desc string) error {
+	if r, ok := c.(*RESTClient); ok {
+		return r.UpdateStatusWith(ctx, docID, status, desc)
+	}
+	return c.UpdateStatus(ctx, docID, status)
 }
 
 // GetSentEdocList is not in the dialect.

@@ -14,64 +14,23 @@ import (
 // decoding that string into w as it arrives and keeping the other fields:
 // getEdoc's package never exists whole in memory, as JSON or as bytes.
 func readDataAnswer(r io.Reader, w io.Writer) (*Answer, int64, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if err := expect(br, '{'); err != nil {
-		return nil, 0, err
+	raw, n, err := readData(r, w, "data")
+	n = max(n, 0)
+	if err != nil {
+		return nil, n, err
 	}
-	rest := map[string]json.RawMessage{}
-	var n int64
-	for {
-		c, err := nextNonSpace(br)
-		if err != nil {
-			return nil, n, err
-		}
-		if c == '}' {
-			break
-		}
-		if c == ',' {
-			continue
-		}
-		if c != '"' {
-			return nil, n, fmt.Errorf("answer: a key expected, got %q", c)
-		}
-		key, err := readString(br)
-		if err != nil {
-			return nil, n, err
-		}
-		if err := expect(br, ':'); err != nil {
-			return nil, n, err
-		}
-		c, err = nextNonSpace(br)
-		if err != nil {
-			return nil, n, err
-		}
-		if key == "data" && c == '"' {
-			n, err = io.Copy(w, base64.NewDecoder(base64.StdEncoding, &stringReader{r: br}))
-			if err != nil {
-				return nil, n, fmt.Errorf("data: %w", err)
-			}
-			continue
-		}
-		br.UnreadByte()
-		raw, err := readValue(br)
-		if err != nil {
-			return nil, n, err
-		}
-		rest[key] = raw
-	}
-	b, _ := json.Marshal(rest)
 	var a Answer
-	if err := json.Unmarshal(b, &a); err != nil {
+	if err := json.Unmarshal(raw, &a); err != nil {
 		return nil, n, err
 	}
 	return &a, n, nil
 }
 
-// readNestedData reads an answer whose "data" is an object holding a
-// base64 "data" string (the REST dialect's getEdoc), decoding it into w as
-// it arrives; it returns the answer with that string left out, and -1 for
-// the size when there was no such string.
-func readNestedData(r io.Reader, w io.Writer) (json.RawMessage, int64, error) {
+// readData reads a JSON answer whose base64 package is the string at path
+// (data for the SDK wire, data.data for the REST dialect), decoding it into
+// w as it arrives; it returns the answer with that string left out, and -1
+// for the size when there was no such string.
+func readData(r io.Reader, w io.Writer, path ...string) (json.RawMessage, int64, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	n := int64(-1)
 	var walk func(depth int) (map[string]json.RawMessage, error)
@@ -106,20 +65,20 @@ func readNestedData(r io.Reader, w io.Writer) (json.RawMessage, int64, error) {
 				return nil, err
 			}
 			br.UnreadByte()
+			last := depth == len(path)-1
 			switch {
-			case key == "data" && c == '{' && depth == 0:
-				inner, err := walk(1)
+			case key == path[depth] && c == '{' && !last:
+				inner, err := walk(depth + 1)
 				if err != nil {
 					return nil, err
 				}
-				b, _ := json.Marshal(inner)
-				rest[key] = b
+				rest[key], _ = json.Marshal(inner)
 				continue
-			case key == "data" && c == '"' && depth == 1:
+			case key == path[depth] && c == '"' && last:
 				br.ReadByte()
 				n, err = io.Copy(w, base64.NewDecoder(base64.StdEncoding, &stringReader{r: br}))
 				if err != nil {
-					return nil, fmt.Errorf("data: %w", err)
+					return nil, fmt.Errorf("%s: %w", strings.Join(path, "."), err)
 				}
 				continue
 			}

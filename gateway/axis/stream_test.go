@@ -53,3 +53,17 @@ func BenchmarkReadDataAnswer(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadDataNested: the REST dialect's getEdoc answer, the 20 MiB
+// package in data.data, decoded as it arrives.
+func BenchmarkReadDataNested(b *testing.B) {
+	pkg := bytes.Repeat([]byte("<edXML>gói tin</edXML>"), 20<<20/24)
+	answer := []byte(`{"code":0,"message":"OK","data":{"docId":"d1","data":"` + base64.StdEncoding.EncodeToString(pkg) + `"},"errorDetail":[]}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(pkg)))
+	for b.Loop() {
+		if _, n, err := readData(bytes.NewReader(answer), io.Discard, "data", "data"); err != nil || n != int64(len(pkg)) {
+			b.Fatal(n, err)
+		}
+	}
+}

@@ -247,9 +247,8 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session) {
 	var err error
 	switch action {
 	case "discard":
-		reason := strings.TrimSpace(r.PostForm.Get("reason"))
-		if reason == "" {
-			c.render(w, http.StatusUnprocessableEntity, "error", s, map[string]any{"Message": "Cần nêu lý do hủy văn bản.", "Back": "/ui/documents/" + id})
+		reason, ok := c.reason(w, r, s, "Cần nêu lý do hủy văn bản.", "/ui/documents/"+id)
+		if !ok {
 			return
 		}
 		_, err = c.g.Discard(r.Context(), s.caller, id, reason)
@@ -358,6 +357,16 @@ func (c *Console) resendAll(w http.ResponseWriter, r *http.Request, s *session) 
 	http.Redirect(w, r, "/ui/dead?done="+url.QueryEscape(done), http.StatusSeeOther)
 }
 
+// reason is a form's reason for an action that needs one; without it,
+// the page says what is missing, and ok is false.
+func (c *Console) reason(w http.ResponseWriter, r *http.Request, s *session, missing, back string) (reason string, ok bool) {
+	reason = strings.TrimSpace(r.PostForm.Get("reason"))
+	if reason == "" {
+		c.render(w, http.StatusUnprocessableEntity, "error", s, map[string]any{"Message": missing, "Back": back})
+	}
+	return reason, reason != ""
+}
+
 // actInbound runs an inbound problem's action from the dead letters page.
 func (c *Console) actInbound(w http.ResponseWriter, r *http.Request, s *session) {
 	id, action := r.PathValue("id"), r.PathValue("action")
@@ -366,9 +375,8 @@ func (c *Console) actInbound(w http.ResponseWriter, r *http.Request, s *session)
 	case "refetch":
 		_, err = c.g.Refetch(r.Context(), s.caller, id)
 	case "set-aside":
-		reason := strings.TrimSpace(r.PostForm.Get("reason"))
-		if reason == "" {
-			c.render(w, http.StatusUnprocessableEntity, "error", s, map[string]any{"Message": "Cần nêu đã xử lý gói tin thế nào.", "Back": "/ui/dead"})
+		reason, ok := c.reason(w, r, s, "Cần nêu đã xử lý gói tin thế nào.", "/ui/dead")
+		if !ok {
 			return
 		}
 		_, err = c.g.SetAside(r.Context(), s.caller, id, reason)

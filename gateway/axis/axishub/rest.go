@@ -1,7 +1,6 @@
 package axishub
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -257,7 +256,7 @@ func (h *Hub) window(sys System, q map[string][]string) ([]restItem, error) {
 	err = h.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bDocs).ForEach(func(_, v []byte) error {
 			var d doc
-			if err := json.Unmarshal(bytes.Clone(v), &d); err != nil {
+			if err := json.Unmarshal(v, &d); err != nil {
 				return err
 			}
 			if d.Created.Before(from) || !d.Created.Before(to) || (mt != "" && !strings.EqualFold(d.MessageType, mt)) {
