@@ -178,6 +178,12 @@ func (g *Gateway) Reload(c conf.Config) (restartNeeded []string, err error) {
 	case rotated:
 		restartNeeded = slices.DeleteFunc(restartNeeded, func(s string) bool { return s == "axis" || s == "axes" })
 		g.log.Info().Int("links", len(g.axes.all)).Msg("reloaded axis credentials")
+		// The breakers keep their settings until a restart.
+		if !slices.EqualFunc(g.cfg.AllAxes(), c.AllAxes(), func(a, b conf.Axis) bool {
+			return a.BreakerFailures == b.BreakerFailures && a.BreakerCooldown == b.BreakerCooldown
+		}) {
+			restartNeeded = append(restartNeeded, "axes")
+		}
 	case !slices.Contains(restartNeeded, "axes"):
 		restartNeeded = append(restartNeeded, "axes")
 	}

@@ -283,6 +283,13 @@ func TestTwoAxes(t *testing.T) {
 	eventually(t, clock, 500*time.Millisecond, "the unit's document under its new secret", func() bool {
 		return len(provincialList(axis.MessageEdoc)) == before+1
 	})
+	// New breaker settings wait for a restart, and say so.
+	slower := s.Config
+	slower.Axes = slices.Clone(slower.Axes)
+	slower.Axes[0].BreakerCooldown = conf.Duration(time.Minute)
+	if later, err := s.Agency.Reload(slower); err != nil || !slices.Contains(later, "axes") {
+		t.Fatalf("reload with another breaker cooldown: %v, waiting for a restart: %v; want axes named", err, later)
+	}
 	// Another set of links waits for a restart, and says so.
 	moved := s.Config
 	moved.Agencies = slices.Clone(moved.Agencies)
